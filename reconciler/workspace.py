@@ -1,0 +1,103 @@
+"""Which Lightfield a run talks to: the real API, or the embedded local workspace (design §7).
+
+Owns the target rules and nothing else: with ``LIGHTFIELD_API_KEY`` (or ``--api-key``) the run
+targets ``LIGHTFIELD_BASE_URL`` / ``--base-url`` (default: the real API); with no key it targets
+an embedded emulator on a SQLite file under ``.lfr/``, seeded with the demo data the example
+manifests refer to. Under ``CI=true`` a missing key is refused unless ``--local`` is given, so a
+CI job whose secret went missing fails loudly instead of planning against demo data.
+
+Called by ``cli.py`` only; it is the one module besides the CLI that may wire the emulator to
+the client, because the local workspace is exactly that wiring.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from .client import DEFAULT_BASE_URL, LightfieldClient
+from .emulator import Emulator
+from .errors import LfrError
+
+LOCAL_WORKSPACE_DIR = Path(".lfr")
+LOCAL_DB_NAME = "workspace.sqlite3"
+# The demo seed's documented full-access key; it only ever opens the local SQLite file.
+LOCAL_API_KEY = "sk_lf_demo_full"  # noqa: S105 - a public demo key, not a secret
+LOCAL_BASE_URL = "http://local.workspace"
+
+
+class TargetError(LfrError):
+    """The run cannot decide where to point (e.g. no key under CI)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where requests go. ``api_key`` is excluded from ``repr`` so it never lands in a log."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    local_db: Path | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.local_db is not None
+
+    def describe(self) -> str:
+        """One line for the top of the CLI's output; never includes the key."""
+        if self.local_db is not None:
+            return (
+                f"Target: local workspace ({self.local_db}, demo data). "
+                "Set LIGHTFIELD_API_KEY to target Lightfield."
+            )
+        return f"Target: {self.base_url}"
+
+
+def choose_target(
+    env: Mapping[str, str],
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    local: bool = False,
+    workspace_dir: Path = LOCAL_WORKSPACE_DIR,
+) -> Target:
+    """Apply the design §7 rules to flags (which win) and environment variables."""
+    if local:
+        return Target(LOCAL_BASE_URL, LOCAL_API_KEY, workspace_dir / LOCAL_DB_NAME)
+    key = api_key or env.get("LIGHTFIELD_API_KEY") or None
+    url = base_url or env.get("LIGHTFIELD_BASE_URL") or None
+    if key is not None:
+        return Target(url or DEFAULT_BASE_URL, key)
+    if url is not None:
+        raise TargetError(
+            f"A base URL is set ({url}) but no API key: set LIGHTFIELD_API_KEY or pass --api-key."
+        )
+    if env.get("CI", "").lower() == "true":
+        raise TargetError(
+            "No LIGHTFIELD_API_KEY under CI=true: refusing to fall back to the local workspace. "
+            "Provide the secret, or pass --local to use the demo workspace on purpose."
+        )
+    return Target(LOCAL_BASE_URL, LOCAL_API_KEY, workspace_dir / LOCAL_DB_NAME)
+
+
+def open_client(target: Target, **client_options: object) -> LightfieldClient:
+    """A client for ``target``; for the local workspace, over an in-process ASGI transport."""
+    if target.local_db is None:
+        return LightfieldClient(target.api_key, base_url=target.base_url, **client_options)  # type: ignore[arg-type]
+    target.local_db.parent.mkdir(parents=True, exist_ok=True)
+    emulator = Emulator(db=str(target.local_db), seed="demo")
+    transport = httpx.ASGITransport(app=emulator.app)
+    return LightfieldClient(
+        target.api_key,
+        base_url=target.base_url,
+        transport=transport,
+        **client_options,  # type: ignore[arg-type]
+    )
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment; a function so the CLI has one place that reads it."""
+    return os.environ
