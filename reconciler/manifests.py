@@ -1,0 +1,308 @@
+"""Reading manifest files: untrusted YAML in, plain values with ``file:line`` origins out.
+
+Owns everything that touches YAML (the only user of ruamel.yaml besides export) and every
+rule about YAML as hostile input (design §3): a size cap, strict UTF-8, no control characters,
+no custom tags, no anchors / aliases / merge keys, no duplicate keys, bounded nesting.
+
+It works on the parser's event stream rather than on composed nodes, for two reasons: the
+C-backed parser is ~10x faster than the round-trip loader (design §10), and a hazard (an alias
+bomb, 10,000 levels of nesting) is refused at the event that reveals it, before anything is
+built from it.
+
+Called by the manifest model layer; knows nothing of opportunities. Every problem in every
+file is collected (never just the first), so a user fixes a whole PR in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
+from ruamel.yaml.nodes import ScalarNode
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_PROBLEMS_PER_FILE = 50
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+# Tags a plain YAML 1.2 document may spell out; anything else (``!!python/object``, ``!Ref``,
+# ``!!binary``...) asks a loader to do more than build data, so it is refused.
+_ALLOWED_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null")}
+# C0 controls other than tab / LF / CR, DEL, and the C1 block: invisible in a diff, so a
+# reviewer could not see what they approve.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input, at a place a user can jump to."""
+
+    file: str
+    line: int  # 1-based; 0 when the problem is the whole file
+    message: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.file}:{self.line}: {self.message}"
+            if self.line
+            else f"{self.file}: {self.message}"
+        )
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document: its data as plain Python values, and the line of every path in it.
+
+    ``lines[("spec", "fields", "$stage")]`` is the line of that key; ``line_of`` falls back to the
+    nearest enclosing path, so an error about a missing key points at its parent mapping.
+    """
+
+    file: str
+    index: int  # position of the document in its file, from 0
+    line: int
+    data: Any
+    lines: dict[Path_, int] = field(repr=False)
+
+    def line_of(self, path: Path_) -> int:
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return self.line
+
+
+@dataclass
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def find_manifest_files(root: Path) -> list[Path]:
+    """Every ``*.yaml`` / ``*.yml`` below ``root`` (or ``root`` itself), in a stable order."""
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.suffix in MANIFEST_SUFFIXES and p.is_file())
+
+
+def load_tree(root: Path, display_base: Path | None = None) -> LoadResult:
+    """Load every manifest file below ``root``; problems of all files are collected."""
+    result = LoadResult()
+    for path in find_manifest_files(root):
+        shown = _display_name(path, display_base)
+        file_result = load_bytes(path.read_bytes(), shown)
+        result.documents.extend(file_result.documents)
+        result.problems.extend(file_result.problems)
+    return result
+
+
+def load_bytes(raw: bytes, file: str) -> LoadResult:
+    """Parse one file's bytes; ``file`` is the name used in ``Problem``s and ``Document``s."""
+    if len(raw) > MAX_FILE_BYTES:
+        return _failed(
+            file, 0, f"file is {len(raw):,} bytes; manifests are limited to {MAX_FILE_BYTES:,}"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return _failed(file, line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save as UTF-8")
+    text = text.removeprefix("\ufeff")
+    control = _CONTROL.search(text)
+    if control:
+        line = text.count("\n", 0, control.start()) + 1
+        return _failed(file, line, f"control character U+{ord(control.group()):04X} is not allowed")
+    builder = _Builder(file)
+    try:
+        for event in YAML(typ="safe", pure=False).parse(text):
+            builder.feed(event)
+            if builder.fatal:
+                break
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        builder.problems.append(Problem(file, line, f"invalid YAML: {exc.problem or exc}"))
+    except YAMLError as exc:
+        builder.problems.append(Problem(file, 0, f"invalid YAML: {exc}"))
+    if not builder.documents and not builder.problems:
+        builder.problems.append(Problem(file, 0, "file is empty: expected a manifest document"))
+    if builder.problems:
+        return LoadResult([], sorted(builder.problems))
+    return LoadResult(builder.documents, [])
+
+
+def _failed(file: str, line: int, message: str) -> LoadResult:
+    return LoadResult([], [Problem(file, line, message)])
+
+
+def _display_name(path: Path, base: Path | None) -> str:
+    if base is not None:
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
+class _Frame:
+    """A mapping or sequence under construction."""
+
+    def __init__(self, container: dict[Any, Any] | list[Any], path: Path_) -> None:
+        self.container = container
+        self.path = path
+        self.pending_key: Any = _NO_KEY
+        self.pending_key_line = 0
+
+
+_NO_KEY = object()
+_YAML = YAML(typ="safe", pure=False)
+
+
+class _Builder:
+    """Turns parse events into plain values, recording lines and refusing hazards."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.documents: list[Document] = []
+        self.problems: list[Problem] = []
+        self.fatal = False  # stop reading the file: going on would only cost time or memory
+        self._stack: list[_Frame] = []
+        self._lines: dict[Path_, int] = {}
+        self._root: Any = None
+        self._doc_line = 0
+        self._doc_problems = 0
+
+    def feed(self, event: Event) -> None:
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        if isinstance(event, DocumentStartEvent):
+            self._stack, self._lines, self._root = [], {}, _NO_KEY
+            self._doc_line, self._doc_problems = line, len(self.problems)
+        elif isinstance(event, DocumentEndEvent):
+            self._end_document()
+        elif isinstance(event, AliasEvent):
+            self._problem(line, f"alias '*{event.anchor}' is not allowed: write the value out")
+            self._value(None, line)
+        elif isinstance(event, MappingStartEvent | SequenceStartEvent | ScalarEvent):
+            if event.anchor is not None:
+                self._problem(line, f"anchor '&{event.anchor}' is not allowed: write values out")
+            if (
+                event.tag is not None
+                and event.tag not in _ALLOWED_TAGS
+                and not (
+                    isinstance(event, MappingStartEvent | SequenceStartEvent)
+                    and event.tag in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+                )
+            ):
+                shown = event.tag.replace("tag:yaml.org,2002:", "!!")
+                self._problem(line, f"tag '{shown}' is not allowed in a manifest")
+            if isinstance(event, ScalarEvent):
+                self._scalar(event, line)
+            else:
+                self._open({} if isinstance(event, MappingStartEvent) else [], line)
+        elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+            frame = self._stack.pop()
+            if not self._stack:
+                self._root = frame.container
+
+    def _problem(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.file, line, message))
+        if len(self.problems) >= MAX_PROBLEMS_PER_FILE:
+            self.problems.append(Problem(self.file, line, "too many problems; stopped reading"))
+            self.fatal = True
+
+    def _open(self, container: dict[Any, Any] | list[Any], line: int) -> None:
+        path = self._value(container, line)
+        if len(self._stack) >= MAX_DEPTH:
+            self._problem(line, f"nesting deeper than {MAX_DEPTH} levels")
+            self.fatal = True
+            return
+        self._stack.append(_Frame(container, path))
+
+    def _scalar(self, event: ScalarEvent, line: int) -> None:
+        frame = self._stack[-1] if self._stack else None
+        if frame is not None and isinstance(frame.container, dict) and frame.pending_key is _NO_KEY:
+            if event.value == "<<" and event.implicit[0]:
+                self._problem(line, "merge key '<<' is not allowed: write the keys out")
+                frame.pending_key = "<<"
+            else:
+                frame.pending_key = _construct(event)
+            frame.pending_key_line = line
+            return
+        self._value(_construct(event), line)
+
+    def _value(self, value: Any, line: int) -> Path_:
+        """Place ``value`` in the current container; return its path."""
+        if not self._stack:
+            self._root = value
+            self._lines[()] = line
+            return ()
+        frame = self._stack[-1]
+        if isinstance(frame.container, list):
+            path = (*frame.path, len(frame.container))
+            frame.container.append(value)
+            self._lines[path] = line
+            return path
+        key = frame.pending_key
+        if key is _NO_KEY:
+            # A collection used as a mapping key: legal YAML, never a manifest.
+            self._problem(line, "mapping keys must be plain scalars")
+            frame.pending_key = f"<complex key at line {line}>"
+            return (*frame.path, frame.pending_key)
+        frame.pending_key = _NO_KEY
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            key = str(key)
+        path = (*frame.path, key)
+        if key in frame.container:
+            self._problem(
+                frame.pending_key_line,
+                f"duplicate key {key!r} (first at line {self._lines.get(path, '?')})",
+            )
+        else:
+            frame.container[key] = value
+            self._lines[path] = frame.pending_key_line
+        return path
+
+    def _end_document(self) -> None:
+        if len(self.problems) > self._doc_problems:
+            return
+        root = self._root
+        if root is _NO_KEY or root is None:
+            self._problem(self._doc_line, "empty document: expected a manifest mapping")
+        elif not isinstance(root, dict):
+            kind = "a list" if isinstance(root, list) else f"a {type(root).__name__} value"
+            self._problem(self._doc_line, f"document is {kind}; a manifest must be a mapping")
+        else:
+            self.documents.append(
+                Document(self.file, len(self.documents), self._lines[()], root, self._lines)
+            )
+
+
+def _construct(event: ScalarEvent) -> Any:
+    """A scalar's value under YAML 1.2 core rules; timestamps stay text for the schema layer."""
+    if event.tag is not None:
+        if event.tag not in _ALLOWED_TAGS:
+            return event.value  # already reported; keep the text so building goes on
+        tag = event.tag
+    elif event.implicit[0]:
+        tag = _YAML.resolver.resolve(ScalarNode, event.value, (True, False))
+    else:
+        return event.value  # quoted: always a string
+    if tag == "tag:yaml.org,2002:timestamp":
+        return event.value
+    return _YAML.constructor.construct_object(ScalarNode(tag, event.value, event.start_mark))

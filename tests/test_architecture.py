@@ -1,0 +1,58 @@
+"""Architecture rules of design §8, checked on the source itself.
+
+import-linter enforces the import direction (contracts in pyproject.toml); the scan below
+enforces "nothing below the CLI prints or exits", which import-linter cannot see.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "reconciler"
+# Modules allowed to print or exit: the CLI, and the emulator's own server runner (a separate
+# program that happens to live in the package).
+ALLOWED = {"cli.py", "emulator/server.py"}
+
+
+def test_import_contracts_hold() -> None:
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"],
+        cwd=PACKAGE.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _forbidden_calls(tree: ast.AST) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = (
+            func.id
+            if isinstance(func, ast.Name)
+            else f"{getattr(func.value, 'id', '?')}.{func.attr}"
+            if isinstance(func, ast.Attribute)
+            else ""
+        )
+        if name in {"print", "sys.exit", "exit", "typer.echo", "os._exit"}:
+            found.append((node.lineno, name))
+    return found
+
+
+def test_nothing_below_the_cli_prints_or_exits() -> None:
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative in ALLOWED:
+            continue
+        for line, name in _forbidden_calls(ast.parse(path.read_text(), str(path))):
+            offenders.append(f"reconciler/{relative}:{line}: {name}()")
+    assert offenders == []

@@ -1,0 +1,50 @@
+"""Target selection rules of design §7: key → remote, no key → local workspace, CI guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.client import DEFAULT_BASE_URL
+from reconciler.workspace import LOCAL_DB_NAME, TargetError, choose_target
+
+
+def test_no_key_targets_the_local_workspace(tmp_path: Path) -> None:
+    target = choose_target({}, workspace_dir=tmp_path)
+    assert target.is_local
+    assert target.local_db == tmp_path / LOCAL_DB_NAME
+    assert "local workspace" in target.describe()
+
+
+def test_key_from_environment_targets_the_real_api_by_default() -> None:
+    target = choose_target({"LIGHTFIELD_API_KEY": "sk_lf_secret_1"})
+    assert not target.is_local
+    assert target.base_url == DEFAULT_BASE_URL
+
+
+def test_flags_win_over_environment() -> None:
+    target = choose_target(
+        {"LIGHTFIELD_API_KEY": "sk_lf_env", "LIGHTFIELD_BASE_URL": "https://env.example"},
+        api_key="sk_lf_flag",
+        base_url="http://127.0.0.1:8787",
+    )
+    assert target.api_key == "sk_lf_flag"
+    assert target.base_url == "http://127.0.0.1:8787"
+
+
+def test_ci_without_key_is_refused_unless_local_is_explicit(tmp_path: Path) -> None:
+    with pytest.raises(TargetError, match="CI=true"):
+        choose_target({"CI": "true"}, workspace_dir=tmp_path)
+    assert choose_target({"CI": "true"}, local=True, workspace_dir=tmp_path).is_local
+
+
+def test_base_url_without_key_is_an_error_not_a_silent_local_run() -> None:
+    with pytest.raises(TargetError, match="no API key"):
+        choose_target({"LIGHTFIELD_BASE_URL": "http://127.0.0.1:8787"})
+
+
+def test_the_key_never_shows_in_repr_or_description() -> None:
+    target = choose_target({"LIGHTFIELD_API_KEY": "sk_lf_canary_do_not_print"})
+    assert "canary" not in repr(target)
+    assert "canary" not in target.describe()
