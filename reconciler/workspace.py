@@ -26,7 +26,7 @@ from .errors import LfrError
 LOCAL_WORKSPACE_DIR = Path(".lfr")
 LOCAL_DB_NAME = "workspace.sqlite3"
 # The demo seed's documented full-access key; it only ever opens the local SQLite file.
-LOCAL_API_KEY = "sk_lf_demo_full"  # noqa: S105 - a public demo key, not a secret
+LOCAL_API_KEY = "sk_lf_demo_full"
 LOCAL_BASE_URL = "http://local.workspace"
 
 

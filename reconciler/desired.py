@@ -1,0 +1,321 @@
+"""Manifests × the org's definitions → desired state, or every problem with ``file:line``.
+
+Owns the rules that need both a manifest and the org (design §3): unknown keys (with the
+nearest valid keys), read-only fields and relationships, value types and select labels (through
+``schema``), reference kinds that cannot fit a relationship's target type, the keys a create
+needs, and the same record managed twice. Pure: no I/O; ``resolve.py`` then turns the
+references into ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from .manifests import Problem
+from .model import (
+    ByDomain,
+    ByEmail,
+    ByName,
+    DesiredField,
+    DesiredRecord,
+    DesiredRelationship,
+    LoadedManifest,
+    Origin,
+    Partial,
+    Reference,
+    RelationshipSpec,
+)
+from .schema import ID_PREFIXES, OrgSchema, ValueProblem, normalize_desired
+
+# What a create must carry (digest §2.2).
+CREATE_REQUIRED_FIELDS = ("$name",)
+CREATE_REQUIRED_RELATIONSHIPS = ("$account",)
+# Which lookups can find which object type (design §3).
+REFERENCE_KINDS: dict[str, tuple[type, ...]] = {
+    "member": (ByEmail,),
+    "contact": (ByEmail,),
+    "account": (ByName, ByDomain),
+}
+
+
+def build_desired(
+    manifests: Sequence[LoadedManifest], schema: OrgSchema
+) -> tuple[list[DesiredRecord], list[Problem]]:
+    """Check every manifest against ``schema``; records with problems are left out."""
+    records: list[DesiredRecord] = []
+    problems: list[Problem] = []
+    for loaded in manifests:
+        record, found = _build_one(loaded, schema)
+        problems.extend(found)
+        if record is not None and not found:
+            records.append(record)
+    problems.extend(_duplicates(manifests))
+    return records, sorted(set(problems))
+
+
+def _build_one(
+    loaded: LoadedManifest, schema: OrgSchema
+) -> tuple[DesiredRecord | None, list[Problem]]:
+    manifest = loaded.manifest
+    problems: list[Problem] = []
+
+    def report(origin: Origin, message: str) -> None:
+        problems.append(Problem(origin.file, origin.line, message))
+
+    fields = _fields(loaded, schema, manifest.spec.fields, ("spec", "fields"), report)
+    relationships = _relationships(
+        loaded, schema, manifest.spec.relationships, ("spec", "relationships"), report
+    )
+    match_fields: tuple[DesiredField, ...] = ()
+    match_relationships: tuple[DesiredRelationship, ...] = ()
+    if manifest.metadata.match is not None:
+        selector = manifest.metadata.match
+        field_part = {k: v for k, v in selector.items() if schema.relationship(k) is None}
+        relationship_part = {
+            k: v for k, v in selector.items() if schema.relationship(k) is not None
+        }
+        match_fields = _fields(loaded, schema, field_part, ("metadata", "match"), report, True)
+        parsed: dict[str, RelationshipSpec] = {}
+        for key, value in relationship_part.items():
+            spec = _as_relationship_spec(value)
+            if spec is None:
+                report(
+                    loaded.origin_of("metadata", "match", key),
+                    f"match {key!r}: expected an id or a reference like {{name: ...}}",
+                )
+            else:
+                parsed[key] = spec
+        match_relationships = _relationships(
+            loaded, schema, parsed, ("metadata", "match"), report, True
+        )
+        if manifest.metadata.on_missing == "create":
+            _check_create_requirements(
+                loaded, fields, relationships, match_fields, match_relationships, report
+            )
+    if problems:
+        return None, problems
+    return (
+        DesiredRecord(
+            name=manifest.metadata.name,
+            origin=loaded.origin,
+            id=manifest.metadata.id,
+            match_fields=match_fields,
+            match_relationships=match_relationships,
+            on_missing=manifest.metadata.on_missing,
+            fields=fields,
+            relationships=relationships,
+        ),
+        [],
+    )
+
+
+def _fields(
+    loaded: LoadedManifest,
+    schema: OrgSchema,
+    values: dict[str, Any],
+    at: tuple[str, ...],
+    report: Any,
+    in_match: bool = False,
+) -> tuple[DesiredField, ...]:
+    result: list[DesiredField] = []
+    for key, value in values.items():
+        origin = loaded.origin_of(*at, key)
+        if schema.field(key) is None:
+            report(origin, _unknown(schema, key, "field"))
+            continue
+        if schema.field_read_only(key) and not in_match:
+            report(origin, f"field {key!r} is read-only: Lightfield sets it; remove it")
+            continue
+        try:
+            normalized = normalize_desired(schema, key, value)
+        except ValueProblem as problem:
+            report(origin, f"{key}: {problem}")
+            continue
+        result.append(DesiredField(key, normalized, origin))
+    return tuple(result)
+
+
+def _relationships(
+    loaded: LoadedManifest,
+    schema: OrgSchema,
+    values: dict[str, RelationshipSpec],
+    at: tuple[str, ...],
+    report: Any,
+    in_match: bool = False,
+) -> tuple[DesiredRelationship, ...]:
+    result: list[DesiredRelationship] = []
+    for key, spec in values.items():
+        origin = loaded.origin_of(*at, key)
+        definition = schema.relationship(key)
+        if definition is None:
+            report(origin, _unknown(schema, key, "relationship"))
+            continue
+        if schema.relationship_read_only(key) and not in_match:
+            report(
+                origin,
+                f"relationship {key!r} is read-only: it is maintained from the other record",
+            )
+            continue
+        cardinality: Literal["HAS_ONE", "HAS_MANY"] = (
+            "HAS_MANY" if definition.cardinality.upper() == "HAS_MANY" else "HAS_ONE"
+        )
+        shaped = _shape(key, cardinality, spec, in_match)
+        if isinstance(shaped, str):
+            report(origin, shaped)
+            continue
+        exact, include, exclude = shaped
+        bad = [_reference_problem(key, definition.object_type, ref) for ref in (*include, *exclude)]
+        messages = [message for message in bad if message]
+        for message in messages:
+            report(origin, message)
+        if messages:
+            continue
+        result.append(
+            DesiredRelationship(
+                key, cardinality, definition.object_type, exact, include, exclude, origin
+            )
+        )
+    return tuple(result)
+
+
+def _shape(
+    key: str, cardinality: str, spec: RelationshipSpec, in_match: bool
+) -> tuple[bool, tuple[Reference, ...], tuple[Reference, ...]] | str:
+    """(exact, include, exclude) for a relationship value, or what is wrong with it."""
+    if cardinality == "HAS_ONE":
+        if isinstance(spec, list | Partial):
+            return (
+                f"relationship {key!r} is HAS_ONE: give one id or reference, or null "
+                "(a list or include/exclude only fits HAS_MANY)"
+            )
+        return True, (() if spec is None else (spec,)), ()
+    if spec is None:
+        return True, (), ()  # null on HAS_MANY: exactly none
+    if isinstance(spec, Partial):
+        if in_match:
+            return f"match {key!r}: include/exclude cannot select a record"
+        overlap = set(map(_ref_key, spec.include)) & set(map(_ref_key, spec.exclude))
+        if overlap:
+            return f"relationship {key!r}: the same reference is both included and excluded"
+        return False, tuple(spec.include), tuple(spec.exclude)
+    if isinstance(spec, list):
+        return True, tuple(_unique(spec)), ()
+    return (
+        f"relationship {key!r} is HAS_MANY: give a list (exactly these), or "
+        "{include: [...]} / {exclude: [...]} to manage only some links"
+    )
+
+
+def _reference_problem(key: str, object_type: str, ref: Reference) -> str | None:
+    if isinstance(ref, str):
+        prefix = ID_PREFIXES.get(object_type)
+        other = next((t for t, p in ID_PREFIXES.items() if ref.startswith(p)), None)
+        if prefix and other and other != object_type:
+            return f"relationship {key!r} links {object_type}s, but {ref!r} is a {other} id"
+        return None
+    allowed = REFERENCE_KINDS.get(object_type, ())
+    if isinstance(ref, allowed):
+        return None
+    spelled = ", ".join(_spell(kind) for kind in allowed) or "an id"
+    return f"relationship {key!r} links {object_type}s: use {spelled}, not {_ref_key(ref)}"
+
+
+def _check_create_requirements(
+    loaded: LoadedManifest,
+    fields: tuple[DesiredField, ...],
+    relationships: tuple[DesiredRelationship, ...],
+    match_fields: tuple[DesiredField, ...],
+    match_relationships: tuple[DesiredRelationship, ...],
+    report: Any,
+) -> None:
+    given_fields = {f.key for f in (*fields, *match_fields) if f.value is not None}
+    given_relationships = {r.key for r in (*relationships, *match_relationships) if r.include}
+    missing = [k for k in CREATE_REQUIRED_FIELDS if k not in given_fields] + [
+        k for k in CREATE_REQUIRED_RELATIONSHIPS if k not in given_relationships
+    ]
+    if missing:
+        report(
+            loaded.origin_of("metadata", "match"),
+            f"a manifest that may create its record (match, onMissing: create) must set "
+            f"{' and '.join(missing)} in spec or match; or set onMissing: error",
+        )
+
+
+def _duplicates(manifests: Sequence[LoadedManifest]) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str], LoadedManifest] = {}
+    for loaded in manifests:
+        metadata = loaded.manifest.metadata
+        identities = [("name", metadata.name)]
+        if metadata.id is not None:
+            identities.append(("id", metadata.id))
+        else:
+            identities.append(("match", repr(sorted(map(repr, (metadata.match or {}).items())))))
+        for identity in identities:
+            first = seen.setdefault(identity, loaded)
+            if first is loaded:
+                continue
+            kind, value = identity
+            what = {"name": f"metadata.name {value!r}", "id": f"record {value}"}.get(
+                kind, "the same match selector"
+            )
+            origin = loaded.origin_of("metadata", kind)
+            problems.append(
+                Problem(
+                    origin.file,
+                    origin.line,
+                    f"{what} is managed twice: here and at {first.origin_of('metadata', kind)}",
+                )
+            )
+    return problems
+
+
+def _as_relationship_spec(value: Any) -> RelationshipSpec | None:
+    """A match selector's relationship value, parsed like ``spec.relationships`` values."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((kind, text),) = value.items()
+        if isinstance(text, str) and text:
+            if kind == "email":
+                return ByEmail(email=text)
+            if kind == "name":
+                return ByName(name=text)
+            if kind == "domain":
+                return ByDomain(domain=text)
+    return None
+
+
+def _unknown(schema: OrgSchema, key: str, what: str) -> str:
+    hints = schema.suggest(key)
+    suggestion = f" (did you mean {' or '.join(repr(h) for h in hints)}?)" if hints else ""
+    return f"unknown {what} {key!r}{suggestion}"
+
+
+def _ref_key(ref: Reference) -> str:
+    if isinstance(ref, str):
+        return ref
+    ((kind, value),) = ref.model_dump().items()
+    return f"{{{kind}: {value}}}"
+
+
+_SPELLING: dict[type, str] = {
+    ByEmail: "{email: ...}",
+    ByName: "{name: ...}",
+    ByDomain: "{domain: ...}",
+}
+
+
+def _spell(kind: type) -> str:
+    return _SPELLING[kind]
+
+
+def _unique(refs: Sequence[Reference]) -> list[Reference]:
+    seen: set[str] = set()
+    result = []
+    for ref in refs:
+        if _ref_key(ref) not in seen:
+            seen.add(_ref_key(ref))
+            result.append(ref)
+    return result

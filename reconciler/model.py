@@ -1,0 +1,294 @@
+"""The manifest format (design §3) as pydantic models, and the desired state built from it.
+
+Owns the shape of a manifest document: what keys exist and what each may hold, independent of
+any org. What a key *means* (is ``$stage`` a select, is ``$contact`` HAS_MANY) depends on the
+org's definitions and is checked in ``schema.py``; turning references into ids is
+``resolve.py``. ``parse_manifests`` is the entry point: loaded YAML documents in, ``Manifest``
+objects (each with its ``Origin``) and ``Problem``s out, every problem at a ``file:line``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from .manifests import Document, Problem
+
+API_VERSION = "lfr/v1"
+KIND = "Opportunity"
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?$"
+
+
+@dataclass(frozen=True, order=True)
+class Origin:
+    """Where a manifest, or one key of it, was written."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+class ByEmail(_Strict):
+    """A member or contact, found by email (case-insensitive)."""
+
+    email: NonEmpty
+
+
+class ByName(_Strict):
+    """An account, found by its exact name."""
+
+    name: NonEmpty
+
+
+class ByDomain(_Strict):
+    """An account, found by a domain of its website."""
+
+    domain: NonEmpty
+
+
+Reference = NonEmpty | ByEmail | ByName | ByDomain
+"""A related record: a raw Lightfield id, or a lookup resolved at plan time."""
+
+
+class Partial(_Strict):
+    """HAS_MANY under partial ownership: ensure ``include`` present and ``exclude`` absent,
+    leave every other link alone."""
+
+    include: list[Reference] = []
+    exclude: list[Reference] = []
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Partial:
+        if not self.include and not self.exclude:
+            raise ValueError("give 'include' and/or 'exclude' (a list of references)")
+        return self
+
+
+RelationshipSpec = Reference | list[Reference] | Partial | None
+"""HAS_ONE: a reference or null. HAS_MANY: a list (exactly these), or include/exclude."""
+
+
+class Metadata(_Strict):
+    name: Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+    id: NonEmpty | None = None
+    # A selector over fields / relationships that must resolve to at most one live record.
+    match: dict[str, Any] | None = None
+    # What a `match` manifest does when nothing matches.
+    on_missing: Literal["create", "error"] = Field("create", alias="onMissing")
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> Metadata:
+        if (self.id is None) == (self.match is None):
+            raise ValueError("give exactly one of 'id' (a Lightfield id) or 'match' (a selector)")
+        if self.match is not None and not self.match:
+            raise ValueError("'match' must name at least one field or relationship")
+        return self
+
+
+class Spec(_Strict):
+    fields: dict[str, Any] = {}
+    relationships: dict[str, RelationshipSpec] = {}
+
+
+class Manifest(_Strict):
+    api_version: Literal["lfr/v1"] = Field(alias="apiVersion")
+    kind: Literal["Opportunity"]
+    metadata: Metadata
+    spec: Spec = Spec()
+
+
+@dataclass(frozen=True)
+class LoadedManifest:
+    """A parsed manifest and where each of its parts came from."""
+
+    manifest: Manifest
+    document: Document
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.document.file, self.document.line)
+
+    def origin_of(self, *path: str | int) -> Origin:
+        return Origin(self.document.file, self.document.line_of(path))
+
+
+def parse_manifests(documents: Sequence[Document]) -> tuple[list[LoadedManifest], list[Problem]]:
+    """Validate each document's shape; a document with problems yields no manifest."""
+    manifests: list[LoadedManifest] = []
+    problems: list[Problem] = []
+    for document in documents:
+        try:
+            manifest = Manifest.model_validate(document.data)
+        except ValidationError as exc:
+            problems.extend(_problems_from(exc, document))
+            continue
+        manifests.append(LoadedManifest(manifest, document))
+    return manifests, problems
+
+
+# --- turning pydantic's errors into messages a RevOps engineer can act on -------------------
+
+_KNOWN_KEYS: dict[tuple[str, ...], list[str]] = {
+    (): ["apiVersion", "kind", "metadata", "spec"],
+    ("metadata",): ["name", "id", "match", "onMissing"],
+    ("spec",): ["fields", "relationships"],
+}
+_MODEL_NAMES = re.compile(r"^(ByEmail|ByName|ByDomain|Partial|list\[.*\]|str|none)$")
+
+
+def _problems_from(exc: ValidationError, document: Document) -> list[Problem]:
+    seen: dict[tuple[Any, ...], Problem] = {}
+    for error in exc.errors(include_url=False):
+        loc = _clean_loc(error["loc"])
+        key = _relationship_key(loc)
+        if key is not None:
+            # A relationship value failed every alternative of the union: one message per key
+            # beats five about the alternatives.
+            message = (
+                f"relationship {key!r}: expected an id, a reference like {{email: ...}}, "
+                "{name: ...} or {domain: ...}, a list of those, {include: [...]}/"
+                "{exclude: [...]}, or null"
+            )
+            if error["type"] == "value_error":
+                message = f"relationship {key!r}: {_strip_value_error(error['msg'])}"
+            path: tuple[Any, ...] = ("spec", "relationships", key)
+            seen.setdefault(path, Problem(document.file, document.line_of(path), message))
+            continue
+        message = _message(error, loc)
+        seen.setdefault(loc, Problem(document.file, document.line_of(loc), message))
+    return sorted(seen.values())
+
+
+def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """Drop union branch names pydantic inserts into ``loc`` (``'str'``, ``'ByEmail'``...)."""
+    return tuple(part for part in loc if not (isinstance(part, str) and _MODEL_NAMES.match(part)))
+
+
+def _relationship_key(loc: tuple[int | str, ...]) -> str | None:
+    if len(loc) >= 3 and loc[:2] == ("spec", "relationships"):
+        return str(loc[2])
+    return None
+
+
+def _strip_value_error(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+def _message(error: Any, loc: tuple[int | str, ...]) -> str:
+    where = ".".join(str(p) for p in loc) or "document"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent, key = tuple(str(p) for p in loc[:-1]), str(loc[-1])
+        known = _KNOWN_KEYS.get(parent, [])
+        hint = difflib.get_close_matches(key, known, n=2, cutoff=0.6)
+        suggestion = f" (did you mean {' or '.join(repr(h) for h in hint)}?)" if hint else ""
+        allowed = f"; allowed here: {', '.join(known)}" if known else ""
+        return f"unknown key {where!r}{suggestion}{allowed}"
+    if kind == "missing":
+        return f"missing required key {where!r}"
+    if kind == "literal_error" and loc == ("apiVersion",):
+        return f"apiVersion must be {API_VERSION!r}, not {error['input']!r}"
+    if kind == "literal_error" and loc == ("kind",):
+        return f"kind must be {KIND!r} (the only kind lfr manages), not {error['input']!r}"
+    if kind == "string_pattern_mismatch" and loc == ("metadata", "name"):
+        return (
+            f"metadata.name {error['input']!r} must be 1-100 lowercase letters, digits, '.', "
+            "'_' or '-', starting and ending with a letter or digit"
+        )
+    if kind == "value_error":
+        return f"{where}: {_strip_value_error(error['msg'])}"
+    if kind in ("dict_type", "model_type"):
+        return f"{where} must be a mapping, not {_describe(error['input'])}"
+    if kind == "string_type":
+        return f"{where} must be text, not {_describe(error['input'])}"
+    return f"{where}: {error['msg']}"
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"text ({value!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+# --- desired state: what the manifests ask for, normalized against the org -----------------
+
+
+@dataclass(frozen=True)
+class DesiredField:
+    """A managed field: its canonical value (``schema.normalize_desired``) and where it was set.
+
+    For ADDRESS / FULL_NAME the value is a mapping of only the parts the manifest names; the
+    other parts are not managed.
+    """
+
+    key: str
+    value: Any
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class DesiredRelationship:
+    """A managed relationship.
+
+    HAS_ONE: ``exact`` with zero (null) or one item in ``include``. HAS_MANY: ``exact`` means
+    "exactly ``include``"; otherwise ``include`` must be linked and ``exclude`` must not be, and
+    every other link is left alone. Items are references until ``resolve.py`` makes them ids.
+    """
+
+    key: str
+    cardinality: Literal["HAS_ONE", "HAS_MANY"]
+    object_type: str
+    exact: bool
+    include: tuple[Reference, ...]
+    exclude: tuple[Reference, ...]
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class DesiredRecord:
+    """One manifest as desired state: the unit the diff compares with one live record."""
+
+    name: str
+    origin: Origin
+    id: str | None
+    match_fields: tuple[DesiredField, ...]
+    match_relationships: tuple[DesiredRelationship, ...]
+    on_missing: Literal["create", "error"]
+    fields: tuple[DesiredField, ...]
+    relationships: tuple[DesiredRelationship, ...]
+
+
+def describe_value(value: Any) -> str:
+    """A value's kind for error messages: 'a number (5)', 'text 'x'', 'a list'."""
+    return _describe(value)

@@ -1,0 +1,341 @@
+"""Values against the org's definitions: validation and normalization (design §3).
+
+Owns what a field value *means* for one org: ``$stage: Negotiation`` is option ``opt_...``,
+``$amount: 120000`` equals ``120000.0``, ``2027-03-31`` is the instant
+``2027-03-31T00:00:00.000Z``, a multi-select is a set. The same ``normalize_live`` is applied to
+what the API returns, so the diff compares like with like and never reports a difference the CRM
+would not see (no false drift).
+
+Pure: definitions in, values and ``Problem``s out. Called by the desired-state builder (desired
+values) and by the diff (live values).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .model import describe_value as _describe
+from .records import Definitions, FieldDefinition, RelationshipDefinition, SelectOption
+
+MAX_SAFE_INTEGER = 2**53 - 1
+ADDRESS_PARTS = (
+    "street",
+    "street2",
+    "city",
+    "state",
+    "postalCode",
+    "country",
+    "latitude",
+    "longitude",
+)
+FULL_NAME_PARTS = ("firstName", "lastName")
+# Relationships the API maintains from the other side (digest §2.4); the SDK's definitions model
+# has no readOnly flag for relationships, so these are known by name.
+READ_ONLY_RELATIONSHIPS = frozenset({"$task", "$note", "$meeting"})
+READ_ONLY_FIELDS = frozenset({"$opportunityStatus"})
+# Id prefixes by related object type (digest §1.6); ids of other types are certainly wrong.
+ID_PREFIXES = {"account": "acc_", "contact": "con_", "member": "mem_", "opportunity": "opp_"}
+_BOOLEAN_WORDS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
+_EXTENSION = re.compile(r"\s*(?:;\s*ext=|ext\.?:?|extension|x|#)\s*(\d{1,6})\s*$", re.IGNORECASE)
+
+
+class ValueProblem(Exception):
+    """A value that does not fit its definition; the message is shown after ``file:line:``."""
+
+
+@dataclass(frozen=True)
+class OrgSchema:
+    """One org's opportunity definitions, with the lookups validation needs."""
+
+    definitions: Definitions
+
+    def field(self, key: str) -> FieldDefinition | None:
+        return self.definitions.field_definitions.get(key)
+
+    def relationship(self, key: str) -> RelationshipDefinition | None:
+        return self.definitions.relationship_definitions.get(key)
+
+    def suggest(self, key: str) -> list[str]:
+        """Nearest known field or relationship keys, for "did you mean"."""
+        known = [*self.definitions.field_definitions, *self.definitions.relationship_definitions]
+        return difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+
+    def field_read_only(self, key: str) -> bool:
+        definition = self.field(key)
+        return key in READ_ONLY_FIELDS or (definition is not None and definition.read_only)
+
+    def relationship_read_only(self, key: str) -> bool:
+        definition = self.relationship(key)
+        return key in READ_ONLY_RELATIONSHIPS or (definition is not None and definition.read_only)
+
+    def pipeline_name(self, pipeline_id: str | None) -> str:
+        if pipeline_id is None:
+            return "no pipeline"
+        pipeline = self.field("$pipeline")
+        if pipeline is not None:
+            for option in pipeline.type_configuration.options:
+                if option.id == pipeline_id:
+                    return option.label
+        return pipeline_id
+
+    def option_label(self, key: str, option_id: str) -> str | None:
+        definition = self.field(key)
+        if definition is None:
+            return None
+        for option in definition.type_configuration.options:
+            if option.id == option_id:
+                return option.label
+        return None
+
+
+def normalize_desired(schema: OrgSchema, key: str, value: Any) -> Any:
+    """The canonical form of a manifest value for field ``key``; raises ``ValueProblem``."""
+    definition = schema.field(key)
+    if definition is None:  # callers check unknown keys first; this keeps the function total
+        raise ValueProblem(f"unknown field {key!r}")
+    if value is None:
+        return None
+    kind = definition.value_type
+    if kind in ("NUMBER", "CURRENCY"):
+        return _number(value)
+    if kind == "CHECKBOX":
+        return _checkbox(value)
+    if kind == "DATETIME":
+        return _datetime(value)
+    if kind in ("TEXT", "MARKDOWN", "HTML"):
+        return _text(value)
+    if kind == "SOCIAL_HANDLE":
+        return _text(value).strip()
+    if kind in ("EMAIL", "URL", "TELEPHONE"):
+        return _multi(definition, value, strict=True)
+    if kind == "SINGLE_SELECT":
+        return _select_one(schema, key, definition, value)
+    if kind == "MULTI_SELECT":
+        items = value if isinstance(value, list) else [value]
+        return tuple(sorted({_select_one(schema, key, definition, item) for item in items}))
+    if kind == "ADDRESS":
+        return _parts(value, ADDRESS_PARTS, "an address (street, city, country, ...)")
+    if kind == "FULL_NAME":
+        return _parts(value, FULL_NAME_PARTS, "a name ({firstName: ..., lastName: ...})")
+    raise ValueProblem(f"value type {kind!r} of {key!r} is not supported by lfr")
+
+
+def normalize_live(definition: FieldDefinition | None, value: Any) -> Any:
+    """The canonical form of a value as the API returned it (lenient: never raises)."""
+    if value is None or definition is None:
+        return value
+    kind = definition.value_type
+    try:
+        if kind in ("NUMBER", "CURRENCY"):
+            return _number(value)
+        if kind == "DATETIME" and isinstance(value, str):
+            return _datetime(value)
+        if kind in ("EMAIL", "URL", "TELEPHONE"):
+            return _multi(definition, value, strict=False)
+        if kind == "MULTI_SELECT" and isinstance(value, list):
+            return tuple(sorted(set(value)))
+        if kind in ("ADDRESS", "FULL_NAME") and isinstance(value, dict):
+            return {k: v for k, v in value.items() if v is not None} or None
+    except ValueProblem:
+        return value
+    if isinstance(value, str) and kind in ("SOCIAL_HANDLE",):
+        return value.strip()
+    return value
+
+
+def is_empty(value: Any) -> bool:
+    """The API treats null, "", [] and {} alike as "no value"."""
+    return value is None or value == "" or value == () or value == [] or value == {}
+
+
+# --- value types --------------------------------------------------------------------------
+
+
+def _number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, str):
+            raise ValueProblem(
+                f"expected a number, got text {value!r}; write digits only (e.g. 12000)"
+            )
+        raise ValueProblem(f"expected a number, got {_describe(value)}")
+    if not math.isfinite(value):
+        raise ValueProblem(f"expected a finite number, got {value}")
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise ValueProblem(f"{value} is outside the API's safe integer range (±{MAX_SAFE_INTEGER})")
+    try:
+        exponent = Decimal(repr(value)).normalize().as_tuple().exponent
+    except InvalidOperation:  # pragma: no cover - finite numbers always convert
+        raise ValueProblem(f"expected a number, got {value!r}") from None
+    if isinstance(exponent, int) and exponent < -2:
+        raise ValueProblem(f"at most 2 decimal places are allowed, got {value}")
+    # Compare by value: 120000 and 120000.0 are one number.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _checkbox(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOLEAN_WORDS:
+        raise ValueProblem(
+            f"expected true or false, got text {value!r} (YAML 1.2 reads yes/no/on/off as text)"
+        )
+    raise ValueProblem(f"expected true or false, got {_describe(value)}")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueProblem(f"expected text, got {_describe(value)}; quote it to keep it as text")
+
+
+def _datetime(value: Any) -> str:
+    """ISO 8601 instant in UTC with milliseconds; a bare date means midnight UTC."""
+    if isinstance(value, datetime | date):
+        value = value.isoformat()
+    if not isinstance(value, str):
+        raise ValueProblem(f"expected a date (2027-03-31) or date-time, got {_describe(value)}")
+    text = value.strip()
+    try:
+        if "T" not in text.upper() and " " not in text:
+            day = date.fromisoformat(text)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueProblem(
+            f"{value!r} is not a valid date (YYYY-MM-DD) or date-time "
+            "(YYYY-MM-DDTHH:MM:SSZ or with an offset like +02:00)"
+        ) from None
+    if moment.tzinfo is None:
+        raise ValueProblem(
+            f"date-time {value!r} has no time zone; add 'Z' for UTC or an offset like +02:00"
+        )
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _multi(definition: FieldDefinition, value: Any, *, strict: bool) -> Any:
+    """EMAIL / URL / TELEPHONE: a sorted tuple when ``multipleValues``, else one string."""
+    multiple = bool(definition.type_configuration.multiple_values)
+    items: list[Any] = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str) for item in items):
+        raise ValueProblem(f"expected text or a list of text, got {_describe(value)}")
+    normalized: dict[str, str] = {}
+    for item in items:
+        text = item.strip()
+        if definition.value_type == "TELEPHONE":
+            phone = normalize_phone(text)
+            if phone is None:
+                if strict:
+                    raise ValueProblem(f"{item!r} is not a telephone number")
+                phone = text
+            text = phone
+        elif (
+            definition.value_type == "EMAIL"
+            and strict
+            and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text)
+        ):
+            raise ValueProblem(f"{item!r} is not an email address")
+        # Emails and URLs compare case-insensitively; the first spelling is kept.
+        normalized.setdefault(text.casefold(), text)
+    values = sorted(normalized.values(), key=str.casefold)
+    if multiple:
+        return tuple(values) or None
+    if len(values) > 1:
+        raise ValueProblem(f"this field holds one value, got {len(values)}")
+    return values[0] if values else None
+
+
+def normalize_phone(text: str) -> str | None:
+    """E.164 (``+12025551234``), US fallback, 7-15 digit local numbers, ``;ext=`` extensions;
+    the server's rules (digest §3), so a manifest written either way compares equal."""
+    raw = text.strip()
+    extension = ""
+    match = _EXTENSION.search(raw)
+    if match:
+        extension = f";ext={match.group(1)}"
+        raw = raw[: match.start()]
+    if re.search(r"[^\d\s()+.\-/]", raw):
+        return None
+    digits = re.sub(r"\D", "", raw)
+    if raw.startswith("+"):
+        if not 8 <= len(digits) <= 15 or digits.startswith("0"):
+            return None
+        return f"+{digits}{extension}"
+    if len(digits) == 10 and digits[0] in "23456789":
+        return f"+1{digits}{extension}"
+    if len(digits) == 11 and digits.startswith("1") and digits[1] in "23456789":
+        return f"+{digits}{extension}"
+    if 7 <= len(digits) <= 15:
+        return f"{digits}{extension}"
+    return None
+
+
+def _parts(value: Any, parts: Sequence[str], what: str) -> dict[str, Any]:
+    """ADDRESS / FULL_NAME: the parts the manifest names (only those are compared)."""
+    if not isinstance(value, dict):
+        raise ValueProblem(f"expected {what}, got {_describe(value)}")
+    unknown = sorted(set(value) - set(parts))
+    if unknown:
+        hints = {u: difflib.get_close_matches(u, parts, n=1) for u in unknown}
+        described = ", ".join(
+            f"{u!r}" + (f" (did you mean {hints[u][0]!r}?)" if hints[u] else "") for u in unknown
+        )
+        raise ValueProblem(f"unknown part {described}; allowed: {', '.join(parts)}")
+    result: dict[str, Any] = {}
+    for part, item in value.items():
+        if item is None:
+            result[part] = None
+        elif part in ("latitude", "longitude"):
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                raise ValueProblem(f"{part} must be a number, got {_describe(item)}")
+            result[part] = item
+        elif not isinstance(item, str):
+            raise ValueProblem(f"{part} must be text, got {_describe(item)}")
+        elif part == "country":
+            if not re.fullmatch(r"[A-Za-z]{2}", item.strip()):
+                raise ValueProblem(f"country must be a 2-letter ISO code (e.g. US), got {item!r}")
+            result[part] = item.strip().upper()
+        else:
+            result[part] = item
+    return result
+
+
+def _select_one(schema: OrgSchema, key: str, definition: FieldDefinition, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueProblem(f"expected an option label or id, got {_describe(value)}")
+    options = definition.type_configuration.options
+    for option in options:
+        if option.id == value:
+            return option.id
+    wanted = _fold(value)
+    matches = [option for option in options if _fold(option.label) == wanted]
+    if len(matches) == 1:
+        return matches[0].id
+    if len(matches) > 1:
+        candidates = "; ".join(
+            f"{option.id} ({schema.pipeline_name(option.parent_id)})" for option in matches
+        )
+        raise ValueProblem(
+            f"{key} label {value!r} is ambiguous: it exists in several pipelines; "
+            f"write the option id instead: {candidates}"
+        )
+    raise ValueProblem(f"{value!r} is not an option of {key}; options: {_option_list(options)}")
+
+
+def _option_list(options: Iterable[SelectOption]) -> str:
+    return ", ".join(f"{option.label!r}" for option in options) or "(none)"
+
+
+def _fold(text: str) -> str:
+    """Labels match case-insensitively with whitespace collapsed (digest §2.6)."""
+    return " ".join(text.split()).casefold()
