@@ -8,6 +8,9 @@ below it returns values or raises ``LfrError``. Exit codes: 0 success, 1 error, 
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +18,12 @@ import typer
 
 from . import __version__
 from .errors import LfrError
+from .manifests import Problem
+from .pipeline import Outcome, read_manifests, run_plan, validate_against_org
+from .render import github as github_render
+from .render import json as json_render
+from .render import markdown as markdown_render
+from .render import text as text_render
 from .workspace import Target, choose_target, environment, open_client
 
 app = typer.Typer(
@@ -69,6 +78,159 @@ def _target(api_key: str | None, base_url: str | None, local: bool) -> Target:
         raise _fail(str(exc)) from None
 
 
+class OutputFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+DirArgument = Annotated[
+    Path,
+    typer.Argument(
+        help="Manifest directory (every *.yaml / *.yml below it) or a single file.",
+        show_default=True,
+    ),
+]
+
+
+def _stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+def _report_problems(problems: list[Problem]) -> None:
+    """Problems go to stderr as text, and as annotations when running in GitHub Actions."""
+    typer.echo(text_render.render_problems(problems, color=_stderr_is_tty()), err=True, nl=False)
+    if environment().get("GITHUB_ACTIONS") == "true":
+        typer.echo(github_render.render_problems(problems), nl=False)
+
+
+class _ProgressLine:
+    """``Fetching live state: 120/500`` on stderr, only on a TTY and only for slow runs."""
+
+    def __init__(self, enabled: bool, delay: float = 0.5) -> None:
+        self.enabled, self.delay, self.start = enabled, delay, time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or time.monotonic() - self.start < self.delay:
+            return
+        self.shown = True
+        sys.stderr.write(f"\rFetching live state: {done}/{total}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+@app.command()
+def plan(
+    directory: DirArgument = Path("manifests"),
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="How to print the plan.")
+    ] = OutputFormat.text,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Also save the plan as JSON here, for `lfr apply PLAN.json` later."
+        ),
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 2 when the plan has changes, 0 when it has none (1 is always an error).",
+        ),
+    ] = False,
+    show_unchanged: Annotated[
+        bool, typer.Option(help="List unchanged records too (text format).")
+    ] = False,
+    color: Annotated[
+        bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
+    ] = None,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Show what apply would change: manifests vs. live Lightfield opportunities.
+
+    Reads every manifest, checks it against the org's definitions (every problem is listed
+    with file:line and nothing is sent), resolves references, fetches the live records and
+    prints the difference. Only keys a manifest declares are compared.
+
+    Exit codes: 0 success, 1 error or invalid manifests, 2 changes present (with
+    --detailed-exitcode).
+    """
+    target = _target(api_key, base_url, local)
+    typer.echo(target.describe(), err=True)
+    progress = _ProgressLine(_stderr_is_tty())
+
+    async def go() -> Outcome:
+        async with open_client(target) as client:
+            return await run_plan(client, directory, target=target.identity, progress=progress)
+
+    try:
+        outcome = asyncio.run(go())
+    except LfrError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        progress.close()
+    if outcome.problems or outcome.plan is None:
+        _report_problems(outcome.problems)
+        raise typer.Exit(1)
+    result = outcome.plan
+    if out is not None:
+        out.write_text(json_render.render_plan(result), encoding="utf-8")
+    if output is OutputFormat.json:
+        typer.echo(json_render.render_plan(result), nl=False)
+    elif output is OutputFormat.markdown:
+        typer.echo(markdown_render.render_plan(result), nl=False)
+    else:
+        use_color = sys.stdout.isatty() if color is None else color
+        typer.echo(
+            text_render.render_plan(result, color=use_color, show_unchanged=show_unchanged),
+            nl=False,
+        )
+    if detailed_exitcode and result.has_changes:
+        raise typer.Exit(2)
+
+
+@app.command()
+def validate(
+    directory: DirArgument = Path("manifests"),
+    offline: Annotated[
+        bool,
+        typer.Option(
+            help="Only check YAML and manifest shape; skip the checks that need the org's "
+            "definitions (keys, types, select labels, references)."
+        ),
+    ] = False,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Check manifests without planning: every problem with file:line; exit 1 if any."""
+    manifests, problems = read_manifests(directory)
+    if not problems and not offline:
+        target = _target(api_key, base_url, local)
+        typer.echo(target.describe(), err=True)
+
+        async def check() -> list[Problem]:
+            async with open_client(target) as client:
+                return await validate_against_org(client, manifests)
+
+        try:
+            problems = asyncio.run(check())
+        except LfrError as exc:
+            raise _fail(str(exc)) from None
+    if problems:
+        _report_problems(problems)
+        raise typer.Exit(1)
+    noun = "manifest" if len(manifests) == 1 else "manifests"
+    typer.echo(f"{len(manifests)} {noun} valid.")
+
+
 @app.command()
 def version() -> None:
     """Print the lfr version."""
@@ -88,7 +250,7 @@ def whoami(
     async def check() -> tuple[str, list[str]]:
         async with open_client(target) as client:
             info = await client.validate_auth()
-            return info.subject_type, list(info.scopes)
+            return info.subject_type or "unknown", list(info.scopes)
 
     try:
         subject, scopes = asyncio.run(check())

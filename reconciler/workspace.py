@@ -46,6 +46,11 @@ class Target:
     def is_local(self) -> bool:
         return self.local_db is not None
 
+    @property
+    def identity(self) -> str:
+        """What the idempotency key calls the target org: stable, and never the key."""
+        return "local-workspace" if self.local_db is not None else self.base_url
+
     def describe(self) -> str:
         """One line for the top of the CLI's output; never includes the key."""
         if self.local_db is not None:

@@ -1,0 +1,336 @@
+"""Desired × live → Plan: the pure heart of lfr (design §4, §5). No I/O.
+
+Owns how one desired record and its live counterpart turn into a ``RecordChange``: which managed
+keys differ (canonical values compared with ``==`` first; deepdiff only for objects that
+differ, to name the parts; deepdiff types never leave this module), the minimal request bodies
+(HAS_ONE ``replace``; HAS_MANY ``add``/``remove``, or array ``replace`` when that body is
+smaller and the org allows it), their split when a body would reference more than 25 ids or
+change more than 25 links, and each request's idempotency key.
+
+Only what the manifest declares is compared: an unmanaged key is never read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from .model import DesiredField, DesiredRecord, DesiredRelationship
+from .plan import (
+    FieldChange,
+    Plan,
+    PlannedRequest,
+    RecordChange,
+    RelationshipChange,
+    canonical_json,
+    fingerprint,
+    idempotency_key,
+)
+from .records import Record
+from .schema import OrgSchema, is_empty, normalize_live
+
+# Per request: at most this many ids referenced and this many link changes (digest §2.3).
+MAX_IDS_PER_REQUEST = 25
+MAX_LINK_CHANGES_PER_REQUEST = 25
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    revision: str
+    target: str
+    # Off for orgs whose API types ``replace`` as one id or null (design §5).
+    array_replace: bool = True
+
+
+def build_plan(
+    pairs: Sequence[tuple[DesiredRecord, Record | None]],
+    schema: OrgSchema,
+    options: DiffOptions,
+    labels: Mapping[str, str] | None = None,
+) -> Plan:
+    """A plan for every (desired, live) pair; ``live`` is None when the record must be created."""
+    records = tuple(
+        sorted(
+            (diff_record(desired, live, schema, options) for desired, live in pairs),
+            key=lambda change: (change.origin.file, change.origin.line, change.name),
+        )
+    )
+    return Plan(options.revision, options.target, records, dict(labels or {}))
+
+
+def diff_record(
+    desired: DesiredRecord, live: Record | None, schema: OrgSchema, options: DiffOptions
+) -> RecordChange:
+    if live is None:
+        return _create(desired, options)
+    planned_from = live_values(desired, live, schema)
+    fields = tuple(
+        change
+        for f in desired.fields
+        if (change := _field_change(f, planned_from[f.key])) is not None
+    )
+    relationships = tuple(
+        link
+        for r in desired.relationships
+        if (link := _relationship_change(r, planned_from[r.key])) is not None
+    )
+    requests = _update_requests(live.id, desired, fields, relationships, planned_from, options)
+    return RecordChange(
+        action="update" if requests else "noop",
+        name=desired.name,
+        id=live.id,
+        origin=desired.origin,
+        http_link=live.http_link,
+        fields=fields,
+        relationships=relationships,
+        requests=requests,
+        planned_from=planned_from,
+        fingerprint=fingerprint(planned_from),
+    )
+
+
+def live_values(desired: DesiredRecord, live: Record, schema: OrgSchema) -> dict[str, Any]:
+    """Canonical live values of the keys ``desired`` manages, and nothing else."""
+    values: dict[str, Any] = {}
+    for f in desired.fields:
+        values[f.key] = normalize_live(schema.field(f.key), live.value(f.key))
+    for r in desired.relationships:
+        values[r.key] = tuple(sorted(live.related_ids(r.key)))
+    return values
+
+
+# --- fields ----------------------------------------------------------------------------------
+
+
+def _field_change(desired: DesiredField, live: Any) -> FieldChange | None:
+    after = desired.value
+    if isinstance(after, dict):
+        # Objects are managed part by part: only the parts the manifest names count.
+        before = {part: (live or {}).get(part) for part in after}
+        if before == after:
+            return None
+        return FieldChange(
+            desired.key, before, after, desired.origin, _changed_parts(before, after)
+        )
+    if after == live or (is_empty(after) and is_empty(live)):
+        return None
+    return FieldChange(desired.key, live, after, desired.origin)
+
+
+def _changed_parts(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, ...]:
+    difference = DeepDiff(before, after, ignore_order=True, view="tree")
+    parts = {
+        level.path(output_format="list")[0] for report in difference.values() for level in report
+    }
+    return tuple(sorted(str(part) for part in parts))
+
+
+def _field_body_value(change: FieldChange, live: Any) -> Any:
+    if isinstance(change.after, dict):
+        # Live parts plus the manifest's (nulls included): right whether the API merges a
+        # partial object or replaces the whole one.
+        merged = {**(live or {}), **change.after}
+        return _plain(merged)
+    return _plain(change.after)
+
+
+# --- relationships ---------------------------------------------------------------------------
+
+
+def _relationship_change(
+    desired: DesiredRelationship, live: tuple[str, ...]
+) -> RelationshipChange | None:
+    include = [str(ref) for ref in desired.include]
+    exclude = {str(ref) for ref in desired.exclude}
+    if desired.exact:
+        after = tuple(sorted(set(include)))
+    else:
+        after = tuple(sorted((set(live) | set(include)) - exclude))
+    if after == live:
+        return None
+    add = tuple(sorted(set(after) - set(live)))
+    remove = tuple(sorted(set(live) - set(after)))
+    return RelationshipChange(
+        desired.key, desired.cardinality, live, after, add, remove, desired.origin
+    )
+
+
+@dataclass(frozen=True)
+class _Op:
+    """One relationship operation and what it costs against the per-request limits."""
+
+    key: str
+    body: dict[str, Any]
+    ids: int
+    changes: int
+
+
+def _relationship_ops(change: RelationshipChange, options: DiffOptions) -> list[_Op]:
+    if change.cardinality == "HAS_ONE":
+        target = change.after[0] if change.after else None
+        return [_Op(change.key, {"replace": target}, len(change.after), len(change.before) + 1)]
+    ops: list[_Op] = []
+    for verb, ids in (("add", change.add), ("remove", change.remove)):
+        for start in range(0, len(ids), MAX_LINK_CHANGES_PER_REQUEST):
+            chunk = list(ids[start : start + MAX_LINK_CHANGES_PER_REQUEST])
+            ops.append(_Op(change.key, {verb: chunk}, len(chunk), len(chunk)))
+    n_changes = len(change.add) + len(change.remove)
+    if options.array_replace and change.after and len(change.after) <= MAX_IDS_PER_REQUEST:
+        replace = _Op(change.key, {"replace": list(change.after)}, len(change.after), n_changes)
+        add_remove = {k: v for op in ops for k, v in op.body.items()}
+        if n_changes <= MAX_LINK_CHANGES_PER_REQUEST and len(canonical_json(replace.body)) < len(
+            canonical_json(add_remove)
+        ):
+            return [replace]
+    return ops
+
+
+def _update_requests(
+    record_id: str,
+    desired: DesiredRecord,
+    fields: tuple[FieldChange, ...],
+    relationships: tuple[RelationshipChange, ...],
+    planned_from: dict[str, Any],
+    options: DiffOptions,
+) -> tuple[PlannedRequest, ...]:
+    if not fields and not relationships:
+        return ()
+    field_body = {c.key: _field_body_value(c, planned_from[c.key]) for c in fields}
+    ops = [op for change in relationships for op in _relationship_ops(change, options)]
+    bodies = _pack(field_body, ops)
+    path = f"/v1/opportunities/{record_id}"
+    return tuple(
+        PlannedRequest(
+            "POST",
+            path,
+            body,
+            idempotency_key(
+                revision=options.revision,
+                target=options.target,
+                operation="update",
+                record=record_id,
+                body=body,
+                planned_from=planned_from,
+            ),
+        )
+        for body in bodies
+    )
+
+
+def _pack(field_body: dict[str, Any], ops: list[_Op]) -> list[dict[str, Any]]:
+    """Fields and relationship operations into as few bodies as the limits allow."""
+    bodies: list[dict[str, Any]] = []
+    current: dict[str, Any] = {"fields": field_body} if field_body else {}
+    ids = changes = 0
+    for op in ops:
+        links = current.setdefault("relationships", {})
+        fits = (
+            ids + op.ids <= MAX_IDS_PER_REQUEST
+            and changes + op.changes <= MAX_LINK_CHANGES_PER_REQUEST
+            and not set(op.body) & set(links.get(op.key, {}))
+        )
+        if not fits:
+            bodies.append(current)
+            current, ids, changes = {}, 0, 0
+            links = current.setdefault("relationships", {})
+        links.setdefault(op.key, {}).update(op.body)
+        ids, changes = ids + op.ids, changes + op.changes
+    if current:
+        bodies.append(current)
+    return bodies
+
+
+# --- creates ---------------------------------------------------------------------------------
+
+
+def _create(desired: DesiredRecord, options: DiffOptions) -> RecordChange:
+    """``POST /v1/opportunities`` with the desired fields and links (match values included);
+    links beyond one body's limits follow as updates of the created record."""
+    field_values: dict[str, Any] = {}
+    for f in (*desired.match_fields, *desired.fields):
+        if not is_empty(f.value):
+            field_values[f.key] = _plain(f.value)
+    relationships: dict[str, list[str]] = {}
+    for r in (*desired.match_relationships, *desired.relationships):
+        ids = sorted({str(ref) for ref in r.include})
+        if ids:
+            relationships[r.key] = ids
+    # The create body takes whole relationship values; split what does not fit.
+    first: dict[str, Any] = {}
+    overflow: list[_Op] = []
+    budget = MAX_IDS_PER_REQUEST
+    for key, ids in relationships.items():
+        fitting, rest = ids[:budget], ids[budget:]
+        budget -= len(fitting)
+        if fitting:
+            one = desired_cardinality(desired, key) == "HAS_ONE"
+            first[key] = fitting[0] if one else fitting
+        for start in range(0, len(rest), MAX_LINK_CHANGES_PER_REQUEST):
+            chunk = rest[start : start + MAX_LINK_CHANGES_PER_REQUEST]
+            overflow.append(_Op(key, {"add": chunk}, len(chunk), len(chunk)))
+    bodies = [{"fields": field_values, "relationships": first}, *_pack({}, overflow)]
+    key_material = f"create:{desired.name}"
+    requests = tuple(
+        PlannedRequest(
+            "POST",
+            "/v1/opportunities" if index == 0 else None,
+            body,
+            idempotency_key(
+                revision=options.revision,
+                target=options.target,
+                operation="create" if index == 0 else "update",
+                record=key_material,
+                body=body,
+                planned_from={},
+            ),
+        )
+        for index, body in enumerate(bodies)
+    )
+    fields = tuple(
+        FieldChange(f.key, None, f.value, f.origin)
+        for f in (*desired.match_fields, *desired.fields)
+        if not is_empty(f.value)
+    )
+    links = tuple(
+        RelationshipChange(
+            r.key,
+            r.cardinality,
+            (),
+            tuple(sorted({str(x) for x in r.include})),
+            tuple(sorted({str(x) for x in r.include})),
+            (),
+            r.origin,
+        )
+        for r in (*desired.match_relationships, *desired.relationships)
+        if r.include
+    )
+    return RecordChange(
+        action="create",
+        name=desired.name,
+        id=None,
+        origin=desired.origin,
+        fields=fields,
+        relationships=links,
+        requests=requests,
+        planned_from={},
+        fingerprint=fingerprint({}),
+    )
+
+
+def desired_cardinality(desired: DesiredRecord, key: str) -> str:
+    for r in (*desired.match_relationships, *desired.relationships):
+        if r.key == key:
+            return r.cardinality
+    return "HAS_MANY"
+
+
+def _plain(value: Any) -> Any:
+    """Canonical values hold tuples (sets); request bodies are JSON lists."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,219 @@
+"""Live state for the desired records, in as few requests as the rate limits allow (design §2).
+
+Owns the fetch strategy. Few id-addressed records: ``GET`` each by id (Read bucket). Many: scan
+the list (Search bucket, 25 per page, pages fetched concurrently) and ``GET`` by id only the
+records whose listed values differ from the manifest or that the scan did not show, because
+the list index lags writes and a difference is confirmed on a fresh read before it is
+reported. The confirming reads start while the scan is still running, so Read and Search
+buckets work at the same time. ``match`` manifests are found with list filters and confirmed by
+id. Returns (desired, live-or-None) pairs and ``Problem``s; never prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .client import LightfieldClient
+from .errors import NotFound
+from .manifests import Problem
+from .model import DesiredRecord
+from .records import ListPage, Record
+
+PAGE = 25
+Progress = Callable[[int, int], None]
+Differs = Callable[[DesiredRecord, Record], bool]
+
+
+@dataclass
+class FetchResult:
+    pairs: list[tuple[DesiredRecord, Record | None]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    strategy: str = "by-id"
+
+
+async def fetch_live(
+    client: LightfieldClient,
+    desired: Sequence[DesiredRecord],
+    differs: Differs,
+    *,
+    progress: Progress | None = None,
+) -> FetchResult:
+    """Live records for ``desired``; ``differs(desired, listed)`` says whether a listed record
+    needs a confirming read (a pure diff, passed in so this module stays about I/O)."""
+    by_id = [d for d in desired if d.id is not None]
+    by_match = [d for d in desired if d.id is None]
+    tracker = _Tracker(len(desired), progress)
+    result = FetchResult()
+    live: dict[str, Record | None] = {}
+
+    if by_id:
+        first = None
+        if len(by_id) > PAGE:
+            first = await client.list_page("opportunities", limit=PAGE)
+        pages = math.ceil((first.total_count or 0) / PAGE) if first is not None else 0
+        if first is None or len(by_id) <= pages:
+            live.update(await _get_each(client, [d.id for d in by_id if d.id], tracker))
+        else:
+            result.strategy = "scan"
+            live.update(await _scan_then_confirm(client, by_id, first, differs, tracker))
+
+    for d in by_id:
+        record = live.get(d.id or "")
+        if record is None:
+            result.problems.append(
+                Problem(
+                    d.origin.file,
+                    d.origin.line,
+                    f"opportunity {d.id} ({d.name}) does not exist or is in the trash",
+                )
+            )
+        else:
+            result.pairs.append((d, record))
+
+    matched = await asyncio.gather(*(_find_match(client, d, tracker) for d in by_match))
+    for d, (record, problem) in zip(by_match, matched, strict=True):
+        if problem is not None:
+            result.problems.append(problem)
+        else:
+            result.pairs.append((d, record))
+    result.problems.extend(_same_record_twice(result.pairs))
+    result.problems.sort()
+    return result
+
+
+class _Tracker:
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self.progress is not None:
+            self.progress(min(self.done, self.total), self.total)
+
+
+async def _get(client: LightfieldClient, record_id: str) -> Record | None:
+    try:
+        return await client.retrieve("opportunities", record_id)
+    except NotFound:
+        return None
+
+
+async def _get_each(
+    client: LightfieldClient, ids: Sequence[str], tracker: _Tracker
+) -> dict[str, Record | None]:
+    async def one(record_id: str) -> tuple[str, Record | None]:
+        record = await _get(client, record_id)
+        tracker.advance()
+        return record_id, record
+
+    return dict(await asyncio.gather(*(one(i) for i in ids)))
+
+
+async def _scan_then_confirm(
+    client: LightfieldClient,
+    desired: Sequence[DesiredRecord],
+    first_page: ListPage,
+    differs: Differs,
+    tracker: _Tracker,
+) -> dict[str, Record | None]:
+    wanted = {d.id: d for d in desired if d.id is not None}
+    live: dict[str, Record | None] = {}
+    confirmations: list[asyncio.Task[None]] = []
+    seen: set[str] = set()
+
+    async def confirm(record_id: str) -> None:
+        live[record_id] = await _get(client, record_id)
+        tracker.advance()
+
+    def take(page: ListPage) -> None:
+        for listed in page.data:
+            target = wanted.get(listed.id)
+            if target is None or listed.id in seen:
+                continue
+            seen.add(listed.id)
+            if differs(target, listed):
+                confirmations.append(asyncio.create_task(confirm(listed.id)))
+            else:
+                live[listed.id] = listed
+                tracker.advance()
+
+    take(first_page)
+    total = first_page.total_count or 0
+
+    async def page_at(offset: int) -> None:
+        take(await client.list_page("opportunities", limit=PAGE, offset=offset))
+
+    await asyncio.gather(*(page_at(offset) for offset in range(PAGE, total, PAGE)))
+    # Not on any page: created after the index snapshot, moved between pages, or gone.
+    missing = [record_id for record_id in wanted if record_id not in seen]
+    confirmations.extend(asyncio.create_task(confirm(record_id)) for record_id in missing)
+    await asyncio.gather(*confirmations)
+    return live
+
+
+async def _find_match(
+    client: LightfieldClient, desired: DesiredRecord, tracker: _Tracker
+) -> tuple[Record | None, Problem | None]:
+    filters: list[tuple[str, str]] = []
+    for f in desired.match_fields:
+        if isinstance(f.value, str | int | float | bool):
+            text = str(f.value).lower() if isinstance(f.value, bool) else str(f.value)
+            filters.append((f"{f.key}[equal]", text))
+    for r in desired.match_relationships:
+        for ref in r.include:
+            filters.append((r.key, str(ref)))
+    listed = await client.list_all("opportunities", filters=filters)
+    # The list lags: confirm every candidate on a fresh read and re-check the selector there.
+    fresh = await asyncio.gather(*(_get(client, c.id) for c in listed))
+    candidates = [r for r in fresh if r is not None and _selected(desired, r)]
+    tracker.advance()
+    origin = desired.origin
+    if len(candidates) == 1:
+        return candidates[0], None
+    if not candidates:
+        if desired.on_missing == "create":
+            return None, None
+        message = f"{desired.name}: no opportunity matches metadata.match (onMissing: error)"
+        return None, Problem(origin.file, origin.line, message)
+    names = ", ".join(f"{c.id} ({c.value('$name')})" for c in candidates[:10])
+    message = (
+        f"{desired.name}: metadata.match selects {len(candidates)} opportunities: {names}; "
+        "narrow the selector or use metadata.id"
+    )
+    return None, Problem(origin.file, origin.line, message)
+
+
+def _selected(desired: DesiredRecord, record: Record) -> bool:
+    for f in desired.match_fields:
+        value = record.value(f.key)
+        if isinstance(value, str) and isinstance(f.value, str):
+            if " ".join(value.split()).casefold() != " ".join(f.value.split()).casefold():
+                return False
+        elif value != f.value:
+            return False
+    for r in desired.match_relationships:
+        if not {str(ref) for ref in r.include} <= set(record.related_ids(r.key)):
+            return False
+    return True
+
+
+def _same_record_twice(pairs: Sequence[tuple[DesiredRecord, Record | None]]) -> list[Problem]:
+    problems: list[Problem] = []
+    owner: dict[str, DesiredRecord] = {}
+    for desired, record in pairs:
+        if record is None:
+            continue
+        first = owner.setdefault(record.id, desired)
+        if first is not desired:
+            problems.append(
+                Problem(
+                    desired.origin.file,
+                    desired.origin.line,
+                    f"{desired.name} selects {record.id}, which {first.name} "
+                    f"({first.origin}) already manages",
+                )
+            )
+    return problems

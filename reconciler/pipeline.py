@@ -1,0 +1,94 @@
+"""The plan run end to end (design §2): files → problems or a Plan.
+
+Owns the order of the stages and the rule that a run with any problem stops before it could
+write: load and shape-check every file (no network), fetch the org's definitions, check values
+and build desired state, resolve references, fetch live state, diff. Each stage reports every
+problem it finds; the run returns them all together. Called by the CLI (plan, validate, and
+later apply and drift); never prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .client import LightfieldClient
+from .desired import build_desired
+from .diff import DiffOptions, build_plan, diff_record
+from .fetch import fetch_live
+from .manifests import Problem, find_manifest_files, load_tree
+from .model import DesiredRecord, LoadedManifest, parse_manifests
+from .plan import Plan
+from .records import Record
+from .resolve import resolve_references
+from .revision import manifest_revision
+from .schema import OrgSchema
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Outcome:
+    """What a run produced: a plan, or the problems that stopped it (never both)."""
+
+    plan: Plan | None = None
+    problems: list[Problem] = field(default_factory=list)
+    manifests: list[LoadedManifest] = field(default_factory=list)
+    fetch_strategy: str = ""
+
+
+def read_manifests(root: Path) -> tuple[list[LoadedManifest], list[Problem]]:
+    """Offline half: every file loaded and shape-checked, with paths shown relative to cwd."""
+    if not root.exists():
+        return [], [Problem(str(root), 0, "no such file or directory")]
+    loaded = load_tree(root, display_base=Path.cwd())
+    manifests, problems = parse_manifests(loaded.documents)
+    return manifests, sorted(loaded.problems + problems)
+
+
+async def validate_against_org(
+    client: LightfieldClient, manifests: list[LoadedManifest]
+) -> list[Problem]:
+    """The checks that need the org (definitions, references) but not live records."""
+    schema = OrgSchema(await client.definitions("opportunities"))
+    desired, problems = build_desired(manifests, schema)
+    if problems:
+        return problems
+    return (await resolve_references(client, desired)).problems
+
+
+async def run_plan(
+    client: LightfieldClient,
+    root: Path,
+    *,
+    target: str,
+    array_replace: bool = True,
+    progress: Progress | None = None,
+) -> Outcome:
+    manifests, problems = read_manifests(root)
+    if problems:
+        return Outcome(problems=problems, manifests=manifests)
+    definitions = await client.definitions("opportunities")
+    schema = OrgSchema(definitions)
+    desired, problems = build_desired(manifests, schema)
+    if problems:
+        return Outcome(problems=problems, manifests=manifests)
+    resolution = await resolve_references(client, desired)
+    if resolution.problems:
+        return Outcome(problems=resolution.problems, manifests=manifests)
+    revision = manifest_revision(root, find_manifest_files(root))
+    options = DiffOptions(revision=revision, target=target, array_replace=array_replace)
+
+    def differs(wanted: DesiredRecord, listed: Record) -> bool:
+        return diff_record(wanted, listed, schema, options).action != "noop"
+
+    fetched = await fetch_live(client, resolution.records, differs, progress=progress)
+    if fetched.problems:
+        return Outcome(problems=fetched.problems, manifests=manifests)
+    labels = dict(resolution.names)
+    for definition in definitions.field_definitions.values():
+        for option in definition.type_configuration.options:
+            labels[option.id] = option.label
+    plan = build_plan(fetched.pairs, schema, options, labels)
+    return Outcome(plan=plan, manifests=manifests, fetch_strategy=fetched.strategy)

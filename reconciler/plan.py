@@ -1,0 +1,267 @@
+"""The Plan: immutable data describing what apply will do, and its JSON form (design §4).
+
+Owns ``Plan`` / ``RecordChange`` / ``FieldChange`` / ``RelationshipChange`` / ``PlannedRequest``,
+the live-value fingerprint a saved plan is checked against, the idempotency-key recipe
+(design §5), and (de)serialisation with a ``format_version``. A closed set of actions
+(``create | update | noop``), before/after values, and "what it was computed from": the Terraform
+``internal/plans`` shape. Built by ``diff.py``; read by renderers and ``apply.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .model import Origin
+
+FORMAT_VERSION = 1
+Action = Literal["create", "update", "noop"]
+KEY_PREFIX = "lfr1-"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """A managed field whose live value differs from the manifest's (canonical forms)."""
+
+    key: str
+    before: Any
+    after: Any
+    origin: Origin
+    # For objects (ADDRESS, FULL_NAME): the parts that differ, e.g. ("city",).
+    parts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RelationshipChange:
+    """A managed relationship whose linked ids must change."""
+
+    key: str
+    cardinality: str
+    before: tuple[str, ...]
+    after: tuple[str, ...]  # the links once applied (for partial HAS_MANY: all of them)
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """One write apply sends: ``POST path`` with ``body`` and ``Idempotency-Key: key``.
+
+    ``path`` is None for the follow-up writes of a create whose links did not fit in one body:
+    they go to the record the create returns.
+    """
+
+    method: str
+    path: str | None
+    body: dict[str, Any]
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    action: Action
+    name: str  # the manifest's metadata.name
+    id: str | None  # None for a create
+    origin: Origin
+    http_link: str | None = None
+    fields: tuple[FieldChange, ...] = ()
+    relationships: tuple[RelationshipChange, ...] = ()
+    requests: tuple[PlannedRequest, ...] = ()
+    # Live values of every managed key as planned from (canonical form); apply re-reads the
+    # record and refuses a stale plan when any of these moved.
+    planned_from: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    revision: str
+    target: str
+    records: tuple[RecordChange, ...]
+    # id → readable label for option ids and related records (renderers only).
+    labels: dict[str, str] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def count(self, action: Action) -> int:
+        return sum(1 for record in self.records if record.action == action)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(record.action != "noop" for record in self.records)
+
+    def summary(self) -> str:
+        return (
+            f"Plan: {self.count('create')} to create, {self.count('update')} to update, "
+            f"{self.count('noop')} unchanged."
+        )
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per value: sorted keys, no spaces, tuples as lists, UTF-8 kept."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
+    )
+
+
+def fingerprint(live_values: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(live_values).encode()).hexdigest()[:16]
+
+
+def idempotency_key(
+    *,
+    revision: str,
+    target: str,
+    operation: str,
+    record: str,
+    body: dict[str, Any],
+    planned_from: dict[str, Any],
+) -> str:
+    """Design §5: the same plan of the same world always yields the same key (so a re-run after a
+    crash is replayed, not re-applied), and any change of the world yields a new one."""
+    material = canonical_json(
+        {
+            "revision": revision,
+            "target": target,
+            "operation": operation,
+            "record": record,
+            "body": body,
+            "live": planned_from,
+        }
+    )
+    return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()
+
+
+# --- JSON form -------------------------------------------------------------------------------
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    return {
+        "format_version": plan.format_version,
+        "revision": plan.revision,
+        "target": plan.target,
+        "summary": {action: plan.count(action) for action in ("create", "update", "noop")},
+        "records": [_record_to_dict(record) for record in plan.records],
+        "labels": dict(sorted(plan.labels.items())),
+    }
+
+
+def plan_from_dict(data: dict[str, Any]) -> Plan:
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"plan format_version {version!r} is not supported (this lfr reads {FORMAT_VERSION})"
+        )
+    return Plan(
+        revision=data["revision"],
+        target=data["target"],
+        records=tuple(_record_from_dict(r) for r in data["records"]),
+        labels=dict(data.get("labels", {})),
+    )
+
+
+def _origin(data: dict[str, Any]) -> Origin:
+    return Origin(data["file"], data["line"])
+
+
+def _record_to_dict(record: RecordChange) -> dict[str, Any]:
+    return {
+        "action": record.action,
+        "name": record.name,
+        "id": record.id,
+        "origin": {"file": record.origin.file, "line": record.origin.line},
+        "http_link": record.http_link,
+        "fields": [
+            {
+                "key": c.key,
+                "before": _plain(c.before),
+                "after": _plain(c.after),
+                "parts": list(c.parts),
+                "origin": {"file": c.origin.file, "line": c.origin.line},
+            }
+            for c in record.fields
+        ],
+        "relationships": [
+            {
+                "key": c.key,
+                "cardinality": c.cardinality,
+                "before": list(c.before),
+                "after": list(c.after),
+                "add": list(c.add),
+                "remove": list(c.remove),
+                "origin": {"file": c.origin.file, "line": c.origin.line},
+            }
+            for c in record.relationships
+        ],
+        "requests": [
+            {
+                "method": r.method,
+                "path": r.path,
+                "body": r.body,
+                "idempotency_key": r.idempotency_key,
+            }
+            for r in record.requests
+        ],
+        "planned_from": _plain(record.planned_from),
+        "fingerprint": record.fingerprint,
+    }
+
+
+def _record_from_dict(data: dict[str, Any]) -> RecordChange:
+    return RecordChange(
+        action=data["action"],
+        name=data["name"],
+        id=data["id"],
+        origin=_origin(data["origin"]),
+        http_link=data.get("http_link"),
+        fields=tuple(
+            FieldChange(
+                c["key"],
+                _tupled(c["before"]),
+                _tupled(c["after"]),
+                _origin(c["origin"]),
+                tuple(c.get("parts", ())),
+            )
+            for c in data["fields"]
+        ),
+        relationships=tuple(
+            RelationshipChange(
+                c["key"],
+                c["cardinality"],
+                tuple(c["before"]),
+                tuple(c["after"]),
+                tuple(c["add"]),
+                tuple(c["remove"]),
+                _origin(c["origin"]),
+            )
+            for c in data["relationships"]
+        ),
+        requests=tuple(
+            PlannedRequest(r["method"], r["path"], r["body"], r["idempotency_key"])
+            for r in data["requests"]
+        ),
+        planned_from={k: _tupled(v) for k, v in data["planned_from"].items()},
+        fingerprint=data["fingerprint"],
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | frozenset | set):
+        return list(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def _plain(value: Any) -> Any:
+    """Canonical values use tuples for sets; JSON has lists."""
+    return json.loads(canonical_json(value))
+
+
+def _tupled(value: Any) -> Any:
+    """Back from JSON: lists were tuples (sets) in the canonical form."""
+    if isinstance(value, list):
+        return tuple(_tupled(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tupled(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,91 @@
+"""Plan → Markdown for PR comments and job summaries (design §4).
+
+A summary table, then one collapsible ``<details>`` section per changed record with a link to
+the record in Lightfield. GitHub caps a comment at 65,536 characters; the rendering stays under
+``limit`` by dropping whole record sections from the end and saying so, never by cutting a
+section in half. CRM values are escaped so they cannot inject markup, links or HTML.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..plan import Plan, RecordChange
+from .values import link_name, show
+
+COMMENT_LIMIT = 65_000
+MARKER = "<!-- lfr-plan -->"
+_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def escape(text: str) -> str:
+    """Neutralise Markdown and HTML in a CRM-supplied string: no tags, links, emphasis or
+    table breaks can come out of a value."""
+    html = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SPECIAL.sub(r"\\\1", html).replace("\r", " ").replace("\n", " ")
+
+
+def render_plan(plan: Plan, *, title: str = "lfr plan", limit: int = COMMENT_LIMIT) -> str:
+    head = [
+        MARKER,
+        f"### {title}",
+        "",
+        f"**{plan.summary()}**",
+        "",
+        "| | create | update | unchanged |",
+        "|---|---:|---:|---:|",
+        f"| records | {plan.count('create')} | {plan.count('update')} | {plan.count('noop')} |",
+        "",
+        f"<sub>revision `{plan.revision[:19]}` · target `{escape(plan.target)}`</sub>",
+        "",
+    ]
+    sections = [_section(r, plan) for r in plan.records if r.action != "noop"]
+    if not sections:
+        sections = ["No changes: the CRM matches the manifests."]
+    text = "\n".join(head)
+    for shown, section in enumerate(sections):
+        note = _truncation_note(len(sections) - shown)
+        if len(text) + len(section) + len(note) + 2 > limit:
+            return text + note
+        text += section + "\n"
+    return text
+
+
+def _truncation_note(hidden: int) -> str:
+    return (
+        f"\n> [!NOTE]\n> {hidden} more record section(s) not shown: the comment would exceed "
+        "GitHub's size limit. The full plan is in the job summary and the plan artifact.\n"
+    )
+
+
+def _section(record: RecordChange, plan: Plan) -> str:
+    verb = {"create": "create", "update": "update"}[record.action]
+    name = escape(record.name)
+    link = f" · [open in Lightfield]({record.http_link})" if _safe_link(record.http_link) else ""
+    where = f"`{record.origin}`"
+    rows = ["| key | before | after |", "|---|---|---|"]
+    for change in record.fields:
+        before = "" if record.action == "create" else escape(show(change.before, plan.labels))
+        rows.append(f"| `{change.key}` | {before} | {escape(show(change.after, plan.labels))} |")
+    for links in record.relationships:
+        before = ", ".join(escape(link_name(i, plan.labels)) for i in links.before) or "(none)"
+        after = ", ".join(escape(link_name(i, plan.labels)) for i in links.after) or "(none)"
+        rows.append(f"| `{links.key}` | {before} | {after} |")
+    count = len(record.fields) + len(record.relationships)
+    return "\n".join(
+        [
+            "<details>",
+            f"<summary><b>{verb}</b> {name} ({record.id or 'new'}): "
+            f"{count} change{'s' if count != 1 else ''}</summary>",
+            "",
+            f"{where}{link}",
+            "",
+            *rows,
+            "",
+            "</details>",
+        ]
+    )
+
+
+def _safe_link(url: str | None) -> bool:
+    return bool(url) and bool(re.fullmatch(r"https://[^\s()<>\"']+", url or ""))

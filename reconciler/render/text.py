@@ -1,0 +1,76 @@
+"""Plan → terminal text, Terraform-like (design §4); colour only when asked (a TTY)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..manifests import Problem
+from ..plan import Plan, RecordChange, RelationshipChange
+from .values import link_name, safe, show
+
+_COLORS = {"+": "\x1b[32m", "-": "\x1b[31m", "~": "\x1b[33m", "bold": "\x1b[1m"}
+_RESET = "\x1b[0m"
+Paint = Callable[[str, str], str]
+_SYMBOL = {"create": "+", "update": "~", "noop": " "}
+
+
+def render_plan(plan: Plan, *, color: bool = False, show_unchanged: bool = False) -> str:
+    paint = _painter(color)
+    lines: list[str] = []
+    for record in plan.records:
+        if record.action == "noop" and not show_unchanged:
+            continue
+        lines.extend(_record(record, plan, paint))
+        lines.append("")
+    if not plan.has_changes:
+        lines.append("No changes. The CRM matches the manifests.")
+    lines.append(paint("bold", plan.summary()))
+    return "\n".join(lines) + "\n"
+
+
+def render_problems(problems: Sequence[Problem], *, color: bool = False) -> str:
+    paint = _painter(color)
+    files = len({p.file for p in problems})
+    lines = [f"{safe(str(p))}" for p in problems]
+    noun = "problem" if len(problems) == 1 else "problems"
+    where = "file" if files == 1 else "files"
+    lines.append(paint("-", f"{len(problems)} {noun} in {files} {where}; nothing was sent."))
+    return "\n".join(lines) + "\n"
+
+
+def _painter(color: bool) -> Paint:
+    def paint(kind: str, text: str) -> str:
+        return f"{_COLORS[kind]}{text}{_RESET}" if color else text
+
+    return paint
+
+
+def _record(record: RecordChange, plan: Plan, paint: Paint) -> list[str]:
+    symbol = _SYMBOL[record.action]
+    what = record.id or "new opportunity"
+    head = f"{symbol} {safe(record.name)} ({what})  {record.origin}"
+    lines = [paint(symbol, head) if symbol.strip() else head]
+    for change in record.fields:
+        marker = "+" if record.action == "create" else "~"
+        if record.action == "create":
+            text = f"    + {change.key}: {show(change.after, plan.labels)}"
+        else:
+            before, after = show(change.before, plan.labels), show(change.after, plan.labels)
+            text = f"    ~ {change.key}: {before} → {after}"
+        lines.append(paint(marker, text))
+    for link in record.relationships:
+        lines.extend(_relationship(link, plan, paint))
+    if len(record.requests) > 1:
+        lines.append(f"    ({len(record.requests)} requests: split to stay within API limits)")
+    return lines
+
+
+def _relationship(link: RelationshipChange, plan: Plan, paint: Paint) -> list[str]:
+    if link.cardinality == "HAS_ONE":
+        before = link_name(link.before[0], plan.labels) if link.before else "(none)"
+        after = link_name(link.after[0], plan.labels) if link.after else "(none)"
+        return [paint("~", f"    ~ {link.key}: {before} → {after}")]
+    lines = [paint("~", f"    ~ {link.key}:")]
+    lines += [paint("+", f"        + {link_name(i, plan.labels)}") for i in link.add]
+    lines += [paint("-", f"        - {link_name(i, plan.labels)}") for i in link.remove]
+    return lines

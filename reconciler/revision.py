@@ -1,0 +1,48 @@
+"""The manifest revision a plan is computed from: the git commit, or a content hash.
+
+Owns one question: "which version of the manifests is this?". It feeds the idempotency key
+(design §5), so a new commit or a local edit yields new keys while a re-run of the same
+revision reuses them. When the manifests are committed and clean, the answer is the commit
+(``git:<sha>``); with uncommitted edits, or outside git, it is a hash of the files' paths and
+bytes (``sha256:<hex>``), so an edit is never mistaken for the committed version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def manifest_revision(root: Path, files: Sequence[Path]) -> str:
+    commit = _clean_commit(root)
+    if commit is not None:
+        return f"git:{commit}"
+    digest = hashlib.sha256()
+    base = root if root.is_dir() else root.parent
+    for path in sorted(files):
+        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _clean_commit(root: Path) -> str | None:
+    where = root if root.is_dir() else root.parent
+    try:
+        head = _git(where, "rev-parse", "HEAD")
+        dirty = _git(where, "status", "--porcelain", "--untracked-files=all", "--", ".")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return None if dirty else head
+
+
+def _git(where: Path, *args: str) -> str:
+    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        ["git", "-C", str(where), *args],  # noqa: S607 - git from PATH, like a user's shell
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return result.stdout.strip()
