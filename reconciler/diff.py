@@ -154,7 +154,7 @@ def _relationship_change(
     add = tuple(sorted(set(after) - set(live)))
     remove = tuple(sorted(set(live) - set(after)))
     return RelationshipChange(
-        desired.key, desired.cardinality, live, after, add, remove, desired.origin
+        desired.key, desired.cardinality, live, after, add, remove, desired.origin, desired.exact
     )
 
 
@@ -172,13 +172,25 @@ def _relationship_ops(change: RelationshipChange, options: DiffOptions) -> list[
     if change.cardinality == "HAS_ONE":
         target = change.after[0] if change.after else None
         return [_Op(change.key, {"replace": target}, len(change.after), len(change.before) + 1)]
+    # Adds and removes share the per-request budget, so chunk them together: 30 + 30 changes
+    # make bodies of 25, 25 and 10, not 25, 5, 25, 5.
+    items = [("add", i) for i in change.add] + [("remove", i) for i in change.remove]
     ops: list[_Op] = []
-    for verb, ids in (("add", change.add), ("remove", change.remove)):
-        for start in range(0, len(ids), MAX_LINK_CHANGES_PER_REQUEST):
-            chunk = list(ids[start : start + MAX_LINK_CHANGES_PER_REQUEST])
-            ops.append(_Op(change.key, {verb: chunk}, len(chunk), len(chunk)))
-    n_changes = len(change.add) + len(change.remove)
-    if options.array_replace and change.after and len(change.after) <= MAX_IDS_PER_REQUEST:
+    for start in range(0, len(items), MAX_LINK_CHANGES_PER_REQUEST):
+        chunk = items[start : start + MAX_LINK_CHANGES_PER_REQUEST]
+        body: dict[str, Any] = {}
+        for verb, record_id in chunk:
+            body.setdefault(verb, []).append(record_id)
+        ops.append(_Op(change.key, body, len(chunk), len(chunk)))
+    n_changes = len(items)
+    # Array replace states the whole set, so it only fits a relationship the manifest owns
+    # entirely; under partial ownership it would drop links lfr does not manage.
+    if (
+        change.exact
+        and options.array_replace
+        and change.after
+        and len(change.after) <= MAX_IDS_PER_REQUEST
+    ):
         replace = _Op(change.key, {"replace": list(change.after)}, len(change.after), n_changes)
         add_remove = {k: v for op in ops for k, v in op.body.items()}
         if n_changes <= MAX_LINK_CHANGES_PER_REQUEST and len(canonical_json(replace.body)) < len(

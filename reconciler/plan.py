@@ -44,6 +44,8 @@ class RelationshipChange:
     add: tuple[str, ...]
     remove: tuple[str, ...]
     origin: Origin
+    # False under partial ownership ({include}/{exclude}): other links are not lfr's.
+    exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,7 @@ def _record_to_dict(record: RecordChange) -> dict[str, Any]:
                 "after": list(c.after),
                 "add": list(c.add),
                 "remove": list(c.remove),
+                "exact": c.exact,
                 "origin": {"file": c.origin.file, "line": c.origin.line},
             }
             for c in record.relationships
@@ -235,6 +238,7 @@ def _record_from_dict(data: dict[str, Any]) -> RecordChange:
                 tuple(c["add"]),
                 tuple(c["remove"]),
                 _origin(c["origin"]),
+                c.get("exact", True),
             )
             for c in data["relationships"]
         ),

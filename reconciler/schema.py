@@ -245,9 +245,12 @@ def _multi(definition: FieldDefinition, value: Any, *, strict: bool) -> Any:
             and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text)
         ):
             raise ValueProblem(f"{item!r} is not an email address")
-        # Emails and URLs compare case-insensitively; the first spelling is kept.
-        normalized.setdefault(text.casefold(), text)
-    values = sorted(normalized.values(), key=str.casefold)
+        if definition.value_type == "EMAIL":
+            # Mail systems treat addresses case-insensitively, and so does the comparison;
+            # lfr writes them in lower case.
+            text = text.casefold()
+        normalized.setdefault(text, text)
+    values = sorted(normalized.values())
     if multiple:
         return tuple(values) or None
     if len(values) > 1:

@@ -1,0 +1,232 @@
+"""The pure diff: tables of (manifest value, live value) → change or no change, and the exact
+request bodies apply would send. No network: definitions come from the demo org once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reconciler.desired import build_desired
+from reconciler.diff import DiffOptions, diff_record
+from reconciler.manifests import load_bytes
+from reconciler.model import DesiredRecord, parse_manifests
+from reconciler.plan import RecordChange
+from reconciler.records import Record
+from reconciler.schema import OrgSchema
+
+from .conftest import ALEX, JANE, NINA, PRIYA, SAM, opportunity
+
+OPTIONS = DiffOptions(revision="git:abc", target="https://api.example")
+
+
+def desired(schema: OrgSchema, spec: str) -> DesiredRecord:
+    loaded = load_bytes(opportunity("t", "opp_1", spec).encode(), "t.yaml")
+    manifests, problems = parse_manifests(loaded.documents)
+    records, more = build_desired(manifests, schema)
+    assert problems == more == [] and len(records) == 1, problems + more
+    return records[0]
+
+
+def live(fields: dict[str, Any] | None = None, links: dict[str, list[str]] | None = None) -> Record:
+    return Record.model_validate(
+        {
+            "id": "opp_1",
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "fields": {k: {"value": v, "valueType": "X"} for k, v in (fields or {}).items()},
+            "relationships": {
+                k: {"cardinality": "HAS_MANY", "objectType": "contact", "values": v}
+                for k, v in (links or {}).items()
+            },
+        }
+    )
+
+
+def change(schema: OrgSchema, spec: str, record: Record, **options: Any) -> RecordChange:
+    opts = DiffOptions(**{**OPTIONS.__dict__, **options})
+    return diff_record(desired(schema, spec), record, schema, opts)
+
+
+# (manifest spec, live fields) pairs the CRM considers equal: never a change, never drift.
+EQUAL = [
+    ("fields: {$amount: 120000}", {"$amount": 120000.0}),
+    ("fields: {$amount: 99.5}", {"$amount": 99.50}),
+    ("fields: {$closeDate: 2027-03-31}", {"$closeDate": "2027-03-31T00:00:00.000Z"}),
+    ("fields: {$closeDate: '2027-03-31T02:00:00+02:00'}", {"$closeDate": "2027-03-31T00:00:00Z"}),
+    ("fields: {region: emea}", {"region": "opt_015n3n3fmmc5znw9fjmnbfa14"}),
+    ("fields: {region: '  North   America '}", {"region": "opt_0196mz08ha8f39sw6xb9gfh34"}),
+    (
+        "fields: {products: [Support, Platform]}",
+        {"products": ["opt_015mct1hbjh4z408vb887fa01", "opt_01wn41p84xt2dpvvfzh0877cy"]},
+    ),
+    ("fields: {billingEmails: [B@x.io, a@x.io]}", {"billingEmails": ["a@x.io", "b@X.io"]}),
+    ("fields: {billingEmails: a@x.io}", {"billingEmails": ["a@x.io"]}),
+    ("fields: {phone: '(202) 555-1234 x100'}", {"phone": "+12025551234;ext=100"}),
+    ("fields: {$nextSteps: null}", {"$nextSteps": ""}),
+    ("fields: {$nextSteps: null}", {}),
+    ("fields: {products: []}", {"products": None}),
+    (
+        "fields: {shippingAddress: {city: Oslo}}",
+        {"shippingAddress": {"city": "Oslo", "street": "X"}},
+    ),
+    ("fields: {signatory: {lastName: Doe}}", {"signatory": {"firstName": "J", "lastName": "Doe"}}),
+    ("fields: {strategic: false}", {"strategic": False}),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("spec", "fields"), EQUAL)
+async def test_values_the_crm_considers_equal_are_no_change(
+    schema: OrgSchema, spec: str, fields: dict[str, Any]
+) -> None:
+    result = change(schema, spec, live(fields))
+    assert (result.action, result.fields, result.requests) == ("noop", (), ())
+
+
+# (manifest spec, live fields, expected body "fields" member)
+DIFFERENT = [
+    ("fields: {$amount: 120000}", {"$amount": 120000.5}, {"$amount": 120000}),
+    ("fields: {$nextSteps: null}", {"$nextSteps": "call"}, {"$nextSteps": None}),
+    ("fields: {strategic: false}", {}, {"strategic": False}),
+    (
+        "fields: {$closeDate: 2027-04-01}",
+        {"$closeDate": "2027-03-31T00:00:00.000Z"},
+        {"$closeDate": "2027-04-01T00:00:00.000Z"},
+    ),
+    (
+        "fields: {region: APAC}",
+        {"region": "opt_015n3n3fmmc5znw9fjmnbfa14"},
+        {"region": "opt_01t0n0w03rqgfpgrrgyb613f7"},
+    ),
+    (
+        "fields: {products: [Platform]}",
+        {"products": []},
+        {"products": ["opt_015mct1hbjh4z408vb887fa01"]},
+    ),
+    # Only the named part differs, and the body keeps the live parts it does not manage.
+    (
+        "fields: {shippingAddress: {city: Bergen}}",
+        {"shippingAddress": {"city": "Oslo", "street": "X"}},
+        {"shippingAddress": {"city": "Bergen", "street": "X"}},
+    ),
+    (
+        "fields: {shippingAddress: {street: null}}",
+        {"shippingAddress": {"city": "Oslo", "street": "X"}},
+        {"shippingAddress": {"city": "Oslo", "street": None}},
+    ),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("spec", "fields", "body"), DIFFERENT)
+async def test_a_difference_sends_only_the_changed_field(
+    schema: OrgSchema, spec: str, fields: dict[str, Any], body: dict[str, Any]
+) -> None:
+    result = change(schema, spec, live({**fields, "priority": 3}))
+    assert result.action == "update"
+    assert [r.body for r in result.requests] == [{"fields": body}]
+    assert [r.path for r in result.requests] == ["/v1/opportunities/opp_1"]
+
+
+@pytest.mark.anyio
+async def test_unmanaged_keys_are_never_compared(schema: OrgSchema) -> None:
+    record = live({"$amount": 5, "priority": 9, "$nextSteps": "x"}, {"$contact": [ALEX]})
+    result = change(schema, "fields: {$amount: 5}", record)
+    assert result.action == "noop"
+    assert result.planned_from == {"$amount": 5}
+
+
+@pytest.mark.anyio
+async def test_object_change_names_the_parts_that_differ(schema: OrgSchema) -> None:
+    record = live({"shippingAddress": {"city": "Oslo", "street": "A", "country": "NO"}})
+    result = change(
+        schema, "fields: {shippingAddress: {city: Bergen, street: A, country: no}}", record
+    )
+    (field,) = result.fields
+    assert field.parts == ("city",)
+
+
+@pytest.mark.anyio
+async def test_has_one_change_is_one_replace(schema: OrgSchema) -> None:
+    record = live(links={"$owner": [PRIYA]})
+    result = change(schema, f"relationships: {{$owner: {JANE}}}", record)
+    assert [r.body for r in result.requests] == [{"relationships": {"$owner": {"replace": JANE}}}]
+    cleared = change(schema, "relationships: {$owner: null}", record)
+    assert [r.body for r in cleared.requests] == [{"relationships": {"$owner": {"replace": None}}}]
+
+
+@pytest.mark.anyio
+async def test_has_many_one_contact_more_is_one_add(schema: OrgSchema) -> None:
+    record = live(links={"$contact": [ALEX, NINA]})
+    result = change(schema, f"relationships: {{$contact: [{ALEX}, {NINA}, {SAM}]}}", record)
+    assert [r.body for r in result.requests] == [{"relationships": {"$contact": {"add": [SAM]}}}]
+    (link,) = result.relationships
+    assert (link.add, link.remove) == ((SAM,), ())
+
+
+@pytest.mark.anyio
+async def test_swapping_many_contacts_for_one_uses_the_smaller_replace(schema: OrgSchema) -> None:
+    many = [f"con_{i:015d}" for i in range(10)]
+    record = live(links={"$contact": many})
+    result = change(schema, f"relationships: {{$contact: [{SAM}]}}", record)
+    assert [r.body for r in result.requests] == [
+        {"relationships": {"$contact": {"replace": [SAM]}}}
+    ]
+    # An org whose API rejects array replace gets add/remove instead.
+    strict = change(schema, f"relationships: {{$contact: [{SAM}]}}", record, array_replace=False)
+    assert [r.body for r in strict.requests] == [
+        {"relationships": {"$contact": {"add": [SAM], "remove": sorted(many)}}}
+    ]
+
+
+@pytest.mark.anyio
+async def test_partial_ownership_only_adds_and_removes_what_it_names(schema: OrgSchema) -> None:
+    record = live(links={"partners": ["acc_a", "acc_b"]})
+    spec = "relationships: {partners: {include: [acc_c], exclude: [acc_a, acc_z]}}"
+    result = change(schema, spec, record)
+    assert [r.body for r in result.requests] == [
+        {"relationships": {"partners": {"add": ["acc_c"], "remove": ["acc_a"]}}}
+    ]
+    (link,) = result.relationships
+    assert link.after == ("acc_b", "acc_c")
+
+
+@pytest.mark.anyio
+async def test_sixty_contact_changes_are_split_into_valid_bodies(schema: OrgSchema) -> None:
+    old = [f"con_old{i:011d}" for i in range(30)]
+    new = [f"con_new{i:011d}" for i in range(30)]
+    record = live({"$amount": 1}, {"$contact": old})
+    spec = "fields: {$amount: 2}\nrelationships:\n  $contact: [" + ", ".join(new) + "]"
+    result = change(schema, spec, record)
+    bodies = [r.body for r in result.requests]
+    assert len(bodies) == 3
+    assert bodies[0]["fields"] == {"$amount": 2}
+    added: list[str] = []
+    removed: list[str] = []
+    for body in bodies:
+        ops = body.get("relationships", {}).get("$contact", {})
+        ids = [*ops.get("add", []), *ops.get("remove", [])]
+        assert len(ids) <= 25, body
+        added += ops.get("add", [])
+        removed += ops.get("remove", [])
+    assert (sorted(added), sorted(removed)) == (new, old)
+    keys = [r.idempotency_key for r in result.requests]
+    assert len(set(keys)) == 3
+
+
+@pytest.mark.anyio
+async def test_idempotency_key_is_stable_and_moves_with_the_world(schema: OrgSchema) -> None:
+    spec = "fields: {$amount: 5}"
+    base = change(schema, spec, live({"$amount": 4})).requests[0].idempotency_key
+    assert base.startswith("lfr1-") and len(base) == 5 + 64
+    assert change(schema, spec, live({"$amount": 4})).requests[0].idempotency_key == base
+    # A new commit, another org, or a manual edit of the live value: a new key.
+    assert (
+        change(schema, spec, live({"$amount": 4}), revision="git:def").requests[0].idempotency_key
+        != base
+    )
+    assert (
+        change(schema, spec, live({"$amount": 4}), target="other").requests[0].idempotency_key
+        != base
+    )
+    assert change(schema, spec, live({"$amount": 3})).requests[0].idempotency_key != base

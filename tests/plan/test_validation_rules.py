@@ -1,0 +1,134 @@
+"""Each validation rule: one bad manifest, the exact message at file:line, and no write sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.client import LightfieldClient
+from reconciler.emulator import Emulator
+from reconciler.pipeline import run_plan
+
+from .conftest import ACME_RENEWAL, WriteManifest, opportunity
+
+# (spec under `spec:`, line of the problem, text the message must contain). Spec lines start
+# at line 7 of the file, so `fields:` is line 7 and its first key line 8.
+CASES = [
+    ("fields:\n  $amout: 5", 8, "unknown field '$amout' (did you mean '$amount'"),
+    ("relationships:\n  $ownr: null", 8, "unknown relationship '$ownr' (did you mean '$owner'"),
+    ("fields:\n  $opportunityStatus: Won", 8, "field '$opportunityStatus' is read-only"),
+    ("fields:\n  $aiSummary: hi", 8, "field '$aiSummary' is read-only"),
+    ("relationships:\n  $task: []", 8, "relationship '$task' is read-only"),
+    ("fields:\n  $amount: 12k", 8, "$amount: expected a number, got text '12k'"),
+    ("fields:\n  $amount: 1.234", 8, "at most 2 decimal places"),
+    ("fields:\n  strategic: no", 8, "expected true or false, got text 'no' (YAML 1.2"),
+    ("fields:\n  $closeDate: 2024-13-01", 8, "'2024-13-01' is not a valid date"),
+    ("fields:\n  $closeDate: '2027-01-01T10:00:00'", 8, "has no time zone"),
+    ("fields:\n  $name: 2027", 8, "$name: expected text, got a number (2027); quote it"),
+    ("fields:\n  region: Mars", 8, "'Mars' is not an option of region; options: 'North America'"),
+    ("fields:\n  $stage: Negotiation", 8, "$stage label 'Negotiation' is ambiguous"),
+    ("fields:\n  products: [Platform, Nope]", 8, "'Nope' is not an option of products"),
+    ("fields:\n  legalEmail: not-an-email", 8, "'not-an-email' is not an email address"),
+    ("fields:\n  legalEmail: [a@x.io, b@x.io]", 8, "this field holds one value, got 2"),
+    ("fields:\n  phone: call me", 8, "'call me' is not a telephone number"),
+    ("fields:\n  shippingAddress: {city: Oslo, country: Norway}", 8, "country must be a 2-letter"),
+    ("fields:\n  shippingAddress: {citty: Oslo}", 8, "unknown part 'citty' (did you mean 'city'"),
+    ("relationships:\n  $owner: [mem_a, mem_b]", 8, "'$owner' is HAS_ONE: give one id"),
+    ("relationships:\n  $contact: con_a", 8, "'$contact' is HAS_MANY: give a list"),
+    ("relationships:\n  $owner: {name: Jane}", 8, "links members: use {email: ...}"),
+    (
+        "relationships:\n  $owner: con_cm0bffyv0gam2nv",
+        8,
+        "links members, but 'con_cm0bffyv0gam2nv'",
+    ),
+    ("relationships:\n  $contact: {include: [a], exclude: [a]}", 8, "both included and excluded"),
+    ("relationships:\n  $contact: 7", 8, "relationship '$contact': expected an id"),
+    ("relationships:\n  $owner: {email: nobody@x.io}", 8, "no member with email 'nobody@x.io'"),
+    ("relationships:\n  partners: [{name: Acme Corp}]", 8, "2 accounts have name 'Acme Corp'"),
+    ("feilds: {}", 7, "unknown key 'spec.feilds' (did you mean 'fields'?)"),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("spec", "line", "message"), CASES, ids=[c[2][:40] for c in CASES])
+async def test_rule(
+    spec: str,
+    line: int,
+    message: str,
+    write: WriteManifest,
+    manifest_dir: Path,
+    client: LightfieldClient,
+    emu: Emulator,
+) -> None:
+    write("bad.yaml", opportunity("bad", ACME_RENEWAL, spec))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert outcome.plan is None
+    found = [(p.file, p.line, p.message) for p in outcome.problems]
+    assert any(
+        (file, at) == ("manifests/bad.yaml", line) and message in text for file, at, text in found
+    ), found
+    assert [r for r in emu.requests() if r["method"] != "GET"] == []
+
+
+@pytest.mark.anyio
+async def test_every_problem_of_every_file_is_reported_in_one_run(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient, emu: Emulator
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amout: 5\n  region: Mars"))
+    write("team/b.yaml", opportunity("b", "opp_other", "fields:\n  strategic: maybe"))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert [(p.file, p.line) for p in outcome.problems] == [
+        ("manifests/a.yaml", 8),
+        ("manifests/a.yaml", 9),
+        ("manifests/team/b.yaml", 8),
+    ]
+    assert [r for r in emu.requests() if r["method"] != "GET"] == []
+
+
+@pytest.mark.anyio
+async def test_same_record_twice_names_both_places(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    write("one.yaml", opportunity("first", ACME_RENEWAL, "fields:\n  priority: 1"))
+    write("two.yaml", opportunity("second", ACME_RENEWAL, "fields:\n  priority: 2"))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert [str(p) for p in outcome.problems] == [
+        f"manifests/two.yaml:5: record {ACME_RENEWAL} is managed twice: here and at "
+        "manifests/one.yaml:5"
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_create_needs_name_and_account(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    write(
+        "new.yaml",
+        """
+        apiVersion: lfr/v1
+        kind: Opportunity
+        metadata:
+          name: new-deal
+          match: {$name: Brand new}
+        spec:
+          fields: {$amount: 5}
+        """,
+    )
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert [str(p) for p in outcome.problems] == [
+        "manifests/new.yaml:5: a manifest that may create its record (match, onMissing: create) "
+        "must set $account in spec or match; or set onMissing: error"
+    ]
+
+
+@pytest.mark.anyio
+async def test_an_id_that_does_not_exist_is_a_problem_not_a_create(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    write("gone.yaml", opportunity("gone", "opp_doesnotexist1", "fields:\n  priority: 1"))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert [str(p) for p in outcome.problems] == [
+        "manifests/gone.yaml:1: opportunity opp_doesnotexist1 (gone) does not exist or is in "
+        "the trash"
+    ]
