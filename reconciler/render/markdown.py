@@ -75,7 +75,7 @@ def _section(record: RecordChange, plan: Plan) -> str:
     return "\n".join(
         [
             "<details>",
-            f"<summary><b>{verb}</b> {name} ({record.id or 'new'}): "
+            f"<summary><b>{verb}</b> {name} ({escape(record.id or 'new')}): "
             f"{count} change{'s' if count != 1 else ''}</summary>",
             "",
             f"{where}{link}",

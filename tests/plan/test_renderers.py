@@ -1,0 +1,186 @@
+"""Renderers on a hand-built plan, against golden files reviewed by eye.
+
+Regenerate after an intended change with ``LFR_UPDATE_GOLDEN=1 pytest tests/plan/test_renderers.py``
+and read the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from reconciler.manifests import Problem
+from reconciler.model import Origin
+from reconciler.plan import (
+    FieldChange,
+    Plan,
+    PlannedRequest,
+    RecordChange,
+    RelationshipChange,
+    plan_from_dict,
+    plan_to_dict,
+)
+from reconciler.render import github, markdown, text
+from reconciler.render import json as json_render
+
+GOLDEN = Path(__file__).parent / "golden"
+A = Origin("manifests/acme.yaml", 2)
+EVIL = "Acme\x1b[2J\x1b[31m <img src=x onerror=alert(1)> [click](https://evil.example) | *x*"
+
+PLAN = Plan(
+    revision="git:0123456789abcdef0123456789abcdef01234567",
+    target="https://api.lightfield.app",
+    labels={
+        "opt_prop": "Proposal",
+        "opt_nego": "Negotiation",
+        "mem_jane": "Jane Doe <jane@acme.example>",
+        "mem_priya": "Priya Nair <priya@acme.example>",
+        "con_nina": "Nina Kowalski <nina@acme.com>",
+        "con_alex": "Alex Rivera <alex@acme.com>",
+    },
+    records=(
+        RecordChange(
+            action="update",
+            name="acme-renewal-2027",
+            id="opp_acme",
+            origin=A,
+            http_link="https://crm.lightfield.app/o/opp_acme",
+            fields=(
+                FieldChange("$stage", "opt_prop", "opt_nego", Origin(A.file, 9)),
+                FieldChange("$amount", 120000, 135000, Origin(A.file, 10)),
+                FieldChange(
+                    "$closeDate", "2027-03-31T00:00:00.000Z", "2027-04-30T00:00:00.000Z", A
+                ),
+                FieldChange("$nextSteps", EVIL, None, A),
+            ),
+            relationships=(
+                RelationshipChange(
+                    "$owner",
+                    "HAS_ONE",
+                    ("mem_priya",),
+                    ("mem_jane",),
+                    ("mem_jane",),
+                    ("mem_priya",),
+                    A,
+                ),
+                RelationshipChange(
+                    "$contact",
+                    "HAS_MANY",
+                    ("con_alex",),
+                    ("con_nina",),
+                    ("con_nina",),
+                    ("con_alex",),
+                    A,
+                ),
+            ),
+            requests=(
+                PlannedRequest(
+                    "POST", "/v1/opportunities/opp_acme", {"fields": {"$amount": 135000}}, "lfr1-x"
+                ),
+            ),
+            planned_from={"$amount": 120000, "$contact": ("con_alex",)},
+            fingerprint="abc",
+        ),
+        RecordChange(
+            action="create",
+            name="hooli-expansion",
+            id=None,
+            origin=Origin("manifests/hooli.yaml", 3),
+            fields=(FieldChange("$name", None, "Hooli expansion", A),),
+            requests=(
+                PlannedRequest(
+                    "POST", "/v1/opportunities", {"fields": {"$name": "Hooli expansion"}}, "lfr1-y"
+                ),
+            ),
+        ),
+        RecordChange(
+            action="noop", name="initech", id="opp_initech", origin=Origin("manifests/i.yaml", 1)
+        ),
+    ),
+)
+
+
+def check_golden(name: str, rendered: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("LFR_UPDATE_GOLDEN"):
+        path.write_text(rendered, encoding="utf-8")
+    assert rendered == path.read_text(encoding="utf-8")
+
+
+def test_text_golden() -> None:
+    check_golden("plan.txt", text.render_plan(PLAN))
+
+
+def test_markdown_golden() -> None:
+    check_golden("plan.md", markdown.render_plan(PLAN))
+
+
+def test_text_neutralises_terminal_escapes_from_crm_values() -> None:
+    rendered = text.render_plan(PLAN)
+    assert "\x1b" not in rendered
+    assert "\\u001b[2J" in rendered
+
+
+def test_colour_only_when_asked() -> None:
+    assert "\x1b[" not in text.render_plan(PLAN, color=False).replace("\\u001b", "")
+    assert "\x1b[33m~ acme-renewal-2027" in text.render_plan(PLAN, color=True)
+
+
+def test_markdown_neutralises_html_links_and_table_breaks() -> None:
+    rendered = markdown.render_plan(PLAN)
+    assert "<img" not in rendered
+    assert "[click](" not in rendered  # brackets escaped: no link is formed
+    row = next(line for line in rendered.splitlines() if line.startswith("| `$nextSteps`"))
+    assert row.count(" | ") == 2  # the value's "|" is escaped, so the row keeps 3 cells
+
+
+def test_markdown_stays_under_the_limit_with_a_note() -> None:
+    many = Plan(
+        PLAN.revision,
+        PLAN.target,
+        tuple(
+            RecordChange(
+                "update",
+                f"record-{i:04d}",
+                f"opp_{i}",
+                Origin(f"manifests/r{i:04d}.yaml", 1),
+                fields=(FieldChange("$amount", i, i + 1, A),),
+            )
+            for i in range(2000)
+        ),
+    )
+    rendered = markdown.render_plan(many, limit=65_000)
+    assert len(rendered) <= 65_000
+    shown = rendered.count("<details>")
+    assert 0 < shown < 2000
+    assert f"{2000 - shown} more record section(s) not shown" in rendered
+    assert rendered.count("</details>") == shown  # no section is cut in half
+
+
+def test_json_round_trip() -> None:
+    data = json.loads(json_render.render_plan(PLAN))
+    assert data["format_version"] == 1
+    assert data["summary"] == {"create": 1, "update": 1, "noop": 1}
+    assert plan_from_dict(data) == PLAN
+    assert plan_to_dict(plan_from_dict(data)) == data
+
+
+def test_json_refuses_an_unknown_format_version() -> None:
+    data = plan_to_dict(PLAN)
+    data["format_version"] = 99
+    with pytest.raises(ValueError, match="format_version 99 is not supported"):
+        plan_from_dict(data)
+
+
+def test_github_annotations_escape_their_syntax() -> None:
+    problems = [
+        Problem("manifests/a,b.yaml", 3, "50% wrong\nsecond line"),
+        Problem("manifests/c.yaml", 0, "file is empty"),
+    ]
+    assert github.render_problems(problems) == (
+        "::error file=manifests/a%2Cb.yaml,line=3,title=lfr::50%25 wrong%0Asecond line\n"
+        "::error file=manifests/c.yaml,title=lfr::file is empty\n"
+    )
