@@ -132,9 +132,7 @@ def plan(
     ] = OutputFormat.text,
     out: Annotated[
         Path | None,
-        typer.Option(
-            "--out", help="Also save the plan as JSON here, for `lfr apply PLAN.json` later."
-        ),
+        typer.Option("--out", help="Also save the plan as JSON (format_version 1) at this path."),
     ] = None,
     detailed_exitcode: Annotated[
         bool,
@@ -153,7 +151,7 @@ def plan(
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
 ) -> None:
-    """Show what apply would change: manifests vs. live Lightfield opportunities.
+    """Show what would change: the manifests against live Lightfield opportunities.
 
     Reads every manifest, checks it against the org's definitions (every problem is listed
     with file:line and nothing is sent), resolves references, fetches the live records and
