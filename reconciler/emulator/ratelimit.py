@@ -68,7 +68,10 @@ def category_for(method: str, path: str) -> Category:
 
 @dataclass(frozen=True)
 class RateLimitConfig:
-    """Requests per second per category; ``enabled=False`` turns limiting off (headers still sent)."""
+    """Requests per second per category; ``enabled=False`` turns limiting off.
+
+    Headers are still sent when off (reporting a full bucket).
+    """
 
     per_second: dict[Category, float] = field(
         default_factory=lambda: {"read": 25.0, "search": 25.0, "write": 25.0}

@@ -1,0 +1,459 @@
+"""The HTTP face of the emulator: one Starlette app running the request pipeline in order.
+
+Owns routing, the pipeline and the admin endpoints; operations.py does the record work.
+Pipeline (every step may end the request, and every step's outcome is in the request log):
+
+1. ``/_emulator/*`` admin routes bypass everything (no auth, not logged).
+2. ``Authorization: Bearer <key>`` → 401 ``unauthorized`` (the key is never echoed or logged).
+3. ``Lightfield-Version: 2026-03-01`` → 400 ``version_header``.
+4. Rate limit (``category_for`` + ``RateLimiter.take``): 429 ``too_many_requests`` with
+   ``Retry-After``; the ``X-RateLimit-*`` headers go on every response from here on.
+5. Faults: ``latency_ms`` sleep, then ``Faults.before``: ``status`` / ``drop`` / ``redirect``
+   answer now; the committing actions are remembered for step 10.
+6. A body needs ``Content-Type: application/json`` (415); malformed JSON → 400 ``invalid_json``.
+7. Route lookup (unknown → 404), then scope check → 403 naming the scope.
+8. ``Idempotency-Key`` on POST: > 255 chars → 400; replay / 409 in flight / 422 mismatch (strict).
+9. The operation (operations.py), then idempotency ``finish`` / ``abandon``.
+10. Committing faults damage or replace the committed response.
+
+Choices where the docs are open (full list with reasons in docs/emulator.md): errors always use
+the ``{"error": {...}}`` envelope, the idempotency 409 is ``type: conflict, code:
+idempotency_conflict``; successes are 200; reads include every defined field (null) and
+relationship ([]); trashed records are 404 for retrieve / update / history and reachable through
+``status=trashed``, delete and restore; read-only fields / relationships → 400 ``read_only_field``
+/ ``read_only_relationship``; wrong value shapes → 400 ``invalid_type``; missing / trashed link
+targets, required values and the 25-id cap → 422; ``add`` on a filled HAS_ONE → 400
+``invalid_type``; array ``replace`` on HAS_MANY means "exactly these" unless the org turned it off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from .errors import ApiError, error_type
+from .faults import COMMITTING_ACTIONS, FaultConfig, FaultRule
+from .idempotency import InFlight, Mismatch, Proceed, Replay, key_too_long
+from .operations import Caller
+from .ratelimit import category_for
+from .store import KeyGrant
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+API_VERSION = "2026-03-01"
+RESOURCE_PLURALS = ("opportunities", "accounts", "contacts")
+_PLURAL_TYPE = {
+    "opportunities": "opportunity",
+    "accounts": "account",
+    "contacts": "contact",
+    "members": "member",
+}
+MALFORMED_BODY = b"<html><body>502 Bad Gateway: upstream sent garbage</body></html>"
+
+
+class EmulatedDisconnect(httpx.RemoteProtocolError):
+    """Raised mid-response to break the connection (a real drop under uvicorn; in-process,
+    ``httpx.ASGITransport`` hands it to the client as the transport error a drop would be)."""
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    pattern: re.Pattern[str]
+    action: str
+    plural: str | None
+
+    def scopes(self, request: Request) -> list[str]:
+        verb = {
+            "list": "read",
+            "retrieve": "read",
+            "definitions": "read",
+            "history": "read",
+            "create": "create",
+            "update": "update",
+            "delete": "delete",
+            "restore": "restore",
+        }.get(self.action)
+        if verb is None or self.plural is None:
+            return []
+        needed = [f"{self.plural}:{verb}"]
+        if self.action == "list" and request.query_params.get("status") == "trashed":
+            needed.append(f"{self.plural}:restore")
+        return needed
+
+
+def _routes() -> list[ApiRoute]:
+    routes = [ApiRoute("GET", re.compile(r"/v1/auth/validate"), "validate", None)]
+    for plural in RESOURCE_PLURALS:
+        base = f"/v1/{plural}"
+        routes += [
+            ApiRoute("GET", re.compile(base), "list", plural),
+            ApiRoute("POST", re.compile(base), "create", plural),
+            ApiRoute("GET", re.compile(f"{base}/definitions"), "definitions", plural),
+            ApiRoute("GET", re.compile(f"{base}/(?P<id>[^/]+)"), "retrieve", plural),
+            ApiRoute("POST", re.compile(f"{base}/(?P<id>[^/]+)"), "update", plural),
+            ApiRoute("DELETE", re.compile(f"{base}/(?P<id>[^/]+)"), "delete", plural),
+            ApiRoute("POST", re.compile(f"{base}/(?P<id>[^/]+)/restore"), "restore", plural),
+            ApiRoute(
+                "GET",
+                re.compile(f"{base}/(?P<id>[^/]+)/fields/(?P<key>[^/]+)/history"),
+                "history",
+                plural,
+            ),
+        ]
+    routes += [
+        ApiRoute("GET", re.compile(r"/v1/members"), "list", "members"),
+        ApiRoute("GET", re.compile(r"/v1/members/(?P<id>[^/]+)"), "retrieve", "members"),
+    ]
+    return routes
+
+
+ROUTES = _routes()
+
+
+def match_route(method: str, path: str) -> tuple[ApiRoute, dict[str, str]]:
+    for route in ROUTES:
+        found = route.pattern.fullmatch(path)
+        if found and route.method == method:
+            return route, found.groupdict()
+    raise ApiError(404, f"No endpoint {method} {path}.")
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(_json(data), status, headers=headers, media_type="application/json")
+
+
+def error_response(error: ApiError, headers: dict[str, str]) -> Response:
+    return json_response(error.status, error.body(), headers)
+
+
+class DropResponse(Response):
+    """Sends the headers and part of the body, then breaks the connection."""
+
+    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        super().__init__(body, status, headers=headers, media_type="application/json")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send(
+            {
+                "type": "http.response.body",
+                "body": self.body[: len(self.body) // 2],
+                "more_body": True,
+            }
+        )
+        raise EmulatedDisconnect("the emulator dropped the connection (fault injection)")
+
+
+class TruncatedResponse(Response):
+    """A complete HTTP message whose JSON body is cut off."""
+
+    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        super().__init__(
+            body[: max(1, len(body) // 2)], status, headers=headers, media_type="application/json"
+        )
+
+
+def _fingerprint(body: Any) -> str:
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+class Pipeline:
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+
+    # ---- entry --------------------------------------------------------------------------
+    async def handle(self, request: Request) -> Response:
+        if request.url.path.startswith("/_emulator/"):
+            return await self.admin(request)
+        log: dict[str, Any] = {
+            "at": self.emu.clock.now(),
+            "org": None,
+            "method": request.method,
+            "path": request.url.path,
+            "query": request.url.query,
+            "category": None,
+            "status": 0,
+            "idempotency_key": request.headers.get("idempotency-key"),
+            "body": None,
+            "fault": None,
+        }
+        headers: dict[str, str] = {}
+        try:
+            response = await self._run(request, log, headers)
+        except ApiError as error:
+            response = error_response(error, headers)
+        if log["status"] == 0 and log["fault"] != "drop":
+            log["status"] = response.status_code
+        self.emu.store.log_request(log)
+        return response
+
+    async def _run(
+        self, request: Request, log: dict[str, Any], headers: dict[str, str]
+    ) -> Response:
+        emu = self.emu
+        method, path = request.method, request.url.path
+        grant = self._authenticate(request)
+        log["org"] = grant.org
+        if request.headers.get("lightfield-version") != API_VERSION:
+            raise ApiError(
+                400,
+                f"The Lightfield-Version header is missing or invalid; send '{API_VERSION}'.",
+                code="version_header",
+                param="Lightfield-Version",
+            )
+        category = category_for(method, path)
+        log["category"] = category
+        decision = emu.rate_limiter.take(grant.org, category)
+        headers.update(decision.headers())
+        if not decision.allowed:
+            raise ApiError(429, "Rate limit exceeded. Please try again later.")
+        rule = emu.faults.before(method, path)
+        latency = emu.faults.config.latency_ms
+        if latency > 0:
+            await asyncio.sleep(latency / 1000)
+        if rule is not None and rule.action not in COMMITTING_ACTIONS:
+            log["fault"] = rule.action
+            return self._injected(rule, headers)
+        body = await self._body(request)
+        log["body"] = body
+        route, params = match_route(method, path)
+        granted = set(grant.scopes)
+        for scope in route.scopes(request):
+            if granted and scope not in granted:
+                raise ApiError(403, f"This API key lacks the '{scope}' scope.")
+        caller = Caller(grant.org, method, path, log["idempotency_key"])
+        status, payload = await self._idempotent(request, route, params, caller, body, grant)
+        if isinstance(payload, Response):  # a replayed or refused idempotent request
+            payload.headers.update(headers)
+            return payload
+        if rule is not None and 200 <= status < 300:
+            log["fault"] = rule.action
+            log["status"] = status if rule.action != "commit_then_status" else rule.status
+            return self._damaged(rule, status, _json(payload), headers)
+        return json_response(status, payload, headers)
+
+    # ---- steps --------------------------------------------------------------------------
+    def _authenticate(self, request: Request) -> KeyGrant:
+        auth = request.headers.get("authorization", "")
+        scheme, _, key = auth.partition(" ")
+        grant = self.emu.store.grant_for(key.strip()) if scheme.lower() == "bearer" else None
+        if grant is None:
+            raise ApiError(401, "Invalid or missing API key.")
+        return grant
+
+    async def _body(self, request: Request) -> Any:
+        raw = await request.body()
+        if not raw.strip():
+            return None
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise ApiError(415, "Request bodies must be JSON (Content-Type: application/json).")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(
+                400, "The request body is not valid JSON.", code="invalid_json"
+            ) from None
+
+    async def _idempotent(
+        self,
+        request: Request,
+        route: ApiRoute,
+        params: dict[str, str],
+        caller: Caller,
+        body: Any,
+        grant: KeyGrant,
+    ) -> tuple[int, Any]:
+        key = caller.idempotency_key
+        if request.method != "POST" or key is None:
+            return 200, self._operate(request, route, params, caller, body, grant)
+        if key_too_long(key):
+            raise ApiError(
+                400,
+                "The Idempotency-Key header may be at most 255 characters.",
+                code="idempotency_key_too_long",
+                param="Idempotency-Key",
+            )
+        store = self.emu.idempotency
+        operation = f"POST {request.url.path}"
+        begin = store.begin(caller.org, operation, key, _fingerprint(body))
+        if isinstance(begin, Replay):
+            return begin.status, Response(begin.body, begin.status, headers=begin.headers)
+        if isinstance(begin, InFlight):
+            raise ApiError(
+                409,
+                "An operation with this idempotency key is already in progress. Please wait "
+                "and retry.",
+                code="idempotency_conflict",
+            )
+        if isinstance(begin, Mismatch):
+            raise ApiError(
+                422,
+                "This idempotency key was already used with a different request body.",
+                code="idempotency_key_reused",
+                param="Idempotency-Key",
+            )
+        assert isinstance(begin, Proceed)
+        try:
+            payload = self._operate(request, route, params, caller, body, grant)
+        except ApiError as error:
+            store.finish(caller.org, operation, key, error.status, _json(error.body()), {})
+            raise
+        except BaseException:
+            store.abandon(caller.org, operation, key)
+            raise
+        store.finish(
+            caller.org, operation, key, 200, _json(payload), {"content-type": "application/json"}
+        )
+        return 200, payload
+
+    def _operate(
+        self,
+        request: Request,
+        route: ApiRoute,
+        params: dict[str, str],
+        caller: Caller,
+        body: Any,
+        grant: KeyGrant,
+    ) -> Any:
+        records = self.emu.records
+        org = grant.org
+        if route.action == "validate":
+            return {
+                "active": True,
+                "tokenType": "api_key",
+                "subjectType": "user",
+                "scopes": list(grant.scopes),
+            }
+        assert route.plural is not None
+        object_type = _PLURAL_TYPE[route.plural]
+        record_id = params.get("id", "")
+        actions: dict[str, Callable[[], Any]] = {
+            "list": lambda: records.list_records(
+                org,
+                object_type,
+                request.query_params.multi_items(),
+                lag_seconds=self.emu.faults.config.list_lag_seconds,
+            ),
+            "definitions": lambda: records.definitions(org, object_type),
+            "retrieve": lambda: records.retrieve(org, object_type, record_id),
+            "create": lambda: records.create(caller, org, object_type, body),
+            "update": lambda: records.update(caller, org, object_type, record_id, body),
+            "delete": lambda: records.delete(caller, org, object_type, record_id),
+            "restore": lambda: records.restore(caller, org, object_type, record_id),
+            "history": lambda: records.history(
+                org,
+                object_type,
+                record_id,
+                params["key"],
+                after=request.query_params.get("after"),
+                limit=request.query_params.get("limit"),
+            ),
+        }
+        return actions[route.action]()
+
+    def _injected(self, rule: FaultRule, headers: dict[str, str]) -> Response:
+        """A fault answered instead of running the operation."""
+        extra = dict(headers)
+        if rule.should_retry is not None:
+            extra["x-should-retry"] = "true" if rule.should_retry else "false"
+        if rule.action == "drop":
+            return DropResponse(200, _json({"dropped": True}), extra)
+        if rule.action == "redirect":
+            assert rule.location is not None
+            extra["location"] = rule.location
+            return Response(b"", rule.status, headers=extra)
+        return self._fault_status(rule, extra)
+
+    def _fault_status(self, rule: FaultRule, headers: dict[str, str]) -> Response:
+        extra = dict(headers)
+        if rule.should_retry is not None:
+            extra["x-should-retry"] = "true" if rule.should_retry else "false"
+        if rule.retry_after is not None:
+            extra["Retry-After"] = f"{rule.retry_after:g}"
+        messages = {
+            429: "Rate limit exceeded. Please try again later.",
+            503: "The service is temporarily unavailable.",
+        }
+        message = messages.get(rule.status, f"Injected fault: HTTP {rule.status}.")
+        body = {"error": {"type": error_type(rule.status), "message": message}}
+        return json_response(rule.status, body, extra)
+
+    def _damaged(
+        self, rule: FaultRule, status: int, body: bytes, headers: dict[str, str]
+    ) -> Response:
+        """A committing fault: the operation ran, the client gets a damaged answer."""
+        if rule.action == "commit_then_status":
+            return self._fault_status(rule, headers)
+        if rule.action == "commit_then_drop":
+            return DropResponse(status, body, headers)
+        if rule.action == "malformed_body":
+            return Response(MALFORMED_BODY, status, headers=headers, media_type="application/json")
+        return TruncatedResponse(status, body, headers)
+
+    # ---- admin --------------------------------------------------------------------------
+    async def admin(self, request: Request) -> Response:
+        emu = self.emu
+        path, method = request.url.path, request.method
+        since = int(request.query_params.get("since", "0") or 0)
+        try:
+            if (method, path) == ("GET", "/_emulator/mutations"):
+                return json_response(200, emu.mutations(since))
+            if (method, path) == ("GET", "/_emulator/requests"):
+                return json_response(200, emu.requests(since))
+            if (method, path) == ("GET", "/_emulator/faults"):
+                return json_response(200, emu.faults.to_dict())
+            if (method, path) == ("PUT", "/_emulator/faults"):
+                data = json.loads(await request.body() or b"{}")
+                emu.faults.configure(FaultConfig.from_dict(data))
+                return json_response(200, emu.faults.to_dict())
+            if (method, path) == ("POST", "/_emulator/clock/advance"):
+                data = json.loads(await request.body() or b"{}")
+                advance = getattr(emu.clock, "advance", None)
+                if advance is None:
+                    raise ApiError(
+                        409, "The emulator clock is not a manual clock.", code="clock_not_manual"
+                    )
+                seconds = data.get("seconds") if isinstance(data, dict) else None
+                if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+                    raise ApiError(
+                        400, "'seconds' must be a number.", code="invalid_type", param="seconds"
+                    )
+                advance(seconds)
+                return json_response(200, {"now": emu.clock.now()})
+            if (method, path) == ("POST", "/_emulator/reset-logs"):
+                emu.reset_logs()
+                return json_response(200, {"ok": True})
+        except ValueError as exc:
+            return error_response(ApiError(400, str(exc), code="invalid_parameter"), {})
+        except ApiError as error:
+            return error_response(error, {})
+        return error_response(ApiError(404, f"No admin endpoint {method} {path}."), {})
+
+
+def build_app(emu: Emulator) -> Starlette:
+    pipeline = Pipeline(emu)
+    methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+    return Starlette(routes=[Route("/{path:path}", pipeline.handle, methods=methods)])

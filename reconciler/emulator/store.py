@@ -1,0 +1,497 @@
+"""SQLite persistence of the emulator, with an in-memory mirror for fast reads.
+
+Owns the tables: orgs, API keys (only a sha256 of each key is stored), records (current state),
+record versions (every state a record had, with the time it started: the lagging list index reads
+them), field history, the mutation log and the request log. SQLite (stdlib ``sqlite3``, a file or
+``":memory:"``) is the durable copy; current records and their versions are mirrored in memory
+and reloaded from the file on start, so list scans never decode JSON. One re-entrant lock guards
+everything: the app runs on one event loop, but tests read the logs from other threads.
+Called by operations.py, seed.py and emulator.py.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS orgs (
+    id TEXT PRIMARY KEY, allow_array_replace INTEGER NOT NULL,
+    require_stage_on_create INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_sha256 TEXT PRIMARY KEY, org TEXT NOT NULL REFERENCES orgs(id), scopes TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY, org TEXT NOT NULL, object_type TEXT NOT NULL, seq INTEGER NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, trashed INTEGER NOT NULL,
+    fields TEXT NOT NULL, relationships TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS record_versions (
+    vseq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, at REAL NOT NULL,
+    updated_at REAL NOT NULL, trashed INTEGER NOT NULL, fields TEXT NOT NULL,
+    relationships TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS field_history (
+    hseq INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL, field_key TEXT NOT NULL,
+    at REAL NOT NULL, value TEXT NOT NULL, is_create INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS field_history_by_field ON field_history (record_id, field_key, hseq);
+CREATE TABLE IF NOT EXISTS mutations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, org TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL, idempotency_key TEXT, record_id TEXT NOT NULL, object_type TEXT NOT NULL,
+    operation TEXT NOT NULL, changes TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS requests (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, org TEXT, method TEXT NOT NULL,
+    path TEXT NOT NULL, query TEXT NOT NULL, category TEXT, status INTEGER NOT NULL,
+    idempotency_key TEXT, body TEXT, fault TEXT
+);
+"""
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass
+class Record:
+    """One record's state. ``fields`` holds only set (non-null) values; ids in relationships."""
+
+    id: str
+    org: str
+    object_type: str
+    seq: int
+    created_at: float
+    updated_at: float
+    trashed: bool = False
+    fields: dict[str, Any] = field(default_factory=dict)
+    relationships: dict[str, list[str]] = field(default_factory=dict)
+
+    def snapshot(self) -> Record:
+        return Record(
+            self.id,
+            self.org,
+            self.object_type,
+            self.seq,
+            self.created_at,
+            self.updated_at,
+            self.trashed,
+            copy.deepcopy(self.fields),
+            {k: list(v) for k, v in self.relationships.items()},
+        )
+
+
+@dataclass(frozen=True)
+class OrgSettings:
+    id: str
+    allow_array_replace: bool = True
+    require_stage_on_create: bool = False
+
+
+@dataclass(frozen=True)
+class KeyGrant:
+    org: str
+    scopes: tuple[str, ...]  # empty = full access
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    seq: int
+    at: float
+    value: Any
+    is_create: bool
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+class Store:
+    def __init__(self, path: str) -> None:
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute(
+            "PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY"
+        )
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.executescript(SCHEMA)
+        self._orgs: dict[str, OrgSettings] = {}
+        self._keys: dict[str, KeyGrant] = {}
+        self._records: dict[str, Record] = {}
+        # (org, object_type) → ids in insertion order; list order is derived from it.
+        self._by_type: dict[tuple[str, str], list[str]] = {}
+        # id → [(at, snapshot)] in time order: the lagging list index reads these.
+        self._versions: dict[str, list[tuple[float, Record]]] = {}
+        self._seq = 0
+        self._depth = 0
+        self._load()
+
+    # ---- transactions -------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One SQLite transaction (nesting joins the outer one) under the store lock."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._db.execute("BEGIN")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._db.execute("ROLLBACK")
+                    self._reload_records()
+                raise
+            self._depth -= 1
+            if outer:
+                self._db.execute("COMMIT")
+
+    def _load(self) -> None:
+        for org_id, allow, require in self._db.execute("SELECT * FROM orgs"):
+            self._orgs[org_id] = OrgSettings(org_id, bool(allow), bool(require))
+        for digest, org, scopes in self._db.execute("SELECT * FROM api_keys"):
+            self._keys[digest] = KeyGrant(org, tuple(json.loads(scopes)))
+        self._reload_records()
+
+    def _reload_records(self) -> None:
+        self._records.clear()
+        self._by_type.clear()
+        self._versions.clear()
+        rows = self._db.execute("SELECT * FROM records ORDER BY seq").fetchall()
+        for rid, org, kind, seq, created, updated, trashed, fields_json, rels_json in rows:
+            record = Record(
+                rid,
+                org,
+                kind,
+                seq,
+                created,
+                updated,
+                bool(trashed),
+                json.loads(fields_json),
+                json.loads(rels_json),
+            )
+            self._records[rid] = record
+            self._by_type.setdefault((org, kind), []).append(rid)
+            self._seq = max(self._seq, seq)
+        for rid, at, updated, trashed, fields_json, rels_json in self._db.execute(
+            "SELECT id, at, updated_at, trashed, fields, relationships FROM record_versions "
+            "ORDER BY vseq"
+        ):
+            base = self._records[rid]
+            version = Record(
+                rid,
+                base.org,
+                base.object_type,
+                base.seq,
+                base.created_at,
+                updated,
+                bool(trashed),
+                json.loads(fields_json),
+                json.loads(rels_json),
+            )
+            self._versions.setdefault(rid, []).append((at, version))
+
+    # ---- orgs and keys ------------------------------------------------------------------
+    def add_org(self, settings: OrgSettings) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO orgs VALUES (?, ?, ?)",
+                (
+                    settings.id,
+                    int(settings.allow_array_replace),
+                    int(settings.require_stage_on_create),
+                ),
+            )
+            self._orgs[settings.id] = settings
+
+    def org(self, org_id: str) -> OrgSettings | None:
+        with self._lock:
+            return self._orgs.get(org_id)
+
+    def org_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._orgs)
+
+    def add_key(self, org: str, key: str, scopes: Iterable[str]) -> None:
+        grant = KeyGrant(org, tuple(scopes))
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO api_keys VALUES (?, ?, ?)",
+                (hash_key(key), org, json.dumps(list(grant.scopes))),
+            )
+            self._keys[hash_key(key)] = grant
+
+    def grant_for(self, key: str) -> KeyGrant | None:
+        with self._lock:
+            return self._keys.get(hash_key(key))
+
+    # ---- records ------------------------------------------------------------------------
+    def next_seq(self) -> int:
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    def get(self, record_id: str) -> Record | None:
+        with self._lock:
+            return self._records.get(record_id)
+
+    def insert(self, record: Record, at: float) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.id,
+                    record.org,
+                    record.object_type,
+                    record.seq,
+                    record.created_at,
+                    record.updated_at,
+                    int(record.trashed),
+                    _dumps(record.fields),
+                    _dumps(record.relationships),
+                ),
+            )
+            self._records[record.id] = record
+            self._by_type.setdefault((record.org, record.object_type), []).append(record.id)
+            self._add_version(record, at)
+
+    def save(self, record: Record, at: float) -> None:
+        """Persist a changed record and remember the new state as a version starting at ``at``."""
+        with self.transaction():
+            self._db.execute(
+                "UPDATE records SET updated_at=?, trashed=?, fields=?, relationships=? WHERE id=?",
+                (
+                    record.updated_at,
+                    int(record.trashed),
+                    _dumps(record.fields),
+                    _dumps(record.relationships),
+                    record.id,
+                ),
+            )
+            self._records[record.id] = record
+            self._add_version(record, at)
+
+    def insert_many(self, records: list[Record]) -> None:
+        """Bulk insert (benchmark seeding): each record's only version starts at its createdAt."""
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.id,
+                        r.org,
+                        r.object_type,
+                        r.seq,
+                        r.created_at,
+                        r.updated_at,
+                        int(r.trashed),
+                        _dumps(r.fields),
+                        _dumps(r.relationships),
+                    )
+                    for r in records
+                ],
+            )
+            self._db.executemany(
+                "INSERT INTO record_versions (id, at, updated_at, trashed, fields, relationships) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.id,
+                        r.created_at,
+                        r.updated_at,
+                        int(r.trashed),
+                        _dumps(r.fields),
+                        _dumps(r.relationships),
+                    )
+                    for r in records
+                ],
+            )
+            for r in records:
+                self._records[r.id] = r
+                self._by_type.setdefault((r.org, r.object_type), []).append(r.id)
+                self._versions[r.id] = [(r.created_at, r.snapshot())]
+
+    def _add_version(self, record: Record, at: float) -> None:
+        snapshot = record.snapshot()
+        self._db.execute(
+            "INSERT INTO record_versions (id, at, updated_at, trashed, fields, relationships) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                record.id,
+                at,
+                record.updated_at,
+                int(record.trashed),
+                _dumps(record.fields),
+                _dumps(record.relationships),
+            ),
+        )
+        versions = self._versions.setdefault(record.id, [])
+        # Versions stay in time order even if a caller back-dates one (the seed does).
+        times = [t for t, _ in versions]
+        versions.insert(bisect.bisect_right(times, at), (at, snapshot))
+
+    def records(self, org: str, object_type: str, *, as_of: float | None = None) -> list[Record]:
+        """Records of a type, newest first (createdAt desc, then insertion order desc).
+
+        With ``as_of``, each record as it was at that time; records not yet created are absent.
+        """
+        with self._lock:
+            ids = self._by_type.get((org, object_type), [])
+            if as_of is None:
+                found = [self._records[rid] for rid in ids]
+            else:
+                found = []
+                for rid in ids:
+                    versions = self._versions.get(rid, [])
+                    index = bisect.bisect_right([t for t, _ in versions], as_of)
+                    if index:
+                        found.append(versions[index - 1][1])
+        found.sort(key=lambda r: (r.created_at, r.seq), reverse=True)
+        return found
+
+    def count(self, org: str, object_type: str) -> int:
+        with self._lock:
+            return len(self._by_type.get((org, object_type), []))
+
+    # ---- field history ------------------------------------------------------------------
+    def add_history(
+        self, record_id: str, key: str, at: float, value: Any, *, is_create: bool = False
+    ) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO field_history (record_id, field_key, at, value, is_create) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (record_id, key, at, _dumps(value), int(is_create)),
+            )
+
+    def add_history_many(self, rows: list[tuple[str, str, float, Any, bool]]) -> None:
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO field_history (record_id, field_key, at, value, is_create) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (rid, key, at, _dumps(value), int(is_create))
+                    for rid, key, at, value, is_create in rows
+                ],
+            )
+
+    def history(self, record_id: str, key: str) -> list[HistoryEntry]:
+        """Every recorded value of a field, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT hseq, at, value, is_create FROM field_history "
+                "WHERE record_id=? AND field_key=? ORDER BY at, hseq",
+                (record_id, key),
+            ).fetchall()
+        return [HistoryEntry(seq, at, json.loads(value), bool(c)) for seq, at, value, c in rows]
+
+    # ---- logs ---------------------------------------------------------------------------
+    def log_mutation(self, entry: dict[str, Any]) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO mutations (at, org, method, path, idempotency_key, record_id, "
+                "object_type, operation, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry["at"],
+                    entry["org"],
+                    entry["method"],
+                    entry["path"],
+                    entry["idempotency_key"],
+                    entry["record_id"],
+                    entry["object_type"],
+                    entry["operation"],
+                    json.dumps(entry["changes"]),
+                ),
+            )
+
+    def mutations(self, since: int = 0) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, at, org, method, path, idempotency_key, record_id, object_type, "
+                "operation, changes FROM mutations WHERE seq > ? ORDER BY seq",
+                (since,),
+            ).fetchall()
+        names = (
+            "seq",
+            "at",
+            "org",
+            "method",
+            "path",
+            "idempotency_key",
+            "record_id",
+            "object_type",
+            "operation",
+        )
+        out = []
+        for row in rows:
+            item = dict(zip(names, row[:-1], strict=True))
+            item["changes"] = json.loads(row[-1])
+            out.append(item)
+        return out
+
+    def log_request(self, entry: dict[str, Any]) -> None:
+        body = entry.get("body")
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO requests (at, org, method, path, query, category, status, "
+                "idempotency_key, body, fault) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry["at"],
+                    entry.get("org"),
+                    entry["method"],
+                    entry["path"],
+                    entry["query"],
+                    entry.get("category"),
+                    entry["status"],
+                    entry.get("idempotency_key"),
+                    None if body is None else json.dumps(body),
+                    entry.get("fault"),
+                ),
+            )
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, at, org, method, path, query, category, status, idempotency_key, "
+                "body, fault FROM requests WHERE seq > ? ORDER BY seq",
+                (since,),
+            ).fetchall()
+        names = (
+            "seq",
+            "at",
+            "org",
+            "method",
+            "path",
+            "query",
+            "category",
+            "status",
+            "idempotency_key",
+            "body",
+            "fault",
+        )
+        out = []
+        for row in rows:
+            item = dict(zip(names, row, strict=True))
+            item["body"] = None if item["body"] is None else json.loads(item["body"])
+            out.append(item)
+        return out
+
+    def reset_logs(self) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM mutations")
+            self._db.execute("DELETE FROM requests")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
