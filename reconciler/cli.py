@@ -17,13 +17,16 @@ from typing import Annotated
 import typer
 
 from . import __version__
+from .apply import ApplyReport, SafetyRails, apply_plan, check_rails, check_scopes, check_stale
+from .client import RateConfig
 from .errors import LfrError
 from .manifests import Problem
-from .pipeline import Outcome, read_manifests, run_plan, validate_against_org
+from .pipeline import Outcome, read_manifests, read_saved_plan, run_plan, validate_against_org
 from .render import github as github_render
 from .render import json as json_render
 from .render import markdown as markdown_render
 from .render import text as text_render
+from .schema import OrgSchema
 from .workspace import Target, choose_target, environment, open_client
 
 app = typer.Typer(
@@ -63,6 +66,15 @@ BaseUrlOption = Annotated[
 LocalOption = Annotated[
     bool,
     typer.Option("--local", help="Use the embedded local workspace even under CI=true."),
+]
+
+ArrayReplaceOption = Annotated[
+    bool,
+    typer.Option(
+        "--array-replace/--no-array-replace",
+        help="Allow HAS_MANY `replace` with an id array when that body is smaller; turn it off "
+        "for an org whose API takes `replace` as one id or null only.",
+    ),
 ]
 
 
@@ -147,6 +159,7 @@ def plan(
     color: Annotated[
         bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
     ] = None,
+    array_replace: ArrayReplaceOption = True,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
@@ -166,7 +179,13 @@ def plan(
 
     async def go() -> Outcome:
         async with open_client(target) as client:
-            return await run_plan(client, directory, target=target.identity, progress=progress)
+            return await run_plan(
+                client,
+                directory,
+                target=target.identity,
+                array_replace=array_replace,
+                progress=progress,
+            )
 
     try:
         outcome = asyncio.run(go())
@@ -192,6 +211,134 @@ def plan(
         )
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(2)
+
+
+@app.command()
+def apply(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="Manifest directory to plan and apply, or a plan saved by `lfr plan --out`."
+        ),
+    ] = Path("manifests"),
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Apply without asking (for CI).")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Apply even past the mass-change threshold.")
+    ] = False,
+    max_change: Annotated[
+        float,
+        typer.Option(
+            help="Mass-change threshold: without --force, refuse a plan that changes more than "
+            "this fraction of the managed records (when at least --min-records are managed)."
+        ),
+    ] = 0.30,
+    min_records: Annotated[
+        int, typer.Option(help="The mass-change threshold applies from this many records.")
+    ] = 10,
+    rate: Annotated[
+        float,
+        typer.Option(help="Writes per second (the API's Write limit is 25/s per org)."),
+    ] = 25.0,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="How to print the apply report.")
+    ] = OutputFormat.text,
+    array_replace: ArrayReplaceOption = True,
+    color: Annotated[
+        bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
+    ] = None,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Apply the manifests: plan, show the plan, ask, then send the minimal writes.
+
+    Each write carries an Idempotency-Key derived from the manifest revision, the record, the
+    body and the live values it was planned from, so re-running after a crash never applies a
+    change twice. Every write is verified against the record the API returns.
+
+    A saved plan (PLAN.json) is applied only if none of the live values it was planned from
+    has moved since; otherwise it is refused with the record and key that changed.
+
+    Exit codes: 0 everything applied (or nothing to do), 1 refused, cancelled or any failure.
+    """
+    target = _target(api_key, base_url, local)
+    typer.echo(target.describe(), err=True)
+    if rate <= 0:
+        raise _fail("--rate must be positive")
+    use_color = sys.stdout.isatty() if color is None else color
+    rails = SafetyRails(max_change, min_records, force)
+    progress = _ProgressLine(_stderr_is_tty())
+
+    async def go() -> ApplyReport | None:
+        async with open_client(target, rates=RateConfig(write=rate)) as client:
+            schema = OrgSchema(await client.definitions("opportunities"))
+            if source.is_file() and source.suffix == ".json":
+                plan = read_saved_plan(source)
+                if plan.target != target.identity:
+                    raise _fail(
+                        f"{source} was planned against {plan.target}, not {target.identity}; "
+                        "run lfr plan against this target."
+                    )
+                moved = await check_stale(client, plan, schema)
+                if moved:
+                    lines = "\n  ".join(moved)
+                    raise _fail(
+                        f"the saved plan {source} is stale; live values changed since it was "
+                        f"made:\n  {lines}\nRun `lfr plan --out {source}` again, review it, "
+                        "then apply."
+                    )
+            else:
+                outcome = await run_plan(
+                    client,
+                    source,
+                    target=target.identity,
+                    array_replace=array_replace,
+                    progress=progress,
+                )
+                progress.close()
+                if outcome.problems or outcome.plan is None:
+                    _report_problems(outcome.problems)
+                    raise typer.Exit(1)
+                plan = outcome.plan
+            check_rails(plan, rails)
+            typer.echo(text_render.render_plan(plan, color=use_color), nl=False)
+            if not plan.has_changes:
+                return None
+            await check_scopes(client, plan)
+            if not auto_approve:
+                _confirm()
+            return await apply_plan(client, plan, schema, progress=progress)
+
+    try:
+        report = asyncio.run(go())
+    except LfrError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        progress.close()
+    if report is None:
+        typer.echo("Nothing to apply.")
+        return
+    if output is OutputFormat.json:
+        typer.echo(json_render.render_report(report), nl=False)
+    elif output is OutputFormat.markdown:
+        typer.echo(markdown_render.render_report(report), nl=False)
+    else:
+        typer.echo(text_render.render_report(report, color=use_color), nl=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _confirm() -> None:
+    """Terraform's rule: only the word 'yes' applies; anything else, or no input, cancels."""
+    if environment().get("CI", "").lower() == "true":
+        raise _fail("refusing to ask for confirmation under CI=true; pass --auto-approve.")
+    answer = typer.prompt(
+        "Apply these changes? Only 'yes' is accepted", default="", show_default=False
+    )
+    if answer.strip() != "yes":
+        raise _fail("Apply cancelled; nothing was sent.")
 
 
 @app.command()

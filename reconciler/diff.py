@@ -89,17 +89,40 @@ def diff_record(
         requests=requests,
         planned_from=planned_from,
         fingerprint=fingerprint(planned_from),
+        live_updated_at=live.updated_at,
     )
 
 
 def live_values(desired: DesiredRecord, live: Record, schema: OrgSchema) -> dict[str, Any]:
     """Canonical live values of the keys ``desired`` manages, and nothing else."""
+    keys = [f.key for f in desired.fields] + [r.key for r in desired.relationships]
+    return observed(live, keys, schema)
+
+
+def observed(live: Record, keys: Sequence[str], schema: OrgSchema) -> dict[str, Any]:
+    """Canonical values of ``keys`` on a live record (relationships as sorted id tuples)."""
     values: dict[str, Any] = {}
-    for f in desired.fields:
-        values[f.key] = normalize_live(schema.field(f.key), live.value(f.key))
-    for r in desired.relationships:
-        values[r.key] = tuple(sorted(live.related_ids(r.key)))
+    for key in keys:
+        if schema.relationship(key) is not None:
+            values[key] = tuple(sorted(live.related_ids(key)))
+        else:
+            values[key] = normalize_live(schema.field(key), live.value(key))
     return values
+
+
+def unmet(change: RecordChange, live: Record, schema: OrgSchema) -> list[str]:
+    """The keys ``change`` sets that ``live`` does not hold as planned (empty = all applied)."""
+    expected: dict[str, Any] = {c.key: c.after for c in change.fields}
+    expected.update({c.key: c.after for c in change.relationships})
+    now = observed(live, list(expected), schema)
+    missing = []
+    for key, want in expected.items():
+        have = now[key]
+        if isinstance(want, dict):
+            have = {part: (have or {}).get(part) for part in want}
+        if not (have == want or (is_empty(have) and is_empty(want))):
+            missing.append(key)
+    return missing
 
 
 # --- fields ----------------------------------------------------------------------------------

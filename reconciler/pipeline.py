@@ -9,6 +9,7 @@ later apply and drift); never prints.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +17,21 @@ from pathlib import Path
 from .client import LightfieldClient
 from .desired import build_desired
 from .diff import DiffOptions, build_plan, diff_record
+from .errors import LfrError
 from .fetch import fetch_live
 from .manifests import Problem, find_manifest_files, load_tree
 from .model import DesiredRecord, LoadedManifest, parse_manifests
-from .plan import Plan
+from .plan import Plan, plan_from_dict
 from .records import Record
 from .resolve import resolve_references
 from .revision import manifest_revision
 from .schema import OrgSchema
 
 Progress = Callable[[int, int], None]
+
+
+class SavedPlanError(LfrError):
+    """A saved plan file that cannot be used."""
 
 
 @dataclass
@@ -92,3 +98,16 @@ async def run_plan(
             labels[option.id] = option.label
     plan = build_plan(fetched.pairs, schema, options, labels)
     return Outcome(plan=plan, manifests=manifests, fetch_strategy=fetched.strategy)
+
+
+def read_saved_plan(path: Path) -> Plan:
+    """A plan written by ``lfr plan --out``; a clear LfrError for anything else."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return plan_from_dict(data)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SavedPlanError(f"cannot read saved plan {path}: {exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SavedPlanError(
+            f"{path} is not a plan written by `lfr plan --out` ({type(exc).__name__}: {exc})"
+        ) from None

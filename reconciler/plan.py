@@ -76,6 +76,9 @@ class RecordChange:
     # record and refuses a stale plan when any of these moved.
     planned_from: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
+    # The live record's updatedAt as planned from: a write answered with an older record is a
+    # stale idempotent replay, not this run's write.
+    live_updated_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,7 @@ def _record_to_dict(record: RecordChange) -> dict[str, Any]:
         ],
         "planned_from": _plain(record.planned_from),
         "fingerprint": record.fingerprint,
+        "live_updated_at": record.live_updated_at,
     }
 
 
@@ -248,6 +252,7 @@ def _record_from_dict(data: dict[str, Any]) -> RecordChange:
         ),
         planned_from={k: _tupled(v) for k, v in data["planned_from"].items()},
         fingerprint=data["fingerprint"],
+        live_updated_at=data.get("live_updated_at"),
     )
 
 

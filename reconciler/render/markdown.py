@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from ..apply import ApplyReport
 from ..plan import Plan, RecordChange
 from .values import link_name, show
 
@@ -89,3 +90,33 @@ def _section(record: RecordChange, plan: Plan) -> str:
 
 def _safe_link(url: str | None) -> bool:
     return bool(url) and bool(re.fullmatch(r"https://[^\s()<>\"']+", url or ""))
+
+
+def render_report(report: ApplyReport, *, title: str = "lfr apply") -> str:
+    rows = ["| | record | result |", "|---|---|---|"]
+    for result in report.results:
+        mark = {"applied": "✅", "failed": "❌", "unverified": "⚠️", "not_attempted": "⏸️"}[
+            result.status
+        ]
+        detail = result.status.replace("_", " ")
+        if result.failure is not None:
+            code = f" `{result.failure.code}`" if result.failure.code else ""
+            detail += f":{code} {escape(result.failure.message)}"
+            if result.failure.origin is not None:
+                detail += f" (`{result.failure.origin}`)"
+        rows.append(f"| {mark} | {escape(result.name)} ({escape(result.id or 'new')}) | {detail} |")
+    stopped = [f"> {escape(report.stopped)}", ""] if report.stopped else []
+    return (
+        "\n".join(
+            [
+                "<!-- lfr-apply -->",
+                f"### {title}",
+                "",
+                f"**{report.summary()}**",
+                "",
+                *stopped,
+                *rows,
+            ]
+        )
+        + "\n"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..apply import ApplyReport
 from ..manifests import Problem
 from ..plan import Plan, RecordChange, RelationshipChange
 from .values import link_name, safe, show
@@ -74,3 +75,33 @@ def _relationship(link: RelationshipChange, plan: Plan, paint: Paint) -> list[st
     lines += [paint("+", f"        + {link_name(i, plan.labels)}") for i in link.add]
     lines += [paint("-", f"        - {link_name(i, plan.labels)}") for i in link.remove]
     return lines
+
+
+_MARK = {"applied": "✓", "failed": "✗", "unverified": "!", "not_attempted": "·"}
+_MARK_COLOR = {"applied": "+", "failed": "-", "unverified": "~", "not_attempted": "~"}
+
+
+def render_report(report: ApplyReport, *, color: bool = False) -> str:
+    paint = _painter(color)
+    lines = []
+    for result in report.results:
+        what = f"{safe(result.name)} ({result.id or 'new'})"
+        status = result.status.replace("_", " ")
+        detail = ""
+        if result.status == "applied":
+            plural = "s" if result.requests_sent != 1 else ""
+            again = ", resent once after a stale replay" if result.resent else ""
+            detail = f" ({result.requests_sent} request{plural}{again})"
+        elif result.failure is not None:
+            failure = result.failure
+            kind = " ".join(
+                p for p in (failure.type, f"({failure.code})" if failure.code else "") if p
+            )
+            where = f"  at {failure.origin}" if failure.origin else ""
+            detail = f": {kind + ': ' if kind else ''}{safe(failure.message)}{where}"
+        line = f"{_MARK[result.status]} {what}  {status}{detail}"
+        lines.append(paint(_MARK_COLOR[result.status], line))
+    if report.stopped:
+        lines.append(paint("-", safe(report.stopped)))
+    lines.append(paint("bold", report.summary()))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,360 @@
+"""Executing a Plan through the client: safety rails, writes, verification, the report (design §5).
+
+Owns what happens between "the plan is approved" and "here is what was applied":
+
+- Rails before any write: an empty plan is refused; a plan that changes more than a fraction of
+  at least N managed records needs ``force``; the key must hold the scopes the writes need; a
+  saved plan is refused when any planned-from live value moved (``check_stale``).
+- Writes: each record's planned requests in order (a create first, then its follow-ups on the
+  returned id), records concurrently; the client paces them with its Write bucket and retries
+  transient failures with the same idempotency key.
+- Verification: the record a write returns must hold every value the plan set. A response older
+  than the record we planned from is a stale idempotent replay; the record is re-read and, if
+  still not as planned, sent once more under new keys. A mismatch that survives is reported
+  (e.g. a CRM automation changed the value back), never counted as success.
+- Partial failure: a record's API error fails that record only (with the manifest ``file:line``
+  of the key the error's ``param`` names); an authentication, permission or retry-budget error
+  stops the run, and what was not started is reported as not attempted.
+
+Never prints; the CLI renders the ``ApplyReport``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from .client import LightfieldClient
+from .diff import observed, unmet
+from .errors import (
+    ApiError,
+    Forbidden,
+    LfrError,
+    NotFound,
+    RetryBudgetExhausted,
+    TransportError,
+    Unauthorized,
+)
+from .model import Origin
+from .plan import Plan, PlannedRequest, RecordChange
+from .records import Record
+from .schema import OrgSchema
+
+Status = Literal["applied", "failed", "not_attempted", "unverified"]
+Progress = Callable[[int, int], None]
+# Concurrent records in flight; the client's Write bucket, not this, sets the pace.
+CONCURRENCY = 32
+
+
+class ApplyRefused(LfrError):
+    """A safety rail refused the plan before any write."""
+
+
+@dataclass(frozen=True)
+class SafetyRails:
+    max_change_fraction: float = 0.30
+    min_records_for_fraction: int = 10
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Failure:
+    message: str
+    type: str | None = None
+    code: str | None = None
+    param: str | None = None
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    name: str
+    id: str | None
+    action: str
+    status: Status
+    origin: Origin
+    requests_sent: int = 0
+    failure: Failure | None = None
+    resent: bool = False
+
+
+@dataclass
+class ApplyReport:
+    results: list[RecordResult] = field(default_factory=list)
+    stopped: str | None = None  # why the run stopped early, if it did
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return self.stopped is None and all(r.status == "applied" for r in self.results)
+
+    def summary(self) -> str:
+        parts = [f"{self.count('applied')} applied"]
+        parts += [
+            f"{self.count(status)} {label}"
+            for status, label in _LABELS
+            if status != "applied" and self.count(status)
+        ]
+        return "Apply: " + ", ".join(parts) + "."
+
+
+_LABELS: tuple[tuple[Status, str], ...] = (
+    ("applied", "applied"),
+    ("unverified", "not verified"),
+    ("failed", "failed"),
+    ("not_attempted", "not attempted"),
+)
+
+
+# --- rails -------------------------------------------------------------------------------------
+
+
+def check_rails(plan: Plan, rails: SafetyRails) -> None:
+    if not plan.records:
+        raise ApplyRefused(
+            "refusing to apply an empty manifest set: no manifests were found, which would "
+            "leave nothing managed. Check the directory you passed."
+        )
+    managed = len(plan.records)
+    changing = sum(1 for r in plan.records if r.action != "noop")
+    if (
+        not rails.force
+        and managed >= rails.min_records_for_fraction
+        and changing > rails.max_change_fraction * managed
+    ):
+        raise ApplyRefused(
+            f"this plan changes {changing} of {managed} managed records "
+            f"({changing / managed:.0%}, over the {rails.max_change_fraction:.0%} safety "
+            "threshold). Review the plan, then re-run with --force if it is intended."
+        )
+
+
+def required_scopes(plan: Plan) -> list[str]:
+    scopes = []
+    if any(r.action == "create" for r in plan.records):
+        scopes.append("opportunities:create")
+    if any(r.action == "update" or len(r.requests) > 1 for r in plan.records):
+        scopes.append("opportunities:update")
+    return scopes
+
+
+async def check_scopes(client: LightfieldClient, plan: Plan) -> None:
+    """Refuse before writing when the key lacks a scope the writes need (empty = full access)."""
+    granted = (await client.validate_auth()).scopes
+    if not granted:
+        return
+    missing = [s for s in required_scopes(plan) if s not in granted]
+    if missing:
+        raise ApplyRefused(
+            f"the API key lacks the {', '.join(repr(s) for s in missing)} scope"
+            f"{'s' if len(missing) > 1 else ''} this plan needs; nothing was sent. "
+            "Use a key with write scopes for apply (a read-only key is enough for plan and drift)."
+        )
+
+
+async def check_stale(client: LightfieldClient, plan: Plan, schema: OrgSchema) -> list[str]:
+    """For a saved plan: every record it touches re-read; each moved value described."""
+    touched = [r for r in plan.records if r.action == "update" and r.id]
+
+    async def moved(change: RecordChange) -> list[str]:
+        assert change.id is not None
+        try:
+            live = await client.retrieve("opportunities", change.id)
+        except NotFound:
+            return [f"{change.name} ({change.id}): the record no longer exists"]
+        now = observed(live, list(change.planned_from), schema)
+        return [
+            f"{change.name} ({change.id}) {key}: planned from {_short(change.planned_from[key])}, "
+            f"now {_short(now[key])}"
+            for key in change.planned_from
+            if now[key] != change.planned_from[key]
+        ]
+
+    found = await asyncio.gather(*(moved(change) for change in touched))
+    return [line for lines in found for line in lines]
+
+
+def _short(value: object) -> str:
+    text = repr(list(value) if isinstance(value, tuple) else value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+async def apply_plan(
+    client: LightfieldClient,
+    plan: Plan,
+    schema: OrgSchema,
+    *,
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """Send every planned write; never raises for API errors (they are in the report)."""
+    report = ApplyReport()
+    todo = [r for r in plan.records if r.action != "noop"]
+    stop = asyncio.Event()
+    gate = asyncio.Semaphore(CONCURRENCY)
+    done = 0
+
+    async def run(change: RecordChange) -> RecordResult:
+        nonlocal done
+        async with gate:
+            if stop.is_set():
+                return _result(change, "not_attempted")
+            result = await _apply_record(client, change, schema, plan, stop, report)
+        done += 1
+        if progress is not None:
+            progress(done, len(todo))
+        return result
+
+    report.results = list(await asyncio.gather(*(run(change) for change in todo)))
+    return report
+
+
+async def _apply_record(
+    client: LightfieldClient,
+    change: RecordChange,
+    schema: OrgSchema,
+    plan: Plan,
+    stop: asyncio.Event,
+    report: ApplyReport,
+) -> RecordResult:
+    sent = 0
+    try:
+        record, sent = await _send(client, change, change.requests)
+        missing = unmet(change, record, schema)
+        resent = False
+        if missing and _older(record, change.live_updated_at):
+            # A replay of an earlier run's write: see what the record really holds.
+            record = await client.retrieve("opportunities", record.id)
+            missing = unmet(change, record, schema)
+            if missing:
+                fresh = tuple(_rekey(r) for r in change.requests)
+                record, more = await _send(client, replace(change, id=record.id), fresh)
+                sent += more
+                resent = True
+                missing = unmet(change, record, schema)
+        if missing:
+            return _result(
+                change,
+                "unverified",
+                sent,
+                Failure(
+                    "the write succeeded but the record does not hold the planned value of "
+                    f"{', '.join(missing)} (changed back by an automation or another user?); "
+                    "re-run plan to see the current state",
+                    origin=_origin_of(change, missing[0]),
+                ),
+                record_id=record.id,
+                resent=resent,
+            )
+        return _result(change, "applied", sent, record_id=record.id, resent=resent)
+    except (Unauthorized, Forbidden, RetryBudgetExhausted) as exc:
+        stop.set()
+        report.stopped = (
+            f"stopped: {exc}. Records not yet started were not attempted; re-running apply is "
+            "safe (applied writes are replayed, not repeated)."
+        )
+        return _result(change, "failed", sent, _failure(change, exc))
+    except TransportError as exc:
+        if exc.maybe_committed and change.id is not None:
+            # No valid answer, but the write may have landed: the record says which.
+            try:
+                live = await client.retrieve("opportunities", change.id)
+            except LfrError:
+                return _result(change, "failed", sent, _failure(change, exc))
+            if not unmet(change, live, schema):
+                return _result(change, "applied", sent)
+        return _result(change, "failed", sent, _failure(change, exc))
+    except ApiError as exc:
+        return _result(change, "failed", sent, _failure(change, exc))
+
+
+async def _send(
+    client: LightfieldClient, change: RecordChange, requests: Sequence[PlannedRequest]
+) -> tuple[Record, int]:
+    record: Record | None = None
+    record_id = change.id
+    sent = 0
+    for request in requests:
+        if request.path == "/v1/opportunities" and record_id is None:
+            record = await client.create(
+                "opportunities", request.body, idempotency_key=request.idempotency_key
+            )
+            record_id = record.id
+        else:
+            assert record_id is not None, "a follow-up write needs the created record's id"
+            record = await client.update(
+                "opportunities", record_id, request.body, idempotency_key=request.idempotency_key
+            )
+        sent += 1
+    assert record is not None, "a planned change has at least one request"
+    return record, sent
+
+
+def _rekey(request: PlannedRequest) -> PlannedRequest:
+    """The same write under a new key, so the API runs it instead of replaying the old answer."""
+    return replace(request, idempotency_key=request.idempotency_key + "-resend1")
+
+
+def _older(record: Record, planned_updated_at: str | None) -> bool:
+    # ISO 8601 UTC stamps of one format compare correctly as strings.
+    return bool(planned_updated_at and record.updated_at and record.updated_at < planned_updated_at)
+
+
+def _result(
+    change: RecordChange,
+    status: Status,
+    sent: int = 0,
+    failure: Failure | None = None,
+    *,
+    record_id: str | None = None,
+    resent: bool = False,
+) -> RecordResult:
+    return RecordResult(
+        change.name,
+        record_id or change.id,
+        change.action,
+        status,
+        change.origin,
+        sent,
+        failure,
+        resent,
+    )
+
+
+def _failure(change: RecordChange, exc: LfrError) -> Failure:
+    if isinstance(exc, RetryBudgetExhausted) and isinstance(exc.last_error, ApiError):
+        inner = exc.last_error
+        return Failure(str(exc), inner.type, inner.code, inner.param, change.origin)
+    if isinstance(exc, ApiError):
+        key = _param_key(exc.param)
+        origin = _origin_of(change, key) if key else change.origin
+        return Failure(exc.message or str(exc), exc.type, exc.code, exc.param, origin)
+    return Failure(str(exc), origin=change.origin)
+
+
+def _param_key(param: str | None) -> str | None:
+    """``fields.$amount`` / ``relationships.$contact`` / ``fields.name`` → the key."""
+    if not param or "." not in param:
+        return None
+    section, _, key = param.partition(".")
+    return key.split(".")[0] if section in ("fields", "relationships") else None
+
+
+def _origin_of(change: RecordChange, key: str | None) -> Origin:
+    if key is None:
+        return change.origin
+    # The API's param spelling is not stable (`fields.name` for `$name`): match either.
+    spellings = (key, f"${key}")
+    for f in change.fields:
+        if f.key in spellings:
+            return f.origin
+    for r in change.relationships:
+        if r.key in spellings:
+            return r.origin
+    return change.origin
