@@ -228,8 +228,10 @@ async def _apply_record(
         record, sent = await _send(client, change, change.requests)
         missing = unmet(change, record, schema)
         resent = False
-        if missing and _older(record, change.live_updated_at):
-            # A replay of an earlier run's write: see what the record really holds.
+        if _older(record, change.live_updated_at):
+            # An answer older than the record we planned from is a replay of an earlier run's
+            # write (same key, because the world came back to the same values): it says
+            # nothing about now, so read what the record really holds.
             record = await client.retrieve("opportunities", record.id)
             missing = unmet(change, record, schema)
             if missing:

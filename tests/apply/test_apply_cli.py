@@ -1,0 +1,151 @@
+"""`lfr apply` through CliRunner against a real uvicorn emulator: prompts, rails, saved plans,
+scopes, output formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+from typer.testing import CliRunner, Result
+
+from reconciler.cli import app
+from reconciler.emulator import Emulator
+from tests.plan.conftest import ACME_RENEWAL, INITECH
+
+from .conftest import FULL_KEY, WriteManifest, opportunity, writes
+
+READ_KEY = "sk_lf_demo_read"
+
+
+def lfr(args: list[str], base_url: str, *, key: str = FULL_KEY, stdin: str | None = None) -> Result:
+    runner = CliRunner(env={"LIGHTFIELD_API_KEY": key, "LIGHTFIELD_BASE_URL": base_url, "CI": None})
+    return runner.invoke(app, args, input=stdin, catch_exceptions=False)
+
+
+def api(method: str, base_url: str, path: str, body: object = None) -> Any:
+    """A direct API call, standing in for someone editing the CRM by hand."""
+    response = httpx.request(
+        method,
+        base_url + path,
+        json=body,
+        headers={"Authorization": f"Bearer {FULL_KEY}", "Lightfield-Version": "2026-03-01"},
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def test_confirmation_yes_applies_anything_else_cancels(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    cancelled = lfr(["apply", str(manifest_dir)], server, stdin="y\n")
+    assert cancelled.exit_code == 1
+    assert "Apply cancelled; nothing was sent." in cancelled.stderr
+    assert writes(emu) == []
+    applied = lfr(["apply", str(manifest_dir)], server, stdin="yes\n")
+    assert applied.exit_code == 0, applied.output
+    assert "✓ a (opp_cmr3idcbxmiev5v)  applied (1 request)" in applied.stdout
+    assert applied.stdout.rstrip().endswith("Apply: 1 applied.")
+    assert len(writes(emu)) == 1
+
+
+def test_auto_approve_and_nothing_to_do(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    assert lfr(["apply", str(manifest_dir), "--auto-approve"], server).exit_code == 0
+    again = lfr(["apply", str(manifest_dir), "--auto-approve"], server)
+    assert again.exit_code == 0
+    assert again.stdout.rstrip().endswith("Nothing to apply.")
+    assert len(writes(emu)) == 1
+
+
+def test_ci_without_auto_approve_refuses_instead_of_waiting(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    runner = CliRunner(
+        env={"LIGHTFIELD_API_KEY": FULL_KEY, "LIGHTFIELD_BASE_URL": server, "CI": "true"}
+    )
+    result = runner.invoke(app, ["apply", str(manifest_dir)])
+    assert result.exit_code == 1
+    assert "pass --auto-approve" in result.stderr
+    assert writes(emu) == []
+
+
+def test_empty_manifest_set_is_refused(server: str, emu: Emulator, manifest_dir: Path) -> None:
+    result = lfr(["apply", str(manifest_dir), "--auto-approve"], server)
+    assert result.exit_code == 1
+    assert "refusing to apply an empty manifest set" in result.stderr
+    assert writes(emu) == []
+
+
+def test_mass_change_needs_force(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    ids = [r["id"] for r in api("GET", server, "/v1/opportunities?limit=10")["data"]]
+
+    def manage(changing: int, priority: int) -> None:
+        for index, record_id in enumerate(ids):
+            spec = f"fields:\n  priority: {priority}" if index < changing else "fields: {}"
+            write(f"m{index}.yaml", opportunity(f"m{index}", record_id, spec))
+
+    manage(changing=4, priority=4)  # 4 of 10 managed records: 40 % > 30 %
+    refused = lfr(["apply", str(manifest_dir), "--auto-approve"], server)
+    assert refused.exit_code == 1
+    assert "changes 4 of 10 managed records (40%, over the 30% safety threshold)" in refused.stderr
+    assert writes(emu) == []
+    # The threshold is configurable...
+    raised = lfr(["apply", str(manifest_dir), "--auto-approve", "--max-change", "0.5"], server)
+    assert raised.exit_code == 0, raised.output
+    # ...and --force overrides it.
+    manage(changing=4, priority=5)
+    forced = lfr(["apply", str(manifest_dir), "--auto-approve", "--force"], server)
+    assert forced.exit_code == 0, forced.output
+    assert len(writes(emu)) == 8
+
+
+def test_saved_plan_applies_and_a_stale_one_is_refused(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    write("b.yaml", opportunity("b", INITECH, "fields:\n  priority: 2"))
+    saved = tmp_path / "plan.json"
+    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    # Someone edits a planned-from value in the CRM after the plan was made.
+    api("POST", server, f"/v1/opportunities/{ACME_RENEWAL}", {"fields": {"$amount": 99}})
+    emu.reset_logs()
+    refused = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert refused.exit_code == 1
+    assert "the saved plan" in refused.stderr and "is stale" in refused.stderr
+    assert f"a ({ACME_RENEWAL}) $amount: planned from 120000, now 99" in refused.stderr
+    assert writes(emu) == []
+    # A fresh saved plan applies exactly what it says.
+    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    planned = json.loads(saved.read_text())
+    result = lfr(["apply", str(saved), "--auto-approve", "-f", "json"], server)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index('{\n  "format_version"') :])
+    assert report["summary"]["applied"] == 2
+    sent = {w["idempotency_key"] for w in writes(emu)}
+    assert sent == {r["idempotency_key"] for rec in planned["records"] for r in rec["requests"]}
+
+
+def test_read_only_key_fails_before_writing_and_names_the_scope(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    result = lfr(["apply", str(manifest_dir), "--auto-approve"], server, key=READ_KEY)
+    assert result.exit_code == 1
+    assert "lacks the 'opportunities:update' scope" in result.stderr
+    assert writes(emu) == []
+    assert READ_KEY not in result.output
+
+
+def test_markdown_report(server: str, write: WriteManifest, manifest_dir: Path) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    result = lfr(["apply", str(manifest_dir), "--auto-approve", "-f", "markdown"], server)
+    assert result.exit_code == 0
+    assert "<!-- lfr-apply -->\n### lfr apply\n\n**Apply: 1 applied.**" in result.stdout
