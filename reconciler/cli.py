@@ -471,3 +471,7 @@ def emulator_serve(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
