@@ -1,0 +1,203 @@
+"""Pydantic models of the Lightfield API's wire data, as the client returns it.
+
+Owned here: ``Record`` (opportunities, accounts, contacts, members), ``ListPage``, ``Definitions``
+(field and relationship definitions), ``FieldHistoryPage`` and ``AuthInfo`` (digest §1.3, §1.5,
+§2.8, §2.9, §4.4). ``reconciler.client`` validates every 2xx body into one of these; schema.py,
+resolve.py, diff.py and apply.py read them.
+
+The models are deliberately tolerant: the digest leaves open whether unset fields and empty
+relationships are present (null / []) or omitted, and newer API versions add keys. So absent and
+null read alike, unknown keys are ignored, and enumerations (valueType, cardinality) are plain
+strings. Only the members that identify a payload as the right kind are required (a record's
+``id``, a page's ``data``, definitions' ``fieldDefinitions``), so that a 2xx body of the wrong
+shape is rejected instead of being read as an empty success. Field values are kept as raw JSON
+(no ADDRESS / FULL_NAME sub-models): normalising them is schema.py's job, and a union of lookalike
+object models would guess.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue
+from pydantic.alias_generators import to_camel
+
+
+def _none_to_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _none_to_dict(value: Any) -> Any:
+    return {} if value is None else value
+
+
+def _none_to_false(value: Any) -> Any:
+    return False if value is None else value
+
+
+IdList = Annotated[list[str], BeforeValidator(_none_to_list)]
+Flag = Annotated[bool, BeforeValidator(_none_to_false)]
+
+
+class WireModel(BaseModel):
+    """Base of the wire models: camelCase aliases on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=True,
+        serialize_by_alias=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+
+class FieldValue(WireModel):
+    """``fields[key]`` of a record: a wrapped value (reads wrap, writes take bare values)."""
+
+    value: JsonValue = None
+    value_type: str = ""
+
+
+class DirectionValues(WireModel):
+    cardinality: str = ""
+    values: IdList = []
+
+
+class RelationshipDirections(WireModel):
+    """Per-role values of a self-referential relationship."""
+
+    as_source: DirectionValues | None = None
+    as_destination: DirectionValues | None = None
+
+
+class RelationshipValue(WireModel):
+    """``relationships[key]`` of a record; ``values`` is the merged set of related ids."""
+
+    cardinality: str = ""
+    object_type: str = ""
+    values: IdList = []
+    directions: RelationshipDirections | None = None
+
+
+# A null entry (``"nextSteps": null``) reads as an unset value / empty relationship.
+_FieldEntry = Annotated[FieldValue, BeforeValidator(_none_to_dict)]
+_RelationshipEntry = Annotated[RelationshipValue, BeforeValidator(_none_to_dict)]
+
+
+class Record(WireModel):
+    """One opportunity, account, contact or member as the API returns it."""
+
+    id: str
+    created_at: str | None = None
+    updated_at: str | None = None
+    http_link: str | None = None
+    external_id: str | None = None
+    fields: Annotated[dict[str, _FieldEntry], BeforeValidator(_none_to_dict)] = {}
+    relationships: Annotated[dict[str, _RelationshipEntry], BeforeValidator(_none_to_dict)] = {}
+
+    def value(self, key: str) -> JsonValue:
+        """The bare value of field ``key``; None when unset or absent (the API means the same)."""
+        field = self.fields.get(key)
+        return None if field is None else field.value
+
+    def related_ids(self, key: str) -> list[str]:
+        """Ids linked through relationship ``key``; [] when empty or absent."""
+        relationship = self.relationships.get(key)
+        return [] if relationship is None else list(relationship.values)
+
+
+class ListPage(WireModel):
+    """One page of a list endpoint (``limit``/``offset`` paging, newest first)."""
+
+    data: list[Record]
+    object: str = "list"
+    # Counts every match of the query; None when the server did not say.
+    total_count: int | None = None
+
+
+class SelectOption(WireModel):
+    id: str
+    label: str = ""
+    description: str | None = None
+    # For a dependent select (``$stage``): the owning option of the parent field (``pd_...``).
+    parent_id: str | None = None
+
+
+class TypeConfiguration(WireModel):
+    options: Annotated[list[SelectOption], BeforeValidator(_none_to_list)] = []
+    parent_field_key: str | None = None
+    multiple_values: bool | None = None
+    unique: bool | None = None
+    currency: str | None = None
+    handle_service: str | None = None
+
+
+class FieldDefinition(WireModel):
+    label: str = ""
+    value_type: str = ""
+    description: str | None = None
+    id: str | None = None
+    slug: str | None = None
+    system: bool | None = None
+    read_only: Flag = False
+    type_configuration: Annotated[TypeConfiguration, BeforeValidator(_none_to_dict)] = (
+        TypeConfiguration()
+    )
+
+
+class DirectionDefinition(WireModel):
+    cardinality: str = ""
+    label: str = ""
+
+
+class RelationshipDefinitionDirections(WireModel):
+    as_source: DirectionDefinition | None = None
+    as_destination: DirectionDefinition | None = None
+
+
+class RelationshipDefinition(WireModel):
+    cardinality: str = ""
+    object_type: str = ""
+    label: str = ""
+    description: str | None = None
+    id: str | None = None
+    # Not in the SDK model (read-only relationships are known from the docs), but honoured when
+    # a server states it.
+    read_only: Flag = False
+    directions: RelationshipDefinitionDirections | None = None
+
+
+class Definitions(WireModel):
+    """``GET /v1/{type}/definitions``: the org's fields and relationships for one object type."""
+
+    field_definitions: dict[str, FieldDefinition]
+    relationship_definitions: Annotated[
+        dict[str, RelationshipDefinition], BeforeValidator(_none_to_dict)
+    ] = {}
+    object_type: str = ""
+
+
+class FieldHistoryEntry(WireModel):
+    value: JsonValue = None
+    value_type: str = ""
+    display_value: str | None = None
+    recorded_at: str | None = None
+    is_create: Flag = False
+
+
+class FieldHistoryPage(WireModel):
+    """One page of a field's history, newest first; ``next_cursor`` goes into ``after``."""
+
+    data: list[FieldHistoryEntry]
+    has_more: Flag = False
+    next_cursor: str | None = None
+
+
+class AuthInfo(WireModel):
+    """``GET /v1/auth/validate``; an empty ``scopes`` list means full access."""
+
+    active: bool
+    token_type: str | None = None
+    subject_type: str | None = None
+    scopes: IdList = []

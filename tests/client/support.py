@@ -1,0 +1,52 @@
+"""Test helpers of the client suite: a manual clock for the client and a recording transport.
+
+Neither replaces code under test: ``FakeClock`` is the client's injectable time source bound to
+the emulator's ``ManualClock``, and ``RecordingTransport`` forwards every request unchanged to a
+real transport (the emulator's ASGI app) while keeping a copy of what was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from reconciler.emulator.clock import ManualClock
+
+FULL_KEY = "sk_lf_demo_full"
+READ_KEY = "sk_lf_demo_read"
+
+
+class FakeClock:
+    """The client's clock over the emulator's ``ManualClock``: sleeping advances simulated time
+    (so the emulator's rate limiter and idempotency store see it too) and records the delay."""
+
+    def __init__(self, manual: ManualClock) -> None:
+        self.manual = manual
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.manual.now()
+
+    def time(self) -> float:
+        return self.manual.now()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.manual.advance(seconds)
+        await asyncio.sleep(0)  # let other coroutines run, as a real sleep would
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Forwards to ``inner`` and records every request (method, URL, headers, body)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
