@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from .client import DEFAULT_BASE_URL, LightfieldClient
 from .emulator import Emulator
 from .errors import LfrError
@@ -94,12 +92,8 @@ def open_client(target: Target, **client_options: object) -> LightfieldClient:
         return LightfieldClient(target.api_key, base_url=target.base_url, **client_options)  # type: ignore[arg-type]
     target.local_db.parent.mkdir(parents=True, exist_ok=True)
     emulator = Emulator(db=str(target.local_db), seed="demo")
-    transport = httpx.ASGITransport(app=emulator.app)
-    return LightfieldClient(
-        target.api_key,
-        base_url=target.base_url,
-        transport=transport,
-        **client_options,  # type: ignore[arg-type]
+    return LightfieldClient.for_asgi_app(
+        emulator.app, target.api_key, base_url=target.base_url, **client_options
     )
 
 

@@ -56,3 +56,37 @@ def test_nothing_below_the_cli_prints_or_exits() -> None:
         for line, name in _forbidden_calls(ast.parse(path.read_text(), str(path))):
             offenders.append(f"reconciler/{relative}:{line}: {name}()")
     assert offenders == []
+
+
+# Each third-party library stays in the module that owns it (design §8). The emulator is its
+# own world and may use what it needs.
+OWNERS = {
+    "deepdiff": {"diff.py"},
+    "ruamel": {"manifests.py"},
+    "httpx": {"client.py"},
+    "typer": {"cli.py"},
+    "uvicorn": set(),
+    "starlette": set(),
+}
+
+
+def _imported_roots(tree: ast.AST) -> set[str]:
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_third_party_libraries_stay_in_their_owning_module() -> None:
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative.startswith("emulator/"):
+            continue
+        for library in _imported_roots(ast.parse(path.read_text(), str(path))) & set(OWNERS):
+            if relative not in OWNERS[library]:
+                offenders.append(f"reconciler/{relative} imports {library}")
+    assert offenders == []
