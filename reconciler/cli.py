@@ -19,6 +19,7 @@ import typer
 from . import __version__
 from .apply import ApplyReport, SafetyRails, apply_plan, check_rails, check_scopes, check_stale
 from .client import RateConfig
+from .drift import DriftReport, explain_drift
 from .errors import LfrError
 from .manifests import Problem
 from .pipeline import Outcome, read_manifests, read_saved_plan, run_plan, validate_against_org
@@ -328,6 +329,64 @@ def apply(
         typer.echo(text_render.render_report(report, color=use_color), nl=False)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def drift(
+    directory: DirArgument = Path("manifests"),
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="How to print the drift report.")
+    ] = OutputFormat.text,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the report (same format) here.")
+    ] = None,
+    color: Annotated[
+        bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
+    ] = None,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Report managed values that differ in the CRM from the manifests (drift).
+
+    A plan of the manifests as they are, read the other way round: for each drifted key, the
+    manifest value, the live value and, for fields with history, when the live value was
+    recorded and what it replaced. Values the CRM only formats differently (labels vs ids,
+    number and date formats, list order) are never drift. A read-only key is enough.
+
+    Exit codes: 0 no drift, 2 drift, 1 error.
+    """
+    target = _target(api_key, base_url, local)
+    typer.echo(target.describe(), err=True)
+    progress = _ProgressLine(_stderr_is_tty())
+
+    async def go() -> DriftReport:
+        async with open_client(target) as client:
+            outcome = await run_plan(client, directory, target=target.identity, progress=progress)
+            progress.close()
+            if outcome.problems or outcome.plan is None:
+                _report_problems(outcome.problems)
+                raise typer.Exit(1)
+            return await explain_drift(client, outcome.plan)
+
+    try:
+        report = asyncio.run(go())
+    except LfrError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        progress.close()
+    if output is OutputFormat.json:
+        rendered = json_render.render_drift(report)
+    elif output is OutputFormat.markdown:
+        rendered = markdown_render.render_drift(report)
+    else:
+        use_color = sys.stdout.isatty() if color is None else color
+        rendered = text_render.render_drift(report, color=use_color and out is None)
+    if out is not None:
+        out.write_text(rendered, encoding="utf-8")
+    typer.echo(rendered, nl=False)
+    if report.drifted:
+        raise typer.Exit(2)
 
 
 def _confirm() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from ..apply import ApplyReport
+from ..drift import DriftReport
 from ..plan import Plan, plan_to_dict
 
 
@@ -46,4 +47,20 @@ def render_report(report: ApplyReport) -> str:
             for r in report.results
         ],
     }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_drift(report: DriftReport) -> str:
+    data = plan_to_dict(report.plan)
+    data["drifted"] = report.drifted
+    data["history"] = [
+        {
+            "id": record_id,
+            "key": key,
+            "changed_at": note.changed_at,
+            "now": note.now,
+            "before": note.before,
+        }
+        for (record_id, key), note in sorted(report.history.items())
+    ]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

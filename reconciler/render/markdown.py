@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from ..apply import ApplyReport
+from ..drift import DriftReport
 from ..plan import Plan, RecordChange
 from .values import link_name, show
 
@@ -43,7 +44,7 @@ def render_plan(plan: Plan, *, title: str = "lfr plan", limit: int = COMMENT_LIM
     sections = [_section(r, plan) for r in plan.records if r.action != "noop"]
     if not sections:
         sections = ["No changes: the CRM matches the manifests."]
-    text = "\n".join(head)
+    text = "\n".join(head) + "\n"
     for shown, section in enumerate(sections):
         note = _truncation_note(len(sections) - shown)
         if len(text) + len(section) + len(note) + 2 > limit:
@@ -119,4 +120,55 @@ def render_report(report: ApplyReport, *, title: str = "lfr apply") -> str:
             ]
         )
         + "\n"
+    )
+
+
+DRIFT_MARKER = "<!-- lfr-drift -->"
+
+
+def render_drift(
+    report: DriftReport, *, title: str = "lfr drift", limit: int = COMMENT_LIMIT
+) -> str:
+    plan = report.plan
+    drifted = [r for r in plan.records if r.action != "noop"]
+    lines = [
+        DRIFT_MARKER,
+        f"### {title}",
+        "",
+        f"**{len(drifted)} of {len(plan.records)} managed records drifted.**"
+        if drifted
+        else "**No drift: the CRM matches the manifests.**",
+        "",
+    ]
+    text = "\n".join(lines) + "\n"
+    for shown, record in enumerate(drifted):
+        section = _drift_section(record, report)
+        note = _truncation_note(len(drifted) - shown)
+        if len(text) + len(section) + len(note) + 2 > limit:
+            return text + note
+        text += section + "\n"
+    return text
+
+
+def _drift_section(record: RecordChange, report: DriftReport) -> str:
+    plan = report.plan
+    name = escape(record.name)
+    if record.action == "create":
+        return f"- **{name}** (`{record.origin}`): no live record matches; apply would create it\n"
+    link = f" · [open in Lightfield]({record.http_link})" if _safe_link(record.http_link) else ""
+    rows = ["| key | manifest | live | changed | before |", "|---|---|---|---|---|"]
+    for change in record.fields:
+        note = report.history.get((record.id or "", change.key))
+        changed = escape(note.changed_at) if note and note.changed_at else ""
+        before = escape(note.before) if note and note.before is not None else ""
+        rows.append(
+            f"| `{change.key}` | {escape(show(change.after, plan.labels))} | "
+            f"{escape(show(change.before, plan.labels))} | {changed} | {before} |"
+        )
+    for links in record.relationships:
+        want = ", ".join(escape(link_name(i, plan.labels)) for i in links.after) or "(none)"
+        have = ", ".join(escape(link_name(i, plan.labels)) for i in links.before) or "(none)"
+        rows.append(f"| `{links.key}` | {want} | {have} | | |")
+    return "\n".join(
+        [f"#### {name} ({escape(record.id or '')})", "", f"`{record.origin}`{link}", "", *rows, ""]
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..apply import ApplyReport
+from ..drift import DriftReport
 from ..manifests import Problem
 from ..plan import Plan, RecordChange, RelationshipChange
 from .values import link_name, safe, show
@@ -104,4 +105,39 @@ def render_report(report: ApplyReport, *, color: bool = False) -> str:
     if report.stopped:
         lines.append(paint("-", safe(report.stopped)))
     lines.append(paint("bold", report.summary()))
+    return "\n".join(lines) + "\n"
+
+
+def render_drift(report: DriftReport, *, color: bool = False) -> str:
+    plan, paint = report.plan, _painter(color)
+    lines: list[str] = []
+    for record in plan.records:
+        if record.action == "noop":
+            continue
+        if record.action == "create":
+            lines.append(paint("-", f"! {safe(record.name)}  {record.origin}"))
+            lines.append("    no live record matches metadata.match (apply would create it)")
+            lines.append("")
+            continue
+        lines.append(paint("~", f"~ {safe(record.name)} ({record.id})  {record.origin}"))
+        for change in record.fields:
+            text = (
+                f"    {change.key}: manifest {show(change.after, plan.labels)}, "
+                f"live {show(change.before, plan.labels)}"
+            )
+            note = report.history.get((record.id or "", change.key))
+            if note is not None and note.changed_at:
+                was = f"; before that {safe(note.before)}" if note.before is not None else ""
+                text += f"  (changed {note.changed_at}{was})"
+            lines.append(text)
+        for link in record.relationships:
+            missing = ", ".join(link_name(i, plan.labels) for i in link.add) or "none"
+            extra = ", ".join(link_name(i, plan.labels) for i in link.remove) or "none"
+            lines.append(f"    {link.key}: missing {missing}; unexpected {extra}")
+        lines.append("")
+    drifted = sum(1 for r in plan.records if r.action != "noop")
+    in_sync = len(plan.records) - drifted
+    if not drifted:
+        lines.append("No drift: the CRM matches the manifests.")
+    lines.append(paint("bold", f"Drift: {drifted} drifted, {in_sync} in sync."))
     return "\n".join(lines) + "\n"

@@ -1,0 +1,64 @@
+"""Drift: a plan of the manifests as checked in, read as "what changed in the CRM" (design §6).
+
+Owns the one thing drift adds to a plan: for each drifted attribute-backed field, when it
+changed and what it showed before, from the field history endpoint (newest first, so the first
+two entries are "now" and "before"). Relationships and column-backed fields have no history;
+they are reported without it. Called by the CLI; never prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from .client import LightfieldClient
+from .errors import ApiError
+from .plan import Plan
+
+
+@dataclass(frozen=True)
+class FieldHistoryNote:
+    """What the history says about a drifted field's current value."""
+
+    changed_at: str | None  # when the live value was recorded
+    now: str | None  # its display value
+    before: str | None  # the display value it replaced (None: the first value, or unknown)
+
+
+@dataclass
+class DriftReport:
+    plan: Plan
+    # (record id, field key) → history note, for the fields that have history.
+    history: dict[tuple[str, str], FieldHistoryNote] = field(default_factory=dict)
+
+    @property
+    def drifted(self) -> bool:
+        return self.plan.has_changes
+
+
+async def explain_drift(client: LightfieldClient, plan: Plan) -> DriftReport:
+    report = DriftReport(plan)
+    wanted = [
+        (record.id, change.key)
+        for record in plan.records
+        if record.action == "update" and record.id is not None
+        for change in record.fields
+    ]
+
+    async def note(record_id: str, key: str) -> None:
+        try:
+            page = await client.field_history("opportunities", record_id, key, limit=2)
+        except ApiError:
+            return  # no history for this field (column-backed): reported without it
+        if not page.data:
+            return
+        current = page.data[0]
+        previous = page.data[1] if len(page.data) > 1 else None
+        report.history[(record_id, key)] = FieldHistoryNote(
+            changed_at=current.recorded_at,
+            now=current.display_value,
+            before=previous.display_value if previous is not None else None,
+        )
+
+    await asyncio.gather(*(note(record_id, key) for record_id, key in wanted))
+    return report
