@@ -47,7 +47,7 @@ from .errors import ApiError, error_type
 from .faults import COMMITTING_ACTIONS, FaultConfig, FaultRule
 from .idempotency import InFlight, Mismatch, Proceed, Replay, key_too_long
 from .operations import Caller
-from .ratelimit import category_for
+from .ratelimit import category_for, retry_after_headers
 from .store import KeyGrant
 
 if TYPE_CHECKING:
@@ -230,10 +230,9 @@ class Pipeline:
         if not decision.allowed:
             raise ApiError(429, "Rate limit exceeded. Please try again later.")
         rule = emu.faults.before(method, path)
-        latency = emu.faults.config.latency_ms
-        if latency > 0:
-            await asyncio.sleep(latency / 1000)
+        latency = emu.faults.config.latency_ms / 1000
         if rule is not None and rule.action not in COMMITTING_ACTIONS:
+            await _pause(latency)
             log["fault"] = rule.action
             return self._injected(rule, headers)
         body = await self._body(request)
@@ -244,7 +243,9 @@ class Pipeline:
             if granted and scope not in granted:
                 raise ApiError(403, f"This API key lacks the '{scope}' scope.")
         caller = Caller(grant.org, method, path, log["idempotency_key"])
-        status, payload = await self._idempotent(request, route, params, caller, body, grant)
+        status, payload = await self._idempotent(
+            request, route, params, caller, body, grant, latency
+        )
         if isinstance(payload, Response):  # a replayed or refused idempotent request
             payload.headers.update(headers)
             return payload
@@ -285,9 +286,14 @@ class Pipeline:
         caller: Caller,
         body: Any,
         grant: KeyGrant,
+        latency: float,
     ) -> tuple[int, Any]:
+        """Run the operation under the Idempotency-Key rules. The injected latency is spent
+        while the key is held, as a slow real operation would be, so a concurrent duplicate
+        sees it in flight (409) instead of a finished answer."""
         key = caller.idempotency_key
         if request.method != "POST" or key is None:
+            await _pause(latency)
             return 200, self._operate(request, route, params, caller, body, grant)
         if key_too_long(key):
             raise ApiError(
@@ -317,6 +323,7 @@ class Pipeline:
             )
         assert isinstance(begin, Proceed)
         try:
+            await _pause(latency)
             payload = self._operate(request, route, params, caller, body, grant)
         except ApiError as error:
             store.finish(caller.org, operation, key, error.status, _json(error.body()), {})
@@ -392,7 +399,7 @@ class Pipeline:
         if rule.should_retry is not None:
             extra["x-should-retry"] = "true" if rule.should_retry else "false"
         if rule.retry_after is not None:
-            extra["Retry-After"] = f"{rule.retry_after:g}"
+            extra.update(retry_after_headers(rule.retry_after))
         messages = {
             429: "Rate limit exceeded. Please try again later.",
             503: "The service is temporarily unavailable.",
@@ -457,3 +464,8 @@ def build_app(emu: Emulator) -> Starlette:
     pipeline = Pipeline(emu)
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
     return Starlette(routes=[Route("/{path:path}", pipeline.handle, methods=methods)])
+
+
+async def _pause(seconds: float) -> None:
+    if seconds > 0:
+        await asyncio.sleep(seconds)

@@ -14,6 +14,7 @@ and the first one that fires wins. For each rule a request passes by, the rule c
 first ``skip`` matching requests go through untouched, then the rule fires ``times`` times (or
 forever with ``times=None``), each time only with chance ``probability``, drawn from a
 ``random.Random(seed)`` so storms are reproducible. ``configure`` resets every counter.
+``FaultConfig.from_file`` reads ``.json`` as JSON and anything else as YAML (safe loader only).
 
 A 429 storm of three is just a rule::
 

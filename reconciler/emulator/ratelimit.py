@@ -107,10 +107,18 @@ class RateDecision:
             "X-RateLimit-Reset": str(self.reset),
         }
         if not self.allowed:
-            wait = self.retry_after if self.retry_after is not None else 1.0
-            headers["Retry-After"] = str(max(1, math.ceil(wait)))
-            headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000)))
+            headers.update(retry_after_headers(self.retry_after))
         return headers
+
+
+def retry_after_headers(seconds: float | None) -> dict[str, str]:
+    """``Retry-After`` in whole seconds (at least 1, as documented) and the precise
+    ``retry-after-ms`` the SDK honours first; for any 429/503, injected ones included."""
+    wait = seconds if seconds is not None and seconds > 0 else 1.0
+    return {
+        "Retry-After": str(max(1, math.ceil(wait - _EPSILON))),
+        "retry-after-ms": str(max(1, math.ceil(wait * 1000 - _EPSILON))),
+    }
 
 
 @dataclass
