@@ -13,14 +13,7 @@ from reconciler.client import LightfieldClient, RetryPolicy
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
-from tests.plan.conftest import (  # noqa: F401 - shared fixtures
-    FULL_KEY,
-    WriteManifest,
-    anyio_backend,
-    manifest_dir,
-    opportunity,
-    write,
-)
+from tests.demo import FULL_KEY
 
 
 @pytest.fixture

@@ -17,9 +17,19 @@ from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.pipeline import run_plan
 from reconciler.plan import Plan
 from reconciler.schema import OrgSchema
-from tests.plan.conftest import ACME_RENEWAL, ALEX, INITECH, NINA, PRIYA, SAM
+from tests.demo import (
+    ACME_RENEWAL,
+    ALEX,
+    FULL_KEY,
+    INITECH,
+    NINA,
+    PRIYA,
+    SAM,
+    WriteManifest,
+    opportunity,
+)
 
-from .conftest import FULL_KEY, WriteManifest, changes_applied, opportunity, writes
+from .conftest import changes_applied, writes
 
 
 async def plan_of(client: LightfieldClient, directory: Path) -> Plan:

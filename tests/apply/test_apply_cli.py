@@ -12,11 +12,9 @@ from typer.testing import CliRunner, Result
 
 from reconciler.cli import app
 from reconciler.emulator import Emulator
-from tests.plan.conftest import ACME_RENEWAL, INITECH
+from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, READ_KEY, WriteManifest, opportunity
 
-from .conftest import FULL_KEY, WriteManifest, opportunity, writes
-
-READ_KEY = "sk_lf_demo_read"
+from .conftest import writes
 
 
 def lfr(args: list[str], base_url: str, *, key: str = FULL_KEY, stdin: str | None = None) -> Result:

@@ -24,9 +24,9 @@ from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.pipeline import run_plan
 from reconciler.schema import OrgSchema
-from tests.plan.conftest import ACME_RENEWAL, INITECH
+from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, opportunity
 
-from .conftest import FULL_KEY, changes_applied, opportunity
+from .conftest import changes_applied
 
 RECORDS = [ACME_RENEWAL, INITECH, "opp_cm6gx0b03ek8pgt"]
 CONTACTS = [

@@ -16,18 +16,7 @@ from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
-from tests.plan.conftest import (  # noqa: F401 - shared fixtures
-    ACME_RENEWAL,
-    FULL_KEY,
-    INITECH,
-    NINA,
-    WriteManifest,
-    manifest_dir,
-    opportunity,
-    write,
-)
-
-READ_KEY = "sk_lf_demo_read"
+from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, NINA, READ_KEY, WriteManifest, opportunity
 
 
 @pytest.fixture

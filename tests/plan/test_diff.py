@@ -14,8 +14,7 @@ from reconciler.model import DesiredRecord, parse_manifests
 from reconciler.plan import RecordChange
 from reconciler.records import Record
 from reconciler.schema import OrgSchema
-
-from .conftest import ALEX, JANE, NINA, PRIYA, SAM, opportunity
+from tests.demo import ALEX, JANE, NINA, PRIYA, SAM, opportunity
 
 OPTIONS = DiffOptions(revision="git:abc", target="https://api.example")
 

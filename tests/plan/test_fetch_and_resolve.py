@@ -15,8 +15,7 @@ from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.pipeline import run_plan
-
-from .conftest import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
+from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
 
 
 def categories(emu: Emulator) -> Counter[str]:

@@ -19,8 +19,7 @@ from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
 from reconciler.plan import plan_from_dict
-
-from .conftest import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
+from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,7 @@ import pytest
 from reconciler.client import LightfieldClient
 from reconciler.emulator import Emulator
 from reconciler.pipeline import run_plan
-
-from .conftest import ACME_RENEWAL, WriteManifest, opportunity
+from tests.demo import ACME_RENEWAL, WriteManifest, opportunity
 
 # (spec under `spec:`, line of the problem, text the message must contain). Spec lines start
 # at line 7 of the file, so `fields:` is line 7 and its first key line 8.
