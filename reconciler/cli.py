@@ -79,6 +79,26 @@ ArrayReplaceOption = Annotated[
 ]
 
 
+ReportOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Also write the rendered output (in --format) to this file, e.g. for a job summary "
+        "or a PR comment.",
+    ),
+]
+TitleOption = Annotated[
+    str | None,
+    typer.Option(help="Heading of the markdown output (e.g. to say which target it ran on)."),
+]
+
+
+def _emit(rendered: str, report: Path | None) -> None:
+    if report is not None:
+        report.write_text(rendered, encoding="utf-8")
+    typer.echo(rendered, nl=False)
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"Error: {message}", err=True)
     return typer.Exit(1)
@@ -161,6 +181,8 @@ def plan(
         bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
     ] = None,
     array_replace: ArrayReplaceOption = True,
+    report: ReportOption = None,
+    title: TitleOption = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
@@ -201,15 +223,13 @@ def plan(
     if out is not None:
         out.write_text(json_render.render_plan(result), encoding="utf-8")
     if output is OutputFormat.json:
-        typer.echo(json_render.render_plan(result), nl=False)
+        rendered = json_render.render_plan(result)
     elif output is OutputFormat.markdown:
-        typer.echo(markdown_render.render_plan(result), nl=False)
+        rendered = markdown_render.render_plan(result, title=title or "lfr plan")
     else:
-        use_color = sys.stdout.isatty() if color is None else color
-        typer.echo(
-            text_render.render_plan(result, color=use_color, show_unchanged=show_unchanged),
-            nl=False,
-        )
+        use_color = (sys.stdout.isatty() if color is None else color) and report is None
+        rendered = text_render.render_plan(result, color=use_color, show_unchanged=show_unchanged)
+    _emit(rendered, report)
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(2)
 
@@ -249,6 +269,8 @@ def apply(
     color: Annotated[
         bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
     ] = None,
+    report_file: ReportOption = None,
+    title: TitleOption = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
@@ -272,7 +294,7 @@ def apply(
     rails = SafetyRails(max_change, min_records, force)
     progress = _ProgressLine(_stderr_is_tty())
 
-    async def go() -> ApplyReport | None:
+    async def go() -> ApplyReport:
         async with open_client(target, rates=RateConfig(write=rate)) as client:
             schema = OrgSchema(await client.definitions("opportunities"))
             if source.is_file() and source.suffix == ".json":
@@ -306,7 +328,7 @@ def apply(
             check_rails(plan, rails)
             typer.echo(text_render.render_plan(plan, color=use_color), nl=False)
             if not plan.has_changes:
-                return None
+                return ApplyReport()
             await check_scopes(client, plan)
             if not auto_approve:
                 _confirm()
@@ -318,15 +340,13 @@ def apply(
         raise _fail(str(exc)) from None
     finally:
         progress.close()
-    if report is None:
-        typer.echo("Nothing to apply.")
-        return
     if output is OutputFormat.json:
-        typer.echo(json_render.render_report(report), nl=False)
+        rendered = json_render.render_report(report)
     elif output is OutputFormat.markdown:
-        typer.echo(markdown_render.render_report(report), nl=False)
+        rendered = markdown_render.render_report(report, title=title or "lfr apply")
     else:
-        typer.echo(text_render.render_report(report, color=use_color), nl=False)
+        rendered = text_render.render_report(report, color=use_color and report_file is None)
+    _emit(rendered, report_file)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -337,9 +357,8 @@ def drift(
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="How to print the drift report.")
     ] = OutputFormat.text,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the report (same format) here.")
-    ] = None,
+    report_file: ReportOption = None,
+    title: TitleOption = None,
     color: Annotated[
         bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
     ] = None,
@@ -378,13 +397,11 @@ def drift(
     if output is OutputFormat.json:
         rendered = json_render.render_drift(report)
     elif output is OutputFormat.markdown:
-        rendered = markdown_render.render_drift(report)
+        rendered = markdown_render.render_drift(report, title=title or "lfr drift")
     else:
         use_color = sys.stdout.isatty() if color is None else color
-        rendered = text_render.render_drift(report, color=use_color and out is None)
-    if out is not None:
-        out.write_text(rendered, encoding="utf-8")
-    typer.echo(rendered, nl=False)
+        rendered = text_render.render_drift(report, color=use_color and report_file is None)
+    _emit(rendered, report_file)
     if report.drifted:
         raise typer.Exit(2)
 

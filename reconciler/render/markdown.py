@@ -106,6 +106,10 @@ def render_report(report: ApplyReport, *, title: str = "lfr apply") -> str:
             if result.failure.origin is not None:
                 detail += f" (`{result.failure.origin}`)"
         rows.append(f"| {mark} | {escape(result.name)} ({escape(result.id or 'new')}) | {detail} |")
+    if not report.results and report.stopped is None:
+        return (
+            f"<!-- lfr-apply -->\n### {title}\n\nNothing to apply: the CRM matches the manifests.\n"
+        )
     stopped = [f"> {escape(report.stopped)}", ""] if report.stopped else []
     return (
         "\n".join(

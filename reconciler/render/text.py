@@ -83,6 +83,8 @@ _MARK_COLOR = {"applied": "+", "failed": "-", "unverified": "~", "not_attempted"
 
 
 def render_report(report: ApplyReport, *, color: bool = False) -> str:
+    if not report.results and report.stopped is None:
+        return "Nothing to apply.\n"
     paint = _painter(color)
     lines = []
     for result in report.results:

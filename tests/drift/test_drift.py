@@ -96,7 +96,7 @@ def test_out_of_band_edits_are_reported_with_history(
     notes = {h["key"]: h for h in report["history"]}
     assert (notes["$stage"]["now"], notes["$stage"]["before"]) == ("Discovery", "Proposal")
     out = tmp_path / "drift.md"
-    markdown = lfr(["drift", str(manifest_dir), "-f", "markdown", "--out", str(out)], server)
+    markdown = lfr(["drift", str(manifest_dir), "-f", "markdown", "--report", str(out)], server)
     assert markdown.exit_code == 2
     assert out.read_text() == markdown.stdout
     assert "| `$stage` | Proposal | Discovery | 20" in markdown.stdout

@@ -1,0 +1,185 @@
+"""The GitHub workflows' own command lines, run against the emulator.
+
+Every step of .github/workflows/*.yml that runs lfr is executed here exactly as written (bash
+-eo pipefail, the step's env with secrets and event values filled in), with only the launcher
+`python3 -m uv run lfr` pointed at this interpreter. Steps that talk to GitHub itself (`gh`,
+actions) are not run. So a workflow cannot drift away from what the CLI accepts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ruamel.yaml import YAML
+
+from reconciler.emulator import Emulator
+from reconciler.emulator.ratelimit import RateLimitConfig
+from reconciler.emulator.server import running_server
+from tests.demo import ACME_RENEWAL, FULL_KEY, READ_KEY
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOWS = REPO / ".github" / "workflows"
+LAUNCHER = "python3 -m uv run lfr"
+
+
+def steps(workflow: str) -> dict[str, dict[str, Any]]:
+    data = YAML(typ="safe").load((WORKFLOWS / workflow).read_text())
+    (job,) = data["jobs"].values()
+    return {step["name"]: step for step in job["steps"] if "name" in step}
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Emulator, str]]:
+    emu = Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
+    with running_server(emu, host="127.0.0.1", port=0) as base_url:
+        yield emu, base_url
+
+
+class Runner:
+    """Runs workflow steps in a checkout-like directory, like a GitHub runner would."""
+
+    def __init__(self, workdir: Path, base_url: str) -> None:
+        self.workdir = workdir
+        self.base_url = base_url
+        self.summary = workdir / "step-summary.md"
+        self.output = workdir / "github-output"
+
+    def run(self, step: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        script = step["run"]
+        assert LAUNCHER in script, f"step {step['name']!r} does not run lfr"
+        self.output.write_text("")
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("LIGHTFIELD_", "CI"))},
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_STEP_SUMMARY": str(self.summary),
+            "GITHUB_OUTPUT": str(self.output),
+            "LIGHTFIELD_BASE_URL": self.base_url,
+            "LFR": f"{sys.executable} -m reconciler.cli",
+            "PYTHONPATH": str(REPO),
+        }
+        env.update({k: self.expand(str(v)) for k, v in step.get("env", {}).items()})
+        return subprocess.run(
+            [
+                "bash",
+                "--noprofile",
+                "--norc",
+                "-eo",
+                "pipefail",
+                "-c",
+                script.replace(LAUNCHER, "$LFR"),
+            ],
+            cwd=self.workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def expand(self, value: str) -> str:
+        values = {
+            "secrets.LIGHTFIELD_READ_KEY": READ_KEY,
+            "secrets.LIGHTFIELD_WRITE_KEY": FULL_KEY,
+            "github.event.pull_request.number": "42",
+        }
+        return re.sub(r"\$\{\{\s*([^}]+?)\s*\}\}", lambda m: values[m.group(1)], value)
+
+    def outputs(self) -> dict[str, str]:
+        return dict(line.split("=", 1) for line in self.output.read_text().splitlines() if line)
+
+
+@pytest.fixture
+def runner(server: tuple[Emulator, str], tmp_path: Path) -> Runner:
+    import shutil
+
+    shutil.copytree(REPO / "manifests", tmp_path / "manifests")
+    return Runner(tmp_path, server[1])
+
+
+def test_every_lfr_step_is_covered_here() -> None:
+    """A new workflow step that runs lfr must be added to the tests below."""
+    covered = {
+        ("plan.yml", "Validate manifests (annotations at file:line)"),
+        ("plan.yml", "Plan against Lightfield (read-only key)"),
+        ("plan.yml", "Plan against the local workspace (fork, no secrets)"),
+        ("apply.yml", "Apply"),
+        ("drift.yml", "Drift"),
+    }
+    found = {
+        (path.name, name)
+        for path in WORKFLOWS.glob("*.yml")
+        for name, step in steps(path.name).items()
+        if LAUNCHER in str(step.get("run", ""))
+    }
+    assert found == covered
+
+
+def test_pull_request_plan_steps(runner: Runner, server: tuple[Emulator, str]) -> None:
+    emu, _ = server
+    plan = steps("plan.yml")
+    validated = runner.run(plan["Validate manifests (annotations at file:line)"])
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stdout == "4 manifests valid.\n"
+
+    remote = runner.run(plan["Plan against Lightfield (read-only key)"])
+    assert remote.returncode == 0, remote.stderr
+    markdown = (runner.workdir / "plan.md").read_text()
+    assert markdown.startswith("<!-- lfr-plan -->\n### lfr plan\n")
+    assert "**Plan: 1 to create, 2 to update, 1 unchanged.**" in markdown
+    assert (runner.workdir / "plan.json").read_text().startswith('{\n  "format_version": 1')
+    assert [r for r in emu.requests() if r["method"] != "GET"] == []  # a plan never writes
+
+    fork = runner.run(plan["Plan against the local workspace (fork, no secrets)"])
+    assert fork.returncode == 0, fork.stderr
+    local = (runner.workdir / "plan.md").read_text()
+    assert "### lfr plan (local workspace: pull requests from forks get no secrets" in local
+    assert (runner.workdir / ".lfr" / "workspace.sqlite3").exists()
+
+
+def test_invalid_manifests_fail_validation_with_annotations(runner: Runner) -> None:
+    broken = runner.workdir / "manifests" / "acme" / "acme-renewal-2027.yaml"
+    broken.write_text(
+        broken.read_text().replace("$amount: 135000", "$amount: 135000\n    $amount: 1")
+    )
+    result = runner.run(steps("plan.yml")["Validate manifests (annotations at file:line)"])
+    assert result.returncode == 1
+    assert "::error file=manifests/acme/acme-renewal-2027.yaml,line=" in result.stdout
+    assert "duplicate key '$amount'" in result.stdout
+
+
+def test_apply_then_drift_steps(runner: Runner, server: tuple[Emulator, str]) -> None:
+    emu, base_url = server
+    applied = runner.run(steps("apply.yml")["Apply"])
+    assert applied.returncode == 0, applied.stderr
+    report = (runner.workdir / "apply.md").read_text()
+    assert report.startswith("<!-- lfr-apply -->\n### lfr apply\n\n**Apply: 3 applied.**")
+
+    drift = steps("drift.yml")["Drift"]
+    clean = runner.run(drift)
+    assert clean.returncode == 0, clean.stderr
+    assert runner.outputs() == {"exit": "0"}
+    assert "No drift" in runner.summary.read_text()
+
+    httpx.post(
+        f"{base_url}/v1/opportunities/{ACME_RENEWAL}",
+        json={"fields": {"$amount": 1}},
+        headers={"Authorization": f"Bearer {FULL_KEY}", "Lightfield-Version": "2026-03-01"},
+    ).raise_for_status()
+    drifted = runner.run(drift)
+    assert drifted.returncode == 0, drifted.stderr  # drift is reported, not a failed run
+    assert runner.outputs() == {"exit": "2"}
+    assert "| `$amount` | 135,000 | 1 |" in (runner.workdir / "drift.md").read_text()
+
+
+def test_drift_step_fails_the_run_on_error(runner: Runner) -> None:
+    runner.base_url = "http://127.0.0.1:9"  # nothing listens there
+    result = runner.run(steps("drift.yml")["Drift"])
+    assert result.returncode != 0
+    assert runner.outputs() == {"exit": "1"}
