@@ -160,6 +160,7 @@ def test_apply_then_drift_steps(runner: Runner, server: tuple[Emulator, str]) ->
     assert applied.returncode == 0, applied.stderr
     report = (runner.workdir / "apply.md").read_text()
     assert report.startswith("<!-- lfr-apply -->\n### lfr apply\n\n**Apply: 3 applied.**")
+    assert len([r for r in emu.requests() if r["method"] == "POST"]) == 3
 
     drift = steps("drift.yml")["Drift"]
     clean = runner.run(drift)
