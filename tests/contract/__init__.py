@@ -1,0 +1,1 @@
+"""Contract tests: the official ``lightfield`` SDK proves the emulator speaks the real API."""
