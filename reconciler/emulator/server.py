@@ -20,11 +20,29 @@ from .emulator import Emulator
 STARTUP_TIMEOUT_SECONDS = 10.0
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (0 = a free port).
+
+    IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto says TCP (and
+    uvicorn binds with proto 0), so without it every response waits ~40 ms for the client's
+    delayed ACK (Nagle's algorithm).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
 def serve(
     emu: Emulator, host: str = "127.0.0.1", port: int = 8787, log_level: str = "info"
 ) -> None:
     """Serve ``emu`` until interrupted."""
-    uvicorn.run(emu.app, host=host, port=port, log_level=log_level)
+    sock = listen(host, port)
+    try:
+        uvicorn.Server(uvicorn.Config(emu.app, log_level=log_level)).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 @contextmanager
@@ -36,11 +54,7 @@ def running_server(
     ``log_level`` defaults to "critical" because injected connection drops make uvicorn log
     tracebacks that are expected.
     """
-    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto says TCP,
-    # and without it every response waits ~40 ms for the client's delayed ACK (Nagle).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    sock = listen(host, port)
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(emu.app, log_level=log_level, lifespan="off")
     server = uvicorn.Server(config)
