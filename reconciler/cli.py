@@ -8,6 +8,7 @@ below it returns values or raises ``LfrError``. Exit codes: 0 success, 1 error, 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from enum import StrEnum
@@ -21,6 +22,8 @@ from .apply import ApplyReport, SafetyRails, apply_plan, check_rails, check_scop
 from .client import RateConfig
 from .drift import DriftReport, explain_drift
 from .errors import LfrError
+from .export import ExportProblems, ExportResult, export_opportunities
+from .manifest_schema import org_schema, render_schema, static_schema
 from .manifests import Problem
 from .pipeline import Outcome, read_manifests, read_saved_plan, run_plan, validate_against_org
 from .render import github as github_render
@@ -450,6 +453,129 @@ def validate(
         raise typer.Exit(1)
     noun = "manifest" if len(manifests) == 1 else "manifests"
     typer.echo(f"{len(manifests)} {noun} valid.")
+
+
+DEFAULT_SCHEMA_FILE = Path("schema/manifest.schema.json")
+
+
+@app.command()
+def export(
+    ids: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--id",
+            metavar="OPP_ID",
+            help="An opportunity to export (opp_...); repeat for several.",
+        ),
+    ] = None,
+    all_records: Annotated[
+        bool, typer.Option("--all", help="Export every live opportunity.")
+    ] = False,
+    directory: Annotated[
+        Path,
+        typer.Option(
+            "--dir",
+            help="Where manifests go: a record already managed by a manifest below it is "
+            "updated in place, the others get <dir>/<name>.yaml.",
+        ),
+    ] = Path("manifests"),
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Write manifests from live opportunities, so that `lfr plan` right after is empty.
+
+    Every writable field with a value and every link is written: select options by label (by
+    option id when the label is ambiguous), members and contacts by email, accounts by name or
+    domain when that finds exactly the record, else ids. Read-only keys, $pipeline and
+    $createdBy are left out. Re-exporting over a manifest keeps its comments, key order and
+    the spelling of values that still hold; keys newly set are appended, keys that became
+    empty are set to null.
+
+    Exit codes: 0 written, 1 error (nothing is written when existing manifests cannot be read).
+    """
+    if bool(ids) == all_records:
+        raise _fail("give --id opp_... (one or more) or --all (not both)")
+    target = _target(api_key, base_url, local)
+    typer.echo(target.describe(), err=True)
+    schema_ref = (
+        Path(os.path.relpath(DEFAULT_SCHEMA_FILE, directory)).as_posix()
+        if DEFAULT_SCHEMA_FILE.is_file()
+        else None
+    )
+
+    async def go() -> ExportResult:
+        async with open_client(target) as client:
+            return await export_opportunities(
+                client, directory, ids=None if all_records else ids, schema_ref=schema_ref
+            )
+
+    try:
+        result = asyncio.run(go())
+    except ExportProblems as exc:
+        _report_problems(exc.problems)
+        raise _fail(str(exc)) from None
+    except LfrError as exc:
+        raise _fail(str(exc)) from None
+    for note in result.notes:
+        typer.echo(f"Note: {note}", err=True)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for exported in result.files:
+        counts[exported.status] += 1
+        names = ", ".join(f"{name} ({record_id})" for name, record_id in exported.records)
+        typer.echo(f"{exported.status:<9} {exported.path.as_posix()}  {names}")
+    records = sum(len(exported.records) for exported in result.files)
+    typer.echo(
+        f"Export: {records} record{'s' if records != 1 else ''}; files: {counts['created']} "
+        f"created, {counts['updated']} updated, {counts['unchanged']} unchanged."
+    )
+
+
+@app.command("schema")
+def schema_command(
+    org: Annotated[
+        bool,
+        typer.Option(
+            "--org",
+            help="Generate from the target org's definitions: its field keys with typed "
+            "values, select options, relationships; unknown and read-only keys refused.",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help=f"Write the schema to this file (e.g. {DEFAULT_SCHEMA_FILE})."),
+    ] = None,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Print (or --out: write) a JSON Schema of manifests for editors and linters.
+
+    Editors find it through the first line of a manifest:
+    `# yaml-language-server: $schema=../schema/manifest.schema.json`. Without --org the schema
+    is the same for every org (shape, names, references); with --org it needs a target.
+    """
+    if org:
+        target = _target(api_key, base_url, local)
+        typer.echo(target.describe(), err=True)
+
+        async def definitions() -> OrgSchema:
+            async with open_client(target) as client:
+                return OrgSchema(await client.definitions("opportunities"))
+
+        try:
+            document = org_schema(asyncio.run(definitions()))
+        except LfrError as exc:
+            raise _fail(str(exc)) from None
+    else:
+        document = static_schema()
+    text = render_schema(document)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"Wrote {out.as_posix()}.", err=True)
 
 
 @app.command()
