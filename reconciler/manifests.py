@@ -128,9 +128,22 @@ def load_bytes(raw: bytes, file: str) -> LoadResult:
     if control:
         line = text.count("\n", 0, control.start()) + 1
         return _failed(file, line, f"control character U+{ord(control.group()):04X} is not allowed")
+    builder = _parse(text, file, pure=False)
+    if builder.syntax_error:
+        # libyaml speaks YAML 1.1, which refuses a few 1.2 spellings (a `:` inside a flow
+        # scalar, as in `[https://x.io]`); the pure parser decides those, at its own speed.
+        builder = _parse(text, file, pure=True)
+    if not builder.documents and not builder.problems:
+        builder.problems.append(Problem(file, 0, "file is empty: expected a manifest document"))
+    if builder.problems:
+        return LoadResult([], sorted(builder.problems))
+    return LoadResult(builder.documents, [])
+
+
+def _parse(text: str, file: str, *, pure: bool) -> _Builder:
     builder = _Builder(file)
     try:
-        for event in YAML(typ="safe", pure=False).parse(text):
+        for event in YAML(typ="safe", pure=pure).parse(text):
             builder.feed(event)
             if builder.fatal:
                 break
@@ -138,13 +151,11 @@ def load_bytes(raw: bytes, file: str) -> LoadResult:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
         builder.problems.append(Problem(file, line, f"invalid YAML: {exc.problem or exc}"))
+        builder.syntax_error = True
     except YAMLError as exc:
         builder.problems.append(Problem(file, 0, f"invalid YAML: {exc}"))
-    if not builder.documents and not builder.problems:
-        builder.problems.append(Problem(file, 0, "file is empty: expected a manifest document"))
-    if builder.problems:
-        return LoadResult([], sorted(builder.problems))
-    return LoadResult(builder.documents, [])
+        builder.syntax_error = True
+    return builder
 
 
 def _failed(file: str, line: int, message: str) -> LoadResult:
@@ -182,6 +193,7 @@ class _Builder:
         self.documents: list[Document] = []
         self.problems: list[Problem] = []
         self.fatal = False  # stop reading the file: going on would only cost time or memory
+        self.syntax_error = False
         self._stack: list[_Frame] = []
         self._lines: dict[Path_, int] = {}
         self._root: Any = None

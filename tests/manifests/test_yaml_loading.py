@@ -112,3 +112,15 @@ def test_tree_collects_problems_from_every_file_and_uses_relative_names(tmp_path
         "team/a.yaml:2: duplicate key 'a' (first at line 1)",
     ]
     assert [d.file for d in result.documents] == ["c.yaml"]
+
+
+def test_yaml_1_2_plain_scalars_with_colons_in_flow_lists_are_accepted() -> None:
+    # libyaml (YAML 1.1) refuses these; the loader falls back to the 1.2 parser.
+    ok = load_bytes(b"urls: [https://y.io, b]\n", "f.yaml")
+    assert ok.problems == []
+    assert ok.documents[0].data == {"urls": ["https://y.io", "b"]}
+
+
+def test_a_real_syntax_error_is_still_reported_with_its_line() -> None:
+    result = load_bytes(b"urls: [https://y.io, b]\nbad: [1,\n", "f.yaml")
+    assert [(p.line, p.message.split(":")[0]) for p in result.problems] == [(3, "invalid YAML")]
