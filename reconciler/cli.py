@@ -11,9 +11,10 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -160,6 +161,20 @@ class _ProgressLine:
             sys.stderr.flush()
 
 
+T = TypeVar("T")
+
+
+def _run(work: Coroutine[Any, Any, T], progress: _ProgressLine | None = None) -> T:
+    """Run one command's async work; an LfrError becomes "Error: ..." and exit 1."""
+    try:
+        return asyncio.run(work)
+    except LfrError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        if progress is not None:
+            progress.close()
+
+
 @app.command()
 def plan(
     directory: DirArgument = Path("manifests"),
@@ -213,12 +228,7 @@ def plan(
                 progress=progress,
             )
 
-    try:
-        outcome = asyncio.run(go())
-    except LfrError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        progress.close()
+    outcome = _run(go(), progress)
     if outcome.problems or outcome.plan is None:
         _report_problems(outcome.problems)
         raise typer.Exit(1)
@@ -337,12 +347,7 @@ def apply(
                 _confirm()
             return await apply_plan(client, plan, schema, progress=progress)
 
-    try:
-        report = asyncio.run(go())
-    except LfrError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        progress.close()
+    report = _run(go(), progress)
     if output is OutputFormat.json:
         rendered = json_render.render_report(report)
     elif output is OutputFormat.markdown:
@@ -391,12 +396,7 @@ def drift(
                 raise typer.Exit(1)
             return await explain_drift(client, outcome.plan)
 
-    try:
-        report = asyncio.run(go())
-    except LfrError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        progress.close()
+    report = _run(go(), progress)
     if output is OutputFormat.json:
         rendered = json_render.render_drift(report)
     elif output is OutputFormat.markdown:
@@ -444,10 +444,7 @@ def validate(
             async with open_client(target) as client:
                 return await validate_against_org(client, manifests)
 
-        try:
-            problems = asyncio.run(check())
-        except LfrError as exc:
-            raise _fail(str(exc)) from None
+        problems = _run(check())
     if problems:
         _report_problems(problems)
         raise typer.Exit(1)
@@ -563,10 +560,7 @@ def schema_command(
             async with open_client(target) as client:
                 return OrgSchema(await client.definitions("opportunities"))
 
-        try:
-            document = org_schema(asyncio.run(definitions()))
-        except LfrError as exc:
-            raise _fail(str(exc)) from None
+        document = org_schema(_run(definitions()))
     else:
         document = static_schema()
     text = render_schema(document)
@@ -599,10 +593,7 @@ def whoami(
             info = await client.validate_auth()
             return info.subject_type or "unknown", list(info.scopes)
 
-    try:
-        subject, scopes = asyncio.run(check())
-    except LfrError as exc:
-        raise _fail(str(exc)) from None
+    subject, scopes = _run(check())
     typer.echo(f"Key is active ({subject} key).")
     typer.echo("Scopes: " + (", ".join(scopes) if scopes else "full access"))
 
