@@ -8,13 +8,16 @@ Owns what happens between "the plan is approved" and "here is what was applied":
 - Writes: each record's planned requests in order (a create first, then its follow-ups on the
   returned id), records concurrently; the client paces them with its Write bucket and retries
   transient failures with the same idempotency key.
-- Verification: the record a write returns must hold every value the plan set. A response older
-  than the record we planned from is a stale idempotent replay; the record is re-read and, if
-  still not as planned, sent once more under new keys. A mismatch that survives is reported
+- Verification: the record a write returns must hold every value the plan set. A response no
+  newer than the record we planned from is a stale idempotent replay; the record is re-read and,
+  if still not as planned, sent once more under keys naming the live state it repairs. A 2xx whose
+  body is unreadable is never taken as success: an update is read back, a create is sent again
+  under the same key (the API replays the record it made). A mismatch that survives is reported
   (e.g. a CRM automation changed the value back), never counted as success.
 - Partial failure: a record's API error fails that record only (with the manifest ``file:line``
   of the key the error's ``param`` names); an authentication, permission or retry-budget error
-  stops the run, and what was not started is reported as not attempted.
+  stops the run, what was not started is reported as not attempted, and the report says
+  "k of n applied" and that re-running is safe.
 
 Never prints; the CLI renders the ``ApplyReport``.
 """
@@ -22,6 +25,7 @@ Never prints; the CLI renders the ``ApplyReport``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -212,7 +216,20 @@ async def apply_plan(
         return result
 
     report.results = list(await asyncio.gather(*(run(change) for change in todo)))
+    if report.stopped is not None:
+        report.stopped = (
+            f"Stopped: {report.stopped.rstrip('.')}. {report.count('applied')} of {len(todo)} "
+            "applied; records not yet started were not attempted. Re-running apply is safe: "
+            "applied writes are replayed, not repeated."
+        )
     return report
+
+
+@dataclass
+class _Sent:
+    """Requests sent for one record, counted even when a send raises."""
+
+    count: int = 0
 
 
 async def _apply_record(
@@ -223,28 +240,29 @@ async def _apply_record(
     stop: asyncio.Event,
     report: ApplyReport,
 ) -> RecordResult:
-    sent = 0
+    sent = _Sent()
     try:
-        record, sent = await _send(client, change, change.requests)
+        record = await _send(client, change, change.requests, sent)
         missing = unmet(change, record, schema)
         resent = False
-        if _older(record, change.live_updated_at):
-            # An answer older than the record we planned from is a replay of an earlier run's
-            # write (same key, because the world came back to the same values): it says
-            # nothing about now, so read what the record really holds.
+        if _not_newer(record, change.live_updated_at):
+            # An answer no newer than the record we planned from is a replay of an earlier
+            # run's write (same key, because the world came back to the same values): it says
+            # nothing about now, so read what the record really holds. (This run's write always
+            # changes the record; only a write in the very millisecond of the planned-from
+            # state looks the same, and then the read just confirms it.)
             record = await client.retrieve("opportunities", record.id)
             missing = unmet(change, record, schema)
             if missing:
-                fresh = tuple(_rekey(r) for r in change.requests)
-                record, more = await _send(client, replace(change, id=record.id), fresh)
-                sent += more
+                fresh = tuple(_rekey(r, record.updated_at) for r in change.requests)
+                record = await _send(client, replace(change, id=record.id), fresh, sent)
                 resent = True
                 missing = unmet(change, record, schema)
         if missing:
             return _result(
                 change,
                 "unverified",
-                sent,
+                sent.count,
                 Failure(
                     "the write succeeded but the record does not hold the planned value of "
                     f"{', '.join(missing)} (changed back by an automation or another user?); "
@@ -254,35 +272,48 @@ async def _apply_record(
                 record_id=record.id,
                 resent=resent,
             )
-        return _result(change, "applied", sent, record_id=record.id, resent=resent)
+        return _result(change, "applied", sent.count, record_id=record.id, resent=resent)
     except (Unauthorized, Forbidden, RetryBudgetExhausted) as exc:
         stop.set()
-        report.stopped = (
-            f"stopped: {exc}. Records not yet started were not attempted; re-running apply is "
-            "safe (applied writes are replayed, not repeated)."
-        )
-        return _result(change, "failed", sent, _failure(change, exc))
+        if report.stopped is None:  # the first cause; apply_plan adds the counts
+            report.stopped = str(exc)
+        return _result(change, "failed", sent.count, _failure(change, exc))
     except TransportError as exc:
-        if exc.maybe_committed and change.id is not None:
-            # No valid answer, but the write may have landed: the record says which.
+        if exc.maybe_committed:
+            # No valid answer, but the write may have landed: find out which, never assume.
             try:
-                live = await client.retrieve("opportunities", change.id)
+                record = await _verify_unanswered(client, change, sent)
             except LfrError:
-                return _result(change, "failed", sent, _failure(change, exc))
-            if not unmet(change, live, schema):
-                return _result(change, "applied", sent)
-        return _result(change, "failed", sent, _failure(change, exc))
+                return _result(change, "failed", sent.count, _failure(change, exc))
+            if not unmet(change, record, schema):
+                return _result(change, "applied", sent.count, record_id=record.id)
+        return _result(change, "failed", sent.count, _failure(change, exc))
     except ApiError as exc:
-        return _result(change, "failed", sent, _failure(change, exc))
+        return _result(change, "failed", sent.count, _failure(change, exc))
+
+
+async def _verify_unanswered(client: LightfieldClient, change: RecordChange, sent: _Sent) -> Record:
+    """The record as it is after a write whose answer was lost or unreadable.
+
+    An update is read back. A create has no id to read: the same requests are sent again under
+    the same keys, so the API replays the answer of a create that landed (and runs, exactly
+    once, one that did not) and the follow-up writes go to the record it names.
+    """
+    if change.id is not None:
+        return await client.retrieve("opportunities", change.id)
+    return await _send(client, change, change.requests, sent)
 
 
 async def _send(
-    client: LightfieldClient, change: RecordChange, requests: Sequence[PlannedRequest]
-) -> tuple[Record, int]:
+    client: LightfieldClient,
+    change: RecordChange,
+    requests: Sequence[PlannedRequest],
+    sent: _Sent,
+) -> Record:
     record: Record | None = None
     record_id = change.id
-    sent = 0
     for request in requests:
+        sent.count += 1
         if request.path == "/v1/opportunities" and record_id is None:
             record = await client.create(
                 "opportunities", request.body, idempotency_key=request.idempotency_key
@@ -293,19 +324,29 @@ async def _send(
             record = await client.update(
                 "opportunities", record_id, request.body, idempotency_key=request.idempotency_key
             )
-        sent += 1
     assert record is not None, "a planned change has at least one request"
-    return record, sent
+    return record
 
 
-def _rekey(request: PlannedRequest) -> PlannedRequest:
-    """The same write under a new key, so the API runs it instead of replaying the old answer."""
-    return replace(request, idempotency_key=request.idempotency_key + "-resend1")
+def _rekey(request: PlannedRequest, live_updated_at: str | None) -> PlannedRequest:
+    """The same write under a new key, so the API runs it instead of replaying an old answer.
+
+    The key names the live state being repaired (its ``updatedAt``): repairing the same value
+    again after it was changed back once more gets yet another key, never the previous
+    repair's (whose replay would report a success that is not there), while a re-run after a
+    crash mid-repair, facing the same live state, reuses it.
+    """
+    state = hashlib.sha256((live_updated_at or "").encode()).hexdigest()[:16]
+    return replace(request, idempotency_key=f"{request.idempotency_key}-r{state}")
 
 
-def _older(record: Record, planned_updated_at: str | None) -> bool:
-    # ISO 8601 UTC stamps of one format compare correctly as strings.
-    return bool(planned_updated_at and record.updated_at and record.updated_at < planned_updated_at)
+def _not_newer(record: Record, planned_updated_at: str | None) -> bool:
+    # ISO 8601 UTC stamps of one format compare correctly as strings. Millisecond stamps: a
+    # hand edit in the same millisecond as the replayed write has the same stamp, so "older"
+    # would miss it.
+    return bool(
+        planned_updated_at and record.updated_at and record.updated_at <= planned_updated_at
+    )
 
 
 def _result(

@@ -339,7 +339,13 @@ def apply(
                     raise typer.Exit(1)
                 plan = outcome.plan
             check_rails(plan, rails)
-            typer.echo(text_render.render_plan(plan, color=use_color), nl=False)
+            # The plan is for the person approving; with a machine format on stdout (a PR
+            # comment, a job summary) it goes to stderr instead.
+            typer.echo(
+                text_render.render_plan(plan, color=use_color),
+                nl=False,
+                err=output is not OutputFormat.text,
+            )
             if not plan.has_changes:
                 return ApplyReport()
             await check_scopes(client, plan)

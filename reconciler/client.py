@@ -70,6 +70,8 @@ __all__ = [
     "ObjectType",
     "RateConfig",
     "RetryPolicy",
+    "check_api_key",
+    "check_base_url",
 ]
 
 ObjectType = Literal["opportunities", "accounts", "contacts", "members"]
@@ -162,14 +164,27 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def check_base_url(base_url: str) -> str:
+    """The base URL a client would use (no trailing slash); ``ValueError`` for one that could
+    expose the key: plain http to a non-loopback host, credentials, a query or fragment. Lets
+    the CLI refuse a target before it prints or opens anything."""
+    return _check_base_url(base_url, transport_injected=False)
+
+
+def check_api_key(value: str) -> None:
+    """``ValueError`` (never echoing the value) for a key that cannot go in a header."""
+    _check_token(value, "API key")
+
+
 def _check_base_url(base_url: str, *, transport_injected: bool) -> str:
     parts = urlsplit(base_url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"base URL must be an absolute http(s) URL, got {base_url!r}")
+    # Checked first, and never echoed: these parts are where a secret would sit.
     if parts.username is not None or parts.password is not None:
         raise ValueError("base URL must not carry credentials")
     if parts.query or parts.fragment:
-        raise ValueError(f"base URL must not have a query or fragment, got {base_url!r}")
+        raise ValueError("base URL must not have a query or fragment")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"base URL must be an absolute http(s) URL, got {base_url!r}")
     if parts.scheme == "http" and not transport_injected and not _is_loopback(parts.hostname):
         raise ValueError(
             f"refusing plain http:// to {parts.hostname}: the API key would travel unencrypted "

@@ -4,7 +4,9 @@ Owns the target rules and nothing else: with ``LIGHTFIELD_API_KEY`` (or ``--api-
 targets ``LIGHTFIELD_BASE_URL`` / ``--base-url`` (default: the real API); with no key it targets
 an embedded emulator on a SQLite file under ``.lfr/``, seeded with the demo data the example
 manifests refer to. Under ``CI=true`` a missing key is refused unless ``--local`` is given, so a
-CI job whose secret went missing fails loudly instead of planning against demo data.
+CI job whose secret went missing fails loudly instead of planning against demo data. A key or
+base URL the client would refuse (plain http to a non-loopback host, credentials in the URL,
+whitespace inside the key) is a ``TargetError`` here, before the CLI prints or sends anything.
 
 Called by ``cli.py`` only; it is the one module besides the CLI that may wire the emulator to
 the client, because the local workspace is exactly that wiring.
@@ -17,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .client import DEFAULT_BASE_URL, LightfieldClient
+from .client import DEFAULT_BASE_URL, LightfieldClient, check_api_key, check_base_url
 from .emulator import Emulator
 from .errors import LfrError
 
@@ -73,6 +75,15 @@ def choose_target(
     key = api_key or env.get("LIGHTFIELD_API_KEY") or None
     url = base_url or env.get("LIGHTFIELD_BASE_URL") or None
     if key is not None:
+        key = key.strip()  # a key pasted from a file often brings its newline
+        try:
+            check_api_key(key)
+        except ValueError as exc:
+            raise TargetError(f"{exc} (LIGHTFIELD_API_KEY / --api-key)") from None
+        try:
+            check_base_url(url or DEFAULT_BASE_URL)
+        except ValueError as exc:
+            raise TargetError(f"{exc} (LIGHTFIELD_BASE_URL / --base-url)") from None
         return Target(url or DEFAULT_BASE_URL, key)
     if url is not None:
         raise TargetError(

@@ -13,7 +13,7 @@ import re
 from ..apply import ApplyReport
 from ..drift import DriftReport
 from ..plan import Plan, RecordChange
-from .values import link_name, show
+from .values import link_name, safe, show
 
 COMMENT_LIMIT = 65_000
 MARKER = "<!-- lfr-plan -->"
@@ -22,8 +22,9 @@ _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 def escape(text: str) -> str:
     """Neutralise Markdown and HTML in a CRM-supplied string: no tags, links, emphasis or
-    table breaks can come out of a value."""
-    html = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    table breaks can come out of a value, and no control character (``values.safe``) either,
+    whether or not the string went through ``show`` first (field history text does not)."""
+    html = safe(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _SPECIAL.sub(r"\\\1", html).replace("\r", " ").replace("\n", " ")
 
 

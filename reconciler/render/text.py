@@ -130,7 +130,7 @@ def render_drift(report: DriftReport, *, color: bool = False) -> str:
             note = report.history.get((record.id or "", change.key))
             if note is not None and note.changed_at:
                 was = f"; before that {safe(note.before)}" if note.before is not None else ""
-                text += f"  (changed {note.changed_at}{was})"
+                text += f"  (changed {safe(note.changed_at)}{was})"
             lines.append(text)
         for link in record.relationships:
             missing = ", ".join(link_name(i, plan.labels) for i in link.add) or "none"

@@ -1,0 +1,166 @@
+"""The canary key scan (issue 7): one key, used across a whole run of CLI scenarios with DEBUG
+logging on (httpx, httpcore, uvicorn, reconciler) and every error path we can force, appears
+nowhere: not in stdout, stderr, log records (message, args or any attribute), tracebacks, plan
+files, markdown reports, GitHub annotations, the emulator's logs, or at the other host a
+redirect pointed to.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from reconciler.cli import app
+from reconciler.emulator import Emulator
+from reconciler.emulator.faults import FaultConfig, FaultRule
+from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES
+from tests.demo import opportunity
+
+from .harness import ACME_RENEWAL, collector, write_manifests
+
+CANARY = "sk_lf_canary_3f9b1c7d5e2a4086"
+CANARY_READ = "sk_lf_canary_read_9e8d7c6b5a41"
+CANARY_REVOKED = "sk_lf_canary_revoked_0c1d2e3f"
+CANARIES = (CANARY, CANARY_READ, CANARY_REVOKED)
+LOGGERS = ("httpx", "httpcore", "uvicorn", "uvicorn.error", "uvicorn.access", "reconciler")
+POST = "POST"
+
+
+class Transcript:
+    """Everything a run showed anyone, in one place to scan."""
+
+    def __init__(self) -> None:
+        self.texts: list[tuple[str, str]] = []
+        self.runs = 0
+
+    def add(self, what: str, text: str) -> None:
+        self.texts.append((what, text))
+
+    def run(
+        self,
+        args: list[str],
+        base_url: str | None,
+        key: str | None = CANARY,
+        *,
+        env: dict[str, str | None] | None = None,
+        stdin: str | None = None,
+    ) -> Result:
+        base = {"LIGHTFIELD_API_KEY": key, "LIGHTFIELD_BASE_URL": base_url, "CI": None}
+        result = CliRunner(env=base | (env or {})).invoke(app, args, input=stdin)
+        self.runs += 1
+        self.add(f"stdout of {args}", result.stdout)
+        self.add(f"stderr of {args}", result.stderr)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            exc = result.exception
+            self.add(f"traceback of {args}", "".join(traceback.format_exception(exc)))
+            self.add(f"repr of {args}", repr(exc))
+        return result
+
+    def leaks(self) -> list[str]:
+        return [
+            f"{what}: {canary}"
+            for what, text in self.texts
+            for canary in CANARIES
+            if canary in text
+        ]
+
+
+@pytest.fixture
+def transcript(caplog: pytest.LogCaptureFixture, live_emu: Emulator) -> tuple[Transcript, Emulator]:
+    for name in LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    live_emu.add_key(DEMO_ORG, CANARY, [])
+    live_emu.add_key(DEMO_ORG, CANARY_READ, list(READ_SCOPES))
+    return Transcript(), live_emu
+
+
+def test_the_canary_key_appears_nowhere(
+    transcript: tuple[Transcript, Emulator],
+    server: str,
+    manifest_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    t, emu = transcript
+    write_manifests(manifest_dir)
+    d = str(manifest_dir)
+    plan_file = tmp_path / "plan.json"
+
+    def faults(*rules: FaultRule) -> None:
+        emu.faults.configure(FaultConfig(rules=list(rules)))
+
+    # Reading: every format, a saved plan, validate, whoami, drift, the key given as a flag.
+    assert t.run(["whoami"], server).exit_code == 0
+    assert t.run(["whoami", "--api-key", CANARY], server, key=None).exit_code == 0
+    assert t.run(["validate", d], server).exit_code == 0
+    for fmt in ("text", "markdown", "json"):
+        assert t.run(["plan", d, "-f", fmt], server).exit_code == 0
+    assert t.run(["plan", d, "--out", str(plan_file)], server, CANARY_READ).exit_code == 0
+    assert t.run(["drift", d, "-f", "markdown"], server, CANARY_READ).exit_code == 2
+    # Refusals: a read-only key, a revoked key, unsafe base URLs, a key that cannot be sent.
+    assert t.run(["apply", d, "--auto-approve"], server, CANARY_READ).exit_code == 1
+    assert t.run(["apply", str(plan_file), "--auto-approve"], server, CANARY_READ).exit_code == 1
+    assert t.run(["whoami"], server, CANARY_REVOKED).exit_code == 1
+    assert t.run(["plan", d], "http://example.com").exit_code == 1
+    assert t.run(["plan", d], "https://user:pw@example.com").exit_code == 1
+    assert t.run(["whoami"], server, CANARY + " trailing-junk").exit_code == 1
+    assert t.run(["apply", d], server, stdin="no\n").exit_code == 1
+    # Writing through faults: retries, damaged answers, a stop, a redirect elsewhere, a 422.
+    with collector() as (elsewhere, seen):
+        faults(
+            FaultRule(action="status", method=POST, status=503, retry_after=0.01, times=2),
+            FaultRule(action="commit_then_drop", method=POST, times=1),
+            FaultRule(action="malformed_body", method=POST, times=1),
+            FaultRule(
+                action="redirect",
+                method=POST,
+                status=307,
+                path=f"/v1/opportunities/{ACME_RENEWAL}",
+                location=f"{elsewhere}/steal",
+                times=1,
+            ),
+        )
+        assert t.run(["apply", d, "--auto-approve", "-f", "markdown"], server).exit_code == 1
+        faults(FaultRule(action="redirect", status=302, location=f"{elsewhere}/steal", times=1))
+        assert t.run(["plan", d], server).exit_code == 1
+        t.add("the other host", json.dumps(seen, default=repr))
+        assert seen == []
+    faults()
+    assert t.run(["apply", d, "--auto-approve", "-f", "json"], server).exit_code == 0
+    (manifest_dir / "acme.yaml").write_text(
+        opportunity("acme", ACME_RENEWAL, "fields:\n  $amount: 7\n  priority: 12k")
+    )
+    annotated = t.run(["plan", d], server, env={"GITHUB_ACTIONS": "true"})
+    assert annotated.exit_code == 1 and "::error file=" in annotated.stdout
+    (manifest_dir / "acme.yaml").write_text(
+        opportunity(
+            "acme",
+            ACME_RENEWAL,
+            "fields:\n  $amount: 8\nrelationships:\n  $champion: con_doesnotexist00",
+        )
+    )
+    faults(FaultRule(action="status", method=POST, status=429, retry_after=0.01, times=None))
+    assert t.run(["apply", d, "--auto-approve"], server).exit_code == 1  # budget exhausted
+    faults()
+    rejected = t.run(["apply", d, "--auto-approve", "-f", "markdown"], server)
+    assert rejected.exit_code == 1 and "relationship_entity_missing" in rejected.stdout
+    # Everything written to disk, every log record in every form, the emulator's own logs.
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            t.add(str(path), path.read_text(encoding="utf-8", errors="replace"))
+    t.add("log text", caplog.text)
+    for record in caplog.records:
+        t.add(f"log record {record.name}", record.getMessage() + repr(record.__dict__))
+    t.add("emulator request log", json.dumps(emu.requests(), default=repr))
+    t.add("emulator mutation log", json.dumps(emu.mutations(), default=repr))
+
+    assert {r.name.split(".")[0] for r in caplog.records} >= {"httpcore", "httpx", "reconciler"}
+    assert any("retrying" in r.getMessage() for r in caplog.records)
+    assert t.leaks() == []
+    scanned = sum(len(text) for _, text in t.texts)
+    print(f"canary: {t.runs} CLI runs, {len(caplog.records)} log records, {scanned} chars, 0 leaks")
