@@ -70,7 +70,7 @@ class RateConfig:
     read: float | None = 25.0
     search: float | None = 25.0
     write: float | None = 25.0
-    burst: float = 1.0
+    burst: float = 0.9
 
     def rate(self, category: Category) -> float | None:
         rate: float | None = getattr(self, category)

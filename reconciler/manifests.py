@@ -16,10 +16,12 @@ file is collected (never just the first), so a user fixes a whole PR in one pass
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ruamel.yaml.main
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
@@ -143,7 +145,7 @@ def load_bytes(raw: bytes, file: str) -> LoadResult:
 def _parse(text: str, file: str, *, pure: bool) -> _Builder:
     builder = _Builder(file)
     try:
-        for event in YAML(typ="safe", pure=pure).parse(text):
+        for event in _events(text, pure=pure):
             builder.feed(event)
             if builder.fatal:
                 break
@@ -156,6 +158,21 @@ def _parse(text: str, file: str, *, pure: bool) -> _Builder:
         builder.problems.append(Problem(file, 0, f"invalid YAML: {exc}"))
         builder.syntax_error = True
     return builder
+
+
+def _events(text: str, *, pure: bool) -> Iterator[Event]:
+    """The parse events of ``text``. libyaml's parser is driven directly: ``YAML().parse``
+    would build a loader class, look for plug-ins on disk and keep a record per call (3x the
+    time of the parse itself); the pure parser is the fallback and the YAML 1.2 second opinion."""
+    if pure or _CParser is None:
+        yield from YAML(typ="safe", pure=True).parse(text)
+        return
+    parser = _CParser(text)
+    try:
+        while parser.check_event():
+            yield parser.get_event()
+    finally:
+        parser.dispose()
 
 
 def _failed(file: str, line: int, message: str) -> LoadResult:
@@ -183,6 +200,9 @@ class _Frame:
 
 _NO_KEY = object()
 _YAML = YAML(typ="safe", pure=False)
+# libyaml's parser (ruamel.yaml.clib, on CPython); None without it, and the pure parser then
+# yields the same events. ruamel.yaml.main does the looking.
+_CParser: Any = getattr(ruamel.yaml.main, "CParser", None)
 
 
 class _Builder:
@@ -310,11 +330,30 @@ def _construct(event: ScalarEvent) -> Any:
     if event.tag is not None:
         if event.tag not in _ALLOWED_TAGS:
             return event.value  # already reported; keep the text so building goes on
-        tag = event.tag
-    elif event.implicit[0]:
-        tag = _YAML.resolver.resolve(ScalarNode, event.value, (True, False))
-    else:
+        return _typed(event.tag, event)
+    if not event.implicit[0]:
         return event.value  # quoted: always a string
+    # A plain scalar's value depends on its text alone, and the same texts come back in every
+    # file (each key, `lfr/v1`, `Opportunity`, option labels): resolving them was half the
+    # load time. Every value cached is immutable (str, int, float, bool or None).
+    try:
+        return _plain_values[event.value]
+    except KeyError:
+        pass
+    value = _typed(_YAML.resolver.resolve(ScalarNode, event.value, (True, False)), event)
+    if len(_plain_values) < _PLAIN_CACHE_SIZE:
+        _plain_values[event.value] = value
+    return value
+
+
+_PLAIN_CACHE_SIZE = 4096
+_plain_values: dict[str, Any] = {}
+
+
+def _typed(tag: str, event: ScalarEvent) -> Any:
     if tag == "tag:yaml.org,2002:timestamp":
         return event.value
-    return _YAML.constructor.construct_object(ScalarNode(tag, event.value, event.start_mark))
+    # Not ``construct_object``: it remembers every node it ever built (for anchors), which
+    # kept every scalar of every file alive for the life of the process.
+    node = ScalarNode(tag, event.value, event.start_mark)
+    return _YAML.constructor.construct_non_recursive_object(node)

@@ -522,6 +522,9 @@ def seed_bulk(
 
     Records are back-dated to the day before ``now`` (so a lagging list index shows them) and
     link opportunities and contacts to existing or new accounts, keeping both sides in step.
+    Opportunities also carry a checkbox, a single and a multi-select and one or two
+    ``$contact`` links, so benchmark manifests can manage values of several types and both
+    relationship kinds.
     """
     store = records.store
     rng = random.Random(f"{org}:{store.count(org, 'opportunity')}:{opportunities}")
@@ -596,6 +599,13 @@ def seed_bulk(
             {"$account": [account.id]},
         )
         account.relationships.setdefault("$contact", []).append(contact.id)
+    # A second generator for the values added later, so the first one's draws (and so the
+    # stages, amounts and links of existing benchmarks and tests) stay as they were.
+    extra = random.Random(f"{org}:extra:{store.count(org, 'opportunity')}:{opportunities}")
+    regions = [o.id for o in defs.fields["region"].options]
+    products = [o.id for o in defs.fields["products"].options]
+    contact_pool = [c.id for c in store.records(org, "contact") if not c.trashed]
+    contact_pool += [r.id for r in new if r.object_type == "contact"]
     for i in range(opportunities):
         account = account_for(rng.choice(pool))
         stage = rng.choice(stage_ids)
@@ -612,8 +622,15 @@ def seed_bulk(
                 "$opportunityStatus": status[label],
                 "$amount": rng.randrange(1, 500) * 1000,
                 "priority": rng.randint(1, 5),
+                "strategic": extra.random() < 0.3,
+                "region": extra.choice(regions),
+                "products": sorted(extra.sample(products, extra.randint(1, 3))),
             },
-            {"$account": [account.id], "$owner": [rng.choice(members)] if members else []},
+            {
+                "$account": [account.id],
+                "$owner": [rng.choice(members)] if members else [],
+                "$contact": extra.sample(contact_pool, min(len(contact_pool), extra.randint(1, 2))),
+            },
         )
         account.relationships.setdefault("$opportunity", []).append(opp.id)
     with store.transaction():
