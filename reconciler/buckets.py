@@ -64,7 +64,11 @@ class RateConfig:
     """Requests per second per category; ``None`` turns client-side limiting off for it.
 
     ``burst`` is the bucket capacity as a number of seconds' worth of tokens (1.0 = ``rate``
-    tokens, matching the server's per-second buckets).
+    tokens, as large as the server's per-second buckets). The default stays a tenth below: a
+    bucket as large as the server's empties it, then sends at exactly its refill rate, so any
+    request that reaches the server a little late finds no token (429, and ``Remaining: 0``
+    closes the bucket for a second). The margin absorbs 0.1 s of such jitter and costs only
+    the first burst a tenth of its size.
     """
 
     read: float | None = 25.0

@@ -17,10 +17,12 @@ object models would guess.
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue
 from pydantic.alias_generators import to_camel
+from pydantic.dataclasses import dataclass
 
 
 def _none_to_list(value: Any) -> Any:
@@ -52,7 +54,14 @@ class WireModel(BaseModel):
     )
 
 
-class FieldValue(WireModel):
+# The two entries every record has a few dozen of are slotted dataclasses, not models: a model
+# instance also carries a ``__dict__`` and a set of the fields it was given (~480 bytes against
+# ~70), which made 10,000 held records weigh 230 MB.
+_WIRE_ENTRY = ConfigDict(alias_generator=to_camel, validate_by_alias=True, validate_by_name=True)
+
+
+@dataclass(frozen=True, slots=True, config=_WIRE_ENTRY)
+class FieldValue:
     """``fields[key]`` of a record: a wrapped value (reads wrap, writes take bare values)."""
 
     value: JsonValue = None
@@ -71,12 +80,13 @@ class RelationshipDirections(WireModel):
     as_destination: DirectionValues | None = None
 
 
-class RelationshipValue(WireModel):
+@dataclass(frozen=True, slots=True, config=_WIRE_ENTRY)
+class RelationshipValue:
     """``relationships[key]`` of a record; ``values`` is the merged set of related ids."""
 
     cardinality: str = ""
     object_type: str = ""
-    values: IdList = []
+    values: IdList = field(default_factory=list)
     directions: RelationshipDirections | None = None
 
 

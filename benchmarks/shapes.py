@@ -1,0 +1,63 @@
+"""The two shapes of a benchmark run: the full one (the figures in BENCHMARKS.md) and the smoke
+one (~20 s, run by CI so the suite cannot rot; its figures mean nothing).
+
+Owns the sizes only; suite.py measures them. Called by run.py and suite.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LATENCY_MS = 50.0  # added by the emulator to every request (fault spec ``latency_ms``)
+RATE = 25.0  # requests per second per category, as the API documents
+RTT = LATENCY_MS / 1000  # one round trip, as the bounds count it
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    opportunities: int  # T: bulk opportunities seeded (the demo org adds 17 of its own)
+    managed: int  # N: manifests of the plan rows
+    differing: int  # D: how many of them differ from live
+    contacts: int  # bulk contacts seeded ($contact links point at them)
+    runs: int  # runs per timed row; the median is reported
+    apply_updates: int
+    core_records: int
+    core_differing: int
+    scaling: tuple[int, ...]  # T of the scaling rows, with N = T / 4
+    skipped_scaling: tuple[int, ...]  # shown as skipped, so the table keeps its rows
+    throughput_reads: int
+    throughput_pages: int
+
+
+FULL = Shape(
+    name="full",
+    opportunities=2000,
+    managed=500,
+    differing=25,
+    contacts=500,
+    runs=3,
+    apply_updates=200,
+    core_records=10_000,
+    core_differing=500,
+    scaling=(500, 2000, 10_000),
+    skipped_scaling=(),
+    throughput_reads=4000,
+    throughput_pages=1000,
+)
+
+SMOKE = Shape(
+    name="smoke",
+    opportunities=40,
+    managed=10,
+    differing=2,
+    contacts=20,
+    runs=1,
+    apply_updates=10,
+    core_records=500,
+    core_differing=25,
+    scaling=(40, 160),
+    skipped_scaling=(10_000,),
+    throughput_reads=300,
+    throughput_pages=100,
+)

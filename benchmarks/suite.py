@@ -1,0 +1,404 @@
+"""The benchmark rows: what each measures, what it is compared with, and the table.
+
+Owns one invocation (``Suite``): it seeds the emulator databases, starts the emulators as
+separate ``lfr emulator serve`` processes on loopback (the real limits and latency; one more
+with both off, for the throughput rows), writes the manifests of each row, runs the
+measurements of measure.py and turns them into table rows and notes. The rows are always the
+same (a skipped one says so), so the smoke run shows that every row still works. Called by
+run.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from . import bounds, measure
+from .emulator_process import EmulatorProcess
+from .shapes import LATENCY_MS, RATE, RTT, Shape
+from .workload import (
+    Opportunity,
+    Seeded,
+    seed_database,
+    spread,
+    synthetic,
+    wire_record,
+    write_manifests,
+)
+
+# id, measure, result, compared with, ratio, goal, met
+Row = tuple[str, str, str, str, str, str, str]
+HEADER: Row = ("#", "measure", "result", "compared with", "ratio", "goal", "met")
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return f"read {counts['read']}, search {counts['search']}, write {counts['write']}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f} s" if value < 100 else f"{value:.0f} s"
+
+
+class Suite:
+    """One invocation: the temporary workspace, the emulators, the rows and notes."""
+
+    def __init__(self, shape: Shape, runs: int, work: Path, log: Callable[[str], None]) -> None:
+        self.shape, self.runs, self.work, self.log = shape, runs, work, log
+        self.pacer = measure.Pacer()
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+        self.results: dict[str, Any] = {}
+
+    def _repeat(self, once: Callable[[], measure.Run]) -> measure.Run:
+        """The run with the median wall time (its request counts come with it)."""
+        ordered = sorted((once() for _ in range(self.runs)), key=lambda r: r.wall)
+        return ordered[(len(ordered) - 1) // 2]
+
+    def _manifests(
+        self,
+        name: str,
+        opportunities: Sequence[Opportunity],
+        seeded: Seeded,
+        differing: set[int],
+    ) -> Path:
+        workdir = self.work / name
+        write_manifests(workdir / "manifests", opportunities, seeded.vocabulary, differing)
+        return workdir
+
+    def _best(self, seed: Seeded, managed: int, differing: int) -> dict[str, int]:
+        return bounds.plan_requests(
+            listed=seed.listed,
+            members=len(seed.vocabulary.members),
+            managed=managed,
+            differing=differing,
+        )
+
+    def run(self) -> None:
+        shape = self.shape
+        self.log(f"seeding T={shape.opportunities:,} and the scaling databases")
+        main_seed = seed_database(self.work / "main.sqlite3", shape.opportunities, shape.contacts)
+        scale_seeds = {
+            t: seed_database(self.work / f"t{t}.sqlite3", t, max(shape.contacts, t // 4))
+            for t in shape.scaling
+            if t != shape.opportunities
+        }
+        main = EmulatorProcess("main", main_seed.path, self.work, rate=RATE, latency_ms=LATENCY_MS)
+        scaled = {
+            t: EmulatorProcess(f"t{t}", seed.path, self.work, rate=RATE, latency_ms=LATENCY_MS)
+            for t, seed in scale_seeds.items()
+        }
+        open_emu = EmulatorProcess("open", main_seed.path, self.work, rate=0, latency_ms=0)
+        emulators = [main, *scaled.values(), open_emu]
+        try:
+            self.log(f"starting {len(emulators)} emulator processes")
+            for emu in emulators:
+                emu.start()
+            for emu in emulators:
+                emu.wait_ready()
+            self._startup()
+            plan_run = self._plan_and_baseline(main, main_seed)
+            self._all_managed(main, main_seed)
+            self._apply(main, main_seed)  # last on `main`: it changes live records
+            self._core()
+            self._scaling(main_seed, plan_run, scaled, scale_seeds)
+            self._throughput(open_emu, main_seed)
+        finally:
+            for emu in emulators:
+                emu.stop()
+
+    # --- rows ---------------------------------------------------------------------------------
+
+    def _startup(self) -> None:
+        self.log("0: lfr startup")
+        walls = sorted(measure.lfr_startup(self.work) for _ in range(self.runs))
+        wall = walls[(len(walls) - 1) // 2]
+        self.results["startup"] = wall
+        self.rows.append(("0", "lfr startup (`lfr version`)", _seconds(wall), *("-",) * 4))
+
+    def _plan_and_baseline(self, main: EmulatorProcess, seed: Seeded) -> measure.Run:
+        shape = self.shape
+        n, d = shape.managed, shape.differing
+        workdir = self._manifests("plan", seed.opportunities[:n], seed, spread(n, d))
+        self.log(f"1: lfr plan, T={shape.opportunities} N={n} D={d}")
+        ours = self._repeat(
+            lambda: measure.lfr_plan(main, workdir, self.pacer, managed=n, differing=d)
+        )
+        best = self._best(seed, n, d)
+        bound = bounds.seconds(best, RTT)
+        ratio = ours.wall / bound
+        self.results["plan"] = {
+            "wall": ours.wall,
+            "requests": asdict(ours.requests),
+            "best": best,
+            "bound": bound,
+        }
+        self.rows.append(
+            (
+                "1",
+                f"lfr plan, T={shape.opportunities:,} N={n:,} D={d}",
+                _seconds(ours.wall),
+                f"bound {_seconds(bound)}",
+                f"{ratio:.2f}x",
+                "<= 1.25x",
+                _met(ratio <= 1.25),
+            )
+        )
+        self.notes.append(
+            f"1: requests {ours.requests.text()}, 429s {ours.requests.rate_limited}; "
+            f"fewest possible {_counts(best)}"
+        )
+        self.log("2: SDK baseline, same manifests")
+        base = self._repeat(
+            lambda: measure.sdk_baseline(main, workdir, self.pacer, managed=n, differing=d)
+        )
+        speedup = base.wall / ours.wall
+        self.results["baseline"] = {"wall": base.wall, "requests": asdict(base.requests)}
+        self.rows.append(
+            (
+                "2",
+                "SDK baseline, same manifests",
+                _seconds(base.wall),
+                f"lfr plan {_seconds(ours.wall)}",
+                f"{speedup:.1f}x",
+                ">= 5x",
+                _met(speedup >= 5),
+            )
+        )
+        self.notes.append(f"2: requests {base.requests.text()} (one retrieve per record)")
+        return ours
+
+    def _all_managed(self, main: EmulatorProcess, seed: Seeded) -> None:
+        t, d = len(seed.opportunities), self.shape.differing
+        workdir = self._manifests("all", seed.opportunities, seed, spread(t, d))
+        self.log(f"2b: N = T = {t}: lfr plan and the SDK baseline")
+        ours = self._repeat(
+            lambda: measure.lfr_plan(main, workdir, self.pacer, managed=t, differing=d)
+        )
+        # One request after the other, latency-bound and steady: one run is enough.
+        base = measure.sdk_baseline(main, workdir, self.pacer, managed=t, differing=d)
+        speedup = base.wall / ours.wall
+        best = self._best(seed, t, d)
+        self.results["all_managed"] = {
+            "plan_wall": ours.wall,
+            "plan_requests": asdict(ours.requests),
+            "plan_bound": bounds.seconds(best, RTT),
+            "baseline_wall": base.wall,
+        }
+        self.rows.append(
+            (
+                "2b",
+                f"SDK baseline, N = T = {t:,} (1 run)",
+                _seconds(base.wall),
+                f"lfr plan {_seconds(ours.wall)}",
+                f"{speedup:.1f}x",
+                ">= 20x",
+                _met(speedup >= 20),
+            )
+        )
+        self.notes.append(
+            f"2b: lfr plan requests {ours.requests.text()}; "
+            f"bound {_seconds(bounds.seconds(best, RTT))}"
+        )
+
+    def _apply(self, main: EmulatorProcess, seed: Seeded) -> None:
+        w = self.shape.apply_updates
+        pool = seed.opportunities
+        if self.runs * w > len(pool):
+            raise measure.BenchmarkError("not enough opportunities for disjoint apply runs")
+        self.log(f"3: lfr apply of {w} updates")
+        # Each run changes records of its own, spread over the list like the plan's
+        # differences, so every run starts from the same state without restarting the emulator.
+        picked = sorted(spread(len(pool), self.runs * w))
+        runs = []
+        for k in range(self.runs):
+            chosen = [pool[i] for i in picked[k :: self.runs]]
+            workdir = self._manifests(f"apply-{k}", chosen, seed, set(range(w)))
+            runs.append(measure.lfr_apply(main, workdir, self.pacer, updates=w))
+        ours = sorted(runs, key=lambda r: r.wall)[(len(runs) - 1) // 2]
+        write_bound = bounds.seconds({"write": w}, RTT)
+        best = bounds.apply_requests(
+            listed=seed.listed, members=len(seed.vocabulary.members), managed=w, updates=w
+        )
+        read_bound = bounds.seconds({k: v for k, v in best.items() if k != "write"}, RTT)
+        serial_bound = read_bound + write_bound
+        write_phase = ours.requests.write_span + RTT
+        duplicates = int(ours.details["duplicates"])
+        rate_limited = ours.requests.rate_limited
+        self.results["apply"] = {
+            "wall": ours.wall,
+            "requests": asdict(ours.requests),
+            "duplicates": duplicates,
+            "write_bound": write_bound,
+            "read_bound": read_bound,
+            "write_phase": write_phase,
+            "best": best,
+        }
+        self.rows += [
+            (
+                "3",
+                f"lfr apply --auto-approve --force, {w} updates",
+                _seconds(ours.wall),
+                f"bound {_seconds(write_bound)} ({w} writes)",
+                f"{ours.wall / write_bound:.2f}x",
+                "<= 1.2x",
+                _met(ours.wall <= 1.2 * write_bound),
+            ),
+            (
+                "3r",
+                "  429 responses, duplicate writes",
+                f"{rate_limited}, {duplicates}",
+                "-",
+                "-",
+                "0, 0",
+                _met(rate_limited == 0 and duplicates == 0),
+            ),
+            (
+                "3w",
+                "  its write phase (first write to last)",
+                _seconds(write_phase),
+                f"bound {_seconds(write_bound)}",
+                f"{write_phase / write_bound:.2f}x",
+                "-",
+                "-",
+            ),
+            (
+                "3s",
+                "  whole apply vs plan-then-write bound",
+                _seconds(ours.wall),
+                f"{_seconds(read_bound)} + {_seconds(write_bound)}",
+                f"{ours.wall / serial_bound:.2f}x",
+                "-",
+                "-",
+            ),
+        ]
+        self.notes.append(
+            f"3: requests {ours.requests.text()}; fewest possible {_counts(best)}; the reads "
+            "(confirming every changed record) come before the first write"
+        )
+
+    def _core(self) -> None:
+        count, d = self.shape.core_records, self.shape.core_differing
+        directory = self.work / "core"
+        vocab, defs, opportunities = synthetic(count)
+        write_manifests(
+            directory / "manifests", opportunities, vocab, spread(count, d), owner_by_email=False
+        )
+        with (directory / "live.jsonl").open("w", encoding="utf-8") as out:
+            for opp in opportunities:
+                out.write(json.dumps(wire_record(opp, defs)) + "\n")
+        self.log(f"4: core, {count:,} manifests in-process")
+        ours = self._repeat(lambda: measure.core(directory))
+        details = ours.details
+        if (details["update"], details["noop"]) != (d, count - d):
+            raise measure.BenchmarkError(f"core: unexpected plan {details}")
+        peak = float(details["peak_rss_mb"])
+        self.results["core"] = details
+        self.rows += [
+            (
+                "4",
+                f"core: load+validate+diff+render, {count:,} records",
+                _seconds(ours.wall),
+                "goal 2 s",
+                f"{ours.wall / 2:.2f}x",
+                "<= 2 s",
+                _met(ours.wall <= 2),
+            ),
+            (
+                "4m",
+                "  peak RSS (getrusage ru_maxrss)",
+                f"{peak:.0f} MB",
+                "goal 400 MB",
+                f"{peak / 400:.2f}x",
+                "<= 400 MB",
+                _met(peak <= 400),
+            ),
+        ]
+        stages = ", ".join(f"{k} {v:.2f} s" for k, v in details["stages"].items())
+        self.notes.append(
+            f"4: {stages}; RSS {details['rss_before_mb']:.0f} MB before the clock starts "
+            f"(interpreter, imports and the {count:,} prefetched live records)"
+        )
+
+    def _scaling(
+        self,
+        main_seed: Seeded,
+        main_plan: measure.Run,
+        scaled: dict[int, EmulatorProcess],
+        seeds: dict[int, Seeded],
+    ) -> None:
+        d = self.shape.differing
+        for t in self.shape.scaling:
+            n = t // 4
+            seed = seeds.get(t, main_seed)
+            bound = bounds.seconds(self._best(seed, n, d), RTT)
+            if t == self.shape.opportunities and n == self.shape.managed:
+                ours = main_plan  # the same measurement as row 1
+            else:
+                self.log(f"5: scaling, T={t} N={n}")
+                emu = scaled[t]
+                workdir = self._manifests(f"scale-{t}", seed.opportunities[:n], seed, spread(n, d))
+
+                def once(emu: EmulatorProcess = emu, workdir: Path = workdir, n: int = n) -> Any:
+                    return measure.lfr_plan(emu, workdir, self.pacer, managed=n, differing=d)
+
+                ours = self._repeat(once)
+            self.results.setdefault("scaling", {})[t] = {
+                "wall": ours.wall,
+                "requests": asdict(ours.requests),
+                "bound": bound,
+            }
+            self.rows.append(
+                (
+                    "5",
+                    f"scaling: lfr plan, T={t:,} N={n:,} D={d}",
+                    _seconds(ours.wall),
+                    f"bound {_seconds(bound)}",
+                    f"{ours.wall / bound:.2f}x",
+                    "-",
+                    "-",
+                )
+            )
+            self.notes.append(f"5: T={t:,}: requests {ours.requests.text()}")
+        for t in self.shape.skipped_scaling:
+            self.rows.append(("5", f"scaling: lfr plan, T={t:,}", "skipped", *("-",) * 4))
+
+    def _throughput(self, open_emu: EmulatorProcess, seed: Seeded) -> None:
+        self.log("6: emulator throughput, limits and latency off")
+        ids = [o.id for o in seed.opportunities]
+        result = measure.throughput(
+            open_emu, ids, reads=self.shape.throughput_reads, pages=self.shape.throughput_pages
+        )
+        self.results["throughput"] = result
+        for row_id, label, key in (
+            ("6", "emulator, limits off: retrieve by id", "read"),
+            ("6s", f"  list page of 25 (of {seed.listed:,})", "search"),
+        ):
+            self.rows.append(
+                (
+                    row_id,
+                    label,
+                    f"{result[key]:.0f} req/s",
+                    "goal 300 req/s",
+                    f"{result[key] / 300:.1f}x",
+                    ">= 300 req/s",
+                    _met(result[key] >= 300),
+                )
+            )
+
+
+def render_table(rows: Sequence[Row]) -> str:
+    table = [HEADER, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
+    lines = []
+    for index, row in enumerate(table):
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
