@@ -309,9 +309,9 @@ def apply(
 
     async def go() -> ApplyReport:
         async with open_client(target, rates=RateConfig(write=rate)) as client:
-            schema = OrgSchema(await client.definitions("opportunities"))
             if source.is_file() and source.suffix == ".json":
                 plan = read_saved_plan(source)
+                schema = OrgSchema(await client.definitions("opportunities"))
                 if plan.target != target.identity:
                     raise _fail(
                         f"{source} was planned against {plan.target}, not {target.identity}; "
@@ -338,6 +338,8 @@ def apply(
                     _report_problems(outcome.problems)
                     raise typer.Exit(1)
                 plan = outcome.plan
+                assert outcome.schema is not None, "a plan is always checked against the org"
+                schema = outcome.schema
             check_rails(plan, rails)
             # The plan is for the person approving; with a machine format on stdout (a PR
             # comment, a job summary) it goes to stderr instead.

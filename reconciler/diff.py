@@ -16,8 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from .model import DesiredField, DesiredRecord, DesiredRelationship
 from .plan import (
     FieldChange,
@@ -144,6 +142,9 @@ def _field_change(desired: DesiredField, live: Any) -> FieldChange | None:
 
 
 def _changed_parts(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, ...]:
+    # Imported on first use: only objects that differ need it, and it costs ~75 ms to import.
+    from deepdiff import DeepDiff
+
     difference = DeepDiff(before, after, ignore_order=True, view="tree")
     parts = {
         level.path(output_format="list")[0] for report in difference.values() for level in report

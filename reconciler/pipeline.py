@@ -42,6 +42,8 @@ class Outcome:
     problems: list[Problem] = field(default_factory=list)
     manifests: list[LoadedManifest] = field(default_factory=list)
     fetch_strategy: str = ""
+    # The org's definitions the plan was checked against (apply verifies writes with them).
+    schema: OrgSchema | None = None
 
 
 def read_manifests(root: Path) -> tuple[list[LoadedManifest], list[Problem]]:
@@ -97,7 +99,7 @@ async def run_plan(
         for option in definition.type_configuration.options:
             labels[option.id] = option.label
     plan = build_plan(fetched.pairs, schema, options, labels)
-    return Outcome(plan=plan, manifests=manifests, fetch_strategy=fetched.strategy)
+    return Outcome(plan=plan, manifests=manifests, fetch_strategy=fetched.strategy, schema=schema)
 
 
 def read_saved_plan(path: Path) -> Plan:

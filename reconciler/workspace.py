@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .client import DEFAULT_BASE_URL, LightfieldClient, check_api_key, check_base_url
-from .emulator import Emulator
 from .errors import LfrError
 
 LOCAL_WORKSPACE_DIR = Path(".lfr")
@@ -101,6 +100,9 @@ def open_client(target: Target, **client_options: object) -> LightfieldClient:
     """A client for ``target``; for the local workspace, over an in-process ASGI transport."""
     if target.local_db is None:
         return LightfieldClient(target.api_key, base_url=target.base_url, **client_options)  # type: ignore[arg-type]
+    # Imported here: only local runs need the emulator, and it costs every command ~85 ms.
+    from .emulator import Emulator
+
     target.local_db.parent.mkdir(parents=True, exist_ok=True)
     emulator = Emulator(db=str(target.local_db), seed="demo")
     return LightfieldClient.for_asgi_app(
