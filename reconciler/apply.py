@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Literal
 
 from .client import LightfieldClient
@@ -48,6 +49,8 @@ from .schema import OrgSchema
 
 Status = Literal["applied", "failed", "not_attempted", "unverified"]
 Progress = Callable[[int, int], None]
+# A create answered with a record older than this is checked to still exist (see _create).
+REPLAY_AGE_SECONDS = 60.0
 # Concurrent records in flight; the client's Write bucket, not this, sets the pace.
 CONCURRENCY = 32
 
@@ -230,6 +233,7 @@ class _Sent:
     """Requests sent for one record, counted even when a send raises."""
 
     count: int = 0
+    record_id: str | None = None  # the record a create made, once known
 
 
 async def _apply_record(
@@ -277,19 +281,27 @@ async def _apply_record(
         stop.set()
         if report.stopped is None:  # the first cause; apply_plan adds the counts
             report.stopped = str(exc)
-        return _result(change, "failed", sent.count, _failure(change, exc))
+        return _result(
+            change, "failed", sent.count, _failure(change, exc), record_id=sent.record_id
+        )
     except TransportError as exc:
         if exc.maybe_committed:
             # No valid answer, but the write may have landed: find out which, never assume.
             try:
                 record = await _verify_unanswered(client, change, sent)
             except LfrError:
-                return _result(change, "failed", sent.count, _failure(change, exc))
+                return _result(
+                    change, "failed", sent.count, _failure(change, exc), record_id=sent.record_id
+                )
             if not unmet(change, record, schema):
                 return _result(change, "applied", sent.count, record_id=record.id)
-        return _result(change, "failed", sent.count, _failure(change, exc))
+        return _result(
+            change, "failed", sent.count, _failure(change, exc), record_id=sent.record_id
+        )
     except ApiError as exc:
-        return _result(change, "failed", sent.count, _failure(change, exc))
+        return _result(
+            change, "failed", sent.count, _failure(change, exc), record_id=sent.record_id
+        )
 
 
 async def _verify_unanswered(client: LightfieldClient, change: RecordChange, sent: _Sent) -> Record:
@@ -315,10 +327,8 @@ async def _send(
     for request in requests:
         sent.count += 1
         if request.path == "/v1/opportunities" and record_id is None:
-            record = await client.create(
-                "opportunities", request.body, idempotency_key=request.idempotency_key
-            )
-            record_id = record.id
+            record = await _create(client, request, sent)
+            record_id = sent.record_id = record.id
         else:
             assert record_id is not None, "a follow-up write needs the created record's id"
             record = await client.update(
@@ -328,10 +338,47 @@ async def _send(
     return record
 
 
+async def _create(client: LightfieldClient, request: PlannedRequest, sent: _Sent) -> Record:
+    """Create, and make sure the record the answer names exists.
+
+    A create's key does not change with the manifest revision (so a lagging list cannot make a
+    new commit create a duplicate), so the API may answer with a replay of an earlier create
+    whose record has since been trashed. Then the record is created again under a key naming
+    the one that is gone.
+    """
+    record = await client.create(
+        "opportunities", request.body, idempotency_key=request.idempotency_key
+    )
+    if not _created_long_ago(record):
+        return record  # made just now: this run's create (or a crashed run's, moments ago)
+    try:
+        return await client.retrieve("opportunities", record.id)
+    except NotFound:
+        sent.count += 1
+        again = _rekey(request, record.id)
+        return await client.create(
+            "opportunities", again.body, idempotency_key=again.idempotency_key
+        )
+
+
+def _created_long_ago(record: Record) -> bool:
+    """Whether a create's answer describes a record made well before this run: a replay, whose
+    record may since have been trashed. (Server and client clocks agree far better than the
+    margin; an unreadable stamp counts as long ago, which only costs one read.)"""
+    try:
+        created = datetime.fromisoformat((record.created_at or "").replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    if created.tzinfo is None:
+        return True
+    return (datetime.now(UTC) - created).total_seconds() > REPLAY_AGE_SECONDS
+
+
 def _rekey(request: PlannedRequest, live_updated_at: str | None) -> PlannedRequest:
     """The same write under a new key, so the API runs it instead of replaying an old answer.
 
-    The key names the live state being repaired (its ``updatedAt``): repairing the same value
+    The key names the live state being repaired (its ``updatedAt``, or the id of a created
+    record that is gone): repairing the same value
     again after it was changed back once more gets yet another key, never the previous
     repair's (whose replay would report a success that is not there), while a re-run after a
     crash mid-repair, facing the same live state, reuses it.

@@ -78,7 +78,8 @@ ArrayReplaceOption = Annotated[
     typer.Option(
         "--array-replace/--no-array-replace",
         help="Allow HAS_MANY `replace` with an id array when that body is smaller; turn it off "
-        "for an org whose API takes `replace` as one id or null only.",
+        "for an org whose API takes `replace` as one id or null only. (A saved plan keeps the "
+        "bodies it was made with.)",
     ),
 ]
 
@@ -97,9 +98,16 @@ TitleOption = Annotated[
 ]
 
 
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def _emit(rendered: str, report: Path | None) -> None:
     if report is not None:
-        report.write_text(rendered, encoding="utf-8")
+        _write(report, rendered)
     typer.echo(rendered, nl=False)
 
 
@@ -234,7 +242,7 @@ def plan(
         raise typer.Exit(1)
     result = outcome.plan
     if out is not None:
-        out.write_text(json_render.render_plan(result), encoding="utf-8")
+        _write(out, json_render.render_plan(result))
     if output is OutputFormat.json:
         rendered = json_render.render_plan(result)
     elif output is OutputFormat.markdown:
@@ -575,8 +583,11 @@ def schema_command(
     if out is None:
         typer.echo(text, nl=False)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _fail(f"cannot create {out.parent}: {exc.strerror or exc}") from None
+    _write(out, text)
     typer.echo(f"Wrote {out.as_posix()}.", err=True)
 
 

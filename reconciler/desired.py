@@ -26,7 +26,7 @@ from .model import (
     Reference,
     RelationshipSpec,
 )
-from .schema import ID_PREFIXES, OrgSchema, ValueProblem, normalize_desired
+from .schema import ID_PREFIXES, OrgSchema, ValueProblem, is_empty, normalize_desired
 
 # What a create must carry (digest §2.2).
 CREATE_REQUIRED_FIELDS = ("$name",)
@@ -160,6 +160,9 @@ def _relationships(
         cardinality: Literal["HAS_ONE", "HAS_MANY"] = (
             "HAS_MANY" if definition.cardinality.upper() == "HAS_MANY" else "HAS_ONE"
         )
+        if key in CREATE_REQUIRED_RELATIONSHIPS and spec is None:
+            report(origin, f"relationship {key!r} cannot be cleared: Lightfield requires it")
+            continue
         shaped = _shape(key, cardinality, spec, in_match)
         if isinstance(shaped, str):
             report(origin, shaped)
@@ -229,7 +232,7 @@ def _check_create_requirements(
     match_relationships: tuple[DesiredRelationship, ...],
     report: Any,
 ) -> None:
-    given_fields = {f.key for f in (*fields, *match_fields) if f.value is not None}
+    given_fields = {f.key for f in (*fields, *match_fields) if not is_empty(f.value)}
     given_relationships = {r.key for r in (*relationships, *match_relationships) if r.include}
     missing = [k for k in CREATE_REQUIRED_FIELDS if k not in given_fields] + [
         k for k in CREATE_REQUIRED_RELATIONSHIPS if k not in given_relationships

@@ -12,9 +12,9 @@ Only what the manifest declares is compared: an unmanaged key is never read here
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .model import DesiredField, DesiredRecord, DesiredRelationship
 from .plan import (
@@ -29,6 +29,8 @@ from .plan import (
 )
 from .records import Record
 from .schema import OrgSchema, is_empty, normalize_live
+
+_Keyed = TypeVar("_Keyed", DesiredField, DesiredRelationship)
 
 # Per request: at most this many ids referenced and this many link changes (digest §2.3).
 MAX_IDS_PER_REQUEST = 25
@@ -284,83 +286,77 @@ def _pack(field_body: dict[str, Any], ops: list[_Op]) -> list[dict[str, Any]]:
 
 def _create(desired: DesiredRecord, options: DiffOptions) -> RecordChange:
     """``POST /v1/opportunities`` with the desired fields and links (match values included);
-    links beyond one body's limits follow as updates of the created record."""
-    field_values: dict[str, Any] = {}
-    for f in (*desired.match_fields, *desired.fields):
-        if not is_empty(f.value):
-            field_values[f.key] = _plain(f.value)
-    relationships: dict[str, list[str]] = {}
-    for r in (*desired.match_relationships, *desired.relationships):
-        ids = sorted({str(ref) for ref in r.include})
-        if ids:
-            relationships[r.key] = ids
-    # The create body takes whole relationship values; split what does not fit.
+    links beyond one body's limits follow as updates of the created record.
+
+    HAS_ONE links go into the create body first (``$account`` leading: the API requires it on
+    create), so a long HAS_MANY list can never push them out; what overflows is HAS_MANY only.
+    """
+    fields = _unique_keys(
+        f for f in (*desired.match_fields, *desired.fields) if not is_empty(f.value)
+    )
+    links = _unique_keys(
+        r for r in (*desired.match_relationships, *desired.relationships) if r.include
+    )
+    links.sort(key=lambda r: (r.cardinality != "HAS_ONE", r.key != "$account"))
     first: dict[str, Any] = {}
     overflow: list[_Op] = []
     budget = MAX_IDS_PER_REQUEST
-    for key, ids in relationships.items():
-        fitting, rest = ids[:budget], ids[budget:]
+    for link in links:
+        ids = sorted({str(ref) for ref in link.include})
+        if link.cardinality == "HAS_ONE":
+            first[link.key] = ids[0]
+            budget -= 1
+            continue
+        fitting, rest = ids[: max(budget, 0)], ids[max(budget, 0) :]
         budget -= len(fitting)
         if fitting:
-            one = desired_cardinality(desired, key) == "HAS_ONE"
-            first[key] = fitting[0] if one else fitting
+            first[link.key] = fitting
         for start in range(0, len(rest), MAX_LINK_CHANGES_PER_REQUEST):
             chunk = rest[start : start + MAX_LINK_CHANGES_PER_REQUEST]
-            overflow.append(_Op(key, {"add": chunk}, len(chunk), len(chunk)))
-    bodies = [{"fields": field_values, "relationships": first}, *_pack({}, overflow)]
-    key_material = f"create:{desired.name}"
+            overflow.append(_Op(link.key, {"add": chunk}, len(chunk), len(chunk)))
+    field_body = {f.key: _plain(f.value) for f in fields}
+    bodies = [{"fields": field_body, "relationships": first}, *_pack({}, overflow)]
     requests = tuple(
         PlannedRequest(
             "POST",
             "/v1/opportunities" if index == 0 else None,
             body,
+            # No revision in a create's key: a new commit must not create the record again
+            # while a lagging list index still hides the first one (the API replays instead).
             idempotency_key(
-                revision=options.revision,
+                revision="",
                 target=options.target,
                 operation="create" if index == 0 else "update",
-                record=key_material,
+                record=f"create:{desired.name}",
                 body=body,
                 planned_from={},
             ),
         )
         for index, body in enumerate(bodies)
     )
-    fields = tuple(
-        FieldChange(f.key, None, f.value, f.origin)
-        for f in (*desired.match_fields, *desired.fields)
-        if not is_empty(f.value)
-    )
-    links = tuple(
-        RelationshipChange(
-            r.key,
-            r.cardinality,
-            (),
-            tuple(sorted({str(x) for x in r.include})),
-            tuple(sorted({str(x) for x in r.include})),
-            (),
-            r.origin,
-        )
-        for r in (*desired.match_relationships, *desired.relationships)
-        if r.include
-    )
     return RecordChange(
         action="create",
         name=desired.name,
         id=None,
         origin=desired.origin,
-        fields=fields,
-        relationships=links,
+        fields=tuple(FieldChange(f.key, None, f.value, f.origin) for f in fields),
+        relationships=tuple(
+            RelationshipChange(r.key, r.cardinality, (), linked, linked, (), r.origin)
+            for r in links
+            if (linked := tuple(sorted({str(x) for x in r.include})))
+        ),
         requests=requests,
         planned_from={},
         fingerprint=fingerprint({}),
     )
 
 
-def desired_cardinality(desired: DesiredRecord, key: str) -> str:
-    for r in (*desired.match_relationships, *desired.relationships):
-        if r.key == key:
-            return r.cardinality
-    return "HAS_MANY"
+def _unique_keys(items: Iterable[_Keyed]) -> list[_Keyed]:
+    """One entry per key; a key in both match and spec counts once (spec wins)."""
+    by_key: dict[str, _Keyed] = {}
+    for item in items:
+        by_key[item.key] = item
+    return list(by_key.values())
 
 
 def _plain(value: Any) -> Any:

@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from .client import LightfieldClient
-from .errors import ApiError
+from .errors import LfrError
 from .plan import Plan
 
 
@@ -48,8 +48,10 @@ async def explain_drift(client: LightfieldClient, plan: Plan) -> DriftReport:
     async def note(record_id: str, key: str) -> None:
         try:
             page = await client.field_history("opportunities", record_id, key, limit=2)
-        except ApiError:
-            return  # no history for this field (column-backed): reported without it
+        except LfrError:
+            # No history for this field (column-backed), or it could not be read: history is
+            # the report's garnish, so the field is reported without it.
+            return
         if not page.data:
             return
         current = page.data[0]

@@ -21,6 +21,7 @@ from .errors import NotFound
 from .manifests import Problem
 from .model import DesiredRecord
 from .records import ListPage, Record
+from .schema import OrgSchema, is_empty, normalize_live
 
 PAGE = 25
 Progress = Callable[[int, int], None]
@@ -38,6 +39,7 @@ async def fetch_live(
     client: LightfieldClient,
     desired: Sequence[DesiredRecord],
     differs: Differs,
+    schema: OrgSchema,
     *,
     progress: Progress | None = None,
 ) -> FetchResult:
@@ -73,7 +75,7 @@ async def fetch_live(
         else:
             result.pairs.append((d, record))
 
-    matched = await asyncio.gather(*(_find_match(client, d, tracker) for d in by_match))
+    matched = await asyncio.gather(*(_find_match(client, d, schema, tracker) for d in by_match))
     for d, (record, problem) in zip(by_match, matched, strict=True):
         if problem is not None:
             result.problems.append(problem)
@@ -155,20 +157,12 @@ async def _scan_then_confirm(
 
 
 async def _find_match(
-    client: LightfieldClient, desired: DesiredRecord, tracker: _Tracker
+    client: LightfieldClient, desired: DesiredRecord, schema: OrgSchema, tracker: _Tracker
 ) -> tuple[Record | None, Problem | None]:
-    filters: list[tuple[str, str]] = []
-    for f in desired.match_fields:
-        if isinstance(f.value, str | int | float | bool):
-            text = str(f.value).lower() if isinstance(f.value, bool) else str(f.value)
-            filters.append((f"{f.key}[equal]", text))
-    for r in desired.match_relationships:
-        for ref in r.include:
-            filters.append((r.key, str(ref)))
-    listed = await client.list_all("opportunities", filters=filters)
+    listed = await client.list_all("opportunities", filters=_match_filters(desired, schema))
     # The list lags: confirm every candidate on a fresh read and re-check the selector there.
     fresh = await asyncio.gather(*(_get(client, c.id) for c in listed))
-    candidates = [r for r in fresh if r is not None and _selected(desired, r)]
+    candidates = [r for r in fresh if r is not None and _selected(desired, r, schema)]
     tracker.advance()
     origin = desired.origin
     if len(candidates) == 1:
@@ -186,13 +180,48 @@ async def _find_match(
     return None, Problem(origin.file, origin.line, message)
 
 
-def _selected(desired: DesiredRecord, record: Record) -> bool:
+# The list filter operator each value type supports for a match (digest §1.4); types with none
+# (multi-select, address, ...) are not filtered, and the fresh read decides.
+_FILTER_OPERATOR = {
+    "TEXT": "equal",
+    "NUMBER": "equal",
+    "CURRENCY": "equal",
+    "DATETIME": "equal",
+    "CHECKBOX": "equal",
+    "SINGLE_SELECT": "equal",
+    "SOCIAL_HANDLE": "equal",
+    "EMAIL": "contains",
+    "URL": "contains",
+    "TELEPHONE": "contains",
+}
+
+
+def _match_filters(desired: DesiredRecord, schema: OrgSchema) -> list[tuple[str, str]]:
+    """List filters narrowing the candidates; the selector itself is checked on fresh reads."""
+    filters: list[tuple[str, str]] = []
     for f in desired.match_fields:
-        value = record.value(f.key)
+        definition = schema.field(f.key)
+        operator = _FILTER_OPERATOR.get(definition.value_type if definition else "")
+        value = f.value[0] if isinstance(f.value, tuple) and len(f.value) == 1 else f.value
+        if operator is None or not isinstance(value, str | int | float | bool):
+            continue
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        filters.append((f"{f.key}[{operator}]", text))
+    for r in desired.match_relationships:
+        for ref in r.include:
+            filters.append((r.key, str(ref)))
+    return filters
+
+
+def _selected(desired: DesiredRecord, record: Record, schema: OrgSchema) -> bool:
+    """Whether a fresh record satisfies the selector, compared as the diff compares values
+    (canonical forms; text case-insensitively with whitespace collapsed)."""
+    for f in desired.match_fields:
+        value = normalize_live(schema.field(f.key), record.value(f.key))
         if isinstance(value, str) and isinstance(f.value, str):
             if " ".join(value.split()).casefold() != " ".join(f.value.split()).casefold():
                 return False
-        elif value != f.value:
+        elif not (value == f.value or (is_empty(value) and is_empty(f.value))):
             return False
     for r in desired.match_relationships:
         if not {str(ref) for ref in r.include} <= set(record.related_ids(r.key)):

@@ -91,7 +91,7 @@ async def run_plan(
     def differs(wanted: DesiredRecord, listed: Record) -> bool:
         return diff_record(wanted, listed, schema, options).action != "noop"
 
-    fetched = await fetch_live(client, resolution.records, differs, progress=progress)
+    fetched = await fetch_live(client, resolution.records, differs, schema, progress=progress)
     if fetched.problems:
         return Outcome(problems=fetched.problems, manifests=manifests)
     labels = dict(resolution.names)
@@ -106,10 +106,12 @@ def read_saved_plan(path: Path) -> Plan:
     """A plan written by ``lfr plan --out``; a clear LfrError for anything else."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON {type(data).__name__}, not an object")
         return plan_from_dict(data)
     except (OSError, UnicodeDecodeError) as exc:
         raise SavedPlanError(f"cannot read saved plan {path}: {exc}") from None
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SavedPlanError(
             f"{path} is not a plan written by `lfr plan --out` ({type(exc).__name__}: {exc})"
         ) from None

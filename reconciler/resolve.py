@@ -122,9 +122,15 @@ def _rewrite(
             )
         return tuple(result)
 
-    return replace(
-        relationship, include=ids(relationship.include), exclude=ids(relationship.exclude)
-    )
+    include, exclude = ids(relationship.include), ids(relationship.exclude)
+    overlap = set(include) & set(exclude)
+    if overlap:
+        # Two spellings of one record (an id and an email, say) on both sides.
+        origin = relationship.origin
+        both = ", ".join(sorted(str(i) for i in overlap))
+        message = f"{relationship.key}: {both} is both included and excluded"
+        problems.append(Problem(origin.file, origin.line, message))
+    return replace(relationship, include=include, exclude=exclude)
 
 
 def _not_unique(

@@ -147,3 +147,24 @@ def test_markdown_report(server: str, write: WriteManifest, manifest_dir: Path) 
     result = lfr(["apply", str(manifest_dir), "--auto-approve", "-f", "markdown"], server)
     assert result.exit_code == 0
     assert "<!-- lfr-apply -->\n### lfr apply\n\n**Apply: 1 applied.**" in result.stdout
+
+
+def test_a_saved_plan_that_is_not_a_plan_is_a_clear_error(server: str, tmp_path: Path) -> None:
+    for text in ("[]", "{}", "not json"):
+        saved = tmp_path / "plan.json"
+        saved.write_text(text)
+        result = lfr(["apply", str(saved), "--auto-approve"], server)
+        assert result.exit_code == 1, text
+        assert "is not a plan written by `lfr plan --out`" in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_an_unwritable_output_path_is_a_clear_error(
+    server: str, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    missing = tmp_path / "no" / "such" / "dir"
+    for option in ("--out", "--report"):
+        result = lfr(["plan", str(manifest_dir), option, str(missing / "x")], server)
+        assert result.exit_code == 1
+        assert f"cannot write {missing / 'x'}: No such file or directory" in result.stderr

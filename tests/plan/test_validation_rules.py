@@ -46,6 +46,12 @@ CASES = [
     ("relationships:\n  $owner: {email: nobody@x.io}", 8, "no member with email 'nobody@x.io'"),
     ("relationships:\n  partners: [{name: Acme Corp}]", 8, "2 accounts have name 'Acme Corp'"),
     ("feilds: {}", 7, "unknown key 'spec.feilds' (did you mean 'fields'?)"),
+    ("relationships:\n  $account: null", 8, "'$account' cannot be cleared: Lightfield requires"),
+    (
+        "relationships:\n  partners: {include: [acc_cm1x15pik34mdzo], exclude: [{name: Initech}]}",
+        8,
+        "partners: acc_cm1x15pik34mdzo is both included and excluded",
+    ),
 ]
 
 
@@ -118,6 +124,22 @@ async def test_a_create_needs_name_and_account(
     assert [str(p) for p in outcome.problems] == [
         "manifests/new.yaml:5: a manifest that may create its record (match, onMissing: create) "
         "must set $account in spec or match; or set onMissing: error"
+    ]
+
+
+@pytest.mark.anyio
+async def test_an_empty_name_does_not_count_for_a_create(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    write(
+        "new.yaml",
+        "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new\n"
+        "  match: {$name: '', $account: acc_cm1x15pik34mdzo}\n",
+    )
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert [p.message for p in outcome.problems] == [
+        "a manifest that may create its record (match, onMissing: create) must set $name in "
+        "spec or match; or set onMissing: error"
     ]
 
 
