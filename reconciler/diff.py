@@ -26,6 +26,7 @@ from .plan import (
     canonical_json,
     fingerprint,
     idempotency_key,
+    plain,
 )
 from .records import Record
 from .schema import OrgSchema, is_empty, normalize_live
@@ -159,8 +160,8 @@ def _field_body_value(change: FieldChange, live: Any) -> Any:
         # Live parts plus the manifest's (nulls included): right whether the API merges a
         # partial object or replaces the whole one.
         merged = {**(live or {}), **change.after}
-        return _plain(merged)
-    return _plain(change.after)
+        return plain(merged)
+    return plain(change.after)
 
 
 # --- relationships ---------------------------------------------------------------------------
@@ -314,7 +315,7 @@ def _create(desired: DesiredRecord, options: DiffOptions) -> RecordChange:
         for start in range(0, len(rest), MAX_LINK_CHANGES_PER_REQUEST):
             chunk = rest[start : start + MAX_LINK_CHANGES_PER_REQUEST]
             overflow.append(_Op(link.key, {"add": chunk}, len(chunk), len(chunk)))
-    field_body = {f.key: _plain(f.value) for f in fields}
+    field_body = {f.key: plain(f.value) for f in fields}
     bodies = [{"fields": field_body, "relationships": first}, *_pack({}, overflow)]
     requests = tuple(
         PlannedRequest(
@@ -357,12 +358,3 @@ def _unique_keys(items: Iterable[_Keyed]) -> list[_Keyed]:
     for item in items:
         by_key[item.key] = item
     return list(by_key.values())
-
-
-def _plain(value: Any) -> Any:
-    """Canonical values hold tuples (sets); request bodies are JSON lists."""
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value

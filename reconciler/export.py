@@ -50,7 +50,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
 
-from .client import LightfieldClient, ObjectType
+from .client import MAX_PAGE_SIZE, LightfieldClient, ObjectType
 from .desired import build_desired
 from .errors import LfrError, NotFound
 from .fetch import fetch_live
@@ -85,7 +85,7 @@ from .schema import (
 NOT_EXPORTED_FIELDS = frozenset({"$pipeline"})
 NOT_EXPORTED_RELATIONSHIPS = frozenset({"$createdBy"})
 SCHEMA_MODELINE = "# yaml-language-server: $schema={}"
-PAGE = 25
+PAGE = MAX_PAGE_SIZE
 MAX_NAME = 100
 # Longest flow list written on one line; longer lists are written as block sequences.
 FLOW_WIDTH = 72

@@ -16,14 +16,14 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .client import LightfieldClient
+from .client import MAX_PAGE_SIZE, LightfieldClient
 from .errors import NotFound
 from .manifests import Problem
 from .model import DesiredRecord
 from .records import ListPage, Record
 from .schema import OrgSchema, is_empty, normalize_live
 
-PAGE = 25
+PAGE = MAX_PAGE_SIZE
 Progress = Callable[[int, int], None]
 Differs = Callable[[DesiredRecord, Record], bool]
 

@@ -181,8 +181,8 @@ def _record_to_dict(record: RecordChange) -> dict[str, Any]:
         "fields": [
             {
                 "key": c.key,
-                "before": _plain(c.before),
-                "after": _plain(c.after),
+                "before": plain(c.before),
+                "after": plain(c.after),
                 "parts": list(c.parts),
                 "origin": {"file": c.origin.file, "line": c.origin.line},
             }
@@ -210,7 +210,7 @@ def _record_to_dict(record: RecordChange) -> dict[str, Any]:
             }
             for r in record.requests
         ],
-        "planned_from": _plain(record.planned_from),
+        "planned_from": plain(record.planned_from),
         "fingerprint": record.fingerprint,
         "live_updated_at": record.live_updated_at,
     }
@@ -262,9 +262,13 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
-def _plain(value: Any) -> Any:
-    """Canonical values use tuples for sets; JSON has lists."""
-    return json.loads(canonical_json(value))
+def plain(value: Any) -> Any:
+    """Canonical values hold tuples (sets); JSON and request bodies have lists."""
+    if isinstance(value, tuple | list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
 
 def _tupled(value: Any) -> Any:

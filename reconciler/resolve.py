@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlsplit
 
-from .client import LightfieldClient, ObjectType
+from .client import MAX_PAGE_SIZE, LightfieldClient, ObjectType
 from .manifests import Problem
 from .model import ByDomain, ByEmail, ByName, DesiredRecord, DesiredRelationship, Reference
 from .records import ListPage, Record
@@ -36,7 +36,7 @@ _LIST_OF: dict[str, ObjectType] = {
     "contact": "contacts",
     "account": "accounts",
 }
-PAGE = 25
+PAGE = MAX_PAGE_SIZE
 
 LookupKind = Literal["email", "name", "domain"]
 
