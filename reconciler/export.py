@@ -43,7 +43,6 @@ from datetime import date, datetime
 from io import StringIO
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -70,7 +69,7 @@ from .model import (
     parse_manifests,
 )
 from .records import FieldDefinition, Record
-from .resolve import resolve_references
+from .resolve import bare_domain, resolve_references, texts
 from .schema import (
     ADDRESS_PARTS,
     FULL_NAME_PARTS,
@@ -387,32 +386,18 @@ class _References:
 def _candidates(object_type: str, record: Record) -> list[LookupKey]:
     """References that could name ``record``, best first."""
     if object_type in ("member", "contact"):
-        return [(object_type, "email", e) for e in _texts(record.value("$email")) if e.strip()]
+        return [(object_type, "email", e) for e in texts(record.value("$email")) if e.strip()]
     if object_type == "account":
         keys: list[LookupKey] = []
         name = record.value("$name")
         if isinstance(name, str) and name.strip():
             keys.append((object_type, "name", name))
-        for url in _texts(record.value("$website")):
-            host = _host(url)
+        for url in texts(record.value("$website")):
+            host = bare_domain(url)
             if host:
                 keys.append((object_type, "domain", host))
         return keys
     return []
-
-
-def _texts(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, str)]
-    return []
-
-
-def _host(url: str) -> str:
-    text = url.strip()
-    host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
-    return host.casefold().removeprefix("www.")
 
 
 def _reference_items(value: Any) -> list[Any]:

@@ -95,7 +95,7 @@ def _lookup(ref: Reference) -> tuple[LookupKind, str] | None:
     if isinstance(ref, ByName):
         return "name", ref.name.strip()
     if isinstance(ref, ByDomain):
-        return "domain", _bare_domain(ref.domain)
+        return "domain", bare_domain(ref.domain)
     return None
 
 
@@ -217,15 +217,15 @@ class _Resolver:
 
 def _matches(record: Record, kind: LookupKind, value: str) -> bool:
     if kind == "email":
-        return value in {e.strip().casefold() for e in _texts(record.value("$email"))}
+        return value in {e.strip().casefold() for e in texts(record.value("$email"))}
     if kind == "name":
         name = record.value("$name")
         return isinstance(name, str) and name.strip() == value
-    hosts = {_bare_domain(url) for url in _texts(record.value("$website"))}
+    hosts = {bare_domain(url) for url in texts(record.value("$website"))}
     return any(host == value or host.endswith("." + value) for host in hosts)
 
 
-def _texts(value: object) -> list[str]:
+def texts(value: object) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, list):
@@ -233,7 +233,7 @@ def _texts(value: object) -> list[str]:
     return []
 
 
-def _bare_domain(text: str) -> str:
+def bare_domain(text: str) -> str:
     """``https://www.Acme.com/x`` and ``acme.com`` → ``acme.com``."""
     candidate = text.strip()
     host = urlsplit(candidate if "//" in candidate else f"//{candidate}").hostname or candidate
@@ -247,7 +247,7 @@ def display_name(record: Record) -> str:
     if isinstance(name, dict):
         parts = [name.get("firstName"), name.get("lastName")]
         name = " ".join(p for p in parts if isinstance(p, str) and p)
-    emails = _texts(record.value("$email"))
+    emails = texts(record.value("$email"))
     text = name if isinstance(name, str) and name else ""
     if emails:
         return f"{text} <{emails[0]}>" if text else emails[0]

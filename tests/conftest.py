@@ -1,13 +1,20 @@
-"""Fixtures shared by every test directory: the anyio backend and a manifests/ directory."""
+"""Fixtures shared by every test directory: the anyio backend, a manifests/ directory, and a
+demo emulator in-process with a client on it (directories override these where they need a
+different emulator or client)."""
 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.demo import WriteManifest
+from reconciler.client import LightfieldClient
+from reconciler.emulator import Emulator
+from reconciler.emulator.ratelimit import RateLimitConfig
+from reconciler.schema import OrgSchema
+from tests.demo import FULL_KEY, WriteManifest
 
 
 @pytest.fixture
@@ -33,3 +40,22 @@ def write(manifest_dir: Path) -> WriteManifest:
         return path
 
     return write_manifest
+
+
+@pytest.fixture
+def emu() -> Emulator:
+    """The demo org, rate limits off (tests that want them turn them on)."""
+    return Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
+
+
+@pytest.fixture
+async def client(emu: Emulator) -> AsyncIterator[LightfieldClient]:
+    async with LightfieldClient.for_asgi_app(
+        emu.app, FULL_KEY, base_url="http://emulator", rates=None
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+async def schema(client: LightfieldClient) -> OrgSchema:
+    return OrgSchema(await client.definitions("opportunities"))

@@ -11,14 +11,8 @@ import pytest
 
 from reconciler.client import LightfieldClient, RetryPolicy
 from reconciler.emulator import Emulator
-from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
 from tests.demo import FULL_KEY
-
-
-@pytest.fixture
-def emu() -> Emulator:
-    return Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
 
 
 class InstantSleep:

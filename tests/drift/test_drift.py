@@ -14,14 +14,8 @@ from typer.testing import CliRunner, Result
 from reconciler.cli import app
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig
-from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
 from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, NINA, READ_KEY, WriteManifest, opportunity
-
-
-@pytest.fixture
-def emu() -> Emulator:
-    return Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
 
 
 @pytest.fixture

@@ -3,33 +3,17 @@ that exports and then plans the same directory (the round trip export promises).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from reconciler.client import LightfieldClient
-from reconciler.emulator import Emulator
-from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.export import ExportResult, export_opportunities
 from reconciler.pipeline import Outcome, run_plan
-from tests.demo import FULL_KEY
 
 Export = Callable[..., Awaitable[ExportResult]]
 Plan = Callable[[], Awaitable[Outcome]]
-
-
-@pytest.fixture
-def emu() -> Emulator:
-    return Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
-
-
-@pytest.fixture
-async def client(emu: Emulator) -> AsyncIterator[LightfieldClient]:
-    async with LightfieldClient.for_asgi_app(
-        emu.app, FULL_KEY, base_url="http://emulator", rates=None
-    ) as c:
-        yield c
 
 
 @pytest.fixture
