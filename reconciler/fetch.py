@@ -51,7 +51,9 @@ async def fetch_live(
     result = FetchResult()
     live: dict[str, Record | None] = {}
 
-    if by_id:
+    async def fetch_by_id() -> None:
+        if not by_id:
+            return
         first = None
         if len(by_id) > PAGE:
             first = await client.list_page("opportunities", limit=PAGE)
@@ -62,6 +64,11 @@ async def fetch_live(
             result.strategy = "scan"
             live.update(await _scan_then_confirm(client, by_id, first, differs, tracker))
 
+    # Selectors (Search + Read) run beside the id-addressed fetch: the buckets pace them all.
+    _, matched = await asyncio.gather(
+        fetch_by_id(),
+        asyncio.gather(*(_find_match(client, d, schema, tracker) for d in by_match)),
+    )
     for d in by_id:
         record = live.get(d.id or "")
         if record is None:
@@ -75,7 +82,6 @@ async def fetch_live(
         else:
             result.pairs.append((d, record))
 
-    matched = await asyncio.gather(*(_find_match(client, d, schema, tracker) for d in by_match))
     for d, (record, problem) in zip(by_match, matched, strict=True):
         if problem is not None:
             result.problems.append(problem)
