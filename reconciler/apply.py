@@ -151,10 +151,14 @@ def required_scopes(plan: Plan) -> list[str]:
 
 async def check_scopes(client: LightfieldClient, plan: Plan) -> None:
     """Refuse before writing when the key lacks a scope the writes need (empty = full access)."""
+    await require_scopes(client, required_scopes(plan))
+
+
+async def require_scopes(client: LightfieldClient, needed: Sequence[str]) -> None:
     granted = (await client.validate_auth()).scopes
     if not granted:
         return
-    missing = [s for s in required_scopes(plan) if s not in granted]
+    missing = [s for s in needed if s not in granted]
     if missing:
         raise ApplyRefused(
             f"the API key lacks the {', '.join(repr(s) for s in missing)} scope"
@@ -201,31 +205,56 @@ async def apply_plan(
     progress: Progress | None = None,
 ) -> ApplyReport:
     """Send every planned write; never raises for API errors (they are in the report)."""
-    report = ApplyReport()
-    todo = [r for r in plan.records if r.action != "noop"]
-    stop = asyncio.Event()
-    gate = asyncio.Semaphore(CONCURRENCY)
-    done = 0
+    return await ApplyRun(client, schema, progress=progress).finish(plan)
 
-    async def run(change: RecordChange) -> RecordResult:
-        nonlocal done
-        async with gate:
-            if stop.is_set():
+
+class ApplyRun:
+    """The writes of one apply. Records may be handed over early with ``submit`` (as the plan
+    reads them: writes then overlap the remaining reads); ``finish`` sends whatever of the
+    final plan was not submitted yet and returns the report in plan order."""
+
+    def __init__(
+        self, client: LightfieldClient, schema: OrgSchema, *, progress: Progress | None = None
+    ) -> None:
+        self.client, self.schema, self.progress = client, schema, progress
+        self.report = ApplyReport()
+        self._stop = asyncio.Event()
+        self._gate = asyncio.Semaphore(CONCURRENCY)
+        self._tasks: dict[str, asyncio.Task[RecordResult]] = {}
+        self._done = 0
+
+    def submit(self, change: RecordChange) -> None:
+        if change.action != "noop" and change.name not in self._tasks:
+            self._tasks[change.name] = asyncio.create_task(self._run(change))
+
+    async def finish(self, plan: Plan) -> ApplyReport:
+        todo = [r for r in plan.records if r.action != "noop"]
+        for change in todo:
+            self.submit(change)
+        self.report.results = list(await asyncio.gather(*(self._tasks[c.name] for c in todo)))
+        if self.report.stopped is not None:
+            self.report.stopped = (
+                f"Stopped: {self.report.stopped.rstrip('.')}. {self.report.count('applied')} of "
+                f"{len(todo)} applied; records not yet started were not attempted. Re-running "
+                "apply is safe: applied writes are replayed, not repeated."
+            )
+        return self.report
+
+    async def abandon(self) -> ApplyReport:
+        """The run ends without a plan (a problem surfaced while reading): the writes already
+        handed over complete, nothing else starts; their results are the report."""
+        self.report.results = list(await asyncio.gather(*self._tasks.values()))
+        return self.report
+
+    async def _run(self, change: RecordChange) -> RecordResult:
+        async with self._gate:
+            if self._stop.is_set():
                 return _result(change, "not_attempted")
-            result = await _apply_record(client, change, schema, plan, stop, report)
-        done += 1
-        if progress is not None:
-            progress(done, len(todo))
+            result = await _apply_record(self.client, change, self.schema, self._stop, self.report)
+        self._done += 1
+        if self.progress is not None:
+            self.progress(self._done, max(self._done, len(self._tasks)))
         return result
-
-    report.results = list(await asyncio.gather(*(run(change) for change in todo)))
-    if report.stopped is not None:
-        report.stopped = (
-            f"Stopped: {report.stopped.rstrip('.')}. {report.count('applied')} of {len(todo)} "
-            "applied; records not yet started were not attempted. Re-running apply is safe: "
-            "applied writes are replayed, not repeated."
-        )
-    return report
 
 
 @dataclass
@@ -240,7 +269,6 @@ async def _apply_record(
     client: LightfieldClient,
     change: RecordChange,
     schema: OrgSchema,
-    plan: Plan,
     stop: asyncio.Event,
     report: ApplyReport,
 ) -> RecordResult:

@@ -19,7 +19,15 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from . import __version__
-from .apply import ApplyReport, SafetyRails, apply_plan, check_rails, check_scopes, check_stale
+from .apply import (
+    ApplyReport,
+    ApplyRun,
+    SafetyRails,
+    check_rails,
+    check_scopes,
+    check_stale,
+    require_scopes,
+)
 from .client import RateConfig
 from .drift import DriftReport, explain_drift
 from .errors import LfrError
@@ -27,6 +35,7 @@ from .export import ExportProblems, ExportResult, export_opportunities
 from .manifest_schema import org_schema, render_schema, static_schema
 from .manifests import Problem
 from .pipeline import Outcome, read_manifests, read_saved_plan, run_plan, validate_against_org
+from .plan import RecordChange
 from .render import github as github_render
 from .render import json as json_render
 from .render import markdown as markdown_render
@@ -315,7 +324,17 @@ def apply(
     rails = SafetyRails(max_change, min_records, force)
     progress = _ProgressLine(_stderr_is_tty())
 
+    def _emit_report(report: ApplyReport) -> None:
+        if output is OutputFormat.json:
+            rendered = json_render.render_report(report)
+        elif output is OutputFormat.markdown:
+            rendered = markdown_render.render_report(report, title=title or "lfr apply")
+        else:
+            rendered = text_render.render_report(report, color=use_color and report_file is None)
+        _emit(rendered, report_file)
+
     async def go() -> ApplyReport:
+        early: ApplyRun | None = None
         async with open_client(target, rates=RateConfig(write=rate)) as client:
             if source.is_file() and source.suffix == ".json":
                 plan = read_saved_plan(source)
@@ -334,15 +353,30 @@ def apply(
                         "then apply."
                     )
             else:
+                # With --auto-approve --force nothing waits for the whole plan (no question,
+                # no threshold), so each record's writes start as soon as its live state is
+                # read: the Write bucket works while the Read bucket is still busy.
+                streaming = auto_approve and force
+                if streaming:
+                    await require_scopes(client, ["opportunities:update"])
+
+                def hand_over(change: RecordChange, org: OrgSchema) -> None:
+                    nonlocal early
+                    early = early or ApplyRun(client, org, progress=progress)
+                    early.submit(change)
+
                 outcome = await run_plan(
                     client,
                     source,
                     target=target.identity,
                     array_replace=array_replace,
                     progress=progress,
+                    on_change=hand_over if streaming else None,
                 )
                 progress.close()
                 if outcome.problems or outcome.plan is None:
+                    if early is not None:
+                        _emit_report(await early.abandon())
                     _report_problems(outcome.problems)
                     raise typer.Exit(1)
                 plan = outcome.plan
@@ -361,16 +395,11 @@ def apply(
             await check_scopes(client, plan)
             if not auto_approve:
                 _confirm()
-            return await apply_plan(client, plan, schema, progress=progress)
+            run = early or ApplyRun(client, schema, progress=progress)
+            return await run.finish(plan)
 
     report = _run(go(), progress)
-    if output is OutputFormat.json:
-        rendered = json_render.render_report(report)
-    elif output is OutputFormat.markdown:
-        rendered = markdown_render.render_report(report, title=title or "lfr apply")
-    else:
-        rendered = text_render.render_report(report, color=use_color and report_file is None)
-    _emit(rendered, report_file)
+    _emit_report(report)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -26,6 +26,7 @@ from .schema import OrgSchema, is_empty, normalize_live
 PAGE = MAX_PAGE_SIZE
 Progress = Callable[[int, int], None]
 Differs = Callable[[DesiredRecord, Record], bool]
+Ready = Callable[[DesiredRecord, Record], None]
 
 
 @dataclass
@@ -42,12 +43,16 @@ async def fetch_live(
     schema: OrgSchema,
     *,
     progress: Progress | None = None,
+    on_ready: Ready | None = None,
 ) -> FetchResult:
     """Live records for ``desired``; ``differs(desired, listed)`` says whether a listed record
-    needs a confirming read (a pure diff, passed in so this module stays about I/O)."""
+    needs a confirming read (a pure diff, passed in so this module stays about I/O).
+
+    ``on_ready(desired, live)`` is called for each id-addressed record as soon as its live state
+    is final (read, or listed and equal), so a caller can act on it while the rest is read."""
     by_id = [d for d in desired if d.id is not None]
     by_match = [d for d in desired if d.id is None]
-    tracker = _Tracker(len(desired), progress)
+    tracker = _Tracker(len(desired), progress, on_ready)
     result = FetchResult()
     live: dict[str, Record | None] = {}
 
@@ -59,7 +64,7 @@ async def fetch_live(
             first = await client.list_page("opportunities", limit=PAGE)
         pages = math.ceil((first.total_count or 0) / PAGE) if first is not None else 0
         if first is None or len(by_id) <= pages:
-            live.update(await _get_each(client, [d.id for d in by_id if d.id], tracker))
+            live.update(await _get_each(client, by_id, tracker))
         else:
             result.strategy = "scan"
             live.update(await _scan_then_confirm(client, by_id, first, differs, tracker))
@@ -93,13 +98,19 @@ async def fetch_live(
 
 
 class _Tracker:
-    def __init__(self, total: int, progress: Progress | None) -> None:
-        self.total, self.done, self.progress = total, 0, progress
+    def __init__(self, total: int, progress: Progress | None, on_ready: Ready | None) -> None:
+        self.total, self.done, self.progress, self.on_ready = total, 0, progress, on_ready
 
     def advance(self, n: int = 1) -> None:
         self.done += n
         if self.progress is not None:
             self.progress(min(self.done, self.total), self.total)
+
+    def settle(self, desired: DesiredRecord, record: Record | None) -> None:
+        """A record's live state is final."""
+        self.advance()
+        if record is not None and self.on_ready is not None:
+            self.on_ready(desired, record)
 
 
 async def _get(client: LightfieldClient, record_id: str) -> Record | None:
@@ -110,14 +121,15 @@ async def _get(client: LightfieldClient, record_id: str) -> Record | None:
 
 
 async def _get_each(
-    client: LightfieldClient, ids: Sequence[str], tracker: _Tracker
+    client: LightfieldClient, desired: Sequence[DesiredRecord], tracker: _Tracker
 ) -> dict[str, Record | None]:
-    async def one(record_id: str) -> tuple[str, Record | None]:
-        record = await _get(client, record_id)
-        tracker.advance()
-        return record_id, record
+    async def one(wanted: DesiredRecord) -> tuple[str, Record | None]:
+        assert wanted.id is not None
+        record = await _get(client, wanted.id)
+        tracker.settle(wanted, record)
+        return wanted.id, record
 
-    return dict(await asyncio.gather(*(one(i) for i in ids)))
+    return dict(await asyncio.gather(*(one(d) for d in desired)))
 
 
 async def _scan_then_confirm(
@@ -134,7 +146,7 @@ async def _scan_then_confirm(
 
     async def confirm(record_id: str) -> None:
         live[record_id] = await _get(client, record_id)
-        tracker.advance()
+        tracker.settle(wanted[record_id], live[record_id])
 
     def take(page: ListPage) -> None:
         for listed in page.data:
@@ -146,7 +158,7 @@ async def _scan_then_confirm(
                 confirmations.append(asyncio.create_task(confirm(listed.id)))
             else:
                 live[listed.id] = listed
-                tracker.advance()
+                tracker.settle(target, listed)
 
     take(first_page)
     total = first_page.total_count or 0

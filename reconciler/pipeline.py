@@ -21,13 +21,14 @@ from .errors import LfrError
 from .fetch import fetch_live
 from .manifests import Problem, find_manifest_files, load_tree
 from .model import DesiredRecord, LoadedManifest, parse_manifests
-from .plan import Plan, plan_from_dict
+from .plan import Plan, RecordChange, plan_from_dict
 from .records import Record
 from .resolve import resolve_references
 from .revision import manifest_revision
 from .schema import OrgSchema
 
 Progress = Callable[[int, int], None]
+OnChange = Callable[[RecordChange, OrgSchema], None]
 
 
 class SavedPlanError(LfrError):
@@ -73,7 +74,11 @@ async def run_plan(
     target: str,
     array_replace: bool = True,
     progress: Progress | None = None,
+    on_change: OnChange | None = None,
 ) -> Outcome:
+    """Plan ``root`` against the org. ``on_change(change, schema)`` receives each id-addressed
+    record's change as soon as its live state is final, before the whole plan is known (apply
+    uses it to overlap writes with the remaining reads); the returned plan holds them all."""
     manifests, problems = read_manifests(root)
     if problems:
         return Outcome(problems=problems, manifests=manifests)
@@ -91,7 +96,15 @@ async def run_plan(
     def differs(wanted: DesiredRecord, listed: Record) -> bool:
         return diff_record(wanted, listed, schema, options).action != "noop"
 
-    fetched = await fetch_live(client, resolution.records, differs, schema, progress=progress)
+    def ready(wanted: DesiredRecord, live: Record) -> None:
+        if on_change is not None:
+            change = diff_record(wanted, live, schema, options)
+            if change.action != "noop":
+                on_change(change, schema)
+
+    fetched = await fetch_live(
+        client, resolution.records, differs, schema, progress=progress, on_ready=ready
+    )
     if fetched.problems:
         return Outcome(problems=fetched.problems, manifests=manifests)
     labels = dict(resolution.names)

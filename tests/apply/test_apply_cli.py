@@ -168,3 +168,56 @@ def test_an_unwritable_output_path_is_a_clear_error(
         result = lfr(["plan", str(manifest_dir), option, str(missing / "x")], server)
         assert result.exit_code == 1
         assert f"cannot write {missing / 'x'}: No such file or directory" in result.stderr
+
+
+def bulk_manifests(emu: Emulator, write: WriteManifest, count: int) -> list[str]:
+    emu.seed_bulk(opportunities=60)
+    ids = [r.id for r in emu.records.store.records("org_demo", "opportunity")][:count]
+    for index, record_id in enumerate(ids):
+        write(
+            f"m{index}.yaml",
+            opportunity(f"m{index}", record_id, f"fields:\n  priority: {index + 50}"),
+        )
+    return ids
+
+
+def test_auto_approve_force_writes_while_it_still_reads(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    ids = bulk_manifests(emu, write, 40)  # more records than list pages: scan + confirm reads
+    emu.reset_logs()
+    result = lfr(["apply", str(manifest_dir), "--auto-approve", "--force"], server)
+    assert result.exit_code == 0, result.output
+    assert "Apply: 40 applied." in result.stdout
+    log = emu.requests()
+    reads = [i for i, r in enumerate(log) if r["method"] == "GET" and "/opp_" in r["path"]]
+    posts = [i for i, r in enumerate(log) if r["method"] == "POST"]
+    assert len(posts) == len(ids) == 40
+    assert posts[0] < reads[-1], "the first write must not wait for the last read"
+    # Without --force (the threshold must see the whole plan first) nothing overlaps.
+    ids = bulk_manifests(emu, write, 40)
+    for index, record_id in enumerate(ids):
+        write(f"m{index}.yaml", opportunity(f"m{index}", record_id, "fields:\n  priority: 3"))
+    emu.reset_logs()
+    waited = lfr(["apply", str(manifest_dir), "--auto-approve", "--max-change", "1"], server)
+    assert waited.exit_code == 0, waited.output
+    log = emu.requests()
+    reads = [i for i, r in enumerate(log) if r["method"] == "GET" and "/opp_" in r["path"]]
+    posts = [i for i, r in enumerate(log) if r["method"] == "POST"]
+    assert reads[-1] < posts[0]
+
+
+def test_a_missing_record_found_while_writing_fails_the_run_and_reports_the_writes(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    write("gone.yaml", opportunity("gone", "opp_doesnotexist1", "fields:\n  priority: 1"))
+    result = lfr(["apply", str(manifest_dir), "--auto-approve", "--force"], server)
+    assert result.exit_code == 1
+    assert (
+        "manifests/gone.yaml:1: opportunity opp_doesnotexist1 (gone) does not exist"
+        in result.stderr
+    )
+    # The valid record's write was already under way: it is reported, not hidden.
+    assert "✓ a (opp_cmr3idcbxmiev5v)  applied (1 request)" in result.stdout
+    assert len(writes(emu)) == 1
