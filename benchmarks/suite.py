@@ -279,8 +279,8 @@ class Suite:
             ),
         ]
         self.notes.append(
-            f"3: requests {ours.requests.text()}; fewest possible {_counts(best)}; the reads "
-            "(confirming every changed record) come before the first write"
+            f"3: requests {ours.requests.text()}; fewest possible {_counts(best)}; each "
+            "record's write starts once its confirming read is back (--auto-approve --force)"
         )
 
     def _core(self) -> None:
