@@ -392,7 +392,12 @@ def apply(
             )
             if not plan.has_changes:
                 return ApplyReport()
-            await check_scopes(client, plan)
+            try:
+                await check_scopes(client, plan)  # e.g. a create the key may not make
+            except LfrError:
+                if early is not None:  # writes already under way complete and are reported
+                    _emit_report(await early.abandon())
+                raise
             if not auto_approve:
                 _confirm()
             run = early or ApplyRun(client, schema, progress=progress)

@@ -221,3 +221,23 @@ def test_a_missing_record_found_while_writing_fails_the_run_and_reports_the_writ
     # The valid record's write was already under way: it is reported, not hidden.
     assert "✓ a (opp_cmr3idcbxmiev5v)  applied (1 request)" in result.stdout
     assert len(writes(emu)) == 1
+
+
+def test_streaming_apply_refused_a_create_still_reports_the_writes_made(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    reads = [f"{kind}:read" for kind in ("opportunities", "accounts", "contacts", "members")]
+    emu.add_key("org_demo", "sk_lf_update_only_2", [*reads, "opportunities:update"])
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    write(
+        "new.yaml",
+        "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new\n"
+        "  match: {$name: Scoped deal, $account: {name: Initech}}\n",
+    )
+    result = lfr(
+        ["apply", str(manifest_dir), "--auto-approve", "--force"], server, key="sk_lf_update_only_2"
+    )
+    assert result.exit_code == 1
+    assert "lacks the 'opportunities:create' scope" in result.stderr
+    assert "✓ a (opp_cmr3idcbxmiev5v)  applied (1 request)" in result.stdout
+    assert [w["path"] for w in writes(emu)] == [f"/v1/opportunities/{ACME_RENEWAL}"]
