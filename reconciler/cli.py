@@ -28,14 +28,14 @@ from .apply import (
     check_stale,
     require_scopes,
 )
-from .client import RateConfig
+from .client import LightfieldClient, RateConfig
 from .drift import DriftReport, explain_drift
 from .errors import LfrError
 from .export import ExportProblems, ExportResult, export_opportunities
 from .manifest_schema import org_schema, render_schema, static_schema
 from .manifests import Problem
 from .pipeline import Outcome, read_manifests, read_saved_plan, run_plan, validate_against_org
-from .plan import RecordChange
+from .plan import Plan, RecordChange
 from .render import github as github_render
 from .render import json as json_render
 from .render import markdown as markdown_render
@@ -333,75 +333,74 @@ def apply(
             rendered = text_render.render_report(report, color=use_color and report_file is None)
         _emit(rendered, report_file)
 
+    async def saved_plan(client: LightfieldClient) -> tuple[Plan, OrgSchema]:
+        plan = read_saved_plan(source)
+        schema = OrgSchema(await client.definitions("opportunities"))
+        if plan.target != target.identity:
+            raise _fail(
+                f"{source} was planned against {plan.target}, not {target.identity}; "
+                "run lfr plan against this target."
+            )
+        moved = await check_stale(client, plan, schema)
+        if moved:
+            lines = "\n  ".join(moved)
+            raise _fail(
+                f"the saved plan {source} is stale; live values changed since it was "
+                f"made:\n  {lines}\nRun `lfr plan --out {source}` again, review it, then apply."
+            )
+        return plan, schema
+
     async def go() -> ApplyReport:
         early: ApplyRun | None = None
+        # With --auto-approve --force nothing waits for the whole plan (no question, no
+        # threshold), so each record's writes start as soon as its live state is read: the
+        # Write bucket works while the Read bucket is still busy.
+        streaming = auto_approve and force and not _is_saved_plan(source)
+
+        def hand_over(change: RecordChange, org: OrgSchema) -> None:
+            nonlocal early
+            early = early or ApplyRun(client, org, progress=progress)
+            early.submit(change)
+
         async with open_client(target, rates=RateConfig(write=rate)) as client:
-            if source.is_file() and source.suffix == ".json":
-                plan = read_saved_plan(source)
-                schema = OrgSchema(await client.definitions("opportunities"))
-                if plan.target != target.identity:
-                    raise _fail(
-                        f"{source} was planned against {plan.target}, not {target.identity}; "
-                        "run lfr plan against this target."
-                    )
-                moved = await check_stale(client, plan, schema)
-                if moved:
-                    lines = "\n  ".join(moved)
-                    raise _fail(
-                        f"the saved plan {source} is stale; live values changed since it was "
-                        f"made:\n  {lines}\nRun `lfr plan --out {source}` again, review it, "
-                        "then apply."
-                    )
-            else:
-                # With --auto-approve --force nothing waits for the whole plan (no question,
-                # no threshold), so each record's writes start as soon as its live state is
-                # read: the Write bucket works while the Read bucket is still busy.
-                streaming = auto_approve and force
-                if streaming:
-                    await require_scopes(client, ["opportunities:update"])
-
-                def hand_over(change: RecordChange, org: OrgSchema) -> None:
-                    nonlocal early
-                    early = early or ApplyRun(client, org, progress=progress)
-                    early.submit(change)
-
-                outcome = await run_plan(
-                    client,
-                    source,
-                    target=target.identity,
-                    array_replace=array_replace,
-                    progress=progress,
-                    on_change=hand_over if streaming else None,
-                )
-                progress.close()
-                if outcome.problems or outcome.plan is None:
-                    if early is not None:
-                        _emit_report(await early.abandon())
-                    _report_problems(outcome.problems)
-                    raise typer.Exit(1)
-                plan = outcome.plan
-                assert outcome.schema is not None, "a plan is always checked against the org"
-                schema = outcome.schema
-            check_rails(plan, rails)
-            # The plan is for the person approving; with a machine format on stdout (a PR
-            # comment, a job summary) it goes to stderr instead.
-            typer.echo(
-                text_render.render_plan(plan, color=use_color),
-                nl=False,
-                err=output is not OutputFormat.text,
-            )
-            if not plan.has_changes:
-                return ApplyReport()
             try:
+                if _is_saved_plan(source):
+                    plan, schema = await saved_plan(client)
+                else:
+                    if streaming:
+                        await require_scopes(client, ["opportunities:update"])
+                    outcome = await run_plan(
+                        client,
+                        source,
+                        target=target.identity,
+                        array_replace=array_replace,
+                        progress=progress,
+                        on_change=hand_over if streaming else None,
+                    )
+                    progress.close()
+                    if outcome.problems or outcome.plan is None:
+                        _report_problems(outcome.problems)
+                        raise typer.Exit(1)
+                    assert outcome.schema is not None, "a plan is always checked against the org"
+                    plan, schema = outcome.plan, outcome.schema
+                check_rails(plan, rails)
+                # The plan is for the person approving; with a machine format on stdout (a PR
+                # comment, a job summary) it goes to stderr instead.
+                typer.echo(
+                    text_render.render_plan(plan, color=use_color),
+                    nl=False,
+                    err=output is not OutputFormat.text,
+                )
+                if not plan.has_changes:
+                    return ApplyReport()
                 await check_scopes(client, plan)  # e.g. a create the key may not make
-            except LfrError:
+                if not auto_approve:
+                    _confirm()
+            except (LfrError, typer.Exit):
                 if early is not None:  # writes already under way complete and are reported
                     _emit_report(await early.abandon())
                 raise
-            if not auto_approve:
-                _confirm()
-            run = early or ApplyRun(client, schema, progress=progress)
-            return await run.finish(plan)
+            return await (early or ApplyRun(client, schema, progress=progress)).finish(plan)
 
     report = _run(go(), progress)
     _emit_report(report)
@@ -457,6 +456,10 @@ def drift(
     _emit(rendered, report_file)
     if report.drifted:
         raise typer.Exit(2)
+
+
+def _is_saved_plan(source: Path) -> bool:
+    return source.is_file() and source.suffix == ".json"
 
 
 def _confirm() -> None:
