@@ -324,19 +324,22 @@ def _opportunity(b: _Builder) -> ObjectDefs:
         b.rel(t, "$contact", "Contacts", "HAS_MANY", "contact"),
         b.rel(t, "partners", "Partners", "HAS_MANY", "account"),
         b.rel(t, "$createdBy", "Created by", "HAS_ONE", "member"),
-        b.rel(t, "$task", "Tasks", "HAS_MANY", "task", read_only=True, description=READ_ONLY_NOTE),
-        b.rel(t, "$note", "Notes", "HAS_MANY", "note", read_only=True, description=READ_ONLY_NOTE),
-        b.rel(
-            t,
-            "$meeting",
-            "Meetings",
-            "HAS_MANY",
-            "meeting",
-            read_only=True,
-            description=READ_ONLY_NOTE,
-        ),
+        *_maintained_elsewhere(b, t),
     ]
     return ObjectDefs(t, {f.key: f for f in fields}, {r.key: r for r in rels})
+
+
+def _maintained_elsewhere(b: _Builder, t: str) -> list[RelDef]:
+    """The read-only ``$task`` / ``$note`` / ``$meeting`` links (digest §2.4): maintained from
+    the task, note or meeting side."""
+    return [
+        b.rel(t, key, label, "HAS_MANY", target, read_only=True, description=READ_ONLY_NOTE)
+        for key, label, target in (
+            ("$task", "Tasks", "task"),
+            ("$note", "Notes", "note"),
+            ("$meeting", "Meetings", "meeting"),
+        )
+    ]
 
 
 def _account(b: _Builder) -> ObjectDefs:
@@ -392,17 +395,7 @@ def _account(b: _Builder) -> ObjectDefs:
             inverse="$account",
             description=READ_ONLY_NOTE,
         ),
-        b.rel(t, "$task", "Tasks", "HAS_MANY", "task", read_only=True, description=READ_ONLY_NOTE),
-        b.rel(t, "$note", "Notes", "HAS_MANY", "note", read_only=True, description=READ_ONLY_NOTE),
-        b.rel(
-            t,
-            "$meeting",
-            "Meetings",
-            "HAS_MANY",
-            "meeting",
-            read_only=True,
-            description=READ_ONLY_NOTE,
-        ),
+        *_maintained_elsewhere(b, t),
     ]
     return ObjectDefs(t, {f.key: f for f in fields}, {r.key: r for r in rels})
 
