@@ -23,7 +23,7 @@ from .manifests import Problem, find_manifest_files, load_tree
 from .model import DesiredRecord, LoadedManifest, parse_manifests
 from .plan import Plan, RecordChange, plan_from_dict
 from .records import Record
-from .resolve import resolve_references
+from .resolve import Resolution, resolve_references
 from .revision import manifest_revision
 from .schema import OrgSchema
 
@@ -60,11 +60,19 @@ async def validate_against_org(
     client: LightfieldClient, manifests: list[LoadedManifest]
 ) -> list[Problem]:
     """The checks that need the org (definitions, references) but not live records."""
+    _, resolution = await _against_org(client, manifests)
+    return resolution.problems
+
+
+async def _against_org(
+    client: LightfieldClient, manifests: list[LoadedManifest]
+) -> tuple[OrgSchema, Resolution]:
+    """Definitions, desired state and resolved references; problems in the resolution."""
     schema = OrgSchema(await client.definitions("opportunities"))
     desired, problems = build_desired(manifests, schema)
     if problems:
-        return problems
-    return (await resolve_references(client, desired)).problems
+        return schema, Resolution(problems=problems)
+    return schema, await resolve_references(client, desired)
 
 
 async def run_plan(
@@ -82,12 +90,7 @@ async def run_plan(
     manifests, problems = read_manifests(root)
     if problems:
         return Outcome(problems=problems, manifests=manifests)
-    definitions = await client.definitions("opportunities")
-    schema = OrgSchema(definitions)
-    desired, problems = build_desired(manifests, schema)
-    if problems:
-        return Outcome(problems=problems, manifests=manifests)
-    resolution = await resolve_references(client, desired)
+    schema, resolution = await _against_org(client, manifests)
     if resolution.problems:
         return Outcome(problems=resolution.problems, manifests=manifests)
     revision = manifest_revision(root, find_manifest_files(root))
@@ -108,7 +111,7 @@ async def run_plan(
     if fetched.problems:
         return Outcome(problems=fetched.problems, manifests=manifests)
     labels = dict(resolution.names)
-    for definition in definitions.field_definitions.values():
+    for definition in schema.definitions.field_definitions.values():
         for option in definition.type_configuration.options:
             labels[option.id] = option.label
     plan = build_plan(fetched.pairs, schema, options, labels)

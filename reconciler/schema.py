@@ -85,15 +85,6 @@ class OrgSchema:
                     return option.label
         return pipeline_id
 
-    def option_label(self, key: str, option_id: str) -> str | None:
-        definition = self.field(key)
-        if definition is None:
-            return None
-        for option in definition.type_configuration.options:
-            if option.id == option_id:
-                return option.label
-        return None
-
 
 def normalize_desired(schema: OrgSchema, key: str, value: Any) -> Any:
     """The canonical form of a manifest value for field ``key``; raises ``ValueProblem``."""

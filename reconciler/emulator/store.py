@@ -398,92 +398,41 @@ class Store:
 
     # ---- logs ---------------------------------------------------------------------------
     def log_mutation(self, entry: dict[str, Any]) -> None:
-        with self.transaction():
-            self._db.execute(
-                "INSERT INTO mutations (at, org, method, path, idempotency_key, record_id, "
-                "object_type, operation, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry["at"],
-                    entry["org"],
-                    entry["method"],
-                    entry["path"],
-                    entry["idempotency_key"],
-                    entry["record_id"],
-                    entry["object_type"],
-                    entry["operation"],
-                    json.dumps(entry["changes"]),
-                ),
-            )
+        self._append("mutations", _MUTATION_COLUMNS, entry)
 
     def mutations(self, since: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, at, org, method, path, idempotency_key, record_id, object_type, "
-                "operation, changes FROM mutations WHERE seq > ? ORDER BY seq",
-                (since,),
-            ).fetchall()
-        names = (
-            "seq",
-            "at",
-            "org",
-            "method",
-            "path",
-            "idempotency_key",
-            "record_id",
-            "object_type",
-            "operation",
-        )
-        out = []
-        for row in rows:
-            item = dict(zip(names, row[:-1], strict=True))
-            item["changes"] = json.loads(row[-1])
-            out.append(item)
-        return out
+        return self._read("mutations", _MUTATION_COLUMNS, since)
 
     def log_request(self, entry: dict[str, Any]) -> None:
-        body = entry.get("body")
-        with self.transaction():
-            self._db.execute(
-                "INSERT INTO requests (at, org, method, path, query, category, status, "
-                "idempotency_key, body, fault) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry["at"],
-                    entry.get("org"),
-                    entry["method"],
-                    entry["path"],
-                    entry["query"],
-                    entry.get("category"),
-                    entry["status"],
-                    entry.get("idempotency_key"),
-                    None if body is None else json.dumps(body),
-                    entry.get("fault"),
-                ),
-            )
+        self._append("requests", _REQUEST_COLUMNS, entry)
 
     def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        return self._read("requests", _REQUEST_COLUMNS, since)
+
+    def _append(self, table: str, columns: tuple[str, ...], entry: dict[str, Any]) -> None:
+        values = [
+            _json_or_none(entry.get(c)) if c in _JSON_COLUMNS else entry.get(c) for c in columns
+        ]
+        marks = ", ".join("?" * len(columns))
+        with self.transaction():
+            self._db.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608 - fixed names
+                values,
+            )
+
+    def _read(self, table: str, columns: tuple[str, ...], since: int) -> list[dict[str, Any]]:
+        """A log, oldest first (entries with ``seq > since``); JSON columns decoded."""
+        names = ("seq", *columns)
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, at, org, method, path, query, category, status, idempotency_key, "
-                "body, fault FROM requests WHERE seq > ? ORDER BY seq",
+                f"SELECT {', '.join(names)} FROM {table} WHERE seq > ? ORDER BY seq",  # noqa: S608
                 (since,),
             ).fetchall()
-        names = (
-            "seq",
-            "at",
-            "org",
-            "method",
-            "path",
-            "query",
-            "category",
-            "status",
-            "idempotency_key",
-            "body",
-            "fault",
-        )
         out = []
         for row in rows:
             item = dict(zip(names, row, strict=True))
-            item["body"] = None if item["body"] is None else json.loads(item["body"])
+            for column in _JSON_COLUMNS & set(columns):
+                item[column] = None if item[column] is None else json.loads(item[column])
             out.append(item)
         return out
 
@@ -495,3 +444,34 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+# The two append-only logs: their columns (after ``seq``) and which hold JSON.
+_MUTATION_COLUMNS = (
+    "at",
+    "org",
+    "method",
+    "path",
+    "idempotency_key",
+    "record_id",
+    "object_type",
+    "operation",
+    "changes",
+)
+_REQUEST_COLUMNS = (
+    "at",
+    "org",
+    "method",
+    "path",
+    "query",
+    "category",
+    "status",
+    "idempotency_key",
+    "body",
+    "fault",
+)
+_JSON_COLUMNS = frozenset({"changes", "body"})
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)

@@ -39,8 +39,14 @@ async def test_plain_http_is_allowed_on_loopback(base_url: str) -> None:
 @pytest.mark.anyio
 async def test_plain_http_is_allowed_with_an_injected_transport() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200))
-    async with LightfieldClient(KEY, base_url="http://emulator.test", transport=transport):
-        pass
+    # The same URL without a transport is refused (see below): the in-process exception is
+    # what lets the local workspace and tests use plain http.
+    async with LightfieldClient(
+        KEY, base_url="http://emulator.test", transport=transport
+    ) as client:
+        assert client.base_url == "http://emulator.test"
+    with pytest.raises(ValueError, match="http"):
+        LightfieldClient(KEY, base_url="http://emulator.test")
 
 
 @pytest.mark.parametrize(
