@@ -15,6 +15,8 @@ file is collected (never just the first), so a user fixes a whole PR in one pass
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +38,8 @@ from ruamel.yaml.events import (
     SequenceStartEvent,
 )
 from ruamel.yaml.nodes import ScalarNode
+
+from . import yaml_subset
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
@@ -94,24 +98,62 @@ class Document:
 class LoadResult:
     documents: list[Document] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # sha256 of every file's path (relative to the root) and bytes, as read: the revision of a
+    # tree outside git names exactly the bytes that were planned from.
+    digest: str = ""
 
 
 def find_manifest_files(root: Path) -> list[Path]:
     """Every ``*.yaml`` / ``*.yml`` below ``root`` (or ``root`` itself), in a stable order."""
+    return [Path(path) for path in _manifest_paths(root)]
+
+
+def _manifest_paths(root: Path) -> list[str]:
+    """``find_manifest_files`` as strings (10,000 ``Path`` objects cost more than the walk):
+    ordered by path components, as ``sorted`` orders ``Path``s; symlinked directories are not
+    followed, symlinked files are read."""
+    top = str(root)  # normalised by Path: no `./`, no trailing or doubled separators
     if root.is_file():
-        return [root]
-    return sorted(p for p in root.rglob("*") if p.suffix in MANIFEST_SUFFIXES and p.is_file())
+        return [top]
+    found: list[tuple[list[str], str]] = []
+    for directory, _, names in os.walk(top):
+        for name in names:
+            if os.path.splitext(name)[1] in MANIFEST_SUFFIXES:
+                path = os.path.join(directory, name)
+                if os.path.isfile(path):
+                    if top == os.curdir:
+                        path = path[len(os.curdir + os.sep) :]  # `x.yaml`, as pathlib says
+                    found.append((path.split(os.sep), path))
+    found.sort()
+    return [path for _, path in found]
 
 
 def load_tree(root: Path, display_base: Path | None = None) -> LoadResult:
-    """Load every manifest file below ``root``; problems of all files are collected."""
+    """Load every manifest file below ``root``; problems of all files are collected.
+
+    Files are named relative to ``display_base`` when they are below it (as
+    ``Path.relative_to`` would), else as found."""
     result = LoadResult()
-    for path in find_manifest_files(root):
-        shown = _display_name(path, display_base)
-        file_result = load_bytes(path.read_bytes(), shown)
+    digest = hashlib.sha256()
+    base = _prefix(root if root.is_dir() else root.parent)
+    shown_base = None if display_base is None else _prefix(display_base)
+    for path in _manifest_paths(root):
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        relative = path.removeprefix(base).replace(os.sep, "/")
+        digest.update(relative.encode() + b"\0" + raw + b"\0")
+        shown = path if shown_base is None else path.removeprefix(shown_base)
+        file_result = load_bytes(raw, shown.replace(os.sep, "/"))
         result.documents.extend(file_result.documents)
         result.problems.extend(file_result.problems)
+    result.digest = digest.hexdigest()
     return result
+
+
+def _prefix(directory: Path) -> str:
+    """``directory`` as the string that starts the paths below it."""
+    text = str(directory)
+    return text if text.endswith(os.sep) else text + os.sep
 
 
 def load_bytes(raw: bytes, file: str) -> LoadResult:
@@ -130,6 +172,20 @@ def load_bytes(raw: bytes, file: str) -> LoadResult:
     if control:
         line = text.count("\n", 0, control.start()) + 1
         return _failed(file, line, f"control character U+{ord(control.group()):04X} is not allowed")
+    return load_simple(text, file) or load_events(text, file)
+
+
+def load_simple(text: str, file: str) -> LoadResult | None:
+    """The fast path: a one-document file in the plain subset ``yaml_subset`` reads, or None."""
+    simple = yaml_subset.parse(text, _plain_or_value_error)
+    if simple is None:
+        return None
+    data, lines = simple
+    return LoadResult([Document(file, 0, lines[()], data, lines)], [])
+
+
+def load_events(text: str, file: str) -> LoadResult:
+    """Any YAML text, through libyaml's events: every hazard refused and every problem worded."""
     builder = _parse(text, file, pure=False)
     if builder.syntax_error:
         # libyaml speaks YAML 1.1, which refuses a few 1.2 spellings (a `:` inside a flow
@@ -177,15 +233,6 @@ def _events(text: str, *, pure: bool) -> Iterator[Event]:
 
 def _failed(file: str, line: int, message: str) -> LoadResult:
     return LoadResult([], [Problem(file, line, message)])
-
-
-def _display_name(path: Path, base: Path | None) -> str:
-    if base is not None:
-        try:
-            return path.relative_to(base).as_posix()
-        except ValueError:
-            pass
-    return path.as_posix()
 
 
 class _Frame:
@@ -330,30 +377,49 @@ def _construct(event: ScalarEvent) -> Any:
     if event.tag is not None:
         if event.tag not in _ALLOWED_TAGS:
             return event.value  # already reported; keep the text so building goes on
-        return _typed(event.tag, event)
+        return _typed(event.tag, event.value)
     if not event.implicit[0]:
         return event.value  # quoted: always a string
+    return _plain(event.value)
+
+
+def _plain(text: str) -> Any:
+    """The value of a plain (unquoted, untagged) scalar: ``123``, ``true``, ``~``, text."""
     # A plain scalar's value depends on its text alone, and the same texts come back in every
     # file (each key, `lfr/v1`, `Opportunity`, option labels): resolving them was half the
     # load time. Every value cached is immutable (str, int, float, bool or None).
     try:
-        return _plain_values[event.value]
+        return _plain_values[text]
     except KeyError:
         pass
-    value = _typed(_YAML.resolver.resolve(ScalarNode, event.value, (True, False)), event)
+    value: Any = text
+    # ruamel's ``resolver.resolve``, minus its per-call version lookup: the first character
+    # selects the candidate patterns, and most texts (names, ids) start with one that has none.
+    for tag, pattern in (*_IMPLICIT.get(text[:1], ()), *_IMPLICIT.get(None, ())):
+        if pattern.match(text):
+            value = _typed(tag, text)
+            break
     if len(_plain_values) < _PLAIN_CACHE_SIZE:
-        _plain_values[event.value] = value
+        _plain_values[text] = value
     return value
+
+
+def _plain_or_value_error(text: str) -> Any:
+    try:
+        return _plain(text)
+    except YAMLError as exc:  # `<<` or `=` as a value: the event path reports it
+        raise ValueError(str(exc)) from exc
 
 
 _PLAIN_CACHE_SIZE = 4096
 _plain_values: dict[str, Any] = {}
+# YAML 1.2's implicit types (int, float, bool, null, timestamp...) by first character.
+_IMPLICIT: dict[str | None, list[tuple[str, re.Pattern[str]]]] = _YAML.resolver.versioned_resolver
 
 
-def _typed(tag: str, event: ScalarEvent) -> Any:
-    if tag == "tag:yaml.org,2002:timestamp":
-        return event.value
+def _typed(tag: str, text: str) -> Any:
+    if tag in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:str"):
+        return text
     # Not ``construct_object``: it remembers every node it ever built (for anchors), which
     # kept every scalar of every file alive for the life of the process.
-    node = ScalarNode(tag, event.value, event.start_mark)
-    return _YAML.constructor.construct_non_recursive_object(node)
+    return _YAML.constructor.construct_non_recursive_object(ScalarNode(tag, text))

@@ -124,3 +124,23 @@ def test_yaml_1_2_plain_scalars_with_colons_in_flow_lists_are_accepted() -> None
 def test_a_real_syntax_error_is_still_reported_with_its_line() -> None:
     result = load_bytes(b"urls: [https://y.io, b]\nbad: [1,\n", "f.yaml")
     assert [(p.line, p.message.split(":")[0]) for p in result.problems] == [(3, "invalid YAML")]
+
+
+def test_files_are_named_as_found_and_in_path_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a-b").mkdir()
+    (tmp_path / "a").mkdir()
+    for relative in ("a-b/x.yaml", "a/y.yaml", "top.yml", ".yaml", "skip.txt"):
+        (tmp_path / relative).write_bytes(f"name: {relative}\n".encode())
+    (tmp_path / "linked").symlink_to(tmp_path / "a", target_is_directory=True)
+    (tmp_path / "alias.yaml").symlink_to(tmp_path / "top.yml")
+    # By path components (a/ before a-b/), as sorted Paths; `.yaml` is a hidden file, not a
+    # suffix; a symlinked directory is not followed, a symlinked file is read.
+    expected = ["a/y.yaml", "a-b/x.yaml", "alias.yaml", "top.yml"]
+    assert [d.file for d in load_tree(tmp_path, display_base=tmp_path).documents] == expected
+    monkeypatch.chdir(tmp_path)
+    assert [d.file for d in load_tree(Path(".")).documents] == expected
+    assert [d.file for d in load_tree(Path("./a/")).documents] == ["a/y.yaml"]
+    shown = [d.file for d in load_tree(tmp_path / "a", display_base=tmp_path.parent).documents]
+    assert shown == [f"{tmp_path.name}/a/y.yaml"]

@@ -1,0 +1,244 @@
+"""The fast path of manifest reading: the plain block-style YAML most manifests are written in.
+
+Owns ``parse``: a line-by-line reader of a strict subset of YAML (one document; block mappings
+and sequences indented with spaces; plain, single- and double-quoted scalars without escapes
+or line folding; one-line flow sequences and mappings; comments). It returns the document's
+data and the line of every path in it, exactly as ``manifests.py`` builds them from libyaml's
+events, or None for anything outside the subset, and the caller then parses the file with
+libyaml. So the subset never decides that a file is invalid, and never words a problem: it only
+reads, about 4x faster, the files that are certainly plain. Whatever it is unsure of (tabs,
+anchors, tags, block scalars, multi-line values, escapes, duplicate keys, odd indentation) it
+declines. ``tests/manifests/test_yaml_subset.py`` checks it against libyaml on generated
+documents.
+
+How a plain scalar's text becomes a value (``123``, ``true``, a date) is not decided here: the
+caller passes its own resolver, the one the event path uses, so both paths agree by
+construction. Knows nothing of manifests or ruamel.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+Path_ = tuple[str | int, ...]
+# A plain scalar's text → its value; raises ValueError for a text it cannot read.
+Resolve = Callable[[str], Any]
+
+MAX_DEPTH = 64  # deeper documents go to the event path, which refuses them with a message
+_MAX_FLOW_DEPTH = 8
+
+# Anything libyaml might read differently from a plain reading: tabs, CR and the other YAML
+# line breaks (NEL, LS, PS), a BOM inside the text, and characters outside YAML's printable set.
+_OUTSIDE = re.compile(
+    r"[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+_KEY = re.compile(r"([A-Za-z_$][A-Za-z0-9_$./-]*):(?: +|$)")
+# A character that cannot start a plain scalar (YAML indicators), or a quote we read elsewhere.
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_FLOW_TOKEN = re.compile(
+    r" *(?:"
+    r"(?P<punct>[\[\]{},])"
+    r"|(?P<colon>:(?= ))"
+    r'|"(?P<dq>[^"\\]*)"'
+    r"|'(?P<sq>[^']*)'(?!')"
+    r"|(?P<plain>[^ \[\]{},:#\"'!&*|>%@`?-][^\[\]{},:#\"']*?)(?= *(?:[\[\]{},]|: |$))"
+    r") *"
+)
+_PLAIN_LIST = re.compile(r"\[([^\[\]{}:#']*)\]")
+# Legal in a block plain scalar, but close enough to structure that libyaml should judge.
+_UNSURE_PLAIN = re.compile(r": |:$|[\[\]{}]")
+_EMPTY = object()
+
+
+class _Declined(Exception):
+    """Outside the subset: the caller parses the file with libyaml instead."""
+
+
+def parse(text: str, resolve: Resolve) -> tuple[dict[str, Any], dict[Path_, int]] | None:
+    """``(data, lines)`` of a one-document manifest in the subset, or None to decline."""
+    if _OUTSIDE.search(text):
+        return None
+    try:
+        return _Reader(resolve).read(text)
+    except (_Declined, ValueError):
+        return None
+
+
+class _Reader:
+    def __init__(self, resolve: Resolve) -> None:
+        self.resolve = resolve
+        self.lines: dict[Path_, int] = {}
+
+    def read(self, text: str) -> tuple[dict[str, Any], dict[Path_, int]]:
+        root: dict[str, Any] = {}
+        lines = self.lines
+        resolve, value_of, key_match = self.resolve, self._value, _KEY.match
+        # Open blocks, innermost last: (column, container, path, is_sequence). The innermost
+        # one is also kept unpacked in locals, as almost every line belongs to it.
+        stack: list[tuple[int, Any, Path_, bool]] = [(0, root, (), False)]
+        column, container, path, is_sequence = stack[-1]
+        pending: tuple[int, dict[str, Any], str, Path_] | None = None  # `key:` awaiting its block
+        for number, line in enumerate(text.split("\n"), 1):
+            body = line.lstrip(" ")
+            if not body or body[0] == "#":
+                continue
+            indent = len(line) - len(body)
+            dash = body[:2] == "- " or body == "-"
+            if pending is not None:
+                key_column, parent, key, key_path = pending
+                pending = None
+                # A sequence may sit in its key's column; a mapping must be indented.
+                if (dash and indent >= key_column) or (not dash and indent > key_column):
+                    parent[key] = [] if dash else {}
+                    stack.append((indent, parent[key], key_path, dash))
+                    column, container, path, is_sequence = stack[-1]
+                    if len(stack) > MAX_DEPTH:
+                        raise _Declined
+            elif not lines:
+                if indent or dash:
+                    raise _Declined  # an indented or non-mapping root: the event path words it
+                lines[()] = number
+            while indent != column or dash is not is_sequence:
+                if indent > column or len(stack) == 1:
+                    raise _Declined  # a continuation line, or indentation libyaml must judge
+                stack.pop()
+                column, container, path, is_sequence = stack[-1]
+            if is_sequence:
+                value = value_of(body[2:].lstrip(" "), (*path, len(container)), number)
+                if value is _EMPTY:
+                    raise _Declined
+                container.append(value)
+                continue
+            match = key_match(body)
+            if match is None:
+                raise _Declined
+            key = resolve(match.group(1))
+            if key.__class__ is not str or key in container:
+                raise _Declined  # a non-text or duplicate key: the event path reports it
+            child = (*path, key)
+            value = value_of(body[match.end() :], child, number)
+            if value is _EMPTY:
+                container[key] = None  # stays None unless an indented block follows
+                pending = (indent, container, key, child)
+            else:
+                container[key] = value
+        if not lines:
+            raise _Declined  # no content: the event path says the file is empty
+        return root, lines
+
+    def _value(self, text: str, path: Path_, number: int) -> Any:
+        """The value written after `key: ` or `- `, or ``_EMPTY`` when there is none."""
+        self.lines[path] = number
+        if not text:
+            return _EMPTY
+        first = text[0]
+        if first not in _INDICATORS:  # plain: the common case, so the first tested
+            comment = text.find(" #")
+            if comment >= 0:
+                text = text[:comment]
+            if text[-1] == " ":
+                text = text.rstrip(" ")
+            if _UNSURE_PLAIN.search(text):
+                raise _Declined
+            return self.resolve(text)
+        if first == "#":
+            return _EMPTY
+        if first == "[" and (simple := _PLAIN_LIST.match(text)):
+            # `[a, "b c", 3]`: plain or double-quoted items, split without the tokenizer (a
+            # comma inside quotes leaves an unbalanced item, which is declined).
+            inner = simple.group(1)
+            items = [item.strip(" ") for item in inner.split(",")] if inner.strip(" ") else []
+            values = []
+            for index, item in enumerate(items):
+                if not item:
+                    raise _Declined
+                if item[0] == '"':
+                    if len(item) < 2 or item[-1] != '"' or '"' in item[1:-1] or "\\" in item:
+                        raise _Declined
+                    values.append(item[1:-1])
+                elif item[0] in _INDICATORS or '"' in item:
+                    raise _Declined
+                else:
+                    values.append(self.resolve(item))
+                self.lines[(*path, index)] = number
+            _comment_only(text, simple.end())
+            return values
+        if first in "[{":
+            value, end = self._flow(text, 0, path, number, 0)
+            _comment_only(text, end)
+            return value
+        if first == '"':
+            end = text.find('"', 1)
+            if end < 0 or "\\" in text[1:end]:
+                raise _Declined
+            _comment_only(text, end + 1)
+            return text[1:end]
+        if first == "'":
+            end = text.find("'", 1)
+            if end < 0 or text[end + 1 : end + 2] == "'":
+                raise _Declined
+            _comment_only(text, end + 1)
+            return text[1:end]
+        raise _Declined
+
+    def _flow(self, text: str, pos: int, path: Path_, number: int, depth: int) -> tuple[Any, int]:
+        """One flow node starting at ``pos``: its value and the position after it."""
+        if depth > _MAX_FLOW_DEPTH:
+            raise _Declined
+        token = _FLOW_TOKEN.match(text, pos)
+        if token is None:
+            raise _Declined
+        self.lines[path] = number
+        punct = token.group("punct")
+        if punct is None:
+            if token.group("plain") is not None:
+                return self.resolve(token.group("plain")), token.end()
+            if token.group("dq") is not None:
+                return token.group("dq"), token.end()
+            if token.group("sq") is not None:
+                return token.group("sq"), token.end()
+            raise _Declined
+        if punct not in "[{":
+            raise _Declined
+        closing = "]" if punct == "[" else "}"
+        pos = token.end()
+        container: Any = [] if punct == "[" else {}
+        while True:
+            token = _FLOW_TOKEN.match(text, pos)
+            if token is None:
+                raise _Declined
+            if token.group("punct") == closing and not container:
+                return container, token.end()  # `[]` or `{}`
+            if isinstance(container, list):
+                item, pos = self._flow(text, pos, (*path, len(container)), number, depth + 1)
+                container.append(item)
+            else:
+                key_text = token.group("plain")
+                key = self.resolve(key_text) if key_text is not None else None
+                if not isinstance(key, str) or key in container:
+                    raise _Declined
+                colon = _FLOW_TOKEN.match(text, token.end())
+                if colon is None or colon.group("colon") is None:
+                    raise _Declined
+                container[key], pos = self._flow(text, colon.end(), (*path, key), number, depth + 1)
+            separator = _FLOW_TOKEN.match(text, pos)
+            if separator is None:
+                raise _Declined
+            mark = separator.group("punct")
+            if mark == closing:
+                return container, separator.end()
+            if mark != ",":
+                raise _Declined
+            pos = separator.end()
+            after = _FLOW_TOKEN.match(text, pos)
+            if after is not None and after.group("punct") in ("]", "}", ","):
+                raise _Declined  # a trailing or doubled comma
+
+
+def _comment_only(text: str, end: int) -> None:
+    """What follows a value on its line (from ``end``): nothing, or a comment after a space."""
+    rest = text[end:].lstrip(" ")
+    if rest and not (rest[0] == "#" and text[len(text) - len(rest) - 1] == " "):
+        raise _Declined

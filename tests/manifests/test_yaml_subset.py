@@ -1,0 +1,278 @@
+"""The fast path (``yaml_subset``) against libyaml: whatever it reads, it reads exactly as the
+event path does (values, their types, key order, the line of every path); whatever it is unsure
+of, it declines; and it never accepts a file the event path refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from benchmarks.workload import spread, synthetic, write_manifests
+from reconciler.manifests import find_manifest_files, load_events, load_simple
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _shape(result: object) -> object:
+    """A comparable form: ``repr`` keeps the difference between 1, 1.0 and True, and key order."""
+    documents = getattr(result, "documents", [])
+    problems = getattr(result, "problems", [])
+    return [(d.file, d.index, d.line, repr(d.data), d.lines) for d in documents], problems
+
+
+def _agrees(text: str) -> bool:
+    """Assert the fast path agrees with libyaml on ``text``; True when it read it at all."""
+    simple = load_simple(text, "m.yaml")
+    if simple is None:
+        return False
+    full = load_events(text, "m.yaml")
+    assert not full.problems, f"fast path accepted a file libyaml refuses: {full.problems}"
+    assert _shape(simple) == _shape(full)
+    return True
+
+
+# --- documents the subset must read (else the speed-up silently vanishes) --------------------
+
+
+def test_reads_every_example_manifest_in_the_repository() -> None:
+    files = find_manifest_files(REPO / "manifests")
+    assert files
+    for path in files:
+        assert _agrees(path.read_text(encoding="utf-8")), path
+
+
+def test_reads_the_benchmark_workload(tmp_path: Path) -> None:
+    vocab, _, opportunities = synthetic(40)
+    write_manifests(tmp_path, opportunities, vocab, spread(40, 5), owner_by_email=True)
+    files = find_manifest_files(tmp_path)
+    assert len(files) == 40
+    for path in files:
+        assert _agrees(path.read_text(encoding="utf-8")), path
+
+
+def test_the_bad_manifest_corpus_is_declined_or_read_alike() -> None:
+    """Each of tests/data/bad: refused by the event path, or (wrong only for the model) read
+    the same by both."""
+    read = 0
+    for path in sorted((REPO / "tests" / "data" / "bad").glob("*.y*ml")):
+        try:
+            text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError:
+            continue
+        read += _agrees(text)
+    assert read > 30  # most are wrong for the model, not as YAML: the fast path reads them
+
+
+def test_values_types_and_lines_of_a_typical_manifest() -> None:
+    text = (
+        "# comment\n"
+        "apiVersion: lfr/v1\n"
+        "kind: Opportunity\n"
+        "metadata:\n"
+        "  name: acme   # trailing comment\n"
+        "spec:\n"
+        "  fields:\n"
+        "    $amount: 120000\n"
+        "    ratio: 1.5\n"
+        "    flag: true\n"
+        "    word: yes\n"
+        "    none: ~\n"
+        "    date: 2027-03-31\n"
+        '    quoted: "123"\n'
+        "    single: 'a # b'\n"
+        "    url: https://x.io/a#b\n"
+        '    products: [Platform, "Closed Won", 3]\n'
+        "    empty: []\n"
+        "  relationships:\n"
+        "    $contact:\n"
+        "    - con_1\n"
+        "    -   con_2\n"
+        "    $owner: {email: a@b.co}\n"
+    )
+    simple = load_simple(text, "m.yaml")
+    assert simple is not None
+    (document,) = simple.documents
+    assert document.line == 2
+    fields = document.data["spec"]["fields"]
+    assert fields == {
+        "$amount": 120000,
+        "ratio": 1.5,
+        "flag": True,
+        "word": "yes",
+        "none": None,
+        "date": "2027-03-31",
+        "quoted": "123",
+        "single": "a # b",
+        "url": "https://x.io/a#b",
+        "products": ["Platform", "Closed Won", 3],
+        "empty": [],
+    }
+    assert document.data["spec"]["relationships"] == {
+        "$contact": ["con_1", "con_2"],
+        "$owner": {"email": "a@b.co"},
+    }
+    assert document.lines[("spec", "relationships", "$contact", 1)] == 22
+    assert document.lines[("spec", "relationships", "$owner", "email")] == 23
+    assert _agrees(text)
+
+
+# --- what it must decline (the event path then reads or refuses it) --------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x 1\nb: *x\n",  # anchors, aliases
+        "a: !!str 1\n",  # tags
+        "a: |\n  text\n",  # block scalars
+        "a: >\n  text\n",
+        "a: one\n  two\n",  # a multi-line plain scalar
+        'a: "one\n  two"\n',  # a multi-line quoted scalar
+        'a: "tab\\t"\n',  # escapes
+        "a: 'it''s'\n",
+        "a: 1\na: 2\n",  # a duplicate key
+        "a:\n\tb: 1\n",  # tabs
+        "a: 1\r\nb: 2\r\n",  # CR line ends
+        "a: 1\n---\nb: 2\n",  # several documents
+        "--- \na: 1\n",
+        "%YAML 1.2\n---\na: 1\n",
+        "- 1\n- 2\n",  # not a mapping
+        "  a: 1\n",  # an indented root
+        "a:\n  - x\n  b: 1\n",  # bad indentation
+        "a:\n    b: 1\n  c: 2\n",
+        "1: x\n",  # a key that is not text
+        "true: x\n",
+        "<<: {a: 1}\n",  # a merge key
+        "a: <<\n",
+        "? a\n: b\n",  # a complex key
+        "a: [b, c,]\n",  # a trailing comma
+        "a: [x: 1]\n",
+        "a: [https://x.io]\n",  # YAML 1.1 vs 1.2
+        "a: b: c\n",
+        "a: -1\n",  # a leading indicator
+        "a:\n- \n",  # an empty sequence item
+        "a: x\u2028b: y\n",  # a Unicode line separator
+        "a: \ufffe\n",  # outside YAML's printable set
+        "# only a comment\n",
+        "",
+    ],
+)
+def test_declines_what_it_does_not_certainly_read(text: str) -> None:
+    assert load_simple(text, "m.yaml") is None
+
+
+def test_nesting_deeper_than_the_limit_goes_to_the_event_path() -> None:
+    text = "".join(f"{'  ' * depth}k{depth}:\n" for depth in range(70)) + f"{'  ' * 70}v: 1\n"
+    assert load_simple(text, "m.yaml") is None
+    assert "nesting deeper than 64 levels" in str(load_events(text, "m.yaml").problems[0])
+
+
+# --- generated documents: agree or decline --------------------------------------------------
+
+# Texts chosen for the ways YAML reads them: types, indicators, comments, quotes, colons.
+# fmt: off
+_SCALARS = [
+    "x", "Closed Won", "opp_cm1", "a@b.co", "lfr/v1", "123", "-5", "+1", "0x1F", "0o17", "1_000",
+    "1.5", "1e3", ".inf", ".NaN", "-.5", "true", "False", "TRUE", "yes", "no", "on", "off", "y",
+    "~", "null", "Null", "2027-03-31", "2027-03-31T10:00:00Z", "12:30", "a:b", "a: b", "a #b",
+    "a#b", "#x", "x#", "-", "- x", "?", "? x", ":x", "x:", "a, b", "[x]", "{x}", "x]", "x}", "*x",
+    "&x", "!x", "|", ">", "%x", "@x", "`x", "'", '"', "it's", 'say "hi"', "back\\slash",
+    "é", "日本", "<<", "=", "", " ", "  x  ", ".", "...", "---", "a  b", "\t",
+]
+_KEYS = [
+    "a", "b", "name", "$stage", "$owner", "x.y", "a-b", "a_b", "k1", "true", "1", "~", "<<",
+    "a b", "a:", "-a", '"q"', "$x$",
+]
+# Half the draws are ordinary values, so that many documents are read, not declined.
+_ORDINARY = [
+    "x", "Closed Won", "opp_cm1", "a@b.co", "120000", "1.5", "true", "no", "~", "2027-03-31",
+    "https://x.io/a", "O'Brien", "a, b", "x-y",
+]
+# fmt: on
+
+
+@st.composite
+def _scalar(draw: st.DrawFn) -> str:
+    text = draw(st.sampled_from(_ORDINARY) | st.sampled_from(_SCALARS))
+    style = draw(st.sampled_from(["plain", "plain", "double", "single"]))
+    if style == "double":
+        return '"' + text + '"'
+    if style == "single":
+        return "'" + text + "'"
+    return text
+
+
+@st.composite
+def _flow(draw: st.DrawFn, depth: int = 0) -> str:
+    if depth < 2 and draw(st.booleans()):
+        items = draw(st.lists(_flow(depth + 1), max_size=3))
+        if draw(st.booleans()):
+            return "[" + draw(st.sampled_from([", ", ",", " , "])).join(items) + "]"
+        keys = draw(st.lists(st.sampled_from(_KEYS), min_size=len(items), max_size=len(items)))
+        pairs = [f"{k}: {v}" for k, v in zip(keys, items, strict=True)]
+        return "{" + ", ".join(pairs) + "}"
+    return draw(_scalar())
+
+
+@st.composite
+def _block(draw: st.DrawFn, indent: int = 0, depth: int = 0) -> list[str]:
+    pad = " " * indent
+    lines: list[str] = []
+    keys = st.sampled_from(_KEYS[:10]) | st.sampled_from(_KEYS)
+    for key in draw(st.lists(keys, min_size=1, max_size=4, unique=draw(st.booleans()))):
+        kind = draw(st.sampled_from(["scalar", "scalar", "flow", "map", "seq", "empty"]))
+        if kind == "map" and depth < 3:
+            lines.append(f"{pad}{key}:")
+            step = draw(st.sampled_from([1, 2, 4]))
+            lines += draw(_block(indent + step, depth + 1))
+        elif kind == "seq":
+            lines.append(f"{pad}{key}:")
+            dash = pad + " " * draw(st.sampled_from([0, 2]))
+            for item in draw(st.lists(_scalar(), min_size=1, max_size=3)):
+                lines.append(f"{dash}-{draw(st.sampled_from([' ', '  ']))}{item}")
+        elif kind == "flow":
+            lines.append(f"{pad}{key}: {draw(_flow())}")
+        elif kind == "empty":
+            lines.append(f"{pad}{key}:")
+        else:
+            lines.append(f"{pad}{key}: {draw(_scalar())}")
+        if draw(st.integers(0, 5)) == 0:
+            lines[-1] += draw(st.sampled_from([" # note", "  #x", "#x", "   "]))
+        if draw(st.integers(0, 7)) == 0:
+            lines.append(draw(st.sampled_from(["", "# comment", f"{pad}  # indented", "   "])))
+    return lines
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_block())
+@example(["a: [b, c]", "d:", "- e", "f: 1"])
+def test_generated_documents_agree_or_are_declined(lines: list[str]) -> None:
+    _agrees("\n".join(lines) + "\n")
+
+
+# Characters that change how YAML reads a line, for the mutation test below.
+_MUTATIONS = [*":-#'\"[]{},&*!|>?%@ \t\n", "  ", ": ", " #", "- ", "\n  "]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.sampled_from(sorted(p.name for p in (REPO / "manifests").rglob("*.yaml"))),
+    st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(_MUTATIONS), st.integers(0, 2))),
+)
+def test_mutated_manifests_agree_or_are_declined(
+    name: str, edits: list[tuple[int, str, int]]
+) -> None:
+    (path,) = (REPO / "manifests").rglob(name)
+    text = path.read_text(encoding="utf-8")
+    for position, piece, mode in edits:
+        at = position % (len(text) + 1)
+        if mode == 0:  # insert
+            text = text[:at] + piece + text[at:]
+        elif mode == 1:  # replace one character
+            text = text[:at] + piece + text[at + 1 :]
+        else:  # delete one character
+            text = text[:at] + text[at + 1 :]
+    _agrees(text)
