@@ -14,6 +14,7 @@ one JSON object.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -21,11 +22,11 @@ import sys
 import time
 from pathlib import Path
 
+from reconciler.cli import GC_THRESHOLD
 from reconciler.desired import build_desired
 from reconciler.diff import DiffOptions, build_plan
 from reconciler.emulator.definitions import build_definitions
 from reconciler.emulator.seed import DEMO_ORG, MEMBERS, demo_id
-from reconciler.manifests import find_manifest_files
 from reconciler.pipeline import read_manifests
 from reconciler.records import Definitions, Record
 from reconciler.render import json as json_render
@@ -41,6 +42,7 @@ def _rss_mb() -> float:
 
 
 def main(directory: Path) -> None:
+    gc.set_threshold(*GC_THRESHOLD)  # as `lfr` sets it on start
     os.chdir(directory)  # problems and origins read manifests/..., as in a repository
     definitions = Definitions.model_validate(build_definitions(DEMO_ORG)["opportunity"].to_wire())
     with Path("live.jsonl").open(encoding="utf-8") as lines:
@@ -64,14 +66,17 @@ def main(directory: Path) -> None:
         stages[name] = now - mark
         mark = now
 
-    manifests, problems = read_manifests(root)
+    read = read_manifests(root)
+    manifests = read.manifests
+    if read.problems:
+        raise SystemExit(f"unexpected problems: {read.problems[:3]}")
     stage("load")
     schema = OrgSchema(definitions)
     desired, problems = build_desired(manifests, schema)
     if problems:
         raise SystemExit(f"unexpected problems: {problems[:3]}")
     stage("validate")
-    revision = manifest_revision(root, find_manifest_files(root))
+    revision = manifest_revision(root, read.digest)
     options = DiffOptions(revision=revision, target="benchmark")
     plan = build_plan([(d, live[d.id or ""]) for d in desired], schema, options, labels)
     stage("diff")

@@ -8,6 +8,7 @@ below it returns values or raises ``LfrError``. Exit codes: 0 success, 1 error, 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import time
@@ -488,7 +489,8 @@ def validate(
     local: LocalOption = False,
 ) -> None:
     """Check manifests without planning: every problem with file:line; exit 1 if any."""
-    manifests, problems = read_manifests(directory)
+    read = read_manifests(directory)
+    manifests, problems = read.manifests, read.problems
     if not problems and not offline:
         target = _target(api_key, base_url, local)
         typer.echo(target.describe(), err=True)
@@ -718,7 +720,15 @@ def emulator_serve(
     serve(emulator, host=host, port=port)
 
 
+# lfr builds large structures that live for the whole run (documents, records, the plan) and
+# frees few cycles; at Python's default threshold (700 allocations) the collector kept re-scanning
+# them, a third of the CPU time of planning 10,000 records (BENCHMARKS.md). The entry point sets
+# it, as the process is lfr's; imported as a library, lfr leaves the collector alone.
+GC_THRESHOLD = (100_000, 10, 10)
+
+
 def main() -> None:
+    gc.set_threshold(*GC_THRESHOLD)
     app()
 
 

@@ -19,7 +19,7 @@ from .desired import build_desired
 from .diff import DiffOptions, build_plan, diff_record
 from .errors import LfrError
 from .fetch import fetch_live
-from .manifests import Problem, find_manifest_files, load_tree
+from .manifests import Problem, load_tree
 from .model import DesiredRecord, LoadedManifest, parse_manifests
 from .plan import Plan, RecordChange, plan_from_dict
 from .records import Record
@@ -47,13 +47,22 @@ class Outcome:
     schema: OrgSchema | None = None
 
 
-def read_manifests(root: Path) -> tuple[list[LoadedManifest], list[Problem]]:
+@dataclass(frozen=True)
+class ManifestSet:
+    """Every manifest below a root, shape-checked, and the digest of the bytes they came from."""
+
+    manifests: list[LoadedManifest]
+    problems: list[Problem]
+    digest: str = ""
+
+
+def read_manifests(root: Path) -> ManifestSet:
     """Offline half: every file loaded and shape-checked, with paths shown relative to cwd."""
     if not root.exists():
-        return [], [Problem(str(root), 0, "no such file or directory")]
+        return ManifestSet([], [Problem(str(root), 0, "no such file or directory")])
     loaded = load_tree(root, display_base=Path.cwd())
     manifests, problems = parse_manifests(loaded.documents)
-    return manifests, sorted(loaded.problems + problems)
+    return ManifestSet(manifests, sorted(loaded.problems + problems), loaded.digest)
 
 
 async def validate_against_org(
@@ -87,13 +96,14 @@ async def run_plan(
     """Plan ``root`` against the org. ``on_change(change, schema)`` receives each id-addressed
     record's change as soon as its live state is final, before the whole plan is known (apply
     uses it to overlap writes with the remaining reads); the returned plan holds them all."""
-    manifests, problems = read_manifests(root)
-    if problems:
-        return Outcome(problems=problems, manifests=manifests)
+    read = read_manifests(root)
+    manifests = read.manifests
+    if read.problems:
+        return Outcome(problems=read.problems, manifests=manifests)
     schema, resolution = await _against_org(client, manifests)
     if resolution.problems:
         return Outcome(problems=resolution.problems, manifests=manifests)
-    revision = manifest_revision(root, find_manifest_files(root))
+    revision = manifest_revision(root, read.digest)
     options = DiffOptions(revision=revision, target=target, array_replace=array_replace)
 
     def differs(wanted: DesiredRecord, listed: Record) -> bool:

@@ -3,28 +3,20 @@
 Owns one question: "which version of the manifests is this?". It feeds the idempotency key
 (design §5), so a new commit or a local edit yields new keys while a re-run of the same
 revision reuses them. When the manifests are committed and clean, the answer is the commit
-(``git:<sha>``); with uncommitted edits, or outside git, it is a hash of the files' paths and
-bytes (``sha256:<hex>``), so an edit is never mistaken for the committed version.
+(``git:<sha>``); with uncommitted edits, or outside git, it is the hash of the files' paths and
+bytes that ``manifests.load_tree`` computed as it read them (``sha256:<hex>``), so an edit is
+never mistaken for the committed version.
 """
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 
 
-def manifest_revision(root: Path, files: Sequence[Path]) -> str:
+def manifest_revision(root: Path, content_digest: str) -> str:
     commit = _clean_commit(root)
-    if commit is not None:
-        return f"git:{commit}"
-    digest = hashlib.sha256()
-    base = root if root.is_dir() else root.parent
-    for path in sorted(files):
-        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return f"sha256:{digest.hexdigest()}"
+    return f"git:{commit}" if commit is not None else f"sha256:{content_digest}"
 
 
 def _clean_commit(root: Path) -> str | None:
