@@ -12,6 +12,7 @@ values) and by the diff (live values).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
@@ -55,6 +56,9 @@ class OrgSchema:
     """One org's opportunity definitions, with the lookups validation needs."""
 
     definitions: Definitions
+    _option_indexes: dict[str, tuple[frozenset[str], dict[str, list[SelectOption]]]] = (
+        dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
+    )
 
     def field(self, key: str) -> FieldDefinition | None:
         return self.definitions.field_definitions.get(key)
@@ -74,6 +78,19 @@ class OrgSchema:
     def relationship_read_only(self, key: str) -> bool:
         definition = self.relationship(key)
         return key in READ_ONLY_RELATIONSHIPS or (definition is not None and definition.read_only)
+
+    def option_index(self, key: str) -> tuple[frozenset[str], dict[str, list[SelectOption]]]:
+        """Field ``key``'s option ids, and its options by folded label (a label may repeat
+        across pipelines); built once per key, as every manifest's selects are looked up."""
+        index = self._option_indexes.get(key)
+        if index is None:
+            definition = self.field(key)
+            options = () if definition is None else definition.type_configuration.options
+            by_label: dict[str, list[SelectOption]] = {}
+            for option in options:
+                by_label.setdefault(_fold(option.label), []).append(option)
+            index = self._option_indexes[key] = (frozenset(o.id for o in options), by_label)
+        return index
 
     def pipeline_name(self, pipeline_id: str | None) -> str:
         if pipeline_id is None:
@@ -150,6 +167,8 @@ def is_empty(value: Any) -> bool:
 
 
 def _number(value: Any) -> int | float:
+    if value.__class__ is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return value  # the common case: no decimals to count
     if isinstance(value, bool) or not isinstance(value, int | float):
         if isinstance(value, str):
             raise ValueProblem(
@@ -307,12 +326,10 @@ def _parts(value: Any, parts: Sequence[str], what: str) -> dict[str, Any]:
 def _select_one(schema: OrgSchema, key: str, definition: FieldDefinition, value: Any) -> str:
     if not isinstance(value, str):
         raise ValueProblem(f"expected an option label or id, got {_describe(value)}")
-    options = definition.type_configuration.options
-    for option in options:
-        if option.id == value:
-            return option.id
-    wanted = _fold(value)
-    matches = [option for option in options if _fold(option.label) == wanted]
+    ids, by_label = schema.option_index(key)
+    if value in ids:
+        return value
+    matches = by_label.get(_fold(value), [])
     if len(matches) == 1:
         return matches[0].id
     if len(matches) > 1:
@@ -323,6 +340,7 @@ def _select_one(schema: OrgSchema, key: str, definition: FieldDefinition, value:
             f"{key} label {value!r} is ambiguous: it exists in several pipelines; "
             f"write the option id instead: {candidates}"
         )
+    options = definition.type_configuration.options
     raise ValueProblem(f"{value!r} is not an option of {key}; options: {_option_list(options)}")
 
 
