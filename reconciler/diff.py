@@ -103,11 +103,14 @@ def live_values(desired: DesiredRecord, live: Record, schema: OrgSchema) -> dict
 def observed(live: Record, keys: Sequence[str], schema: OrgSchema) -> dict[str, Any]:
     """Canonical values of ``keys`` on a live record (relationships as sorted id tuples)."""
     values: dict[str, Any] = {}
+    # Plain dict lookups: this runs for every managed key of every record planned.
+    relationships = schema.definitions.relationship_definitions
+    fields = schema.definitions.field_definitions
     for key in keys:
-        if schema.relationship(key) is not None:
+        if key in relationships:
             values[key] = tuple(sorted(live.related_ids(key)))
         else:
-            values[key] = normalize_live(schema.field(key), live.value(key))
+            values[key] = normalize_live(fields.get(key), live.value(key))
     return values
 
 

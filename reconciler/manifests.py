@@ -87,7 +87,10 @@ class Document:
     lines: dict[Path_, int] = field(repr=False)
 
     def line_of(self, path: Path_) -> int:
-        for end in range(len(path), -1, -1):
+        line = self.lines.get(path)
+        if line is not None:
+            return line
+        for end in range(len(path) - 1, -1, -1):
             line = self.lines.get(tuple(path[:end]))
             if line is not None:
                 return line
