@@ -26,7 +26,6 @@ from .apply import (
     SafetyRails,
     check_rails,
     check_scopes,
-    check_stale,
     require_scopes,
 )
 from .client import LightfieldClient, RateConfig
@@ -35,7 +34,14 @@ from .errors import LfrError
 from .export import ExportProblems, ExportResult, export_opportunities
 from .manifest_schema import org_schema, render_schema, static_schema
 from .manifests import Problem
-from .pipeline import Outcome, read_manifests, read_saved_plan, run_plan, validate_against_org
+from .pipeline import (
+    Outcome,
+    check_saved_plan,
+    read_manifests,
+    read_saved_plan,
+    run_plan,
+    validate_against_org,
+)
 from .plan import Plan, RecordChange
 from .render import github as github_render
 from .render import json as json_render
@@ -342,11 +348,11 @@ def apply(
                 f"{source} was planned against {plan.target}, not {target.identity}; "
                 "run lfr plan against this target."
             )
-        moved = await check_stale(client, plan, schema)
+        moved = await check_saved_plan(client, plan, schema)
         if moved:
             lines = "\n  ".join(moved)
             raise _fail(
-                f"the saved plan {source} is stale; live values changed since it was "
+                f"the saved plan {source} is stale; the CRM changed since it was "
                 f"made:\n  {lines}\nRun `lfr plan --out {source}` again, review it, then apply."
             )
         return plan, schema

@@ -352,6 +352,7 @@ def _create(desired: DesiredRecord, options: DiffOptions) -> RecordChange:
         requests=requests,
         planned_from={},
         fingerprint=fingerprint({}),
+        match=desired.selector(),
     )
 
 

@@ -15,6 +15,7 @@ import asyncio
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .client import MAX_PAGE_SIZE, LightfieldClient
 from .errors import NotFound
@@ -174,13 +175,20 @@ async def _scan_then_confirm(
     return live
 
 
+async def find_matching(
+    client: LightfieldClient, selector: dict[str, Any], schema: OrgSchema
+) -> list[Record]:
+    """Every opportunity ``selector`` (``DesiredRecord.selector``) picks, on fresh reads."""
+    listed = await client.list_all("opportunities", filters=_match_filters(selector, schema))
+    # The list lags: confirm every candidate on a fresh read and re-check the selector there.
+    fresh = await asyncio.gather(*(_get(client, c.id) for c in listed))
+    return [r for r in fresh if r is not None and _selected(selector, r, schema)]
+
+
 async def _find_match(
     client: LightfieldClient, desired: DesiredRecord, schema: OrgSchema, tracker: _Tracker
 ) -> tuple[Record | None, Problem | None]:
-    listed = await client.list_all("opportunities", filters=_match_filters(desired, schema))
-    # The list lags: confirm every candidate on a fresh read and re-check the selector there.
-    fresh = await asyncio.gather(*(_get(client, c.id) for c in listed))
-    candidates = [r for r in fresh if r is not None and _selected(desired, r, schema)]
+    candidates = await find_matching(client, desired.selector(), schema)
     tracker.advance()
     origin = desired.origin
     if len(candidates) == 1:
@@ -214,35 +222,37 @@ _FILTER_OPERATOR = {
 }
 
 
-def _match_filters(desired: DesiredRecord, schema: OrgSchema) -> list[tuple[str, str]]:
+def _match_filters(selector: dict[str, Any], schema: OrgSchema) -> list[tuple[str, str]]:
     """List filters narrowing the candidates; the selector itself is checked on fresh reads."""
     filters: list[tuple[str, str]] = []
-    for f in desired.match_fields:
-        definition = schema.field(f.key)
+    for key, value in selector.items():
+        if schema.relationship(key) is not None:
+            filters.extend((key, record_id) for record_id in value)
+            continue
+        definition = schema.field(key)
         operator = _FILTER_OPERATOR.get(definition.value_type if definition else "")
-        value = f.value[0] if isinstance(f.value, tuple) and len(f.value) == 1 else f.value
+        if isinstance(value, tuple) and len(value) == 1:
+            value = value[0]
         if operator is None or not isinstance(value, str | int | float | bool):
             continue
         text = str(value).lower() if isinstance(value, bool) else str(value)
-        filters.append((f"{f.key}[{operator}]", text))
-    for r in desired.match_relationships:
-        for ref in r.include:
-            filters.append((r.key, str(ref)))
+        filters.append((f"{key}[{operator}]", text))
     return filters
 
 
-def _selected(desired: DesiredRecord, record: Record, schema: OrgSchema) -> bool:
+def _selected(selector: dict[str, Any], record: Record, schema: OrgSchema) -> bool:
     """Whether a fresh record satisfies the selector, compared as the diff compares values
     (canonical forms; text case-insensitively with whitespace collapsed)."""
-    for f in desired.match_fields:
-        value = normalize_live(schema.field(f.key), record.value(f.key))
-        if isinstance(value, str) and isinstance(f.value, str):
-            if " ".join(value.split()).casefold() != " ".join(f.value.split()).casefold():
+    for key, wanted in selector.items():
+        if schema.relationship(key) is not None:
+            if not set(wanted) <= set(record.related_ids(key)):
                 return False
-        elif not (value == f.value or (is_empty(value) and is_empty(f.value))):
-            return False
-    for r in desired.match_relationships:
-        if not {str(ref) for ref in r.include} <= set(record.related_ids(r.key)):
+            continue
+        value = normalize_live(schema.field(key), record.value(key))
+        if isinstance(value, str) and isinstance(wanted, str):
+            if " ".join(value.split()).casefold() != " ".join(wanted.split()).casefold():
+                return False
+        elif not (value == wanted or (is_empty(value) and is_empty(wanted))):
             return False
     return True
 

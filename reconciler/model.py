@@ -288,6 +288,14 @@ class DesiredRecord:
     fields: tuple[DesiredField, ...]
     relationships: tuple[DesiredRelationship, ...]
 
+    def selector(self) -> dict[str, Any]:
+        """``metadata.match`` as canonical values by key: a field's value, or the sorted ids a
+        relationship must link (once references are resolved)."""
+        selector: dict[str, Any] = {f.key: f.value for f in self.match_fields}
+        for r in self.match_relationships:
+            selector[r.key] = tuple(sorted({str(ref) for ref in r.include}))
+        return selector
+
 
 def describe_value(value: Any) -> str:
     """A value's kind for error messages: 'a number (5)', 'text 'x'', 'a list'."""

@@ -3,22 +3,25 @@
 Owns the order of the stages and the rule that a run with any problem stops before it could
 write: load and shape-check every file (no network), fetch the org's definitions, check values
 and build desired state, resolve references, fetch live state, diff. Each stage reports every
-problem it finds; the run returns them all together. Called by the CLI (plan, validate, and
-later apply and drift); never prints.
+problem it finds; the run returns them all together. Also reads a saved plan and says what
+changed in the CRM since it was made. Called by the CLI (plan, validate, apply, drift); never
+prints.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .apply import check_stale
 from .client import LightfieldClient
 from .desired import build_desired
 from .diff import DiffOptions, build_plan, diff_record
 from .errors import LfrError
-from .fetch import fetch_live
+from .fetch import fetch_live, find_matching
 from .manifests import Problem, load_tree
 from .model import DesiredRecord, LoadedManifest, parse_manifests
 from .plan import Plan, RecordChange, plan_from_dict
@@ -126,6 +129,25 @@ async def run_plan(
             labels[option.id] = option.label
     plan = build_plan(fetched.pairs, schema, options, labels)
     return Outcome(plan=plan, manifests=manifests, fetch_strategy=fetched.strategy, schema=schema)
+
+
+async def check_saved_plan(client: LightfieldClient, plan: Plan, schema: OrgSchema) -> list[str]:
+    """What changed in the CRM since a saved plan was made, one line each: every planned-from
+    live value that moved (``apply.check_stale``), and every create whose ``metadata.match``
+    now selects a record (someone made it since: creating it again would be a duplicate)."""
+
+    async def taken(change: RecordChange) -> list[str]:
+        found = await find_matching(client, change.match, schema)
+        if not found:
+            return []
+        ids = ", ".join(record.id for record in found[:10])
+        return [f"{change.name}: planned as a create, but metadata.match now selects {ids}"]
+
+    creates = [r for r in plan.records if r.action == "create" and r.match]
+    moved, *matched = await asyncio.gather(
+        check_stale(client, plan, schema), *(taken(change) for change in creates)
+    )
+    return moved + [line for lines in matched for line in lines]
 
 
 def read_saved_plan(path: Path) -> Plan:

@@ -79,6 +79,9 @@ class RecordChange:
     # The live record's updatedAt as planned from: a write answered with an older record is a
     # stale idempotent replay, not this run's write.
     live_updated_at: str | None = None
+    # A create's ``metadata.match`` (``DesiredRecord.selector``): no record matched when it was
+    # planned; a saved plan runs it again before creating, as someone may have made one since.
+    match: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,7 @@ def _record_to_dict(record: RecordChange) -> dict[str, Any]:
         "planned_from": plain(record.planned_from),
         "fingerprint": record.fingerprint,
         "live_updated_at": record.live_updated_at,
+        "match": plain(record.match),
     }
 
 
@@ -253,6 +257,7 @@ def _record_from_dict(data: dict[str, Any]) -> RecordChange:
         planned_from={k: _tupled(v) for k, v in data["planned_from"].items()},
         fingerprint=data["fingerprint"],
         live_updated_at=data.get("live_updated_at"),
+        match={k: _tupled(v) for k, v in data.get("match", {}).items()},
     )
 
 

@@ -12,7 +12,15 @@ from typer.testing import CliRunner, Result
 
 from reconciler.cli import app
 from reconciler.emulator import Emulator
-from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, READ_KEY, WriteManifest, opportunity
+from tests.demo import (
+    ACME_RENEWAL,
+    FULL_KEY,
+    INITECH,
+    INITECH_ACCOUNT,
+    READ_KEY,
+    WriteManifest,
+    opportunity,
+)
 
 from .conftest import writes
 
@@ -129,6 +137,41 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(
     assert report["summary"]["applied"] == 2
     sent = {w["idempotency_key"] for w in writes(emu)}
     assert sent == {r["idempotency_key"] for rec in planned["records"] for r in rec["requests"]}
+
+
+def test_a_saved_create_is_refused_once_its_match_finds_a_record(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    write(
+        "new.yaml",
+        "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new-deal\n"
+        f"  match: {{$name: Saved deal, $account: {INITECH_ACCOUNT}}}\n",
+    )
+    saved = tmp_path / "plan.json"
+    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    (create,) = json.loads(saved.read_text())["records"]
+    assert create["match"] == {"$name": "Saved deal", "$account": [INITECH_ACCOUNT]}
+    # Someone makes the deal by hand before the apply.
+    made = api(
+        "POST",
+        server,
+        "/v1/opportunities",
+        {"fields": {"$name": "Saved deal"}, "relationships": {"$account": INITECH_ACCOUNT}},
+    )
+    emu.reset_logs()
+    refused = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert refused.exit_code == 1
+    assert "is stale" in refused.stderr
+    assert f"new-deal: planned as a create, but metadata.match now selects {made['id']}" in (
+        refused.stderr
+    )
+    assert writes(emu) == []
+    # Once that record is gone, the same saved plan creates the deal.
+    api("DELETE", server, f"/v1/opportunities/{made['id']}")
+    emu.reset_logs()
+    applied = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert applied.exit_code == 0, applied.output
+    assert [w["idempotency_key"] for w in writes(emu)] == [create["requests"][0]["idempotency_key"]]
 
 
 def test_read_only_key_fails_before_writing_and_names_the_scope(

@@ -95,6 +95,7 @@ PLAN = Plan(
                     "POST", "/v1/opportunities", {"fields": {"$name": "Hooli expansion"}}, "lfr1-y"
                 ),
             ),
+            match={"$name": "Hooli expansion", "$account": ("acc_hooli",)},
         ),
         RecordChange(
             action="noop", name="initech", id="opp_initech", origin=Origin("manifests/i.yaml", 1)
@@ -166,6 +167,15 @@ def test_json_round_trip() -> None:
     assert data["summary"] == {"create": 1, "update": 1, "noop": 1}
     assert plan_from_dict(data) == PLAN
     assert plan_to_dict(plan_from_dict(data)) == data
+
+
+def test_json_of_a_plan_saved_before_creates_kept_their_match_still_loads() -> None:
+    data = json.loads(json_render.render_plan(PLAN))
+    for record in data["records"]:
+        del record["match"]
+    create = next(r for r in plan_from_dict(data).records if r.action == "create")
+    assert create.match == {}  # nothing to re-check: apply creates as planned
+    assert next(r for r in PLAN.records if r.action == "create").match["$account"] == ("acc_hooli",)
 
 
 def test_json_refuses_an_unknown_format_version() -> None:
