@@ -183,7 +183,7 @@ def load_bytes(raw: bytes, file: str) -> LoadResult:
 
 def load_simple(text: str, file: str) -> LoadResult | None:
     """The fast path: a one-document file in the plain subset ``yaml_subset`` reads, or None."""
-    simple = yaml_subset.parse(text, _plain_or_value_error)
+    simple = yaml_subset.parse(text, _plain_or_value_error, MAX_DEPTH)
     if simple is None:
         return None
     data, lines = simple
@@ -326,10 +326,18 @@ class _Builder:
                 self._problem(line, "merge key '<<' is not allowed: write the keys out")
                 frame.pending_key = "<<"
             else:
-                frame.pending_key = _construct(event)
+                frame.pending_key = self._construct(event, line)
             frame.pending_key_line = line
             return
-        self._value(_construct(event), line)
+        self._value(self._construct(event, line), line)
+
+    def _construct(self, event: ScalarEvent, line: int) -> Any:
+        try:
+            return _construct(event)
+        except ValueError:  # `0b_`, `+_`, 5,000 digits: YAML's pattern matched, int() did not
+            shown = event.value if len(event.value) <= 40 else event.value[:37] + "..."
+            self._problem(line, f"cannot read {shown!r} as a number; quote it if it is text")
+            return event.value
 
     def _value(self, value: Any, line: int) -> Path_:
         """Place ``value`` in the current container; return its path."""

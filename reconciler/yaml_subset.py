@@ -26,15 +26,17 @@ Path_ = tuple[str | int, ...]
 # A plain scalar's text → its value; raises ValueError for a text it cannot read.
 Resolve = Callable[[str], Any]
 
-MAX_DEPTH = 64  # deeper documents go to the event path, which refuses them with a message
 _MAX_FLOW_DEPTH = 8
+# libyaml refuses an implicit key longer than 1024 characters (counted up to its `:`): a longer
+# key line, or flow collection, is left to it.
+_MAX_KEY = 1000
 
 # Anything libyaml might read differently from a plain reading: tabs, CR and the other YAML
 # line breaks (NEL, LS, PS), a BOM inside the text, and characters outside YAML's printable set.
 _OUTSIDE = re.compile(
     r"[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
-_KEY = re.compile(r"([A-Za-z_$][A-Za-z0-9_$./-]*):(?: +|$)")
+_KEY = re.compile(rf"([A-Za-z_$][A-Za-z0-9_$./-]{{0,{_MAX_KEY}}}):(?: +|$)")
 # A character that cannot start a plain scalar (YAML indicators), or a quote we read elsewhere.
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _FLOW_TOKEN = re.compile(
@@ -56,19 +58,27 @@ class _Declined(Exception):
     """Outside the subset: the caller parses the file with libyaml instead."""
 
 
-def parse(text: str, resolve: Resolve) -> tuple[dict[str, Any], dict[Path_, int]] | None:
-    """``(data, lines)`` of a one-document manifest in the subset, or None to decline."""
+def parse(
+    text: str, resolve: Resolve, max_depth: int
+) -> tuple[dict[str, Any], dict[Path_, int]] | None:
+    """``(data, lines)`` of a one-document manifest in the subset, or None to decline.
+
+    ``max_depth`` is the caller's nesting limit (collections on one path, the root included):
+    a document that nears it is declined, so that the caller refuses it in its own words."""
     if _OUTSIDE.search(text):
         return None
     try:
-        return _Reader(resolve).read(text)
+        return _Reader(resolve, max_depth).read(text)
     except (_Declined, ValueError):
+        # ValueError: a text ``resolve`` cannot read (`0b_`, `<<`), which the event path words.
+        # It would also hide a ValueError bug of this reader, as a decline: slower, never wrong.
         return None
 
 
 class _Reader:
-    def __init__(self, resolve: Resolve) -> None:
+    def __init__(self, resolve: Resolve, max_depth: int) -> None:
         self.resolve = resolve
+        self.max_depth = max_depth
         self.lines: dict[Path_, int] = {}
 
     def read(self, text: str) -> tuple[dict[str, Any], dict[Path_, int]]:
@@ -94,7 +104,7 @@ class _Reader:
                     parent[key] = [] if dash else {}
                     stack.append((indent, parent[key], key_path, dash))
                     column, container, path, is_sequence = stack[-1]
-                    if len(stack) > MAX_DEPTH:
+                    if len(stack) > self.max_depth:
                         raise _Declined
             elif not lines:
                 if indent or dash:
@@ -145,6 +155,10 @@ class _Reader:
             return self.resolve(text)
         if first == "#":
             return _EMPTY
+        if first in "[{" and (
+            len(text) > _MAX_KEY or len(path) + 1 + _MAX_FLOW_DEPTH >= self.max_depth
+        ):
+            raise _Declined  # a flow's keys could be too long, or its levels too deep
         if first == "[" and (simple := _PLAIN_LIST.match(text)):
             # `[a, "b c", 3]`: plain or double-quoted items, split without the tokenizer (a
             # comma inside quotes leaves an unbalanced item, which is declined).
@@ -239,6 +253,7 @@ class _Reader:
 
 def _comment_only(text: str, end: int) -> None:
     """What follows a value on its line (from ``end``): nothing, or a comment after a space."""
-    rest = text[end:].lstrip(" ")
-    if rest and not (rest[0] == "#" and text[len(text) - len(rest) - 1] == " "):
+    rest = text[end:]
+    body = rest.lstrip(" ")
+    if body and not (body[0] == "#" and body != rest):
         raise _Declined

@@ -58,6 +58,8 @@ def test_documents_keep_values_and_the_line_of_every_key() -> None:
         (b"", 0, "file is empty"),
         (b"# only a comment\n", 0, "file is empty"),
         (b"- 1\n- 2\n", 1, "document is a list; a manifest must be a mapping"),
+        (b"a: 1\nb: 0b_\n", 2, "cannot read '0b_' as a number; quote it if it is text"),
+        (b"a: " + b"1" * 5000 + b"\n", 1, "cannot read '1111111111"),
         (b"just text\n", 1, "document is a str value"),
         (b"---\n---\na: 1\n", 1, "empty document"),
         (b"a: [1,\n", 2, "invalid YAML"),

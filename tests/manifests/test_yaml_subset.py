@@ -158,10 +158,20 @@ def test_values_types_and_lines_of_a_typical_manifest() -> None:
         "a: \ufffe\n",  # outside YAML's printable set
         "# only a comment\n",
         "",
+        "k" * 1025 + ": 1\n",  # libyaml's 1,024-character limit on implicit keys
+        "a: {k" + " " * 1025 + ": 1}\n",
+        "a: 0b_\n",  # YAML's int pattern, but not a number
     ],
 )
 def test_declines_what_it_does_not_certainly_read(text: str) -> None:
     assert load_simple(text, "m.yaml") is None
+
+
+@pytest.mark.parametrize("flow", ["[]", "[a]", "[[a]]", "{a: {a: [b]}}", "[[[[[[[[[a]]]]]]]]]"])
+def test_flow_levels_count_toward_the_nesting_limit(flow: str) -> None:
+    for depth in range(48, 66):
+        text = "".join(f"{' ' * i}k:\n" for i in range(depth)) + f"{' ' * depth}v: {flow}\n"
+        _agrees(text)
 
 
 def test_nesting_deeper_than_the_limit_goes_to_the_event_path() -> None:
