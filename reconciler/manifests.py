@@ -334,9 +334,16 @@ class _Builder:
     def _construct(self, event: ScalarEvent, line: int) -> Any:
         try:
             return _construct(event)
-        except ValueError:  # `0b_`, `+_`, 5,000 digits: YAML's pattern matched, int() did not
+        # ruamel's constructors fail with these on a text their type cannot read: `0b_`, `+_`
+        # or 5,000 digits (YAML's number pattern matched, int() did not), `!!bool maybe`.
+        except (ValueError, KeyError, IndexError):
             shown = event.value if len(event.value) <= 40 else event.value[:37] + "..."
-            self._problem(line, f"cannot read {shown!r} as a number; quote it if it is text")
+            if event.tag is None:
+                message = f"cannot read {shown!r} as a number; quote it if it is text"
+            else:
+                tag = event.tag.replace("tag:yaml.org,2002:", "!!")
+                message = f"cannot read {shown!r} as {tag}; remove the tag or fix the value"
+            self._problem(line, message)
             return event.value
 
     def _value(self, value: Any, line: int) -> Path_:

@@ -56,13 +56,13 @@ class ManifestSet:
 
     manifests: list[LoadedManifest]
     problems: list[Problem]
-    digest: str = ""
+    digest: str
 
 
 def read_manifests(root: Path) -> ManifestSet:
     """Offline half: every file loaded and shape-checked, with paths shown relative to cwd."""
     if not root.exists():
-        return ManifestSet([], [Problem(str(root), 0, "no such file or directory")])
+        return ManifestSet([], [Problem(str(root), 0, "no such file or directory")], "")
     loaded = load_tree(root, display_base=Path.cwd())
     manifests, problems = parse_manifests(loaded.documents)
     return ManifestSet(manifests, sorted(loaded.problems + problems), loaded.digest)
@@ -141,7 +141,10 @@ async def check_saved_plan(client: LightfieldClient, plan: Plan, schema: OrgSche
         if not found:
             return []
         ids = ", ".join(record.id for record in found[:10])
-        return [f"{change.name}: planned as a create, but metadata.match now selects {ids}"]
+        return [
+            f"{change.name}: planned as a create, but metadata.match now selects {ids} (made "
+            "since the plan, by someone or by an earlier apply of this plan)"
+        ]
 
     creates = [r for r in plan.records if r.action == "create" and r.match]
     moved, *matched = await asyncio.gather(

@@ -172,6 +172,10 @@ def test_a_saved_create_is_refused_once_its_match_finds_a_record(
     applied = lfr(["apply", str(saved), "--auto-approve"], server)
     assert applied.exit_code == 0, applied.output
     assert [w["idempotency_key"] for w in writes(emu)] == [create["requests"][0]["idempotency_key"]]
+    # A saved plan applies once: run again, it finds the record it made, and says so.
+    again = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert again.exit_code == 1
+    assert "by someone or by an earlier apply of this plan" in again.stderr
 
 
 def test_read_only_key_fails_before_writing_and_names_the_scope(
