@@ -179,10 +179,24 @@ async def find_matching(
     client: LightfieldClient, selector: dict[str, Any], schema: OrgSchema
 ) -> list[Record]:
     """Every opportunity ``selector`` (``DesiredRecord.selector``) picks, on fresh reads."""
-    listed = await client.list_all("opportunities", filters=_match_filters(selector, schema))
-    # The list lags: confirm every candidate on a fresh read and re-check the selector there.
-    fresh = await asyncio.gather(*(_get(client, c.id) for c in listed))
-    return [r for r in fresh if r is not None and _selected(selector, r, schema)]
+    filters = _match_filters(selector, schema)
+    found = await _confirmed(client, await client.list_all("opportunities", filters=filters))
+    found = [r for r in found if _selected(selector, r, schema)]
+    others = _match_filters(selector, schema, text=False)
+    if found or not others or others == filters:
+        return found
+    # The selector compares text case-insensitively with whitespace collapsed, which a server's
+    # text `equal` may not do ("Acme  Renewal" by hand in the CRM): before a create is planned,
+    # look again by the other filters alone, reading afresh only what the list shows as selected.
+    listed = await client.list_all("opportunities", filters=others)
+    candidates = [r for r in listed if _selected(selector, r, schema)]
+    return [r for r in await _confirmed(client, candidates) if _selected(selector, r, schema)]
+
+
+async def _confirmed(client: LightfieldClient, listed: Sequence[Record]) -> list[Record]:
+    """Fresh reads of listed records (the list lags writes); those gone since are dropped."""
+    fresh = await asyncio.gather(*(_get(client, record.id) for record in listed))
+    return [record for record in fresh if record is not None]
 
 
 async def _find_match(
@@ -222,21 +236,31 @@ _FILTER_OPERATOR = {
 }
 
 
-def _match_filters(selector: dict[str, Any], schema: OrgSchema) -> list[tuple[str, str]]:
-    """List filters narrowing the candidates; the selector itself is checked on fresh reads."""
+# Compared case-insensitively with whitespace collapsed by ``_selected``.
+_TEXT_TYPES = frozenset({"TEXT", "SOCIAL_HANDLE"})
+
+
+def _match_filters(
+    selector: dict[str, Any], schema: OrgSchema, *, text: bool = True
+) -> list[tuple[str, str]]:
+    """List filters narrowing the candidates (``text=False``: without those on text values);
+    the selector itself is checked on fresh reads."""
     filters: list[tuple[str, str]] = []
     for key, value in selector.items():
         if schema.relationship(key) is not None:
             filters.extend((key, record_id) for record_id in value)
             continue
         definition = schema.field(key)
-        operator = _FILTER_OPERATOR.get(definition.value_type if definition else "")
+        kind = definition.value_type if definition else ""
+        operator = _FILTER_OPERATOR.get(kind)
         if isinstance(value, tuple) and len(value) == 1:
             value = value[0]
         if operator is None or not isinstance(value, str | int | float | bool):
             continue
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        filters.append((f"{key}[{operator}]", text))
+        if not text and kind in _TEXT_TYPES:
+            continue
+        spelled = str(value).lower() if isinstance(value, bool) else str(value)
+        filters.append((f"{key}[{operator}]", spelled))
     return filters
 
 

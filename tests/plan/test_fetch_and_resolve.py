@@ -15,6 +15,7 @@ from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.pipeline import run_plan
+from tests.demo import ACME_COM as ACME
 from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
 
 
@@ -140,6 +141,47 @@ async def test_match_finds_the_record_or_plans_a_create(
             },
         )
     ]
+
+
+async def rename(client: LightfieldClient, name: str) -> None:
+    body = {"fields": {"$name": name}}
+    await client.update("opportunities", ACME_RENEWAL, body, idempotency_key=f"rename-{len(name)}")
+
+
+def opportunity_lists(emu: Emulator) -> list[str]:
+    return [r["query"] for r in emu.requests() if r["path"] == "/v1/opportunities"]
+
+
+@pytest.mark.anyio
+async def test_match_compares_text_as_the_diff_does_even_if_the_server_filter_is_exact(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient, emu: Emulator
+) -> None:
+    header = "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n"
+    # Someone typed the name with doubled spaces: `$name[equal]` does not list it.
+    await rename(client, "Acme  Renewal  2027")
+    write(
+        "m.yaml", header + f"  name: m\n  match: {{$name: acme renewal 2027, $account: {ACME}}}\n"
+    )
+    emu.reset_logs()
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert outcome.plan is not None, outcome.problems
+    assert [(r.action, r.id) for r in outcome.plan.records] == [("noop", ACME_RENEWAL)]
+    # The exact query found nothing; the second, by account alone, found the record.
+    first, second = opportunity_lists(emu)
+    assert "equal" in first and "equal" not in second and ACME in second
+    # Found at once (or with no other filter to go by), there is no second query.
+    await rename(client, "Acme renewal 2027")
+    emu.reset_logs()
+    assert (await run_plan(client, manifest_dir, target="t")).plan is not None
+    assert len(opportunity_lists(emu)) == 1
+    # With the name alone there is nothing else to list by: the server's filter decides.
+    write(
+        "m.yaml", header + "  name: m\n  match: {$name: acme  renewal 2027}\n  onMissing: error\n"
+    )
+    emu.reset_logs()
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert "no opportunity matches metadata.match" in outcome.problems[0].message
+    assert len(opportunity_lists(emu)) == 1
 
 
 @pytest.mark.anyio
