@@ -6,7 +6,7 @@ or line folding; one-line flow sequences and mappings; comments). It returns the
 data and the line of every path in it, exactly as ``manifests.py`` builds them from libyaml's
 events, or None for anything outside the subset, and the caller then parses the file with
 libyaml. So the subset never decides that a file is invalid, and never words a problem: it only
-reads, about 4x faster, the files that are certainly plain. Whatever it is unsure of (tabs,
+reads, about 3x faster, the files that are certainly plain. Whatever it is unsure of (tabs,
 anchors, tags, block scalars, multi-line values, escapes, duplicate keys, odd indentation) it
 declines. ``tests/manifests/test_yaml_subset.py`` checks it against libyaml on generated
 documents.
