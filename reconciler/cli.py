@@ -723,14 +723,19 @@ def emulator_serve(
         f"{'db ' + str(db) if db else 'in memory'}); demo keys: sk_lf_demo_full, sk_lf_demo_read",
         err=True,
     )
+    gc.set_threshold(*GC_DEFAULTS)  # a server: every generation collected as usual
     serve(emulator, host=host, port=port)
 
 
-# lfr builds large structures that live for the whole run (documents, records, the plan) and
-# frees few cycles; at Python's default threshold (700 allocations) the collector kept re-scanning
-# them, a third of the CPU time of planning 10,000 records (BENCHMARKS.md). The entry point sets
-# it, as the process is lfr's; imported as a library, lfr leaves the collector alone.
-GC_THRESHOLD = (100_000, 10, 10)
+# An lfr run builds large structures that live until it ends (documents, records, the plan)
+# and makes few reference cycles. At Python's defaults (a collection every 700 allocations, a
+# full one every 100 of those) the collector kept re-scanning them: a third of the CPU time of
+# planning 10,000 records (BENCHMARKS.md). So the young generation is collected every 100,000
+# allocations, and the older ones almost never within a run. Set by the entry point, as the
+# process is lfr's; imported as a library, lfr leaves the collector alone; and `lfr emulator
+# serve`, which may run for days, goes back to the defaults.
+GC_THRESHOLD = (100_000, 1_000, 1_000)
+GC_DEFAULTS = gc.get_threshold()  # read at import, before main() changes them
 
 
 def main() -> None:

@@ -426,6 +426,9 @@ def _plain(text: str) -> Any:
 
 
 def _plain_or_value_error(text: str) -> Any:
+    value = _plain_values.get(text, _NO_KEY)  # the cache first: one call less per scalar
+    if value is not _NO_KEY:
+        return value
     try:
         return _plain(text)
     except YAMLError as exc:  # `<<` or `=` as a value: the event path reports it
