@@ -119,12 +119,13 @@ def _fields(
     in_match: bool = False,
 ) -> tuple[DesiredField, ...]:
     result: list[DesiredField] = []
+    known = schema.definitions.field_definitions
     for key, value in values.items():
         origin = loaded.origin_of(*at, key)
-        if schema.field(key) is None:
+        if key not in known:
             report(origin, _unknown(schema, key, "field"))
             continue
-        if schema.field_read_only(key) and not in_match:
+        if not in_match and schema.field_read_only(key):
             report(origin, f"field {key!r} is read-only: Lightfield sets it; remove it")
             continue
         try:

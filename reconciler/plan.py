@@ -269,11 +269,17 @@ def _jsonable(value: Any) -> Any:
 
 def plain(value: Any) -> Any:
     """Canonical values hold tuples (sets); JSON and request bodies have lists."""
-    if isinstance(value, tuple | list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
+    # Exact classes, and no call for a leaf: this runs over every value of every record a
+    # plan is written with (a third of writing a 10,000-record plan as JSON, before).
+    kind = value.__class__
+    if kind is dict:
+        return {k: v if v.__class__ in _LEAVES else plain(v) for k, v in value.items()}
+    if kind is tuple or kind is list:
+        return [v if v.__class__ in _LEAVES else plain(v) for v in value]
     return value
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
 def _tupled(value: Any) -> Any:
