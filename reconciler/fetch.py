@@ -6,7 +6,8 @@ records whose listed values differ from the manifest or that the scan did not sh
 the list index lags writes and a difference is confirmed on a fresh read before it is
 reported. The confirming reads start while the scan is still running, so Read and Search
 buckets work at the same time. ``match`` manifests are found with list filters and confirmed by
-id. Returns (desired, live-or-None) pairs and ``Problem``s; never prints.
+id (``find_matching``, also used to re-check a saved plan's creates). Returns (desired,
+live-or-None) pairs and ``Problem``s; never prints.
 """
 
 from __future__ import annotations
