@@ -8,8 +8,9 @@ Pipeline (every step may end the request, and every step's outcome is in the req
 3. ``Lightfield-Version: 2026-03-01`` → 400 ``version_header``.
 4. Rate limit (``category_for`` + ``RateLimiter.take``): 429 ``too_many_requests`` with
    ``Retry-After``; the ``X-RateLimit-*`` headers go on every response from here on.
-5. Faults: ``latency_ms`` sleep, then ``Faults.before``: ``status`` / ``drop`` / ``redirect``
-   answer now; the committing actions are remembered for step 10.
+5. Faults: ``Faults.before``: ``status`` / ``drop`` / ``redirect`` answer now (after the
+   ``latency_ms`` sleep); the committing actions are remembered for step 10. Otherwise the
+   latency is spent just before the operation, while its idempotency key is held (step 9).
 6. A body needs ``Content-Type: application/json`` (415); malformed JSON → 400 ``invalid_json``.
 7. Route lookup (unknown → 404), then scope check → 403 naming the scope.
 8. ``Idempotency-Key`` on POST: > 255 chars → 400; replay / 409 in flight / 422 mismatch (strict).
@@ -43,6 +44,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .definitions import PLURAL_TO_TYPE
 from .errors import ApiError, error_type
 from .faults import COMMITTING_ACTIONS, FaultConfig, FaultRule
 from .idempotency import InFlight, Mismatch, Proceed, Replay, key_too_long
@@ -54,13 +56,8 @@ if TYPE_CHECKING:
     from .emulator import Emulator
 
 API_VERSION = "2026-03-01"
-RESOURCE_PLURALS = ("opportunities", "accounts", "contacts")
-_PLURAL_TYPE = {
-    "opportunities": "opportunity",
-    "accounts": "account",
-    "contacts": "contact",
-    "members": "member",
-}
+# Members are read-only: they have list and retrieve routes of their own, no writes.
+RESOURCE_PLURALS = tuple(plural for plural, kind in PLURAL_TO_TYPE.items() if kind != "member")
 MALFORMED_BODY = b"<html><body>502 Bad Gateway: upstream sent garbage</body></html>"
 
 
@@ -355,7 +352,7 @@ class Pipeline:
                 "scopes": list(grant.scopes),
             }
         assert route.plural is not None
-        object_type = _PLURAL_TYPE[route.plural]
+        object_type = PLURAL_TO_TYPE[route.plural]
         record_id = params.get("id", "")
         actions: dict[str, Callable[[], Any]] = {
             "list": lambda: records.list_records(

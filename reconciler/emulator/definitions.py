@@ -24,7 +24,6 @@ OBJECT_TYPES: dict[str, tuple[str, str]] = {
     "member": ("members", "mem"),
 }
 PLURAL_TO_TYPE = {plural: kind for kind, (plural, _) in OBJECT_TYPES.items()}
-PREFIX_TO_TYPE = {prefix: kind for kind, (_, prefix) in OBJECT_TYPES.items()}
 
 _BASE32 = "0123456789abcdefghjkmnpqrstvwxyz"
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"

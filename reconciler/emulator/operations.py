@@ -609,12 +609,15 @@ class Records:
                             "to change several links.",
                             param,
                         )
-                new = [] if raw is None else list(dict.fromkeys(_ids(raw, param)))
-                referenced += len(new)
+                given = [] if raw is None else _ids(raw, param)
+                referenced += len(given)  # per occurrence, as on create (docs/emulator.md)
+                new = list(dict.fromkeys(given))
             else:
-                add = list(dict.fromkeys(_ids(op["add"], param))) if "add" in op else []
-                remove = list(dict.fromkeys(_ids(op["remove"], param))) if "remove" in op else []
-                referenced += len(add) + len(remove)
+                given_add = _ids(op["add"], param) if "add" in op else []
+                given_remove = _ids(op["remove"], param) if "remove" in op else []
+                referenced += len(given_add) + len(given_remove)
+                add = list(dict.fromkeys(given_add))
+                remove = list(dict.fromkeys(given_remove))
                 if set(add) & set(remove):
                     raise invalid_type(
                         f"The same id is both added to and removed from '{key}'.", param

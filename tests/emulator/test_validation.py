@@ -391,6 +391,12 @@ async def test_relationship_write_limits(api: httpx.AsyncClient, emu: Emulator) 
     too_many_ids = await api.post(path, json=_rel_update("$contact", {"add": contacts}))
     assert too_many_ids.status_code == 422
     assert error(too_many_ids)["code"] == "relationship_write_limit_exceeded"
+    # Ids count per occurrence, on update as on create: one id 26 times is 26 referenced.
+    repeated = await api.post(path, json=_rel_update("$contact", {"add": [contacts[25]] * 26}))
+    assert (repeated.status_code, error(repeated)["code"]) == (
+        422,
+        "relationship_write_limit_exceeded",
+    )
     # 13 removals + 13 additions = 26 link changes from 26 referenced... split across keys
     changes = await api.post(
         path,
