@@ -41,7 +41,6 @@ class ApiError(Exception):
         code: str | None = None,
         param: str | None = None,
         extra: dict[str, Any] | None = None,
-        error_type_override: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -49,7 +48,7 @@ class ApiError(Exception):
         self.code = code
         self.param = param
         self.extra = extra or {}
-        self.type = error_type_override or error_type(status)
+        self.type = error_type(status)
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"type": self.type, "message": self.message}

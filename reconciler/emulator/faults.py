@@ -69,7 +69,7 @@ class FaultRule:
             self.method = self.method.upper()
 
     def matches(self, method: str, path: str) -> bool:
-        if self.method is not None and self.method.upper() != method.upper():
+        if self.method is not None and self.method != method.upper():  # upper-cased on init
             return False
         # ``re`` caches compiled patterns, and reading ``self.path`` here keeps edits live.
         return self.path is None or re.fullmatch(self.path, path) is not None
@@ -282,7 +282,4 @@ class Faults:
 
     def to_dict(self) -> dict[str, Any]:
         """The config plus the counters, for ``GET /_emulator/faults``."""
-        with self._lock:
-            data = self._config.to_dict()
-            data["counters"] = [{"seen": c.seen, "fired": c.fired} for c in self._counters]
-        return data
+        return {**self._config.to_dict(), "counters": self.counters()}

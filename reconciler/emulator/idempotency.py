@@ -1,8 +1,8 @@
 """The emulated ``Idempotency-Key`` store (digest §7).
 
 Owns the stored outcomes of keyed POSTs. app.py calls ``begin`` before running a POST that
-carries the header, then exactly one of ``finish`` (the operation ran; the response is stored
-only when it is 2xx) or ``abandon`` (it raised).
+carries the header, then exactly one of ``finish`` (the operation answered, an API error
+included; the response is stored only when it is 2xx) or ``abandon`` (anything else went wrong).
 
 Decisions where the docs are open (digest §7 and "Open questions" 2-3):
 
@@ -137,10 +137,6 @@ class IdempotencyStore:
         """The attempt raised: forget the key so a retry runs the operation again."""
         with self._lock:
             self._entries.pop((org, operation, key), None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
     def _expired(self, entry: _Entry, now: float) -> bool:
         return now - entry.created >= self._ttl

@@ -136,10 +136,6 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, Category], _Bucket] = {}
 
-    @property
-    def config(self) -> RateLimitConfig:
-        return self._config
-
     def configure(self, config: RateLimitConfig) -> None:
         """Replace the limits; every bucket starts full again."""
         with self._lock:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .definitions import cuid_like
+from .definitions import cuid_like, stage_outcome
 from .operations import Records
 from .store import OrgSettings, Record
 
@@ -477,15 +477,14 @@ def _seed_demo(records: Records, org: str) -> None:
                     {"fields": update},
                     at=created + step * 7 * DAY,
                 )
-        if OPPORTUNITIES:
-            # A trashed demo record, for status=trashed and restore.
-            trashed_id = demo_id(org, "opp", "globex-poc")
-            record = store.get(trashed_id)
-            if record is not None:
-                snapshot = record.snapshot()
-                snapshot.trashed = True
-                snapshot.updated_at = SEED_START + 60 * DAY
-                store.save(snapshot, snapshot.updated_at)
+        # A trashed demo record, for status=trashed and restore.
+        trashed_id = demo_id(org, "opp", "globex-poc")
+        record = store.get(trashed_id)
+        if record is not None:
+            snapshot = record.snapshot()
+            snapshot.trashed = True
+            snapshot.updated_at = SEED_START + 60 * DAY
+            store.save(snapshot, snapshot.updated_at)
 
 
 ACCOUNT_NAMES = {spec[0]: spec[1] for spec in ACCOUNTS}
@@ -609,8 +608,7 @@ def seed_bulk(
     for i in range(opportunities):
         account = account_for(rng.choice(pool))
         stage = rng.choice(stage_ids)
-        outcome = defs.fields["$stage"].option_by_id(stage)
-        label = outcome.outcome if outcome is not None and outcome.outcome else "Open"
+        label = stage_outcome(defs, stage)
         opp = make(
             "opp",
             "opportunity",

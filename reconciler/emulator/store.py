@@ -128,7 +128,7 @@ class Store:
         self._orgs: dict[str, OrgSettings] = {}
         self._keys: dict[str, KeyGrant] = {}
         self._records: dict[str, Record] = {}
-        # (org, object_type) → ids in insertion order; list order is derived from it.
+        # (org, object_type) → ids in insertion order (``records`` sorts them for lists).
         self._by_type: dict[tuple[str, str], list[str]] = {}
         # id → [(at, snapshot)] in time order: the lagging list index reads these.
         self._versions: dict[str, list[tuple[float, Record]]] = {}
