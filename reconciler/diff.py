@@ -29,7 +29,7 @@ from .plan import (
     plain,
 )
 from .records import Record
-from .schema import OrgSchema, is_empty, normalize_live
+from .schema import OrgSchema, is_empty, normalize_live, same_value
 
 _Keyed = TypeVar("_Keyed", DesiredField, DesiredRelationship)
 
@@ -53,11 +53,16 @@ def build_plan(
     labels: Mapping[str, str] | None = None,
 ) -> Plan:
     """A plan for every (desired, live) pair; ``live`` is None when the record must be created."""
+    changes = [diff_record(desired, live, schema, options) for desired, live in pairs]
+    return plan_of(changes, options, labels)
+
+
+def plan_of(
+    changes: Iterable[RecordChange], options: DiffOptions, labels: Mapping[str, str] | None = None
+) -> Plan:
+    """The plan of changes already diffed, in manifest order."""
     records = tuple(
-        sorted(
-            (diff_record(desired, live, schema, options) for desired, live in pairs),
-            key=lambda change: (change.origin.file, change.origin.line, change.name),
-        )
+        sorted(changes, key=lambda change: (change.origin.file, change.origin.line, change.name))
     )
     return Plan(options.revision, options.target, records, dict(labels or {}))
 
@@ -78,7 +83,7 @@ def diff_record(
         for r in desired.relationships
         if (link := _relationship_change(r, planned_from[r.key])) is not None
     )
-    requests = _update_requests(live.id, desired, fields, relationships, planned_from, options)
+    requests = _update_requests(live.id, fields, relationships, planned_from, options)
     return RecordChange(
         action="update" if requests else "noop",
         name=desired.name,
@@ -119,14 +124,7 @@ def unmet(change: RecordChange, live: Record, schema: OrgSchema) -> list[str]:
     expected: dict[str, Any] = {c.key: c.after for c in change.fields}
     expected.update({c.key: c.after for c in change.relationships})
     now = observed(live, list(expected), schema)
-    missing = []
-    for key, want in expected.items():
-        have = now[key]
-        if isinstance(want, dict):
-            have = {part: (have or {}).get(part) for part in want}
-        if not (have == want or (is_empty(have) and is_empty(want))):
-            missing.append(key)
-    return missing
+    return [key for key, want in expected.items() if not same_value(want, now[key])]
 
 
 # --- fields ----------------------------------------------------------------------------------
@@ -134,16 +132,14 @@ def unmet(change: RecordChange, live: Record, schema: OrgSchema) -> list[str]:
 
 def _field_change(desired: DesiredField, live: Any) -> FieldChange | None:
     after = desired.value
+    if same_value(after, live):
+        return None
     if isinstance(after, dict):
         # Objects are managed part by part: only the parts the manifest names count.
         before = {part: (live or {}).get(part) for part in after}
-        if before == after:
-            return None
         return FieldChange(
             desired.key, before, after, desired.origin, _changed_parts(before, after)
         )
-    if after == live or (is_empty(after) and is_empty(live)):
-        return None
     return FieldChange(desired.key, live, after, desired.origin)
 
 
@@ -151,7 +147,10 @@ def _changed_parts(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, 
     # Imported on first use: only objects that differ need it, and it costs ~75 ms to import.
     from deepdiff import DeepDiff
 
-    difference = DeepDiff(before, after, ignore_order=True, view="tree")
+    # 37 and 37.0 are one number to the API, as to the `==` that found the object changed.
+    difference = DeepDiff(
+        before, after, ignore_order=True, ignore_numeric_type_changes=True, view="tree"
+    )
     parts = {
         level.path(output_format="list")[0] for report in difference.values() for level in report
     }
@@ -232,7 +231,6 @@ def _relationship_ops(change: RelationshipChange, options: DiffOptions) -> list[
 
 def _update_requests(
     record_id: str,
-    desired: DesiredRecord,
     fields: tuple[FieldChange, ...],
     relationships: tuple[RelationshipChange, ...],
     planned_from: dict[str, Any],

@@ -78,6 +78,7 @@ from .schema import (
     is_empty,
     normalize_desired,
     normalize_live,
+    same_value,
 )
 
 # Keys export does not add (see the module docstring); refreshed when a manifest has them.
@@ -846,7 +847,7 @@ class _Merge:
             wanted = normalize_desired(self.schema, key, _plain(current))
         except ValueProblem:
             return False
-        return bool(wanted == live or (is_empty(wanted) and is_empty(live)))
+        return same_value(wanted, live)
 
     def _item(self, key: str, item: Any) -> Hashable | None:
         """One item of a set-like list field (multi-select, emails...) in canonical form."""

@@ -23,7 +23,7 @@ from .errors import NotFound
 from .manifests import Problem
 from .model import DesiredRecord
 from .records import ListPage, Record
-from .schema import OrgSchema, is_empty, normalize_live
+from .schema import OrgSchema, normalize_live, same_value
 
 PAGE = MAX_PAGE_SIZE
 Progress = Callable[[int, int], None]
@@ -237,7 +237,8 @@ _FILTER_OPERATOR = {
 }
 
 
-# Compared case-insensitively with whitespace collapsed by ``_selected``.
+# Text types whose list filter is `equal`: a server may compare them exactly, while
+# ``_selected`` folds case and whitespace (as it does every text value).
 _TEXT_TYPES = frozenset({"TEXT", "SOCIAL_HANDLE"})
 
 
@@ -277,7 +278,7 @@ def _selected(selector: dict[str, Any], record: Record, schema: OrgSchema) -> bo
         if isinstance(value, str) and isinstance(wanted, str):
             if " ".join(value.split()).casefold() != " ".join(wanted.split()).casefold():
                 return False
-        elif not (value == wanted or (is_empty(value) and is_empty(wanted))):
+        elif not same_value(wanted, value):
             return False
     return True
 

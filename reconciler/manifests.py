@@ -12,7 +12,8 @@ offered to ``yaml_subset``, which reads it line by line, ~3x faster, into the sa
 lines, and declines anything else (including every hazard above), which then takes the event
 path: so every problem is still found and worded here.
 
-Called by the manifest model layer; knows nothing of opportunities. Every problem in every
+Called by ``pipeline.read_manifests`` and by export (the model layer then shape-checks the
+documents); knows nothing of opportunities. Every problem in every
 file is collected (never just the first), so a user fixes a whole PR in one pass.
 """
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from .apply import check_stale
 from .client import LightfieldClient
 from .desired import build_desired
-from .diff import DiffOptions, build_plan, diff_record
+from .diff import DiffOptions, diff_record, plan_of
 from .errors import LfrError
 from .fetch import fetch_live, find_matching
 from .manifests import Problem, load_tree
@@ -109,14 +109,24 @@ async def run_plan(
     revision = manifest_revision(root, read.digest)
     options = DiffOptions(revision=revision, target=target, array_replace=array_replace)
 
+    # Each record is diffed once per live state it is seen in: the scan asks whether a listed
+    # record differs, ``on_ready`` and the plan then want the change for that same state.
+    last: dict[int, tuple[Record | None, RecordChange]] = {}  # by id(desired): all stay alive
+
+    def diff(wanted: DesiredRecord, live: Record | None) -> RecordChange:
+        seen = last.get(id(wanted))
+        if seen is not None and seen[0] is live:
+            return seen[1]
+        change = diff_record(wanted, live, schema, options)
+        last[id(wanted)] = (live, change)
+        return change
+
     def differs(wanted: DesiredRecord, listed: Record) -> bool:
-        return diff_record(wanted, listed, schema, options).action != "noop"
+        return diff(wanted, listed).action != "noop"
 
     def ready(wanted: DesiredRecord, live: Record) -> None:
-        if on_change is not None:
-            change = diff_record(wanted, live, schema, options)
-            if change.action != "noop":
-                on_change(change, schema)
+        if on_change is not None and (change := diff(wanted, live)).action != "noop":
+            on_change(change, schema)
 
     fetched = await fetch_live(
         client, resolution.records, differs, schema, progress=progress, on_ready=ready
@@ -127,7 +137,7 @@ async def run_plan(
     for definition in schema.definitions.field_definitions.values():
         for option in definition.type_configuration.options:
             labels[option.id] = option.label
-    plan = build_plan(fetched.pairs, schema, options, labels)
+    plan = plan_of((diff(wanted, live) for wanted, live in fetched.pairs), options, labels)
     return Outcome(plan=plan, manifests=manifests, fetch_strategy=fetched.strategy, schema=schema)
 
 

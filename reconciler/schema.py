@@ -7,7 +7,7 @@ what the API returns, so the diff compares like with like and never reports a di
 would not see (no false drift).
 
 Pure: definitions in, values and ``Problem``s out. Called by the desired-state builder (desired
-values) and by the diff (live values).
+values), the diff and fetch (live values), export and the manifest schema.
 """
 
 from __future__ import annotations
@@ -161,6 +161,14 @@ def normalize_live(definition: FieldDefinition | None, value: Any) -> Any:
 def is_empty(value: Any) -> bool:
     """The API treats null, "", [] and {} alike as "no value"."""
     return value is None or value == "" or value == () or value == [] or value == {}
+
+
+def same_value(want: Any, have: Any) -> bool:
+    """Whether canonical ``have`` holds canonical ``want`` as the CRM sees it: equal, or both
+    empty; of an object (ADDRESS, FULL_NAME) only the parts ``want`` names count."""
+    if isinstance(want, dict):
+        have = {part: (have or {}).get(part) for part in want}
+    return bool(want == have or (is_empty(want) and is_empty(have)))
 
 
 # --- value types --------------------------------------------------------------------------

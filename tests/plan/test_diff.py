@@ -143,6 +143,10 @@ async def test_object_change_names_the_parts_that_differ(schema: OrgSchema) -> N
     )
     (field,) = result.fields
     assert field.parts == ("city",)
+    # 37 and 37.0 are one number: a part differing only in its number type is not named.
+    record = live({"shippingAddress": {"city": "Oslo", "latitude": 37}})
+    result = change(schema, "fields: {shippingAddress: {city: Bergen, latitude: 37.0}}", record)
+    assert result.fields[0].parts == ("city",)
 
 
 @pytest.mark.anyio
