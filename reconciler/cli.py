@@ -342,12 +342,12 @@ def apply(
 
     async def saved_plan(client: LightfieldClient) -> tuple[Plan, OrgSchema]:
         plan = read_saved_plan(source)
-        schema = OrgSchema(await client.definitions("opportunities"))
-        if plan.target != target.identity:
+        if plan.target != target.identity:  # before any request: the key may not fit that org
             raise _fail(
                 f"{source} was planned against {plan.target}, not {target.identity}; "
                 "run lfr plan against this target."
             )
+        schema = OrgSchema(await client.definitions("opportunities"))
         moved = await check_saved_plan(client, plan, schema)
         if moved:
             lines = "\n  ".join(moved)
@@ -393,11 +393,11 @@ def apply(
                 check_rails(plan, rails)
                 # The plan is for the person approving; with a machine format on stdout (a PR
                 # comment, a job summary) it goes to stderr instead.
-                typer.echo(
-                    text_render.render_plan(plan, color=use_color),
-                    nl=False,
-                    err=output is not OutputFormat.text,
+                to_stderr = output is not OutputFormat.text
+                plan_color = (
+                    (_stderr_is_tty() if color is None else color) if to_stderr else use_color
                 )
+                typer.echo(text_render.render_plan(plan, color=plan_color), nl=False, err=to_stderr)
                 if not plan.has_changes:
                     return ApplyReport()
                 await check_scopes(client, plan)  # e.g. a create the key may not make
@@ -652,12 +652,14 @@ def whoami(
     target = _target(api_key, base_url, local)
     typer.echo(target.describe(), err=True)
 
-    async def check() -> tuple[str, list[str]]:
+    async def check() -> tuple[bool, str, list[str]]:
         async with open_client(target) as client:
             info = await client.validate_auth()
-            return info.subject_type or "unknown", list(info.scopes)
+            return info.active, info.subject_type or "unknown", list(info.scopes)
 
-    subject, scopes = _run(check())
+    active, subject, scopes = _run(check())
+    if not active:
+        raise _fail(f"the {subject} key is not active; create a new key in Lightfield.")
     typer.echo(f"Key is active ({subject} key).")
     typer.echo("Scopes: " + (", ".join(scopes) if scopes else "full access"))
 

@@ -139,6 +139,22 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(
     assert sent == {r["idempotency_key"] for rec in planned["records"] for r in rec["requests"]}
 
 
+def test_a_saved_plan_for_another_target_is_refused_before_any_request(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    saved = tmp_path / "plan.json"
+    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    planned = json.loads(saved.read_text())
+    planned["target"] = "https://api.lightfield.app"
+    saved.write_text(json.dumps(planned))
+    emu.reset_logs()
+    refused = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert refused.exit_code == 1
+    assert f"was planned against https://api.lightfield.app, not {server}" in refused.stderr
+    assert emu.requests() == []
+
+
 def test_a_saved_create_is_refused_once_its_match_finds_a_record(
     server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
 ) -> None:
