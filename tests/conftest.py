@@ -1,11 +1,11 @@
 """Fixtures shared by every test directory: the anyio backend, a manifests/ directory, and a
-demo emulator in-process with a client on it (directories override these where they need a
-different emulator or client)."""
+demo emulator, in-process with a client on it or served over loopback (directories override
+these where they need a different emulator or client)."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from reconciler.client import LightfieldClient
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
+from reconciler.emulator.server import running_server
 from reconciler.schema import OrgSchema
 from tests.demo import FULL_KEY, WriteManifest
 
@@ -46,6 +47,13 @@ def write(manifest_dir: Path) -> WriteManifest:
 def emu() -> Emulator:
     """The demo org, rate limits off (tests that want them turn them on)."""
     return Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
+
+
+@pytest.fixture
+def server(emu: Emulator) -> Iterator[str]:
+    """``emu`` served over loopback HTTP (uvicorn), for CLI and subprocess tests."""
+    with running_server(emu, host="127.0.0.1", port=0) as base_url:
+        yield base_url
 
 
 @pytest.fixture

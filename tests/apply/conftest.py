@@ -3,7 +3,7 @@ it, manifest writing helpers, and the log queries that prove what was written.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,7 +11,6 @@ import pytest
 
 from reconciler.client import LightfieldClient, RetryPolicy
 from reconciler.emulator import Emulator
-from reconciler.emulator.server import running_server
 from tests.demo import FULL_KEY
 
 
@@ -47,12 +46,6 @@ async def client(emu: Emulator) -> AsyncIterator[LightfieldClient]:
         clock=InstantSleep(),
     ) as c:
         yield c
-
-
-@pytest.fixture
-def server(emu: Emulator) -> Iterator[str]:
-    with running_server(emu, host="127.0.0.1", port=0) as base_url:
-        yield base_url
 
 
 def writes(emu: Emulator) -> list[dict[str, Any]]:

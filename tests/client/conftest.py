@@ -27,11 +27,6 @@ UNLIMITED = RateConfig(read=None, search=None, write=None)
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def manual_clock() -> ManualClock:
     return ManualClock()
 

@@ -32,11 +32,6 @@ from reconciler.emulator.server import running_server
 from .support import READ_KEY, Demo, Served
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _start(stack: ExitStack, **options: Any) -> Served:
     emulator = Emulator(db=":memory:", seed="demo", **options)
     stack.callback(emulator.close)

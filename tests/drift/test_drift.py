@@ -14,14 +14,7 @@ from typer.testing import CliRunner, Result
 from reconciler.cli import app
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig
-from reconciler.emulator.server import running_server
 from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, NINA, READ_KEY, WriteManifest, opportunity
-
-
-@pytest.fixture
-def server(emu: Emulator) -> Iterator[str]:
-    with running_server(emu, host="127.0.0.1", port=0) as base_url:
-        yield base_url
 
 
 @pytest.fixture

@@ -35,13 +35,8 @@ async def test_latency_delays_every_request(make_emulator: MakeEmulator) -> None
         started = time.perf_counter()
         response = await api.get("/v1/auth/validate")
         elapsed = time.perf_counter() - started
-        emu.faults.configure(FaultConfig())
-        started = time.perf_counter()
-        await api.get("/v1/auth/validate")
-        undelayed = time.perf_counter() - started
     assert response.status_code == 200
     assert elapsed >= 0.04
-    assert undelayed < elapsed
 
 
 async def test_status_answers_without_running_the_operation(make_emulator: MakeEmulator) -> None:
