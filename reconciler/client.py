@@ -34,6 +34,7 @@ requests to the configured host; it never appears in reprs, exception messages o
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import ipaddress
 import json
@@ -75,6 +76,8 @@ __all__ = [
 ]
 
 ObjectType = Literal["opportunities", "accounts", "contacts", "members"]
+# The list endpoint of each type a relationship can point at.
+LIST_OF: dict[str, ObjectType] = {"member": "members", "contact": "contacts", "account": "accounts"}
 OBJECT_TYPES: frozenset[str] = frozenset({"opportunities", "accounts", "contacts", "members"})
 
 API_VERSION = "2026-03-01"
@@ -389,6 +392,27 @@ class LightfieldClient:
                 return
             if page.total_count is not None and offset >= page.total_count:
                 return
+
+    async def list_rest(self, object_type: ObjectType, first: ListPage) -> list[Record]:
+        """The whole list, given its first full-size page: the pages after it are fetched
+        concurrently (the Search bucket paces them), then one more sequential tail in case the
+        list grew meanwhile. Records are by id, so one shifted between pages counts once."""
+        records = {r.id: r for r in first.data}
+        if len(first.data) < MAX_PAGE_SIZE or first.total_count is None:
+            return list(records.values())
+        offsets = range(MAX_PAGE_SIZE, first.total_count, MAX_PAGE_SIZE)
+        pages = await asyncio.gather(
+            *(self.list_page(object_type, limit=MAX_PAGE_SIZE, offset=o) for o in offsets)
+        )
+        for page in pages:
+            records.update((r.id, r) for r in page.data)
+        offset = max(offsets, default=0) + MAX_PAGE_SIZE
+        while pages and len(pages[-1].data) == MAX_PAGE_SIZE:
+            tail = await self.list_page(object_type, limit=MAX_PAGE_SIZE, offset=offset)
+            records.update((r.id, r) for r in tail.data)
+            pages = [tail]
+            offset += MAX_PAGE_SIZE
+        return list(records.values())
 
     async def list_all(
         self,

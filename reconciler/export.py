@@ -49,7 +49,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
 
-from .client import MAX_PAGE_SIZE, LightfieldClient, ObjectType
+from .client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
 from .desired import build_desired
 from .errors import LfrError, NotFound
 from .fetch import fetch_live
@@ -89,11 +89,6 @@ PAGE = MAX_PAGE_SIZE
 MAX_NAME = 100
 # Longest flow list written on one line; longer lists are written as block sequences.
 FLOW_WIDTH = 72
-_LIST_OF: dict[str, ObjectType] = {
-    "member": "members",
-    "contact": "contacts",
-    "account": "accounts",
-}
 
 ExportStatus = Literal["created", "updated", "unchanged"]
 
@@ -255,11 +250,11 @@ async def _related_records(
     """The members, contacts and accounts the records link to: id → (object type, record)."""
     wanted: dict[str, set[str]] = defaultdict(set)
     for key, definition in schema.definitions.relationship_definitions.items():
-        if definition.object_type in _LIST_OF and not schema.relationship_read_only(key):
+        if definition.object_type in LIST_OF and not schema.relationship_read_only(key):
             for record in records:
                 wanted[definition.object_type].update(record.related_ids(key))
     kinds = [kind for kind, ids in wanted.items() if ids]
-    lists = await asyncio.gather(*(_some_of(client, _LIST_OF[k], wanted[k]) for k in kinds))
+    lists = await asyncio.gather(*(_some_of(client, LIST_OF[k], wanted[k]) for k in kinds))
     return {r.id: (kind, r) for kind, listed in zip(kinds, lists, strict=True) for r in listed}
 
 
@@ -267,11 +262,9 @@ async def _some_of(client: LightfieldClient, list_type: ObjectType, ids: set[str
     """Records by id: one scan of the list when that takes fewer requests than a read each."""
     first = await client.list_page(list_type, limit=PAGE)
     pages = math.ceil((first.total_count or 0) / PAGE)
-    listed: list[Record] = []
-    if len(first.data) < PAGE:
-        listed = first.data
-    elif len(ids) >= pages:
-        listed = await client.list_all(list_type)
+    listed: list[Record] = first.data
+    if len(first.data) == PAGE and len(ids) >= pages:
+        listed = await client.list_rest(list_type, first)
     records = {r.id: r for r in listed if r.id in ids}
 
     async def one(record_id: str) -> Record | None:

@@ -26,16 +26,11 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlsplit
 
-from .client import MAX_PAGE_SIZE, LightfieldClient, ObjectType
+from .client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
 from .manifests import Problem
 from .model import ByDomain, ByEmail, ByName, DesiredRecord, DesiredRelationship, Reference
-from .records import ListPage, Record
+from .records import Record
 
-_LIST_OF: dict[str, ObjectType] = {
-    "member": "members",
-    "contact": "contacts",
-    "account": "accounts",
-}
 PAGE = MAX_PAGE_SIZE
 
 LookupKind = Literal["email", "name", "domain"]
@@ -160,7 +155,7 @@ class _Resolver:
         self.names: dict[str, str] = {}
 
     async def find(self, object_type: str, kind: LookupKind, values: set[str]) -> None:
-        list_type = _LIST_OF.get(object_type)
+        list_type = LIST_OF.get(object_type)
         if list_type is None:
             return  # no lookup exists for this type; desired.py already refused the reference
         if object_type == "member":
@@ -170,29 +165,9 @@ class _Resolver:
         first = await self.client.list_page(list_type, limit=PAGE)
         total = first.total_count if first.total_count is not None else math.inf
         if len(first.data) < PAGE or len(values) >= math.ceil(total / PAGE):
-            self._index(object_type, kind, values, await self._scan(list_type, first))
+            self._index(object_type, kind, values, await self.client.list_rest(list_type, first))
             return
         await asyncio.gather(*(self._query(object_type, list_type, kind, v) for v in values))
-
-    async def _scan(self, list_type: ObjectType, first: ListPage) -> list[Record]:
-        """The whole list: the pages after ``first`` are fetched concurrently (the Search
-        bucket paces them), then one more sequential tail in case the list grew meanwhile."""
-        records = {r.id: r for r in first.data}
-        if len(first.data) < PAGE or first.total_count is None:
-            return list(records.values())
-        offsets = range(PAGE, first.total_count, PAGE)
-        pages = await asyncio.gather(
-            *(self.client.list_page(list_type, limit=PAGE, offset=o) for o in offsets)
-        )
-        for page in pages:
-            records.update((r.id, r) for r in page.data)
-        offset = max(offsets, default=0) + PAGE
-        while pages and len(pages[-1].data) == PAGE:
-            tail = await self.client.list_page(list_type, limit=PAGE, offset=offset)
-            records.update((r.id, r) for r in tail.data)
-            pages = [tail]
-            offset += PAGE
-        return list(records.values())
 
     async def _query(
         self, object_type: str, list_type: ObjectType, kind: LookupKind, value: str
