@@ -307,29 +307,23 @@ async def _apply_record(
         return _result(change, "applied", sent.count, record_id=record.id, resent=resent)
     except (Unauthorized, Forbidden, RetryBudgetExhausted) as exc:
         stop.set()
-        if report.stopped is None:  # the first cause; apply_plan adds the counts
+        if report.stopped is None:  # the first cause; ApplyRun.finish adds the counts
             report.stopped = str(exc)
-        return _result(
-            change, "failed", sent.count, _failure(change, exc), record_id=sent.record_id
-        )
+        failure: LfrError = exc
     except TransportError as exc:
         if exc.maybe_committed:
             # No valid answer, but the write may have landed: find out which, never assume.
             try:
                 record = await _verify_unanswered(client, change, sent)
+                if not unmet(change, record, schema):
+                    return _result(change, "applied", sent.count, record_id=record.id)
             except LfrError:
-                return _result(
-                    change, "failed", sent.count, _failure(change, exc), record_id=sent.record_id
-                )
-            if not unmet(change, record, schema):
-                return _result(change, "applied", sent.count, record_id=record.id)
-        return _result(
-            change, "failed", sent.count, _failure(change, exc), record_id=sent.record_id
-        )
+                pass  # still unknown: reported as the transport error it was
+        failure = exc
     except ApiError as exc:
-        return _result(
-            change, "failed", sent.count, _failure(change, exc), record_id=sent.record_id
-        )
+        failure = exc
+    failed = _failure(change, failure)
+    return _result(change, "failed", sent.count, failed, record_id=sent.record_id)
 
 
 async def _verify_unanswered(client: LightfieldClient, change: RecordChange, sent: _Sent) -> Record:

@@ -434,14 +434,7 @@ class LightfieldClient:
     ) -> Record:
         """``POST /v1/{type}``. Without a caller key, a random per-call key still makes the
         client's own retries safe (it cannot dedupe across runs: that is the plan's key)."""
-        return await self._call(
-            "POST",
-            _object_path(object_type),
-            "write",
-            Record,
-            body=body,
-            idempotency_key=idempotency_key or _call_key(),
-        )
+        return await self._write(_object_path(object_type), body, idempotency_key)
 
     async def update(
         self,
@@ -452,13 +445,12 @@ class LightfieldClient:
         idempotency_key: str | None,
     ) -> Record:
         """``POST /v1/{type}/{id}`` with a partial body; same key rule as ``create``."""
+        path = f"{_object_path(object_type)}/{_segment(id)}"
+        return await self._write(path, body, idempotency_key)
+
+    async def _write(self, path: str, body: dict[str, Any], idempotency_key: str | None) -> Record:
         return await self._call(
-            "POST",
-            f"{_object_path(object_type)}/{_segment(id)}",
-            "write",
-            Record,
-            body=body,
-            idempotency_key=idempotency_key or _call_key(),
+            "POST", path, "write", Record, body=body, idempotency_key=idempotency_key or _call_key()
         )
 
     async def delete(
