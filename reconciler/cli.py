@@ -133,10 +133,21 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _target(api_key: str | None, base_url: str | None, local: bool) -> Target:
+    """The target of a command that talks to an API; said on stderr, as every such run does."""
     try:
-        return choose_target(environment(), api_key=api_key, base_url=base_url, local=local)
+        target = choose_target(environment(), api_key=api_key, base_url=base_url, local=local)
     except LfrError as exc:
         raise _fail(str(exc)) from None
+    typer.echo(target.describe(), err=True)
+    return target
+
+
+def _plan_of(outcome: Outcome) -> Plan:
+    """The outcome's plan, or its problems on stderr and exit 1."""
+    if outcome.problems or outcome.plan is None:
+        _report_problems(outcome.problems)
+        raise typer.Exit(1)
+    return outcome.plan
 
 
 class OutputFormat(StrEnum):
@@ -239,7 +250,6 @@ def plan(
     --detailed-exitcode).
     """
     target = _target(api_key, base_url, local)
-    typer.echo(target.describe(), err=True)
     progress = _ProgressLine(_stderr_is_tty())
 
     async def go() -> Outcome:
@@ -252,11 +262,7 @@ def plan(
                 progress=progress,
             )
 
-    outcome = _run(go(), progress)
-    if outcome.problems or outcome.plan is None:
-        _report_problems(outcome.problems)
-        raise typer.Exit(1)
-    result = outcome.plan
+    result = _plan_of(_run(go(), progress))
     if out is not None:
         _write(out, json_render.render_plan(result))
     if output is OutputFormat.json:
@@ -324,7 +330,6 @@ def apply(
     Exit codes: 0 everything applied (or nothing to do), 1 refused, cancelled or any failure.
     """
     target = _target(api_key, base_url, local)
-    typer.echo(target.describe(), err=True)
     if rate <= 0:
         raise _fail("--rate must be positive")
     use_color = sys.stdout.isatty() if color is None else color
@@ -385,11 +390,9 @@ def apply(
                         on_change=hand_over if streaming else None,
                     )
                     progress.close()
-                    if outcome.problems or outcome.plan is None:
-                        _report_problems(outcome.problems)
-                        raise typer.Exit(1)
+                    plan = _plan_of(outcome)
                     assert outcome.schema is not None, "a plan is always checked against the org"
-                    plan, schema = outcome.plan, outcome.schema
+                    schema = outcome.schema
                 check_rails(plan, rails)
                 # The plan is for the person approving; with a machine format on stdout (a PR
                 # comment, a job summary) it goes to stderr instead.
@@ -440,17 +443,13 @@ def drift(
     Exit codes: 0 no drift, 2 drift, 1 error.
     """
     target = _target(api_key, base_url, local)
-    typer.echo(target.describe(), err=True)
     progress = _ProgressLine(_stderr_is_tty())
 
     async def go() -> DriftReport:
         async with open_client(target) as client:
             outcome = await run_plan(client, directory, target=target.identity, progress=progress)
             progress.close()
-            if outcome.problems or outcome.plan is None:
-                _report_problems(outcome.problems)
-                raise typer.Exit(1)
-            return await explain_drift(client, outcome.plan)
+            return await explain_drift(client, _plan_of(outcome))
 
     report = _run(go(), progress)
     if output is OutputFormat.json:
@@ -499,7 +498,6 @@ def validate(
     manifests, problems = read.manifests, read.problems
     if not problems and not offline:
         target = _target(api_key, base_url, local)
-        typer.echo(target.describe(), err=True)
 
         async def check() -> list[Problem]:
             async with open_client(target) as client:
@@ -555,7 +553,6 @@ def export(
     if bool(ids) == all_records:
         raise _fail("give --id opp_... (one or more) or --all (not both)")
     target = _target(api_key, base_url, local)
-    typer.echo(target.describe(), err=True)
     schema_ref = (
         Path(os.path.relpath(DEFAULT_SCHEMA_FILE, directory)).as_posix()
         if DEFAULT_SCHEMA_FILE.is_file()
@@ -615,7 +612,6 @@ def schema_command(
     """
     if org:
         target = _target(api_key, base_url, local)
-        typer.echo(target.describe(), err=True)
 
         async def definitions() -> OrgSchema:
             async with open_client(target) as client:
@@ -650,7 +646,6 @@ def whoami(
 ) -> None:
     """Check the API key: show the target and the scopes it grants (GET /v1/auth/validate)."""
     target = _target(api_key, base_url, local)
-    typer.echo(target.describe(), err=True)
 
     async def check() -> tuple[bool, str, list[str]]:
         async with open_client(target) as client:
