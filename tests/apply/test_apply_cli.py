@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import httpx
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from reconciler.cli import app
 from reconciler.emulator import Emulator
+from tests.cli import api, lfr
 from tests.demo import (
     ACME_RENEWAL,
     FULL_KEY,
@@ -23,23 +22,6 @@ from tests.demo import (
 )
 
 from .conftest import writes
-
-
-def lfr(args: list[str], base_url: str, *, key: str = FULL_KEY, stdin: str | None = None) -> Result:
-    runner = CliRunner(env={"LIGHTFIELD_API_KEY": key, "LIGHTFIELD_BASE_URL": base_url, "CI": None})
-    return runner.invoke(app, args, input=stdin, catch_exceptions=False)
-
-
-def api(method: str, base_url: str, path: str, body: object = None) -> Any:
-    """A direct API call, standing in for someone editing the CRM by hand."""
-    response = httpx.request(
-        method,
-        base_url + path,
-        json=body,
-        headers={"Authorization": f"Bearer {FULL_KEY}", "Lightfield-Version": "2026-03-01"},
-    )
-    response.raise_for_status()
-    return response.json()
 
 
 def test_confirmation_yes_applies_anything_else_cancels(

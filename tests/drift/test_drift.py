@@ -9,11 +9,10 @@ from pathlib import Path
 
 import lightfield
 import pytest
-from typer.testing import CliRunner, Result
 
-from reconciler.cli import app
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig
+from tests.cli import lfr
 from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, NINA, READ_KEY, WriteManifest, opportunity
 
 
@@ -25,11 +24,6 @@ def sdk(server: str) -> Iterator[lightfield.Lightfield]:
     )
     yield client
     client.close()
-
-
-def lfr(args: list[str], base_url: str, key: str = READ_KEY) -> Result:
-    runner = CliRunner(env={"LIGHTFIELD_API_KEY": key, "LIGHTFIELD_BASE_URL": base_url, "CI": None})
-    return runner.invoke(app, args, catch_exceptions=False)
 
 
 def manage_acme(write: WriteManifest) -> None:
@@ -45,7 +39,7 @@ def test_clean_exits_zero_with_a_read_only_key(
     server: str, write: WriteManifest, manifest_dir: Path
 ) -> None:
     manage_acme(write)
-    result = lfr(["drift", str(manifest_dir)], server)
+    result = lfr(["drift", str(manifest_dir)], server, key=READ_KEY)
     assert result.exit_code == 0, result.output
     assert (
         result.stdout == "No drift: the CRM matches the manifests.\nDrift: 0 drifted, 2 in sync.\n"
@@ -65,7 +59,7 @@ def test_out_of_band_edits_are_reported_with_history(
         fields={"$amount": 99000, "$stage": "Discovery"},
         relationships={"$contact": {"add": [NINA]}},
     )
-    result = lfr(["drift", str(manifest_dir)], server)
+    result = lfr(["drift", str(manifest_dir)], server, key=READ_KEY)
     assert result.exit_code == 2, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == f"~ acme ({ACME_RENEWAL})  manifests/acme.yaml:1"
@@ -78,12 +72,14 @@ def test_out_of_band_edits_are_reported_with_history(
     )
     assert result.stdout.rstrip().endswith("Drift: 1 drifted, 1 in sync.")
     # JSON and markdown say the same.
-    report = json.loads(lfr(["drift", str(manifest_dir), "-f", "json"], server).stdout)
+    drift_json = lfr(["drift", str(manifest_dir), "-f", "json"], server, key=READ_KEY)
+    report = json.loads(drift_json.stdout)
     assert report["drifted"] is True
     notes = {h["key"]: h for h in report["history"]}
     assert (notes["$stage"]["now"], notes["$stage"]["before"]) == ("Discovery", "Proposal")
     out = tmp_path / "drift.md"
-    markdown = lfr(["drift", str(manifest_dir), "-f", "markdown", "--report", str(out)], server)
+    args = ["drift", str(manifest_dir), "-f", "markdown", "--report", str(out)]
+    markdown = lfr(args, server, key=READ_KEY)
     assert markdown.exit_code == 2
     assert out.read_text() == markdown.stdout
     assert "| `$stage` | Proposal | Discovery | 20" in markdown.stdout
@@ -93,7 +89,7 @@ def test_invalid_manifests_are_an_error_not_drift(
     server: str, write: WriteManifest, manifest_dir: Path
 ) -> None:
     write("bad.yaml", opportunity("bad", ACME_RENEWAL, "fields:\n  $amount: lots"))
-    result = lfr(["drift", str(manifest_dir)], server)
+    result = lfr(["drift", str(manifest_dir)], server, key=READ_KEY)
     assert result.exit_code == 1
     assert "manifests/bad.yaml:8:" in result.stderr
 
@@ -113,5 +109,5 @@ def test_no_false_drift_on_repeated_runs_right_after_apply_with_a_lagging_index(
     applied = lfr(["apply", str(manifest_dir), "--auto-approve", "--force"], server, key=FULL_KEY)
     assert applied.exit_code == 0, applied.output
     for _ in range(20):
-        result = lfr(["drift", str(manifest_dir)], server)
+        result = lfr(["drift", str(manifest_dir)], server, key=READ_KEY)
         assert result.exit_code == 0, result.stdout

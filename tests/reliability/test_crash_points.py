@@ -23,16 +23,14 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from typer.testing import CliRunner
 
-from reconciler.cli import app
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
+from tests.cli import lfr
 from tests.demo import FULL_KEY, opportunity
 
 from .conftest import is_slow
@@ -119,13 +117,6 @@ def manifests(directory: Path, ids: list[str]) -> None:
             f"  match: {{$name: Crash test {index}, $account: {{name: {account}}}}}\n"
             f"spec:\n  fields: {{$amount: {index + 1}000}}\n"
         )
-
-
-def lfr(args: list[str], base_url: str) -> Any:
-    runner = CliRunner(
-        env={"LIGHTFIELD_API_KEY": FULL_KEY, "LIGHTFIELD_BASE_URL": base_url, "CI": None}
-    )
-    return runner.invoke(app, args, catch_exceptions=False)
 
 
 def test_a_killed_apply_converges_within_two_reruns_with_no_duplicate_write(

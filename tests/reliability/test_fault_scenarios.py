@@ -17,10 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner, Result
 
 from reconciler.apply import apply_plan
-from reconciler.cli import app
 from reconciler.client import LightfieldClient, RateConfig, RetryPolicy
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
@@ -29,6 +27,7 @@ from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES
 from reconciler.errors import LfrError
 from reconciler.render import text as text_render
 from reconciler.schema import OrgSchema
+from tests.cli import lfr
 from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, READ_KEY, opportunity
 
 from .conftest import ClientFactory
@@ -325,11 +324,6 @@ async def test_401_and_403_stop_the_run_with_zero_writes(
     assert named in rendered
     assert f"0 of {RECORDS} applied" in rendered
     assert key not in rendered
-
-
-def lfr(args: list[str], base_url: str, key: str = FULL_KEY) -> Result:
-    runner = CliRunner(env={"LIGHTFIELD_API_KEY": key, "LIGHTFIELD_BASE_URL": base_url, "CI": None})
-    return runner.invoke(app, args, catch_exceptions=False)
 
 
 def test_cli_a_key_without_the_create_scope_is_refused_before_any_write(

@@ -14,11 +14,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from reconciler.cli import app
 from reconciler.client import LightfieldClient
@@ -28,6 +27,7 @@ from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.pipeline import run_plan
 from reconciler.render import markdown as markdown_render
 from reconciler.render import text as text_render
+from tests.cli import api, lfr
 from tests.demo import ACME_COM, ACME_RENEWAL, ALEX, FULL_KEY, WriteManifest, opportunity
 
 EVIL = (
@@ -56,33 +56,15 @@ OUR_TAGS = {
 }
 
 
-def api(base_url: str, method: str, path: str, body: Any = None) -> Any:
-    response = httpx.request(
-        method,
-        base_url + path,
-        json=body,
-        headers={"Authorization": f"Bearer {FULL_KEY}", "Lightfield-Version": "2026-03-01"},
-    )
-    response.raise_for_status()
-    return response.json()
-
-
-def lfr(args: list[str], base_url: str) -> Result:
-    runner = CliRunner(
-        env={"LIGHTFIELD_API_KEY": FULL_KEY, "LIGHTFIELD_BASE_URL": base_url, "CI": None}
-    )
-    return runner.invoke(app, args, catch_exceptions=False)
-
-
 @pytest.fixture
 def hostile(server: str, write: WriteManifest, manifest_dir: Path) -> Path:
     """Hostile values in a live record, its history and a related contact; a manifest that
     changes both, so they appear as "before" values, labels and history."""
     for value in (EVIL, "Send revised quote " + EVIL):  # two entries: drift shows "before that"
-        api(server, "POST", f"/v1/opportunities/{ACME_RENEWAL}", {"fields": {"$nextSteps": value}})
+        api("POST", server, f"/v1/opportunities/{ACME_RENEWAL}", {"fields": {"$nextSteps": value}})
     api(
-        server,
         "POST",
+        server,
         "/v1/contacts",
         {
             "fields": {
@@ -164,7 +146,7 @@ def test_apply_output_neutralises_hostile_values_on_failure_and_success(
     # stdout holds the plan as text (checked above), then the markdown report.
     report = markdown.stdout[markdown.stdout.index("<!-- lfr-apply -->") :]
     assert_markdown_safe(report, "<!-- lfr-apply -->")
-    applied = api(server, "GET", f"/v1/opportunities/{ACME_RENEWAL}")
+    applied = api("GET", server, f"/v1/opportunities/{ACME_RENEWAL}")
     assert applied["fields"]["$nextSteps"]["value"] == "Legal review"
 
 

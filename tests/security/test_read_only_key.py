@@ -9,17 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typer.testing import CliRunner, Result
-
-from reconciler.cli import app
 from reconciler.emulator import Emulator
 from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES
+from tests.cli import lfr
 from tests.demo import ACME_RENEWAL, FULL_KEY, READ_KEY, WriteManifest, opportunity
-
-
-def lfr(args: list[str], base_url: str, key: str) -> Result:
-    runner = CliRunner(env={"LIGHTFIELD_API_KEY": key, "LIGHTFIELD_BASE_URL": base_url, "CI": None})
-    return runner.invoke(app, args, catch_exceptions=False)
 
 
 def posts(emu: Emulator) -> list[dict[str, object]]:
@@ -30,11 +23,11 @@ def test_a_read_only_key_plans_validates_and_names_its_scopes(
     server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
 ) -> None:
     write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
-    plan = lfr(["plan", str(manifest_dir), "--detailed-exitcode"], server, READ_KEY)
+    plan = lfr(["plan", str(manifest_dir), "--detailed-exitcode"], server, key=READ_KEY)
     assert plan.exit_code == 2, plan.output
     assert "$amount: 120,000 → 5" in plan.stdout
-    assert lfr(["validate", str(manifest_dir)], server, READ_KEY).exit_code == 0
-    who = lfr(["whoami"], server, READ_KEY)
+    assert lfr(["validate", str(manifest_dir)], server, key=READ_KEY).exit_code == 0
+    who = lfr(["whoami"], server, key=READ_KEY)
     assert who.exit_code == 0 and "opportunities:read" in who.stdout
     assert posts(emu) == []
     assert READ_KEY not in plan.output + who.output
@@ -46,14 +39,15 @@ def test_a_saved_plan_applied_with_a_read_only_key_is_refused_naming_the_scope(
     write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
     saved = tmp_path / "plan.json"
     # Planned with the read-only key (as a PR job would), applied with it by mistake.
-    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server, READ_KEY).exit_code == 0
-    result = lfr(["apply", str(saved), "--auto-approve"], server, READ_KEY)
+    planned = lfr(["plan", str(manifest_dir), "--out", str(saved)], server, key=READ_KEY)
+    assert planned.exit_code == 0
+    result = lfr(["apply", str(saved), "--auto-approve"], server, key=READ_KEY)
     assert result.exit_code == 1
     assert "lacks the 'opportunities:update' scope" in result.stderr
     assert "nothing was sent" in result.stderr
     assert posts(emu) == []
     # The same saved plan with a write key applies.
-    assert lfr(["apply", str(saved), "--auto-approve"], server, FULL_KEY).exit_code == 0
+    assert lfr(["apply", str(saved), "--auto-approve"], server, key=FULL_KEY).exit_code == 0
     assert len(posts(emu)) == 1
 
 
@@ -66,7 +60,7 @@ def test_a_key_that_may_update_but_not_create_is_refused_for_a_create(
         "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new\n"
         "  match: {$name: Scoped deal, $account: {name: Initech}}\n",
     )
-    result = lfr(["apply", str(manifest_dir), "--auto-approve"], server, "sk_lf_update_only_1")
+    result = lfr(["apply", str(manifest_dir), "--auto-approve"], server, key="sk_lf_update_only_1")
     assert result.exit_code == 1
     assert "lacks the 'opportunities:create' scope" in result.stderr
     assert posts(emu) == []
