@@ -17,6 +17,7 @@ from .values import link_name, safe, show
 
 COMMENT_LIMIT = 65_000
 MARKER = "<!-- lfr-plan -->"
+APPLY_MARKER = "<!-- lfr-apply -->"
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
@@ -45,43 +46,40 @@ def render_plan(plan: Plan, *, title: str = "lfr plan", limit: int = COMMENT_LIM
     sections = [_section(r, plan) for r in plan.records if r.action != "noop"]
     if not sections:
         sections = ["No changes: the CRM matches the manifests."]
-    text = "\n".join(head) + "\n"
+    return _fit("\n".join(head) + "\n", sections, limit)
+
+
+def _fit(text: str, sections: list[str], limit: int) -> str:
+    """``text`` and as many whole sections as fit in ``limit``, with a note for the rest."""
     for shown, section in enumerate(sections):
-        note = _truncation_note(len(sections) - shown)
+        note = (
+            f"\n> [!NOTE]\n> {len(sections) - shown} more record section(s) not shown: the "
+            "comment would exceed GitHub's size limit. The full plan is in the job summary and "
+            "the plan artifact.\n"
+        )
         if len(text) + len(section) + len(note) + 2 > limit:
             return text + note
         text += section + "\n"
     return text
 
 
-def _truncation_note(hidden: int) -> str:
-    return (
-        f"\n> [!NOTE]\n> {hidden} more record section(s) not shown: the comment would exceed "
-        "GitHub's size limit. The full plan is in the job summary and the plan artifact.\n"
-    )
-
-
 def _section(record: RecordChange, plan: Plan) -> str:
-    verb = {"create": "create", "update": "update"}[record.action]
     name = escape(record.name)
-    link = f" · [open in Lightfield]({record.http_link})" if _safe_link(record.http_link) else ""
-    where = f"`{record.origin}`"
     rows = ["| key | before | after |", "|---|---|---|"]
     for change in record.fields:
         before = "" if record.action == "create" else escape(show(change.before, plan.labels))
         rows.append(f"| `{change.key}` | {before} | {escape(show(change.after, plan.labels))} |")
     for links in record.relationships:
-        before = ", ".join(escape(link_name(i, plan.labels)) for i in links.before) or "(none)"
-        after = ", ".join(escape(link_name(i, plan.labels)) for i in links.after) or "(none)"
+        before, after = _links(links.before, plan.labels), _links(links.after, plan.labels)
         rows.append(f"| `{links.key}` | {before} | {after} |")
     count = len(record.fields) + len(record.relationships)
     return "\n".join(
         [
             "<details>",
-            f"<summary><b>{verb}</b> {name} ({escape(record.id or 'new')}): "
+            f"<summary><b>{record.action}</b> {name} ({escape(record.id or 'new')}): "
             f"{count} change{'s' if count != 1 else ''}</summary>",
             "",
-            f"{where}{link}",
+            _where(record),
             "",
             *rows,
             "",
@@ -90,8 +88,15 @@ def _section(record: RecordChange, plan: Plan) -> str:
     )
 
 
-def _safe_link(url: str | None) -> bool:
-    return bool(url) and bool(re.fullmatch(r"https://[^\s()<>\"']+", url or ""))
+def _where(record: RecordChange) -> str:
+    """The manifest's ``file:line``, and a link to the record when its URL is a plain https one."""
+    url = record.http_link
+    safe = bool(url) and re.fullmatch(r"https://[^\s()<>\"']+", url or "") is not None
+    return f"`{record.origin}`" + (f" · [open in Lightfield]({url})" if safe else "")
+
+
+def _links(ids: tuple[str, ...], labels: dict[str, str]) -> str:
+    return ", ".join(escape(link_name(i, labels)) for i in ids) or "(none)"
 
 
 def render_report(report: ApplyReport, *, title: str = "lfr apply") -> str:
@@ -108,14 +113,12 @@ def render_report(report: ApplyReport, *, title: str = "lfr apply") -> str:
                 detail += f" (`{result.failure.origin}`)"
         rows.append(f"| {mark} | {escape(result.name)} ({escape(result.id or 'new')}) | {detail} |")
     if not report.results and report.stopped is None:
-        return (
-            f"<!-- lfr-apply -->\n### {title}\n\nNothing to apply: the CRM matches the manifests.\n"
-        )
+        return f"{APPLY_MARKER}\n### {title}\n\nNothing to apply: the CRM matches the manifests.\n"
     stopped = [f"> {escape(report.stopped)}", ""] if report.stopped else []
     return (
         "\n".join(
             [
-                "<!-- lfr-apply -->",
+                APPLY_MARKER,
                 f"### {title}",
                 "",
                 f"**{report.summary()}**",
@@ -145,14 +148,7 @@ def render_drift(
         else "**No drift: the CRM matches the manifests.**",
         "",
     ]
-    text = "\n".join(lines) + "\n"
-    for shown, record in enumerate(drifted):
-        section = _drift_section(record, report)
-        note = _truncation_note(len(drifted) - shown)
-        if len(text) + len(section) + len(note) + 2 > limit:
-            return text + note
-        text += section + "\n"
-    return text
+    return _fit("\n".join(lines) + "\n", [_drift_section(r, report) for r in drifted], limit)
 
 
 def _drift_section(record: RecordChange, report: DriftReport) -> str:
@@ -160,7 +156,6 @@ def _drift_section(record: RecordChange, report: DriftReport) -> str:
     name = escape(record.name)
     if record.action == "create":
         return f"- **{name}** (`{record.origin}`): no live record matches; apply would create it\n"
-    link = f" · [open in Lightfield]({record.http_link})" if _safe_link(record.http_link) else ""
     rows = ["| key | manifest | live | changed | before |", "|---|---|---|---|---|"]
     for change in record.fields:
         note = report.history.get((record.id or "", change.key))
@@ -171,9 +166,7 @@ def _drift_section(record: RecordChange, report: DriftReport) -> str:
             f"{escape(show(change.before, plan.labels))} | {changed} | {before} |"
         )
     for links in record.relationships:
-        want = ", ".join(escape(link_name(i, plan.labels)) for i in links.after) or "(none)"
-        have = ", ".join(escape(link_name(i, plan.labels)) for i in links.before) or "(none)"
+        want, have = _links(links.after, plan.labels), _links(links.before, plan.labels)
         rows.append(f"| `{links.key}` | {want} | {have} | | |")
-    return "\n".join(
-        [f"#### {name} ({escape(record.id or '')})", "", f"`{record.origin}`{link}", "", *rows, ""]
-    )
+    heading = f"#### {name} ({escape(record.id or '')})"
+    return "\n".join([heading, "", _where(record), "", *rows, ""])
