@@ -48,7 +48,7 @@ from .render import json as json_render
 from .render import markdown as markdown_render
 from .render import text as text_render
 from .schema import OrgSchema
-from .workspace import Target, choose_target, environment, open_client
+from .workspace import Target, choose_target, open_client
 
 app = typer.Typer(
     name="lfr",
@@ -135,7 +135,7 @@ def _fail(message: str) -> typer.Exit:
 def _target(api_key: str | None, base_url: str | None, local: bool) -> Target:
     """The target of a command that talks to an API; said on stderr, as every such run does."""
     try:
-        target = choose_target(environment(), api_key=api_key, base_url=base_url, local=local)
+        target = choose_target(os.environ, api_key=api_key, base_url=base_url, local=local)
     except LfrError as exc:
         raise _fail(str(exc)) from None
     typer.echo(target.describe(), err=True)
@@ -172,7 +172,7 @@ def _stderr_is_tty() -> bool:
 def _report_problems(problems: list[Problem]) -> None:
     """Problems go to stderr as text, and as annotations when running in GitHub Actions."""
     typer.echo(text_render.render_problems(problems, color=_stderr_is_tty()), err=True, nl=False)
-    if environment().get("GITHUB_ACTIONS") == "true":
+    if os.environ.get("GITHUB_ACTIONS") == "true":
         typer.echo(github_render.render_problems(problems), nl=False)
 
 
@@ -470,7 +470,7 @@ def _is_saved_plan(source: Path) -> bool:
 
 def _confirm() -> None:
     """Terraform's rule: only the word 'yes' applies; anything else, or no input, cancels."""
-    if environment().get("CI", "").lower() == "true":
+    if os.environ.get("CI", "").lower() == "true":
         raise _fail("refusing to ask for confirmation under CI=true; pass --auto-approve.")
     answer = typer.prompt(
         "Apply these changes? Only 'yes' is accepted", default="", show_default=False

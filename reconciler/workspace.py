@@ -14,12 +14,18 @@ the client, because the local workspace is exactly that wiring.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .client import DEFAULT_BASE_URL, LightfieldClient, check_api_key, check_base_url
+from .client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_RATES,
+    LightfieldClient,
+    RateConfig,
+    check_api_key,
+    check_base_url,
+)
 from .errors import LfrError
 
 LOCAL_WORKSPACE_DIR = Path(".lfr")
@@ -96,20 +102,15 @@ def choose_target(
     return Target(LOCAL_BASE_URL, LOCAL_API_KEY, workspace_dir / LOCAL_DB_NAME)
 
 
-def open_client(target: Target, **client_options: object) -> LightfieldClient:
+def open_client(target: Target, rates: RateConfig | None = DEFAULT_RATES) -> LightfieldClient:
     """A client for ``target``; for the local workspace, over an in-process ASGI transport."""
     if target.local_db is None:
-        return LightfieldClient(target.api_key, base_url=target.base_url, **client_options)  # type: ignore[arg-type]
+        return LightfieldClient(target.api_key, base_url=target.base_url, rates=rates)
     # Imported here: only local runs need the emulator, and it costs every command ~85 ms.
     from .emulator import Emulator
 
     target.local_db.parent.mkdir(parents=True, exist_ok=True)
     emulator = Emulator(db=str(target.local_db), seed="demo")
     return LightfieldClient.for_asgi_app(
-        emulator.app, target.api_key, base_url=target.base_url, **client_options
+        emulator.app, target.api_key, base_url=target.base_url, rates=rates
     )
-
-
-def environment() -> Mapping[str, str]:
-    """The process environment; a function so the CLI has one place that reads it."""
-    return os.environ
