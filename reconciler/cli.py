@@ -689,8 +689,9 @@ def emulator_serve(
 
     Try it:
 
-        curl -H 'Authorization: Bearer sk_lf_demo_full' -H 'Lightfield-Version: 2026-03-01'
-        http://127.0.0.1:8787/v1/opportunities
+    \b
+        curl -H 'Authorization: Bearer sk_lf_demo_full' \\
+             -H 'Lightfield-Version: 2026-03-01' http://127.0.0.1:8787/v1/opportunities
     """
     from .emulator import Emulator
     from .emulator.faults import FaultConfig

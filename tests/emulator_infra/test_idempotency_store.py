@@ -52,7 +52,7 @@ def test_same_key_while_running_is_in_flight(clock: ManualClock) -> None:
     assert store.begin("org_a", CREATE, "k1", "fp1") == Proceed()
     assert store.begin("org_a", CREATE, "k1", "fp1") == InFlight()
     store.finish("org_a", CREATE, "k1", 200, BODY, {})
-    assert isinstance(store.begin("org_a", CREATE, "k1", "fp1"), Replay)
+    assert store.begin("org_a", CREATE, "k1", "fp1") == Replay(200, BODY, {})
 
 
 @pytest.mark.parametrize("status", [400, 404, 409, 422, 429, 500, 503])
@@ -124,7 +124,8 @@ def test_keys_are_scoped_per_operation_and_record(clock: ManualClock) -> None:
 def test_another_body_replays_by_default_like_the_real_api(clock: ManualClock) -> None:
     store = IdempotencyStore(clock)
     _run(store)
-    assert isinstance(store.begin("org_a", CREATE, "k1", "other-body"), Replay)
+    replay = Replay(200, BODY, {"content-type": "application/json"})
+    assert store.begin("org_a", CREATE, "k1", "other-body") == replay  # the first answer
 
 
 def test_strict_mode_reports_a_body_mismatch(clock: ManualClock) -> None:
