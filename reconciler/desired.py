@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from .manifests import Problem
 from .model import (
+    LOOKUP_WORDS,
     ByDomain,
     ByEmail,
     ByName,
@@ -21,10 +22,12 @@ from .model import (
     DesiredRecord,
     DesiredRelationship,
     LoadedManifest,
+    Lookup,
     Origin,
     Partial,
     Reference,
     RelationshipSpec,
+    lookup_of,
 )
 from .schema import ID_PREFIXES, OrgSchema, ValueProblem, is_empty, normalize_desired
 
@@ -32,7 +35,7 @@ from .schema import ID_PREFIXES, OrgSchema, ValueProblem, is_empty, normalize_de
 CREATE_REQUIRED_FIELDS = ("$name",)
 CREATE_REQUIRED_RELATIONSHIPS = ("$account",)
 # Which lookups can find which object type (design §3).
-REFERENCE_KINDS: dict[str, tuple[type, ...]] = {
+REFERENCE_KINDS: dict[str, tuple[type[Lookup], ...]] = {
     "member": (ByEmail,),
     "contact": (ByEmail,),
     "account": (ByName, ByDomain),
@@ -221,7 +224,7 @@ def _reference_problem(key: str, object_type: str, ref: Reference) -> str | None
     allowed = REFERENCE_KINDS.get(object_type, ())
     if isinstance(ref, allowed):
         return None
-    spelled = ", ".join(_spell(kind) for kind in allowed) or "an id"
+    spelled = ", ".join(f"{{{LOOKUP_WORDS[kind]}: ...}}" for kind in allowed) or "an id"
     return f"relationship {key!r} links {object_type}s: use {spelled}, not {_ref_key(ref)}"
 
 
@@ -279,16 +282,7 @@ def _as_relationship_spec(value: Any) -> RelationshipSpec | None:
     """A match selector's relationship value, parsed like ``spec.relationships`` values."""
     if isinstance(value, str) and value:
         return value
-    if isinstance(value, dict) and len(value) == 1:
-        ((kind, text),) = value.items()
-        if isinstance(text, str) and text:
-            if kind == "email":
-                return ByEmail(email=text)
-            if kind == "name":
-                return ByName(name=text)
-            if kind == "domain":
-                return ByDomain(domain=text)
-    return None
+    return lookup_of(value)
 
 
 def _unknown(schema: OrgSchema, key: str, what: str) -> str:
@@ -302,17 +296,6 @@ def _ref_key(ref: Reference) -> str:
         return ref
     ((kind, value),) = ref.model_dump().items()
     return f"{{{kind}: {value}}}"
-
-
-_SPELLING: dict[type, str] = {
-    ByEmail: "{email: ...}",
-    ByName: "{name: ...}",
-    ByDomain: "{domain: ...}",
-}
-
-
-def _spell(kind: type) -> str:
-    return _SPELLING[kind]
 
 
 def _unique(refs: Sequence[Reference]) -> list[Reference]:

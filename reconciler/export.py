@@ -57,15 +57,14 @@ from .manifests import Document, Problem, load_tree
 from .model import (
     API_VERSION,
     KIND,
-    ByDomain,
-    ByEmail,
-    ByName,
+    LOOKUP_MODELS,
     DesiredRecord,
     DesiredRelationship,
     LoadedManifest,
     Origin,
     Reference,
     Spec,
+    lookup_of,
     parse_manifests,
 )
 from .records import FieldDefinition, Record
@@ -285,20 +284,16 @@ LookupKey = tuple[str, str, str]  # (object type, "email" | "name" | "domain", v
 
 def _lookup_key(object_type: str, item: Any) -> LookupKey | None:
     """A manifest reference item (``{email: x}``...) as a lookup, or None when it is not one."""
-    if isinstance(item, dict) and len(item) == 1:
-        ((kind, value),) = item.items()
-        if kind in ("email", "name", "domain") and isinstance(value, str) and value:
-            return object_type, str(kind), str(value)
-    return None
+    lookup = lookup_of(item)
+    if lookup is None:
+        return None
+    ((word, value),) = lookup.model_dump().items()
+    return object_type, word, value
 
 
 def _reference(key: LookupKey) -> Reference:
-    _, kind, value = key
-    if kind == "email":
-        return ByEmail(email=value)
-    if kind == "name":
-        return ByName(name=value)
-    return ByDomain(domain=value)
+    _, word, value = key
+    return LOOKUP_MODELS[word].model_validate({word: value})
 
 
 class _References:

@@ -21,7 +21,7 @@ from collections import Counter
 from typing import Any
 
 from .desired import REFERENCE_KINDS
-from .model import API_VERSION, KIND, NAME_PATTERN
+from .model import API_VERSION, KIND, LOOKUP_WORDS, NAME_PATTERN
 from .records import FieldDefinition, RelationshipDefinition
 from .schema import ADDRESS_PARTS, FULL_NAME_PARTS, ID_PREFIXES, OrgSchema
 
@@ -38,7 +38,6 @@ _LOOKUP_SHAPES: dict[str, dict[str, Any]] = {
     "name": {"description": "An account, by its exact name."},
     "domain": {"description": "An account, by a domain of its website (or a subdomain)."},
 }
-_LOOKUP_OF_KIND = {"ByEmail": "email", "ByName": "name", "ByDomain": "domain"}
 
 
 def static_schema() -> dict[str, Any]:
@@ -303,7 +302,7 @@ def _reference_for(object_type: str, defs: dict[str, Any]) -> dict[str, Any]:
         if prefix is not None:
             id_schema = {**id_schema, "pattern": f"^{prefix}"}
         lookups = [
-            {"$ref": f"#/$defs/by_{_LOOKUP_OF_KIND[kind.__name__]}"}
+            {"$ref": f"#/$defs/by_{LOOKUP_WORDS[kind]}"}
             for kind in REFERENCE_KINDS.get(object_type, ())
         ]
         defs[name] = {

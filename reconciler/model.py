@@ -70,6 +70,21 @@ class ByDomain(_Strict):
 Reference = NonEmpty | ByEmail | ByName | ByDomain
 """A related record: a raw Lightfield id, or a lookup resolved at plan time."""
 
+Lookup = ByEmail | ByName | ByDomain
+# The word a lookup is written with in a manifest (`{email: ...}`), and back.
+LOOKUP_MODELS: dict[str, type[Lookup]] = {"email": ByEmail, "name": ByName, "domain": ByDomain}
+LOOKUP_WORDS: dict[type[Lookup], str] = {model: word for word, model in LOOKUP_MODELS.items()}
+
+
+def lookup_of(item: Any) -> Lookup | None:
+    """``{email: x}``, ``{name: x}`` or ``{domain: x}`` (x non-empty text) as its model."""
+    if isinstance(item, dict) and len(item) == 1:
+        ((word, text),) = item.items()
+        model = LOOKUP_MODELS.get(word)
+        if model is not None and isinstance(text, str) and text:
+            return model.model_validate({word: text})
+    return None
+
 
 class Partial(_Strict):
     """HAS_MANY under partial ownership: ensure ``include`` present and ``exclude`` absent,
