@@ -74,6 +74,7 @@ from .schema import (
     FULL_NAME_PARTS,
     OrgSchema,
     ValueProblem,
+    fold,
     is_empty,
     normalize_desired,
     normalize_live,
@@ -485,14 +486,14 @@ def _spell_field(definition: FieldDefinition, canonical: Any) -> Any:
     if kind in ("SINGLE_SELECT", "MULTI_SELECT"):
         options = definition.type_configuration.options
         labels = {o.id: o.label for o in options}
-        folded = Counter(_fold(o.label) for o in options)
+        folded = Counter(fold(o.label) for o in options)
 
         def one(option_id: Any) -> str:
             if option_id not in labels:
                 raise ValueError(f"unknown option {option_id!r}")
             label = labels[option_id]
             # An ambiguous label would be refused by validation: the id says which option.
-            return label if folded[_fold(label)] == 1 else str(option_id)
+            return label if folded[fold(label)] == 1 else str(option_id)
 
         if kind == "SINGLE_SELECT":
             return one(canonical)
@@ -505,10 +506,6 @@ def _spell_field(definition: FieldDefinition, canonical: Any) -> Any:
     if kind in ("NUMBER", "CURRENCY", "CHECKBOX", "TEXT", "MARKDOWN", "HTML", "SOCIAL_HANDLE"):
         return canonical
     raise ValueError(f"value type {kind} is not written by lfr")
-
-
-def _fold(text: str) -> str:
-    return " ".join(text.split()).casefold()
 
 
 def _plain(value: Any) -> Any:

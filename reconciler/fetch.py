@@ -23,7 +23,7 @@ from .errors import NotFound
 from .manifests import Problem
 from .model import DesiredRecord
 from .records import ListPage, Record
-from .schema import OrgSchema, normalize_live, same_value
+from .schema import OrgSchema, fold, normalize_live, same_value
 
 PAGE = MAX_PAGE_SIZE
 Progress = Callable[[int, int], None]
@@ -276,7 +276,7 @@ def _selected(selector: dict[str, Any], record: Record, schema: OrgSchema) -> bo
             continue
         value = normalize_live(schema.field(key), record.value(key))
         if isinstance(value, str) and isinstance(wanted, str):
-            if " ".join(value.split()).casefold() != " ".join(wanted.split()).casefold():
+            if fold(value) != fold(wanted):
                 return False
         elif not same_value(wanted, value):
             return False

@@ -23,7 +23,7 @@ from typing import Any
 from .desired import REFERENCE_KINDS
 from .model import API_VERSION, KIND, LOOKUP_WORDS, NAME_PATTERN
 from .records import FieldDefinition, RelationshipDefinition
-from .schema import ADDRESS_PARTS, FULL_NAME_PARTS, ID_PREFIXES, OrgSchema
+from .schema import ADDRESS_PARTS, FULL_NAME_PARTS, ID_PREFIXES, OrgSchema, fold
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # A date (midnight UTC) or a date-time with a zone, as schema._datetime reads them.
@@ -288,8 +288,8 @@ def _field_value(definition: FieldDefinition) -> dict[str, Any] | None:
 def _option_spellings(definition: FieldDefinition) -> list[str]:
     """Every label that names exactly one option, then every option id."""
     options = definition.type_configuration.options
-    folded = Counter(" ".join(o.label.split()).casefold() for o in options)
-    labels = [o.label for o in options if folded[" ".join(o.label.split()).casefold()] == 1]
+    folded = Counter(fold(o.label) for o in options)
+    labels = [o.label for o in options if folded[fold(o.label)] == 1]
     return list(dict.fromkeys([*labels, *(o.id for o in options)]))
 
 

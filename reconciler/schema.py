@@ -88,7 +88,7 @@ class OrgSchema:
             options = () if definition is None else definition.type_configuration.options
             by_label: dict[str, list[SelectOption]] = {}
             for option in options:
-                by_label.setdefault(_fold(option.label), []).append(option)
+                by_label.setdefault(fold(option.label), []).append(option)
             index = self._option_indexes[key] = (frozenset(o.id for o in options), by_label)
         return index
 
@@ -337,7 +337,7 @@ def _select_one(schema: OrgSchema, key: str, definition: FieldDefinition, value:
     ids, by_label = schema.option_index(key)
     if value in ids:
         return value
-    matches = by_label.get(_fold(value), [])
+    matches = by_label.get(fold(value), [])
     if len(matches) == 1:
         return matches[0].id
     if len(matches) > 1:
@@ -356,6 +356,6 @@ def _option_list(options: Iterable[SelectOption]) -> str:
     return ", ".join(f"{option.label!r}" for option in options) or "(none)"
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """Labels match case-insensitively with whitespace collapsed (digest §2.6)."""
     return " ".join(text.split()).casefold()
