@@ -248,20 +248,7 @@ class Store:
 
     def insert(self, record: Record, at: float) -> None:
         with self.transaction():
-            self._db.execute(
-                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.id,
-                    record.org,
-                    record.object_type,
-                    record.seq,
-                    record.created_at,
-                    record.updated_at,
-                    int(record.trashed),
-                    _dumps(record.fields),
-                    _dumps(record.relationships),
-                ),
-            )
+            self._db.execute(_INSERT_RECORD, _record_row(record))
             self._records[record.id] = record
             self._by_type.setdefault((record.org, record.object_type), []).append(record.id)
             self._add_version(record, at)
@@ -285,38 +272,8 @@ class Store:
     def insert_many(self, records: list[Record]) -> None:
         """Bulk insert (benchmark seeding): each record's only version starts at its createdAt."""
         with self.transaction():
-            self._db.executemany(
-                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        r.id,
-                        r.org,
-                        r.object_type,
-                        r.seq,
-                        r.created_at,
-                        r.updated_at,
-                        int(r.trashed),
-                        _dumps(r.fields),
-                        _dumps(r.relationships),
-                    )
-                    for r in records
-                ],
-            )
-            self._db.executemany(
-                "INSERT INTO record_versions (id, at, updated_at, trashed, fields, relationships) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        r.id,
-                        r.created_at,
-                        r.updated_at,
-                        int(r.trashed),
-                        _dumps(r.fields),
-                        _dumps(r.relationships),
-                    )
-                    for r in records
-                ],
-            )
+            self._db.executemany(_INSERT_RECORD, [_record_row(r) for r in records])
+            self._db.executemany(_INSERT_VERSION, [_version_row(r, r.created_at) for r in records])
             for r in records:
                 self._records[r.id] = r
                 self._by_type.setdefault((r.org, r.object_type), []).append(r.id)
@@ -324,18 +281,7 @@ class Store:
 
     def _add_version(self, record: Record, at: float) -> None:
         snapshot = record.snapshot()
-        self._db.execute(
-            "INSERT INTO record_versions (id, at, updated_at, trashed, fields, relationships) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                record.id,
-                at,
-                record.updated_at,
-                int(record.trashed),
-                _dumps(record.fields),
-                _dumps(record.relationships),
-            ),
-        )
+        self._db.execute(_INSERT_VERSION, _version_row(record, at))
         versions = self._versions.setdefault(record.id, [])
         # Versions stay in time order even if a caller back-dates one (the seed does).
         times = [t for t, _ in versions]
@@ -458,6 +404,32 @@ _MUTATION_COLUMNS = (
     "operation",
     "changes",
 )
+_INSERT_RECORD = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_VERSION = (
+    "INSERT INTO record_versions (id, at, updated_at, trashed, fields, relationships) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def _record_row(r: Record) -> tuple[Any, ...]:
+    return (
+        r.id,
+        r.org,
+        r.object_type,
+        r.seq,
+        r.created_at,
+        r.updated_at,
+        int(r.trashed),
+        _dumps(r.fields),
+        _dumps(r.relationships),
+    )
+
+
+def _version_row(r: Record, at: float) -> tuple[Any, ...]:
+    """The state of ``r`` as a version starting at ``at``."""
+    return (r.id, at, r.updated_at, int(r.trashed), _dumps(r.fields), _dumps(r.relationships))
+
+
 _REQUEST_COLUMNS = (
     "at",
     "org",
