@@ -161,9 +161,7 @@ def _relationships(
                 f"relationship {key!r} is read-only: it is maintained from the other record",
             )
             continue
-        cardinality: Literal["HAS_ONE", "HAS_MANY"] = (
-            "HAS_MANY" if definition.cardinality.upper() == "HAS_MANY" else "HAS_ONE"
-        )
+        cardinality: Literal["HAS_ONE", "HAS_MANY"] = "HAS_MANY" if definition.many else "HAS_ONE"
         if key in CREATE_REQUIRED_RELATIONSHIPS and spec is None:
             report(origin, f"relationship {key!r} cannot be cleared: Lightfield requires it")
             continue

@@ -437,9 +437,8 @@ class _Fresh:
         for key, definition in schema.definitions.field_definitions.items():
             if schema.field_read_only(key):
                 continue
-            raw = record.value(key)
-            fresh.canonical[key] = normalize_live(definition, raw)
-            fresh.fields[key] = _field_value(schema, key, definition, raw)
+            canonical = fresh.canonical[key] = normalize_live(definition, record.value(key))
+            fresh.fields[key] = _field_value(schema, key, definition, canonical)
             if fresh.fields[key] is UNWRITABLE:
                 notes.append(
                     f"{record.id}: field {key} ({definition.value_type}) left out: lfr cannot "
@@ -452,7 +451,7 @@ class _Fresh:
             spelled = [references.spell(relationship.object_type, i) for i in ids]
             if not ids:
                 fresh.relationships[key] = EMPTY
-            elif relationship.cardinality.upper() == "HAS_MANY":
+            elif relationship.many:
                 fresh.relationships[key] = spelled
             elif len(ids) == 1:
                 fresh.relationships[key] = spelled[0]
@@ -462,8 +461,8 @@ class _Fresh:
         return fresh
 
 
-def _field_value(schema: OrgSchema, key: str, definition: FieldDefinition, raw: Any) -> Any:
-    canonical = normalize_live(definition, raw)
+def _field_value(schema: OrgSchema, key: str, definition: FieldDefinition, canonical: Any) -> Any:
+    """How the manifest spells a live value (given in canonical form), if it reads back equal."""
     if is_empty(canonical):
         return EMPTY
     try:
@@ -872,7 +871,7 @@ class _Merge:
         if value is UNWRITABLE or definition is None:
             return False
         object_type = definition.object_type
-        many = definition.cardinality.upper() == "HAS_MANY"
+        many = definition.many
         live = set(self.fresh.record.related_ids(key))
         current = relationships[key]
 

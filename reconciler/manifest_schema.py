@@ -317,6 +317,6 @@ def _reference_for(object_type: str, defs: dict[str, Any]) -> dict[str, Any]:
 def _relationship_shape(
     relationship: RelationshipDefinition, reference: dict[str, Any]
 ) -> dict[str, Any]:
-    if relationship.cardinality.upper() == "HAS_MANY":
+    if relationship.many:
         return _nullable({"type": "array", "items": reference}, _partial(reference["$ref"]))
     return _nullable(reference)

@@ -21,7 +21,7 @@ from .client import LightfieldClient
 from .desired import build_desired
 from .diff import DiffOptions, diff_record, plan_of
 from .errors import LfrError
-from .fetch import fetch_live, find_matching
+from .fetch import Progress, fetch_live, find_matching
 from .manifests import Problem, load_tree
 from .model import DesiredRecord, LoadedManifest, parse_manifests
 from .plan import Plan, RecordChange, plan_from_dict
@@ -30,7 +30,6 @@ from .resolve import Resolution, resolve_references
 from .revision import manifest_revision
 from .schema import OrgSchema
 
-Progress = Callable[[int, int], None]
 OnChange = Callable[[RecordChange, OrgSchema], None]
 
 

@@ -177,6 +177,11 @@ class RelationshipDefinition(WireModel):
     read_only: Flag = False
     directions: RelationshipDefinitionDirections | None = None
 
+    @property
+    def many(self) -> bool:
+        """HAS_MANY (the API's spelling of the case varies); otherwise HAS_ONE."""
+        return self.cardinality.upper() == "HAS_MANY"
+
 
 class Definitions(WireModel):
     """``GET /v1/{type}/definitions``: the org's fields and relationships for one object type."""
