@@ -17,14 +17,11 @@ from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.seed import DEMO_ORG, demo_id
+from tests.demo import FULL_KEY, READ_KEY
 
-FULL_KEY = "sk_lf_demo_full"
-READ_KEY = "sk_lf_demo_read"
-VERSION = "2026-03-01"
+from .support import VERSION, client_for, headers
 
-
-def headers(key: str = FULL_KEY) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", "Lightfield-Version": VERSION}
+__all__ = ["FULL_KEY", "READ_KEY", "VERSION", "client_for", "headers"]
 
 
 def opp(key: str) -> str:
@@ -41,12 +38,6 @@ def con(email: str) -> str:
 
 def mem(email: str) -> str:
     return demo_id(DEMO_ORG, "mem", email)
-
-
-def client_for(emu: Emulator, key: str = FULL_KEY) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=emu.app), base_url="http://emulator", headers=headers(key)
-    )
 
 
 def error(response: httpx.Response) -> dict[str, Any]:

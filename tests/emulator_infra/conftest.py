@@ -9,29 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-import httpx
 import pytest
 
 from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.ratelimit import RateLimitConfig
-from reconciler.emulator.seed import DEMO_ORG, FULL_KEY, demo_id
+from reconciler.emulator.seed import DEMO_ORG, demo_id
+from tests.emulator.support import client_for
+from tests.emulator.support import headers as api_headers
 
-VERSION = "2026-03-01"
+__all__ = ["api_headers", "client_for"]
+
 ACME = demo_id(DEMO_ORG, "acc", "acme")
 OPP = demo_id(DEMO_ORG, "opp", "acme-expansion")
-
-
-def api_headers(key: str = FULL_KEY) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", "Lightfield-Version": VERSION}
-
-
-def client_for(emu: Emulator, key: str = FULL_KEY) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=emu.app),
-        base_url="http://emulator",
-        headers=api_headers(key),
-    )
 
 
 def new_opportunity(name: str = "Infra deal") -> dict[str, Any]:
