@@ -240,17 +240,20 @@ class Pipeline:
             if granted and scope not in granted:
                 raise ApiError(403, f"This API key lacks the '{scope}' scope.")
         caller = Caller(grant.org, method, path, log["idempotency_key"])
-        status, payload = await self._idempotent(
-            request, route, params, caller, body, grant, latency
+        payload = await self._idempotent(
+            caller,
+            body,
+            latency,
+            lambda: self._operate(request, route, params, caller, body, grant),
         )
-        if isinstance(payload, Response):  # a replayed or refused idempotent request
+        if isinstance(payload, Response):  # a replayed idempotent request
             payload.headers.update(headers)
             return payload
-        if rule is not None and 200 <= status < 300:
+        if rule is not None:
             log["fault"] = rule.action
-            log["status"] = status if rule.action != "commit_then_status" else rule.status
-            return self._damaged(rule, status, _json(payload), headers)
-        return json_response(status, payload, headers)
+            log["status"] = 200 if rule.action != "commit_then_status" else rule.status
+            return self._damaged(rule, 200, _json(payload), headers)
+        return json_response(200, payload, headers)
 
     # ---- steps --------------------------------------------------------------------------
     def _authenticate(self, request: Request) -> KeyGrant:
@@ -276,22 +279,16 @@ class Pipeline:
             ) from None
 
     async def _idempotent(
-        self,
-        request: Request,
-        route: ApiRoute,
-        params: dict[str, str],
-        caller: Caller,
-        body: Any,
-        grant: KeyGrant,
-        latency: float,
-    ) -> tuple[int, Any]:
-        """Run the operation under the Idempotency-Key rules. The injected latency is spent
-        while the key is held, as a slow real operation would be, so a concurrent duplicate
-        sees it in flight (409) instead of a finished answer."""
+        self, caller: Caller, body: Any, latency: float, operate: Callable[[], Any]
+    ) -> Any:
+        """``operate()``'s payload (answered 200), run under the Idempotency-Key rules, or the
+        stored ``Response`` of a replay. The injected latency is spent while the key is held,
+        as a slow real operation would be, so a concurrent duplicate sees it in flight (409)
+        instead of a finished answer."""
         key = caller.idempotency_key
-        if request.method != "POST" or key is None:
+        if caller.method != "POST" or key is None:
             await _pause(latency)
-            return 200, self._operate(request, route, params, caller, body, grant)
+            return operate()
         if key_too_long(key):
             raise ApiError(
                 400,
@@ -300,10 +297,10 @@ class Pipeline:
                 param="Idempotency-Key",
             )
         store = self.emu.idempotency
-        operation = f"POST {request.url.path}"
+        operation = f"POST {caller.path}"
         begin = store.begin(caller.org, operation, key, _fingerprint(body))
         if isinstance(begin, Replay):
-            return begin.status, Response(begin.body, begin.status, headers=begin.headers)
+            return Response(begin.body, begin.status, headers=begin.headers)
         if isinstance(begin, InFlight):
             raise ApiError(
                 409,
@@ -321,7 +318,7 @@ class Pipeline:
         assert isinstance(begin, Proceed)
         try:
             await _pause(latency)
-            payload = self._operate(request, route, params, caller, body, grant)
+            payload = operate()
         except ApiError as error:
             store.finish(caller.org, operation, key, error.status, _json(error.body()), {})
             raise
@@ -331,7 +328,7 @@ class Pipeline:
         store.finish(
             caller.org, operation, key, 200, _json(payload), {"content-type": "application/json"}
         )
-        return 200, payload
+        return payload
 
     def _operate(
         self,
