@@ -22,6 +22,26 @@ PRIYA = "mem_cmbc9vx9tsac0mp"
 ACME_COM = "acc_cmt2omrddfwb9ej"
 INITECH_ACCOUNT = "acc_cm1x15pik34mdzo"
 
+# Every value type the demo org has a writable field of (the contract and emulator suites
+# check that each one is there and writes).
+WRITABLE_VALUE_TYPES = frozenset(
+    {
+        "TEXT",
+        "NUMBER",
+        "CURRENCY",
+        "CHECKBOX",
+        "DATETIME",
+        "EMAIL",
+        "TELEPHONE",
+        "URL",
+        "ADDRESS",
+        "FULL_NAME",
+        "SOCIAL_HANDLE",
+        "SINGLE_SELECT",
+        "MULTI_SELECT",
+    }
+)
+
 WriteManifest = Callable[[str, str], Path]
 
 

@@ -17,27 +17,12 @@ from lightfield.types import OpportunityDefinitionsResponse
 from lightfield.types.opportunity_definitions_response import FieldDefinitions
 from pydantic import BaseModel
 
+from tests.demo import WRITABLE_VALUE_TYPES
+
 from .support import Demo, create_opportunity, error_of, linked, parse_timestamp, unique
 
 # Maintained from the other side (SDK docstrings); never written by a client.
 READ_ONLY_RELATIONSHIPS = frozenset({"$task", "$note", "$meeting"})
-WRITABLE_VALUE_TYPES = frozenset(
-    {
-        "TEXT",
-        "NUMBER",
-        "CURRENCY",
-        "CHECKBOX",
-        "DATETIME",
-        "EMAIL",
-        "TELEPHONE",
-        "URL",
-        "ADDRESS",
-        "FULL_NAME",
-        "SOCIAL_HANDLE",
-        "SINGLE_SELECT",
-        "MULTI_SELECT",
-    }
-)
 ARRAY_TYPES = frozenset({"EMAIL", "TELEPHONE", "URL", "MULTI_SELECT"})
 SOCIAL_URLS = {
     "TWITTER": "https://x.com/contract_test",

@@ -23,6 +23,7 @@ from lightfield.types import (
 
 from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
+from tests.demo import WRITABLE_VALUE_TYPES
 
 from .conftest import acc, con, create_opportunity, error, mem, opp
 
@@ -210,21 +211,7 @@ async def test_opportunity_definitions_cover_every_writable_value_type(
 ) -> None:
     fields = (await api.get("/v1/opportunities/definitions")).json()["fieldDefinitions"]
     writable = {f["valueType"] for f in fields.values() if not f["readOnly"]}
-    assert writable >= {
-        "TEXT",
-        "NUMBER",
-        "CURRENCY",
-        "CHECKBOX",
-        "DATETIME",
-        "EMAIL",
-        "TELEPHONE",
-        "URL",
-        "ADDRESS",
-        "FULL_NAME",
-        "SOCIAL_HANDLE",
-        "SINGLE_SELECT",
-        "MULTI_SELECT",
-    }
+    assert writable >= WRITABLE_VALUE_TYPES
     assert fields["$opportunityStatus"]["readOnly"]
     assert fields["$aiSummary"]["readOnly"]
     stage = fields["$stage"]["typeConfiguration"]
