@@ -1,7 +1,8 @@
 """A fake of the few GitHub REST endpoints the workflow scripts (.github/scripts) use, served on
-loopback so the scripts run unchanged against it: open pull requests filtered by `head`, issue
-comments (listed a page of two at a time, so pagination is exercised), creating and editing a
-comment. Every request is recorded; a request without the expected token is answered 401."""
+loopback so the scripts run unchanged against it: open pull requests filtered by `head`, issues
+filtered by label, issue comments, labels; creating and editing issues and comments. Lists are
+served two items a page, so pagination is exercised. Every request is recorded; a request
+without the expected token is answered 401."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class FakeGitHub:
     repo: str
     pulls: list[dict[str, Any]] = field(default_factory=list)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    labels: set[str] = field(default_factory=set)
     requests: list[Request] = field(default_factory=list)
     url: str = ""
     _next_id: int = 9000
@@ -42,6 +45,15 @@ class FakeGitHub:
             {"id": self._next_id, "user": user, "body": body}
         )
         return self._next_id
+
+    def issue(self, user: dict[str, str], labels: list[str], **fields: Any) -> int:
+        self._next_id += 1
+        number = self._next_id - 9000
+        labelled = [{"name": name} for name in labels]
+        self.issues.append(
+            {"number": number, "user": user, "state": "open", "labels": labelled, **fields}
+        )
+        return number
 
     def writes(self) -> list[Request]:
         return [r for r in self.requests if r.method != "GET"]
@@ -58,6 +70,27 @@ class FakeGitHub:
                 if pr["state"] == query.get("state", "open")
                 and ("head" not in query or query["head"] == pr["head"]["label"])
             ]
+        if method == "GET" and parts == ["issues"]:
+            wanted = set(filter(None, query.get("labels", "").split(",")))
+            return 200, [
+                issue
+                for issue in self.issues
+                if issue["state"] == query.get("state", "open")
+                and wanted <= {label["name"] for label in issue["labels"]}
+            ]
+        if method == "POST" and parts == ["issues"]:
+            number = self.issue(BOT, body.get("labels", []), title=body["title"], body=body["body"])
+            return 201, self.issues[-1] | {"number": number}
+        if method == "POST" and parts == ["labels"]:
+            if body["name"] in self.labels:
+                return 422, {"message": "Validation Failed"}
+            self.labels.add(body["name"])
+            return 201, body
+        if method == "PATCH" and parts[:1] == ["issues"] and len(parts) == 2:
+            for issue in self.issues:
+                if issue["number"] == int(parts[1]):
+                    issue.update(body)
+                    return 200, issue
         if parts[:1] == ["issues"] and len(parts) == 3 and parts[2] == "comments":
             issue = int(parts[1])
             if method == "GET":

@@ -2,8 +2,9 @@
 
 Every step of .github/workflows/*.yml that runs lfr is executed here exactly as written (bash
 -eo pipefail, the step's env with secrets and event values filled in), with only the launcher
-`python3 -m uv run lfr` pointed at this interpreter. Steps that talk to GitHub itself (`gh`,
-actions) are not run. So a workflow cannot drift away from what the CLI accepts.
+`python3 -m uv run lfr` pointed at this interpreter. So a workflow cannot drift away from what
+the CLI accepts. The steps that talk to GitHub run checked-in scripts (.github/scripts), tested
+against a fake GitHub API in tests/test_plan_comment.py and tests/test_drift_issue.py.
 """
 
 from __future__ import annotations
@@ -119,6 +120,31 @@ def test_every_lfr_step_is_covered_here() -> None:
         if LAUNCHER in str(step.get("run", ""))
     }
     assert found == covered
+
+
+def test_every_github_script_step_is_covered() -> None:
+    """The steps that talk to GitHub run checked-in scripts, each tested against a fake GitHub
+    API: tests/test_plan_comment.py and tests/test_drift_issue.py."""
+    found = {
+        (path.name, name)
+        for path in WORKFLOWS.glob("*.yml")
+        for name, step in steps(path.name).items()
+        if re.search(
+            r"\bgh\b|\bnode\b|github-script", f"{step.get('run', '')} {step.get('uses', '')}"
+        )
+    }
+    assert found == {
+        ("plan-comment.yml", "Post or update the plan comment"),
+        ("drift.yml", "Open, update or close the drift issue"),
+    }
+
+
+def test_no_workflow_interpolates_expressions_into_a_script() -> None:
+    """Event, artifact and step values reach scripts through env:, never ${{ }} in run:."""
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for job, spec in YAML(typ="safe").load(path.read_text())["jobs"].items():
+            for step in spec["steps"]:
+                assert "${{" not in step.get("run", ""), (path.name, job, step.get("name"))
 
 
 def test_pull_request_plan_steps(runner: Runner, server: tuple[Emulator, str]) -> None:

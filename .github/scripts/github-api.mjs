@@ -1,10 +1,26 @@
 // A minimal GitHub REST client for the workflow scripts (Node.js 20, no dependencies).
-// Owns: the token header, JSON bodies, errors that never carry the token, and pagination that
-// never follows a link off the API's own origin (so the token cannot be sent elsewhere).
+// Owns: the token header, JSON bodies, errors that never carry the token, pagination that never
+// follows a link off the API's own origin (so the token cannot be sent elsewhere), and how a
+// script's failure becomes an ::error:: annotation.
 
 const MAX_PAGES = 50;
 
-export class GitHubError extends Error {}
+export class GitHubError extends Error {
+  constructor(message, status = 0) {
+    super(message);
+    this.status = status;
+  }
+}
+
+// Runs a script's main(); a failure is one ::error:: line (escaped as workflow command data must
+// be) and exit code 1. Messages are the scripts' own: numbers and fixed text, never input text.
+export function runScript(title, main) {
+  main(process.env).catch((error) => {
+    const message = String(error.message).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+    console.log(`::error::${title}: ${message}`);
+    process.exitCode = 1;
+  });
+}
 
 export function client({ apiUrl, token }) {
   const base = new URL(apiUrl.endsWith("/") ? apiUrl : `${apiUrl}/`);
@@ -23,7 +39,7 @@ export function client({ apiUrl, token }) {
       redirect: "error",
     });
     if (!response.ok) {
-      throw new GitHubError(`${method} ${url.pathname} answered HTTP ${response.status}`);
+      throw new GitHubError(`${method} ${url.pathname} answered HTTP ${response.status}`, response.status);
     }
     return response;
   }

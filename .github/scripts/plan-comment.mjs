@@ -17,7 +17,7 @@
 
 import { openSync, readSync, closeSync } from "node:fs";
 import { join } from "node:path";
-import { client } from "./github-api.mjs";
+import { client, runScript } from "./github-api.mjs";
 
 const MARKER = "<!-- lfr-plan -->";
 const BOT_LOGIN = "github-actions[bot]";
@@ -210,10 +210,4 @@ async function main(env) {
   console.log(`Plan comment: ${await upsertComment(api, repoName, number, body)}${fromFork ? " (fork: shown as untrusted)" : ""}.`);
 }
 
-main(process.env).catch((error) => {
-  // Our own messages hold numbers and fixed text, never artifact text; escaped all the same, as
-  // a workflow command's data must be.
-  const message = String(error.message).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
-  console.log(`::error::Plan comment refused: ${message}`);
-  process.exitCode = 1;
-});
+runScript("Plan comment refused", main);
