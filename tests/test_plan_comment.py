@@ -225,7 +225,7 @@ def test_a_run_without_an_artifact_comments_on_its_single_pull_request(
     run.run["conclusion"] = "failure"
     result = run.comment()  # no artifact at all
     assert result.returncode == 0, result.stdout + result.stderr
-    failed = "**The plan run failed (failure)**: see the annotations and log."
+    failed = "**The plan run produced no plan (failure)**: see the annotations and log."
     assert github.comments[7][0]["body"] == f"{MARKER}\n### lfr plan\n\n{failed}\n{FOOTER}"
 
 

@@ -152,7 +152,7 @@ function forkBody(markdown, { headSha, runUrl, conclusion }) {
 function sameRepoBody(markdown, { runUrl, conclusion }) {
   const tail = `\n<sub>[Full plan, log and artifact](${runUrl})</sub>\n`;
   if (markdown === null || markdown.trim() === "") {
-    return `${MARKER}\n### lfr plan\n\n**The plan run failed (${conclusion})**: see the annotations and log.\n${tail}`;
+    return `${MARKER}\n### lfr plan\n\n**The plan run produced no plan (${conclusion})**: see the annotations and log.\n${tail}`;
   }
   let text = markdown.startsWith(MARKER) ? markdown : `${MARKER}\n${markdown}`;
   const note = "\n\n*(The plan is cut here: the full plan is in the run's artifact.)*\n";
