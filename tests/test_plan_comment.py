@@ -195,6 +195,20 @@ def test_fork_run_is_bound_by_its_head_repository_and_sha(
     ]
 
 
+def test_a_fork_branch_name_cannot_widen_the_lookup(tmp_path: Path, github: FakeGitHub) -> None:
+    # The base repository's own PR #7 has the same head SHA; the fork's branch name tries to add
+    # a second `head` to the query.
+    github.pulls = [pull(7, BASE, SHA)]
+    run = Run(tmp_path, github, FORK)
+    run.run["head_branch"] = "x&head=acme:patch&state=closed#"
+    result = run.write("fake", "7").comment()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [r.query for r in github.requests] == [
+        {"head": "mallory:x&head=acme:patch&state=closed#", "state": "open", "per_page": "100"}
+    ]
+    assert github.writes() == []
+
+
 @pytest.mark.parametrize(
     "case",
     ["fork head moved on", "same-repo listing of another head", "listed PR of another repository"],

@@ -25,9 +25,12 @@ function report(path) {
 
 async function main(env) {
   const repo = env.GITHUB_REPOSITORY;
-  const api = client({ apiUrl: env.GITHUB_API_URL || "https://api.github.com", token: env.GITHUB_TOKEN });
-  const ours = (await api.list(`repos/${repo}/issues`, { state: "open", labels: LABEL })).filter(
-    (issue) => !issue.pull_request && issue?.user?.login === BOT_LOGIN && issue?.user?.type === "Bot",
+  const apiUrl = env.GITHUB_API_URL || "https://api.github.com";
+  const api = client({ apiUrl, token: env.GITHUB_TOKEN });
+  const labelled = await api.list(`repos/${repo}/issues`, { state: "open", labels: LABEL });
+  const ours = labelled.filter(
+    (issue) =>
+      !issue.pull_request && issue?.user?.login === BOT_LOGIN && issue?.user?.type === "Bot",
   );
   if (env.DRIFT_EXIT === "2") {
     const body = report(env.REPORT || "drift.md");
@@ -37,7 +40,8 @@ async function main(env) {
       return;
     }
     try {
-      await api.post(`repos/${repo}/labels`, { name: LABEL, color: "B60205", description: "lfr found CRM drift" });
+      const label = { name: LABEL, color: "B60205", description: "lfr found CRM drift" };
+      await api.post(`repos/${repo}/labels`, label);
     } catch (error) {
       if (!(error instanceof GitHubError && error.status === 422)) throw error; // 422: it exists
     }
@@ -47,7 +51,8 @@ async function main(env) {
     const today = new Date().toISOString().slice(0, 10);
     for (const issue of ours) {
       const number = Number(issue.number);
-      await api.post(`repos/${repo}/issues/${number}/comments`, { body: `No drift any more (${today}): closing.` });
+      const body = `No drift any more (${today}): closing.`;
+      await api.post(`repos/${repo}/issues/${number}/comments`, { body });
       await api.patch(`repos/${repo}/issues/${number}`, { state: "closed", state_reason: "completed" });
       console.log(`Drift issue #${number} closed.`);
     }

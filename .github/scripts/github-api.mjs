@@ -16,7 +16,10 @@ export class GitHubError extends Error {
 // be) and exit code 1. Messages are the scripts' own: numbers and fixed text, never input text.
 export function runScript(title, main) {
   main(process.env).catch((error) => {
-    const message = String(error.message).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+    const message = String(error.message)
+      .replace(/%/g, "%25")
+      .replace(/\r/g, "%0D")
+      .replace(/\n/g, "%0A");
     console.log(`::error::${title}: ${message}`);
     process.exitCode = 1;
   });

@@ -23,9 +23,9 @@ const MARKER = "<!-- lfr-plan -->";
 const BOT_LOGIN = "github-actions[bot]";
 const BODY_LIMIT = 65536; // GitHub's maximum comment body, in characters
 const READ_LIMIT = 1 << 20; // bytes read from any artifact file
-const CONCLUSIONS = new Set([
-  "success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required", "stale",
-]);
+const CONCLUSIONS = new Set(
+  "success failure neutral cancelled skipped timed_out action_required stale".split(" "),
+);
 
 class Refused extends Error {}
 
@@ -77,13 +77,16 @@ async function boundPullRequests(api, repoName, run, repository) {
 function choosePullRequest(bound, claimed) {
   if (claimed === null || claimed.trim() === "") {
     if (bound.length === 1) return bound[0];
-    throw new Refused(`the run is bound to ${bound.length} pull requests and the artifact names none`);
+    throw new Refused(
+      `the run is bound to ${bound.length} pull requests and the artifact names none`,
+    );
   }
   const text = claimed.trim();
   if (!/^[1-9][0-9]{0,9}$/.test(text)) throw new Refused("the artifact's pr-number is not a number");
   const number = Number(text);
   if (!bound.includes(number)) {
-    throw new Refused(`the artifact names pull request #${number}, which is not the run's (${bound.map((n) => `#${n}`).join(", ")})`);
+    const runs = bound.map((n) => `#${n}`).join(", ");
+    throw new Refused(`the artifact names pull request #${number}, which is not the run's (${runs})`);
   }
   return number;
 }
@@ -122,7 +125,8 @@ function fenced(text, max) {
   for (;;) {
     const fence = "`".repeat(Math.max(3, longestBacktickRun(body) + 1));
     const note = wasCut ? "\n(cut here: the rest is in the run's artifact)" : "";
-    const block = `${fence}text\n${body}${body.endsWith("\n") ? "" : "\n"}${note}${note ? "\n" : ""}${fence}\n`;
+    const lines = body.endsWith("\n") || body === "" ? body : `${body}\n`;
+    const block = `${fence}text\n${lines}${note ? `${note}\n` : ""}${fence}\n`;
     if (block.length <= max) return block;
     if (body === "") return block;
     // Leave room for the fences; never less than a quarter (a fence is at most the body's
@@ -138,7 +142,9 @@ function forkBody(markdown, { headSha, runUrl, conclusion }) {
     MARKER,
     "### lfr plan: untrusted, from a fork",
     "",
-    `This pull request comes from a fork, so its plan was made by the fork's own copy of the workflow (commit \`${headSha.slice(0, 12)}\`), without secrets, and nothing checks what it says. It is **not** the plan of record: review the manifest changes themselves.`,
+    "This pull request comes from a fork, so its plan was made by the fork's own copy of the " +
+      `workflow (commit \`${headSha.slice(0, 12)}\`), without secrets, and nothing checks what ` +
+      "it says. It is **not** the plan of record: review the manifest changes themselves.",
     "",
   ].join("\n");
   const tail = `\n<sub>[Log and artifact of the fork's run](${runUrl})</sub>\n`;
@@ -146,13 +152,15 @@ function forkBody(markdown, { headSha, runUrl, conclusion }) {
     return `${head}\n**The plan run produced no plan (${conclusion})**: see its log.\n${tail}`;
   }
   const intro = "The fork's plan, as plain text:\n\n";
-  return head + intro + fenced(markdown, BODY_LIMIT - head.length - intro.length - tail.length) + tail;
+  const room = BODY_LIMIT - head.length - intro.length - tail.length;
+  return head + intro + fenced(markdown, room) + tail;
 }
 
 function sameRepoBody(markdown, { runUrl, conclusion }) {
   const tail = `\n<sub>[Full plan, log and artifact](${runUrl})</sub>\n`;
   if (markdown === null || markdown.trim() === "") {
-    return `${MARKER}\n### lfr plan\n\n**The plan run produced no plan (${conclusion})**: see the annotations and log.\n${tail}`;
+    const none = `**The plan run produced no plan (${conclusion})**: see the annotations and log.`;
+    return `${MARKER}\n### lfr plan\n\n${none}\n${tail}`;
   }
   let text = markdown.startsWith(MARKER) ? markdown : `${MARKER}\n${markdown}`;
   const note = "\n\n*(The plan is cut here: the full plan is in the run's artifact.)*\n";
@@ -185,16 +193,24 @@ async function main(env) {
   const run = event.workflow_run;
   const repository = event.repository;
   const repoName = env.GITHUB_REPOSITORY;
-  if (!run || !repository || repository.full_name !== repoName) throw new Refused("not a workflow_run event of this repository");
+  if (!run || !repository || repository.full_name !== repoName) {
+    throw new Refused("not a workflow_run event of this repository");
+  }
   if (run.event !== "pull_request") throw new Refused("the run was not triggered by a pull request");
-  if (!/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(run.head_sha ?? "")) throw new Refused("the run has no head SHA");
+  if (!/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(run.head_sha ?? "")) {
+    throw new Refused("the run has no head SHA");
+  }
   if (!run.head_repository?.owner?.login) throw new Refused("the run's head repository is gone");
   if (!Number.isSafeInteger(run.id)) throw new Refused("the run has no id");
 
-  const api = client({ apiUrl: env.GITHUB_API_URL || "https://api.github.com", token: env.GITHUB_TOKEN });
+  const apiUrl = env.GITHUB_API_URL || "https://api.github.com";
+  const api = client({ apiUrl, token: env.GITHUB_TOKEN });
   const bound = await boundPullRequests(api, repoName, run, repository);
   if (bound.length === 0) {
-    console.log("::warning::No open pull request has the run's head repository and head SHA (a newer push?): no comment.");
+    console.log(
+      "::warning::No open pull request has the run's head repository and head SHA " +
+        "(a newer push?): no comment.",
+    );
     return;
   }
   const dir = env.PLAN_DIR || ".";
@@ -207,7 +223,8 @@ async function main(env) {
   };
   const fromFork = run.head_repository.id !== repository.id;
   const body = fromFork ? forkBody(markdown, facts) : sameRepoBody(markdown, facts);
-  console.log(`Plan comment: ${await upsertComment(api, repoName, number, body)}${fromFork ? " (fork: shown as untrusted)" : ""}.`);
+  const done = await upsertComment(api, repoName, number, body);
+  console.log(`Plan comment: ${done}${fromFork ? " (fork: shown as untrusted)" : ""}.`);
 }
 
 runScript("Plan comment refused", main);
