@@ -70,6 +70,9 @@ class FakeGitHub:
                 if pr["state"] == query.get("state", "open")
                 and ("head" not in query or query["head"] == pr["head"]["label"])
             ]
+        if method == "GET" and parts[:1] == ["pulls"] and len(parts) == 2:
+            found = [pr for pr in self.pulls if str(pr["number"]) == parts[1]]
+            return (200, found[0]) if found else (404, {"message": "Not Found"})
         if method == "GET" and parts == ["issues"]:
             wanted = set(filter(None, query.get("labels", "").split(",")))
             return 200, [

@@ -127,7 +127,8 @@ def test_same_repo_run_posts_the_plan_then_updates_it(tmp_path: Path, github: Fa
     first = run.comment()
     assert first.returncode == 0, first.stdout + first.stderr
     assert github.comments[7] == [{"id": 9001, "user": BOT, "body": PLAN + FOOTER}]
-    assert [r.path for r in github.requests if r.path.endswith("/pulls")] == []  # from the event
+    # From the event, each listed pull request read again (not searched by branch).
+    assert [r.path for r in github.requests if "/pulls" in r.path] == ["/repos/acme/crm/pulls/7"]
 
     (run.artifact / "plan.md").write_text(PLAN.replace("1 to create", "2 to create"))
     second = run.comment()
@@ -211,7 +212,12 @@ def test_a_fork_branch_name_cannot_widen_the_lookup(tmp_path: Path, github: Fake
 
 @pytest.mark.parametrize(
     "case",
-    ["fork head moved on", "same-repo listing of another head", "listed PR of another repository"],
+    [
+        "fork head moved on",
+        "same-repo listing of another head",
+        "listed PR of another repository",
+        "same-repo head moved on since the run",
+    ],
 )
 def test_a_run_no_open_pull_request_matches_comments_nowhere(
     tmp_path: Path, github: FakeGitHub, case: str
@@ -219,6 +225,11 @@ def test_a_run_no_open_pull_request_matches_comments_nowhere(
     if case == "fork head moved on":
         github.pulls = [pull(9, FORK, OTHER_SHA)]
         run = Run(tmp_path, github, FORK)
+    elif case == "same-repo head moved on since the run":
+        # The event still lists the PR at the run's SHA; a newer push has moved it on, and the
+        # newer run's plan must not be overwritten by this older one finishing late.
+        run = Run(tmp_path, github, BASE).listing(pull(7, BASE, SHA))
+        github.pulls = [pull(7, BASE, OTHER_SHA)]
     elif case == "same-repo listing of another head":
         github.pulls = [pull(7, BASE, OTHER_SHA)]
         run = Run(tmp_path, github, BASE).listing(github.pulls[0])

@@ -61,10 +61,19 @@ function matchesRun(pr, run, repository) {
 
 // Numbers of the open pull requests of this repository whose head is the run's head repository
 // at the run's head SHA. Same-repository runs list them in the event; a fork's run lists none,
-// so they are looked up by the run's head owner and branch.
+// so they are looked up by the run's head owner and branch. The event's copy is as old as the
+// run, so each listed pull request is read again: a run that finishes after a newer push must
+// not overwrite the newer plan.
 async function boundPullRequests(api, repoName, run, repository) {
   const listed = (run.pull_requests ?? []).filter((pr) => matchesRun(pr, run, repository));
-  if (listed.length) return listed.map((pr) => pr.number);
+  if (listed.length) {
+    const current = await Promise.all(
+      listed.map((pr) => api.get(`repos/${repoName}/pulls/${Number(pr.number)}`)),
+    );
+    return current
+      .filter((pr) => pr?.state === "open" && matchesRun(pr, run, repository))
+      .map((pr) => pr.number);
+  }
   const pulls = await api.list(`repos/${repoName}/pulls`, {
     state: "open",
     head: `${run.head_repository.owner.login}:${run.head_branch}`,
