@@ -31,6 +31,9 @@ _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")
 _NO_MENTION = "@&#8203;"
 _BACKTICKS = re.compile(r"`+")
+# A record's link (the API's httpLink) is used only when it is plain: printable ASCII that
+# cannot end the link, open markup or hold `##[` (no brackets, parentheses, quotes, <>, `).
+_PLAIN_URL = re.compile(r"https://[A-Za-z0-9\-._~:/?#@!$&*+,;=%]+")
 
 
 def _html(text: str) -> str:
@@ -126,7 +129,7 @@ def _section(record: RecordChange, plan: Plan) -> str:
 def _where(record: RecordChange) -> str:
     """The manifest's ``file:line``, and a link to the record when its URL is a plain https one."""
     url = record.http_link
-    safe = bool(url) and re.fullmatch(r"https://[^\s()<>\"']+", url or "") is not None
+    safe = bool(url) and _PLAIN_URL.fullmatch(url or "") is not None
     return code(str(record.origin)) + (f" · [open in Lightfield]({url})" if safe else "")
 
 

@@ -6,6 +6,7 @@ and read the diff before committing it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -220,3 +221,15 @@ def test_markdown_mentions_notify_no_one() -> None:
     rendered = markdown.render_plan(PLAN, title="plan for @octocat")
     assert "### plan for @&#8203;octocat" in rendered
     assert rendered.count("@octocat") == 1  # in the file name's code span: no mention there
+
+
+def test_markdown_links_a_record_only_by_a_plain_url() -> None:
+    """The API supplies the link: one that could end the link, open markup, hide a character
+    or hold a legacy workflow command (`##[`) is left out."""
+    for url in ("https://x/##[add-mask]y", "https://x/\u200by", "https://x/`y`", "https://x/a)b"):
+        record = dataclasses.replace(PLAN.records[0], http_link=url)
+        rendered = markdown.render_plan(dataclasses.replace(PLAN, records=(record,)))
+        assert "open in Lightfield" not in rendered, url
+    assert "[open in Lightfield](https://crm.lightfield.app/o/opp_acme)" in markdown.render_plan(
+        PLAN
+    )
