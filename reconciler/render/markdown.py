@@ -114,7 +114,7 @@ def _section(record: RecordChange, plan: Plan) -> str:
     return "\n".join(
         [
             "<details>",
-            f"<summary><b>{record.action}</b> {name} ({_html(record.id or 'new')}): "
+            f"<summary><b>{_html(record.action)}</b> {name} ({_html(record.id or 'new')}): "
             f"{count} change{'s' if count != 1 else ''}</summary>",
             "",
             _where(record),
