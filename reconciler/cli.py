@@ -47,6 +47,7 @@ from .render import github as github_render
 from .render import json as json_render
 from .render import markdown as markdown_render
 from .render import text as text_render
+from .render.values import safe
 from .schema import OrgSchema
 from .workspace import Target, choose_target, open_client
 
@@ -121,14 +122,29 @@ def _write(path: Path, text: str) -> None:
         raise _fail(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _echo(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print ``text``. Every string from outside lfr is shown by ``render.values.safe`` before it
+    gets here, so it cannot start a line with a workflow command; in GitHub Actions the output
+    is also passed through ``neutralise_commands``, for what did not come through a renderer
+    (messages composed below the CLI) or will not in some future change: a missed ``safe``
+    would otherwise let a CRM value mask secrets or stop commands in a job that holds the
+    write key. Annotations, the one output that must be commands, bypass it."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        text = github_render.neutralise_commands(text)
+    typer.echo(text, err=err, nl=nl)
+
+
 def _emit(rendered: str, report: Path | None) -> None:
     if report is not None:
         _write(report, rendered)
-    typer.echo(rendered, nl=False)
+    _echo(rendered, nl=False)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
+def _fail(message: str, *more: str) -> typer.Exit:
+    """``Error: message`` and any ``more`` lines on stderr, each shown as one line: errors quote
+    data (API messages, file names, values), which must not break or start a line."""
+    for line in (f"Error: {message}", *more):
+        _echo(safe(line), err=True)
     return typer.Exit(1)
 
 
@@ -171,9 +187,9 @@ def _stderr_is_tty() -> bool:
 
 def _report_problems(problems: list[Problem]) -> None:
     """Problems go to stderr as text, and as annotations when running in GitHub Actions."""
-    typer.echo(text_render.render_problems(problems, color=_stderr_is_tty()), err=True, nl=False)
+    _echo(text_render.render_problems(problems, color=_stderr_is_tty()), err=True, nl=False)
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        typer.echo(github_render.render_problems(problems), nl=False)
+        typer.echo(github_render.render_problems(problems), nl=False)  # commands, on purpose
 
 
 class _ProgressLine:
@@ -355,10 +371,10 @@ def apply(
         schema = OrgSchema(await client.definitions("opportunities"))
         moved = await check_saved_plan(client, plan, schema)
         if moved:
-            lines = "\n  ".join(moved)
             raise _fail(
-                f"the saved plan {source} is stale; the CRM changed since it was "
-                f"made:\n  {lines}\nRun `lfr plan --out {source}` again, review it, then apply."
+                f"the saved plan {source} is stale; the CRM changed since it was made:",
+                *(f"  {line}" for line in moved),
+                f"Run `lfr plan --out {source}` again, review it, then apply.",
             )
         return plan, schema
 
@@ -400,7 +416,7 @@ def apply(
                 plan_color = (
                     (_stderr_is_tty() if color is None else color) if to_stderr else use_color
                 )
-                typer.echo(text_render.render_plan(plan, color=plan_color), nl=False, err=to_stderr)
+                _echo(text_render.render_plan(plan, color=plan_color), nl=False, err=to_stderr)
                 if not plan.has_changes:
                     return ApplyReport()
                 await check_scopes(client, plan)  # e.g. a create the key may not make
@@ -508,7 +524,7 @@ def validate(
         _report_problems(problems)
         raise typer.Exit(1)
     noun = "manifest" if len(manifests) == 1 else "manifests"
-    typer.echo(f"{len(manifests)} {noun} valid.")
+    _echo(f"{len(manifests)} {noun} valid.")
 
 
 DEFAULT_SCHEMA_FILE = Path("schema/manifest.schema.json")
@@ -573,14 +589,14 @@ def export(
     except LfrError as exc:
         raise _fail(str(exc)) from None
     for note in result.notes:
-        typer.echo(f"Note: {note}", err=True)
+        _echo(f"Note: {safe(note)}", err=True)
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for exported in result.files:
         counts[exported.status] += 1
-        names = ", ".join(f"{name} ({record_id})" for name, record_id in exported.records)
-        typer.echo(f"{exported.status:<9} {exported.path.as_posix()}  {names}")
+        names = ", ".join(f"{safe(name)} ({safe(id_)})" for name, id_ in exported.records)
+        _echo(f"{exported.status:<9} {safe(exported.path.as_posix())}  {names}")
     records = sum(len(exported.records) for exported in result.files)
-    typer.echo(
+    _echo(
         f"Export: {records} record{'s' if records != 1 else ''}; files: {counts['created']} "
         f"created, {counts['updated']} updated, {counts['unchanged']} unchanged."
     )
@@ -622,14 +638,14 @@ def schema_command(
         document = static_schema()
     text = render_schema(document)
     if out is None:
-        typer.echo(text, nl=False)
+        _echo(text, nl=False)
         return
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _fail(f"cannot create {out.parent}: {exc.strerror or exc}") from None
     _write(out, text)
-    typer.echo(f"Wrote {out.as_posix()}.", err=True)
+    _echo(f"Wrote {safe(out.as_posix())}.", err=True)
 
 
 @app.command()
@@ -655,8 +671,8 @@ def whoami(
     active, subject, scopes = _run(check())
     if not active:
         raise _fail(f"the {subject} key is not active; create a new key in Lightfield.")
-    typer.echo(f"Key is active ({subject} key).")
-    typer.echo("Scopes: " + (", ".join(scopes) if scopes else "full access"))
+    _echo(f"Key is active ({safe(subject)} key).")
+    _echo("Scopes: " + (", ".join(map(safe, scopes)) if scopes else "full access"))
 
 
 @emulator_app.command("serve")

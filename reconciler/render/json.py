@@ -5,16 +5,28 @@ Layout: one line per top-level key, and one line per item of a top-level list (a
 history entry), so a plan of 10,000 records is still readable, greppable and diffable by
 record. It is also what lets the C encoder write it: ``indent=`` falls back to the pure-Python
 encoder, 5x slower on a large plan.
+
+Strings from outside lfr stay exact (the saved plan is read back from this), but every character
+``values.safe`` would show as an escape is written as a JSON ``\\u`` escape, so no line of the
+document holds a raw line separator, control, bidi or zero-width character, and ``##[`` (a
+legacy GitHub Actions command, anywhere in a line) is written ``##\\u005b``. A data string never
+starts a line here, so the other command form (``::`` at the start) cannot occur.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..apply import ApplyReport
 from ..drift import DriftReport
 from ..plan import Plan, plan_to_dict
+from .values import INVISIBLE
+
+# What json.dumps(ensure_ascii=False) leaves raw and a log or terminal would act on, and the
+# legacy command prefix; outside strings neither occurs (``[`` there never follows ``##``).
+_UNSAFE = re.compile(f"{INVISIBLE.pattern}|##\\[")
 
 
 def render_plan(plan: Plan) -> str:
@@ -85,4 +97,15 @@ def _document(data: dict[str, Any]) -> str:
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False)
+    return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
+
+
+def _escape(match: re.Match[str]) -> str:
+    if match.group() == "##[":
+        return "##\\u005b"
+    code = ord(match.group())
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # JSON spells a character beyond the BMP as a UTF-16 surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"

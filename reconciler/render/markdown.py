@@ -3,7 +3,12 @@
 A summary table, then one collapsible ``<details>`` section per changed record with a link to
 the record in Lightfield. GitHub caps a comment at 65,536 characters; the rendering stays under
 ``limit`` by dropping whole record sections from the end and saying so, never by cutting a
-section in half. CRM values are escaped so they cannot inject markup, links or HTML.
+section in half. Every string from outside lfr goes out through one of three functions, each
+built on ``values.safe`` (one line, invisible characters shown, no workflow command): ``escape``
+for Markdown text, ``_html`` inside the raw-HTML ``<summary>``, ``code`` for a code span. None
+of them lets through markup, a link, a tag, a table break or an ``@mention`` (GitHub would
+notify that user or team). Left as GitHub renders them: bare URLs (autolinked, but shown in
+full: a value cannot disguise one) and ``#123`` / ``GH-123`` / ``org/repo#1`` references.
 """
 
 from __future__ import annotations
@@ -19,20 +24,52 @@ COMMENT_LIMIT = 65_000
 MARKER = "<!-- lfr-plan -->"
 APPLY_MARKER = "<!-- lfr-apply -->"
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+# GitHub's mention pattern: an @ at the start of a text or after anything but an ASCII letter,
+# digit or underscore, then a letter or digit (@user, @org/team). A zero-width space after the
+# @ breaks it, as Dependabot and Renovate write it: ``@&#8203;user`` reads as @user and notifies
+# no one. An e-mail address (jane@acme.com) is no mention and stays as it is.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")
+_NO_MENTION = "@&#8203;"
+_BACKTICKS = re.compile(r"`+")
+# A record's link (the API's httpLink) is used only when it is plain: printable ASCII that
+# cannot end the link, open markup or hold `##[` (no brackets, parentheses, quotes, <>, `).
+_PLAIN_URL = re.compile(r"https://[A-Za-z0-9\-._~:/?#@!$&*+,;=%]+")
+
+
+def _html(text: str) -> str:
+    """A string from outside lfr as HTML text: where Markdown is not parsed (``<summary>``)."""
+    html = safe(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MENTION.sub(_NO_MENTION, html) if "@" in html else html
 
 
 def escape(text: str) -> str:
-    """Neutralise Markdown and HTML in a CRM-supplied string: no tags, links, emphasis or
-    table breaks can come out of a value, and no control character (``values.safe``) either,
-    whether or not the string went through ``show`` first (field history text does not)."""
+    """Neutralise Markdown and HTML in a string from outside lfr: no tags, links, emphasis,
+    table breaks or mentions can come out of a value, and no control character or line break
+    (``values.safe``) either, whether or not the string went through ``show`` first (field
+    history text does not)."""
     html = safe(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _SPECIAL.sub(r"\\\1", html).replace("\r", " ").replace("\n", " ")
+    markdown = _SPECIAL.sub(r"\\\1", html)
+    return _MENTION.sub(_NO_MENTION, markdown) if "@" in markdown else markdown
+
+
+def code(text: str, *, cell: bool = False) -> str:
+    """A string from outside lfr (a key, a file name, an API code) as a code span it cannot
+    close early: fenced by a longer run of backticks than any inside it, with a space inside
+    the fence where CommonMark would otherwise eat or merge one (CommonMark §6.1). Nothing in a
+    code span is markup, HTML or a mention. In a table ``cell`` a ``|`` would end the cell even
+    inside a code span, so it is written ``\\|``, which GitHub shows as ``|`` (GFM §4.10)."""
+    body = safe(text).replace("|", "\\|") if cell else safe(text)
+    if "`" not in body and body.strip(" ") == body and body:
+        return f"`{body}`"  # the usual case: a key, a file:line
+    fence = "`" * (max(map(len, _BACKTICKS.findall(body)), default=0) + 1)
+    pad = " " if not body.strip(" ") or body[0] in "` " or body[-1] in "` " else ""
+    return f"{fence}{pad}{body}{pad}{fence}"
 
 
 def render_plan(plan: Plan, *, title: str = "lfr plan", limit: int = COMMENT_LIMIT) -> str:
     head = [
         MARKER,
-        f"### {title}",
+        f"### {escape(title)}",
         "",
         f"**{plan.summary()}**",
         "",
@@ -40,7 +77,7 @@ def render_plan(plan: Plan, *, title: str = "lfr plan", limit: int = COMMENT_LIM
         "|---|---:|---:|---:|",
         f"| records | {plan.count('create')} | {plan.count('update')} | {plan.count('noop')} |",
         "",
-        f"<sub>revision `{plan.revision[:19]}` · target `{escape(plan.target)}`</sub>",
+        f"<sub>revision {code(plan.revision[:19])} · target {code(plan.target)}</sub>",
         "",
     ]
     sections = [_section(r, plan) for r in plan.records if r.action != "noop"]
@@ -64,19 +101,20 @@ def _fit(text: str, sections: list[str], limit: int) -> str:
 
 
 def _section(record: RecordChange, plan: Plan) -> str:
-    name = escape(record.name)
+    name = _html(record.name)  # <summary> is raw HTML: no Markdown escapes
     rows = ["| key | before | after |", "|---|---|---|"]
     for change in record.fields:
         before = "" if record.action == "create" else escape(show(change.before, plan.labels))
-        rows.append(f"| `{change.key}` | {before} | {escape(show(change.after, plan.labels))} |")
+        after = escape(show(change.after, plan.labels))
+        rows.append(f"| {code(change.key, cell=True)} | {before} | {after} |")
     for links in record.relationships:
         before, after = _links(links.before, plan.labels), _links(links.after, plan.labels)
-        rows.append(f"| `{links.key}` | {before} | {after} |")
+        rows.append(f"| {code(links.key, cell=True)} | {before} | {after} |")
     count = len(record.fields) + len(record.relationships)
     return "\n".join(
         [
             "<details>",
-            f"<summary><b>{record.action}</b> {name} ({escape(record.id or 'new')}): "
+            f"<summary><b>{_html(record.action)}</b> {name} ({_html(record.id or 'new')}): "
             f"{count} change{'s' if count != 1 else ''}</summary>",
             "",
             _where(record),
@@ -91,8 +129,8 @@ def _section(record: RecordChange, plan: Plan) -> str:
 def _where(record: RecordChange) -> str:
     """The manifest's ``file:line``, and a link to the record when its URL is a plain https one."""
     url = record.http_link
-    safe = bool(url) and re.fullmatch(r"https://[^\s()<>\"']+", url or "") is not None
-    return f"`{record.origin}`" + (f" · [open in Lightfield]({url})" if safe else "")
+    safe = bool(url) and _PLAIN_URL.fullmatch(url or "") is not None
+    return code(str(record.origin)) + (f" · [open in Lightfield]({url})" if safe else "")
 
 
 def _links(ids: tuple[str, ...], labels: dict[str, str]) -> str:
@@ -107,19 +145,20 @@ def render_report(report: ApplyReport, *, title: str = "lfr apply") -> str:
         ]
         detail = result.status.replace("_", " ")
         if result.failure is not None:
-            code = f" `{result.failure.code}`" if result.failure.code else ""
-            detail += f":{code} {escape(result.failure.message)}"
+            kind = f" {code(result.failure.code, cell=True)}" if result.failure.code else ""
+            detail += f":{kind} {escape(result.failure.message)}"
             if result.failure.origin is not None:
-                detail += f" (`{result.failure.origin}`)"
+                detail += f" ({code(str(result.failure.origin), cell=True)})"
         rows.append(f"| {mark} | {escape(result.name)} ({escape(result.id or 'new')}) | {detail} |")
     if not report.results and report.stopped is None:
-        return f"{APPLY_MARKER}\n### {title}\n\nNothing to apply: the CRM matches the manifests.\n"
+        nothing = "Nothing to apply: the CRM matches the manifests."
+        return f"{APPLY_MARKER}\n### {escape(title)}\n\n{nothing}\n"
     stopped = [f"> {escape(report.stopped)}", ""] if report.stopped else []
     return (
         "\n".join(
             [
                 APPLY_MARKER,
-                f"### {title}",
+                f"### {escape(title)}",
                 "",
                 f"**{report.summary()}**",
                 "",
@@ -141,7 +180,7 @@ def render_drift(
     drifted = [r for r in plan.records if r.action != "noop"]
     lines = [
         DRIFT_MARKER,
-        f"### {title}",
+        f"### {escape(title)}",
         "",
         f"**{len(drifted)} of {len(plan.records)} managed records drifted.**"
         if drifted
@@ -155,18 +194,19 @@ def _drift_section(record: RecordChange, report: DriftReport) -> str:
     plan = report.plan
     name = escape(record.name)
     if record.action == "create":
-        return f"- **{name}** (`{record.origin}`): no live record matches; apply would create it\n"
+        where = code(str(record.origin))
+        return f"- **{name}** ({where}): no live record matches; apply would create it\n"
     rows = ["| key | manifest | live | changed | before |", "|---|---|---|---|---|"]
     for change in record.fields:
         note = report.history.get((record.id or "", change.key))
         changed = escape(note.changed_at) if note and note.changed_at else ""
         before = escape(note.before) if note and note.before is not None else ""
         rows.append(
-            f"| `{change.key}` | {escape(show(change.after, plan.labels))} | "
+            f"| {code(change.key, cell=True)} | {escape(show(change.after, plan.labels))} | "
             f"{escape(show(change.before, plan.labels))} | {changed} | {before} |"
         )
     for links in record.relationships:
         want, have = _links(links.after, plan.labels), _links(links.before, plan.labels)
-        rows.append(f"| `{links.key}` | {want} | {have} | | |")
+        rows.append(f"| {code(links.key, cell=True)} | {want} | {have} | | |")
     heading = f"#### {name} ({escape(record.id or '')})"
     return "\n".join([heading, "", _where(record), "", *rows, ""])

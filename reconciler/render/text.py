@@ -1,4 +1,8 @@
-"""Plan → terminal text, Terraform-like (design §4); colour only when asked (a TTY)."""
+"""Plan → terminal text, Terraform-like (design §4); colour only when asked (a TTY).
+
+Every string from outside lfr (names, ids, keys, values, file names, API messages) goes through
+``values.safe``, so each line printed here is one line, whatever the data holds.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ def render_plan(plan: Plan, *, color: bool = False, show_unchanged: bool = False
 def render_problems(problems: Sequence[Problem], *, color: bool = False) -> str:
     paint = _painter(color)
     files = len({p.file for p in problems})
-    lines = [f"{safe(str(p))}" for p in problems]
+    lines = [safe(str(p)) for p in problems]  # file:line first: safe() guards the line start
     noun = "problem" if len(problems) == 1 else "problems"
     where = "file" if files == 1 else "files"
     lines.append(paint("-", f"{len(problems)} {noun} in {files} {where}; nothing was sent."))
@@ -49,16 +53,16 @@ def _painter(color: bool) -> Paint:
 
 def _record(record: RecordChange, plan: Plan, paint: Paint) -> list[str]:
     symbol = _SYMBOL[record.action]
-    what = record.id or "new opportunity"
-    head = f"{symbol} {safe(record.name)} ({what})  {record.origin}"
+    what = safe(record.id) if record.id else "new opportunity"
+    head = f"{symbol} {safe(record.name)} ({what})  {safe(str(record.origin))}"
     lines = [paint(symbol, head) if symbol.strip() else head]
     for change in record.fields:
         marker = "+" if record.action == "create" else "~"
         if record.action == "create":
-            text = f"    + {change.key}: {show(change.after, plan.labels)}"
+            text = f"    + {safe(change.key)}: {show(change.after, plan.labels)}"
         else:
             before, after = show(change.before, plan.labels), show(change.after, plan.labels)
-            text = f"    ~ {change.key}: {before} → {after}"
+            text = f"    ~ {safe(change.key)}: {before} → {after}"
         lines.append(paint(marker, text))
     for link in record.relationships:
         lines.extend(_relationship(link, plan, paint))
@@ -68,11 +72,12 @@ def _record(record: RecordChange, plan: Plan, paint: Paint) -> list[str]:
 
 
 def _relationship(link: RelationshipChange, plan: Plan, paint: Paint) -> list[str]:
+    key = safe(link.key)
     if link.cardinality == "HAS_ONE":
         before = link_name(link.before[0], plan.labels) if link.before else "(none)"
         after = link_name(link.after[0], plan.labels) if link.after else "(none)"
-        return [paint("~", f"    ~ {link.key}: {before} → {after}")]
-    lines = [paint("~", f"    ~ {link.key}:")]
+        return [paint("~", f"    ~ {key}: {before} → {after}")]
+    lines = [paint("~", f"    ~ {key}:")]
     lines += [paint("+", f"        + {link_name(i, plan.labels)}") for i in link.add]
     lines += [paint("-", f"        - {link_name(i, plan.labels)}") for i in link.remove]
     return lines
@@ -88,7 +93,7 @@ def render_report(report: ApplyReport, *, color: bool = False) -> str:
     paint = _painter(color)
     lines = []
     for result in report.results:
-        what = f"{safe(result.name)} ({result.id or 'new'})"
+        what = f"{safe(result.name)} ({safe(result.id or 'new')})"
         status = result.status.replace("_", " ")
         detail = ""
         if result.status == "applied":
@@ -100,8 +105,8 @@ def render_report(report: ApplyReport, *, color: bool = False) -> str:
             kind = " ".join(
                 p for p in (failure.type, f"({failure.code})" if failure.code else "") if p
             )
-            where = f"  at {failure.origin}" if failure.origin else ""
-            detail = f": {kind + ': ' if kind else ''}{safe(failure.message)}{where}"
+            where = f"  at {safe(str(failure.origin))}" if failure.origin else ""
+            detail = f": {safe(kind) + ': ' if kind else ''}{safe(failure.message)}{where}"
         line = f"{_MARK[result.status]} {what}  {status}{detail}"
         lines.append(paint(_MARK_COLOR[result.status], line))
     if report.stopped:
@@ -117,14 +122,15 @@ def render_drift(report: DriftReport, *, color: bool = False) -> str:
         if record.action == "noop":
             continue
         if record.action == "create":
-            lines.append(paint("-", f"! {safe(record.name)}  {record.origin}"))
+            lines.append(paint("-", f"! {safe(record.name)}  {safe(str(record.origin))}"))
             lines.append("    no live record matches metadata.match (apply would create it)")
             lines.append("")
             continue
-        lines.append(paint("~", f"~ {safe(record.name)} ({record.id})  {record.origin}"))
+        where = f"({safe(record.id or '')})  {safe(str(record.origin))}"
+        lines.append(paint("~", f"~ {safe(record.name)} {where}"))
         for change in record.fields:
             text = (
-                f"    {change.key}: manifest {show(change.after, plan.labels)}, "
+                f"    {safe(change.key)}: manifest {show(change.after, plan.labels)}, "
                 f"live {show(change.before, plan.labels)}"
             )
             note = report.history.get((record.id or "", change.key))
@@ -135,7 +141,7 @@ def render_drift(report: DriftReport, *, color: bool = False) -> str:
         for link in record.relationships:
             missing = ", ".join(link_name(i, plan.labels) for i in link.add) or "none"
             extra = ", ".join(link_name(i, plan.labels) for i in link.remove) or "none"
-            lines.append(f"    {link.key}: missing {missing}; unexpected {extra}")
+            lines.append(f"    {safe(link.key)}: missing {missing}; unexpected {extra}")
         lines.append("")
     drifted = sum(1 for r in plan.records if r.action != "noop")
     in_sync = len(plan.records) - drifted

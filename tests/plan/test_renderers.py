@@ -6,6 +6,7 @@ and read the diff before committing it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -28,7 +29,11 @@ from reconciler.render import json as json_render
 
 GOLDEN = Path(__file__).parent / "golden"
 A = Origin("manifests/acme.yaml", 2)
-EVIL = "Acme\x1b[2J\x1b[31m <img src=x onerror=alert(1)> [click](https://evil.example) | *x*"
+EVIL = (
+    "Acme\x1b[2J\x1b[31m <img src=x onerror=alert(1)> [click](https://evil.example) | *x*"
+    "\n::add-mask::Plan ##[error]x @octocat @org/team jane@acme.example a\u200bb\u00adc"
+)
+HOSTILE_FILE = "manifests/::warning::h`o``oli\n@octocat.yaml"
 
 PLAN = Plan(
     revision="git:0123456789abcdef0123456789abcdef01234567",
@@ -88,7 +93,7 @@ PLAN = Plan(
             action="create",
             name="hooli-expansion",
             id=None,
-            origin=Origin("manifests/hooli.yaml", 3),
+            origin=Origin(HOSTILE_FILE, 3),
             fields=(FieldChange("$name", None, "Hooli expansion", A),),
             requests=(
                 PlannedRequest(
@@ -189,8 +194,42 @@ def test_github_annotations_escape_their_syntax() -> None:
     problems = [
         Problem("manifests/a,b.yaml", 3, "50% wrong\nsecond line"),
         Problem("manifests/c.yaml", 0, "file is empty"),
+        Problem("m/x::y,z%.yaml", 1, "::add-mask::x"),
     ]
     assert github.render_problems(problems) == (
-        "::error file=manifests/a%2Cb.yaml,line=3,title=lfr::50%25 wrong%0Asecond line\n"
+        # The message is shown as the text output shows it (one line); the file name exact.
+        "::error file=manifests/a%2Cb.yaml,line=3,title=lfr::50%25 wrong\\nsecond line\n"
         "::error file=manifests/c.yaml,title=lfr::file is empty\n"
+        "::error file=m/x%3A%3Ay%2Cz%25.yaml,line=1,title=lfr::\\u003a:add-mask::x\n"
+    )
+
+
+def test_markdown_code_spans_stay_closed_whatever_they_hold() -> None:
+    assert markdown.code("manifests/a.yaml:2") == "`manifests/a.yaml:2`"
+    assert markdown.code("a`b``c") == "```a`b``c```"  # a longer fence than any run inside
+    assert markdown.code("`x`") == "`` `x` ``"  # padded: a backtick at an edge would merge
+    assert markdown.code(" x ") == "`  x  `"  # CommonMark strips one space from each side
+    assert markdown.code("a|b", cell=True) == "`a\\|b`"  # GitHub shows a|b; the cell stays
+    assert markdown.code("x\n::add-mask::y") == "`x\\n::add-mask::y`"
+
+
+def test_markdown_mentions_notify_no_one() -> None:
+    assert markdown.escape("@octocat, @org/team (@x) jane@acme.example") == (
+        "@&#8203;octocat, @&#8203;org/team (@&#8203;x) jane@acme.example"  # an e-mail stays
+    )
+    assert markdown.escape("a_@b") == "a\\_@b"  # no mention after a word character
+    rendered = markdown.render_plan(PLAN, title="plan for @octocat")
+    assert "### plan for @&#8203;octocat" in rendered
+    assert rendered.count("@octocat") == 1  # in the file name's code span: no mention there
+
+
+def test_markdown_links_a_record_only_by_a_plain_url() -> None:
+    """The API supplies the link: one that could end the link, open markup, hide a character
+    or hold a legacy workflow command (`##[`) is left out."""
+    for url in ("https://x/##[add-mask]y", "https://x/\u200by", "https://x/`y`", "https://x/a)b"):
+        record = dataclasses.replace(PLAN.records[0], http_link=url)
+        rendered = markdown.render_plan(dataclasses.replace(PLAN, records=(record,)))
+        assert "open in Lightfield" not in rendered, url
+    assert "[open in Lightfield](https://crm.lightfield.app/o/opp_acme)" in markdown.render_plan(
+        PLAN
     )

@@ -208,3 +208,200 @@ async def test_history_stamps_from_a_hostile_api_are_neutralised_too(
     assert any(note.changed_at == EVIL for note in report.history.values())
     assert_terminal_safe(text_render.render_drift(report))
     assert_markdown_safe(markdown_render.render_drift(report), "<!-- lfr-drift -->")
+
+
+# Issue 12: line breaks, GitHub workflow commands, mentions, code spans, invisible characters.
+# Each class of hostile string, as a CRM user (or a fork's plan artifact, or an API) could
+# write it; every one is put into every kind of data that reaches the output.
+INJECTIONS = (
+    "::add-mask::lead",  # a command if the string starts a line
+    " \t::stop-commands::lfrstop",  # ... after whitespace too (the runner trims it)
+    "x\n::add-mask::lf",
+    "x\r\n::add-mask::crlf",
+    "x\r::add-mask::cr",
+    "x\x0b\x0c::add-mask::vt-ff",
+    "x\x1c\x1d\x1e::add-mask::fs-gs-rs",
+    "x\x85::add-mask::nel",
+    "x\u2028::add-mask::ls",
+    "x\u2029::add-mask::ps",
+    "x ##[add-mask]legacy",  # the legacy form, anywhere in a line
+    "@octocat @lightfield/revops",
+    "`x`` ```y",
+    "a\u200bb\u200cc\u200dd\u2060e\ufeff\u00adf\u200e\u200fg\u061ch\u2064i",
+    "x\u00a0y\u3000z",
+)
+HOSTILE = "".join(INJECTIONS)
+# A manifest file name: Linux allows all of it (a `/` or NUL aside).
+HOSTILE_FILE = "::add-mask::f`i``le @octocat\n##[error]x\u2028\u200b y\r::warning::z.yaml"
+# Output from data must never hold these raw: line breaks of any kind but our own \n, and the
+# invisible characters the injections carry.
+RAW_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+RAW_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u061c\u00a0\u3000]")
+OUR_ANNOTATION = re.compile(r"::error file=[^:,]*(,line=\d+)?,title=lfr::")
+MENTION = re.compile(r"(?<![A-Za-z0-9_])@[A-Za-z0-9]")
+CHECKED: list[str] = []  # labels of the outputs checked, for the count in the report
+
+
+def assert_log_safe(label: str, text: str, *, annotations: bool = False) -> None:
+    """What the GitHub runner and a terminal see: one line per line we meant, no workflow
+    command but our annotations, no invisible character."""
+    CHECKED.append(label)
+    assert RAW_BREAKS.findall(text) == [], label
+    assert RAW_INVISIBLE.findall(text) == [], label
+    assert "##[" not in text, label
+    for line in text.split("\n"):
+        if line.lstrip().startswith("::"):
+            assert annotations and OUR_ANNOTATION.match(line), (label, line)
+
+
+def prose(line: str) -> str:
+    """``line`` without its code spans, asserting that every one of them is closed on the line
+    (CommonMark: a run of n backticks up to the next run of exactly n; escaped ones are text)."""
+    out, i = [], 0
+    while i < len(line):
+        if line.startswith("\\", i):
+            out.append(line[i : i + 2])
+            i += 2
+            continue
+        run = re.match(r"`+", line[i:])
+        if run is None:
+            out.append(line[i])
+            i += 1
+            continue
+        fence = run.group()
+        close = re.compile(f"(?<!`){fence}(?!`)").search(line, i + len(fence))
+        assert close is not None, f"code span left open: {line}"
+        i = close.end()
+    return "".join(out)
+
+
+def assert_markdown_quiet(label: str, text: str) -> None:
+    """No mention outside a code span, and no code span left open."""
+    for line in text.splitlines():
+        assert MENTION.findall(prose(line)) == [], (label, line)
+
+
+def test_no_data_breaks_a_line_starts_a_command_or_mentions_in_plan_and_drift(
+    server: str, manifest_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The hostile string as a live value, as its history ("before that") and as a related
+    # contact's name (a label); the manifest that changes them sits in a hostile file name,
+    # and the run is in its directory, so that name leads the paths shown.
+    for value in (HOSTILE, " \t" + HOSTILE):
+        api("POST", server, f"/v1/opportunities/{ACME_RENEWAL}", {"fields": {"$nextSteps": value}})
+    contact = {"firstName": HOSTILE, "lastName": "\n::add-mask::last @octocat"}
+    api(
+        "POST",
+        server,
+        "/v1/contacts",
+        {
+            "fields": {"$name": contact, "$email": [EVIL_EMAIL]},
+            "relationships": {"$account": ACME_COM},
+        },
+    )
+    links = f"[{ALEX}, {{email: {EVIL_EMAIL}}}]"
+    spec = f"fields: {{$nextSteps: Legal review}}\nrelationships: {{$contact: {links}}}"
+    (manifest_dir / HOSTILE_FILE).write_text(opportunity("acme", ACME_RENEWAL, spec))
+    monkeypatch.chdir(manifest_dir)
+    for command, code in (("plan", 0), ("drift", 2)):
+        for output in ("text", "markdown", "json"):
+            result = lfr([command, ".", "-f", output, "--no-color"], server)
+            assert result.exit_code == code, result.output
+            assert "add-mask::lf" in result.stdout  # the value is shown, escaped
+            assert_log_safe(f"{command} -f {output}", result.stdout + result.stderr)
+            if output == "markdown":
+                assert_markdown_quiet(f"{command} -f {output}", result.stdout)
+                assert "@&#8203;octocat" in result.stdout
+            if output == "json" and command == "plan":
+                plan = json.loads(result.stdout)  # exact values, escaped as JSON
+                assert plan["records"][0]["origin"]["file"] == HOSTILE_FILE
+                assert plan["records"][0]["fields"][0]["before"] == " \t" + HOSTILE
+    text = lfr(["drift", ".", "--no-color"], server).stdout
+    assert "\\u200b" in text and "\\u00ad" in text  # zero-width characters are shown
+    assert "\\n::add-mask::lf" in text
+
+
+def test_no_data_breaks_a_line_or_starts_a_command_in_problems_and_annotations(
+    server: str, manifest_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A problem line starts with the file name; the messages quote the values.
+    spec = f"fields:\n  region: {json.dumps(HOSTILE)}\n  $amount: {json.dumps(' ::x' + HOSTILE)}"
+    for name in (HOSTILE_FILE, "plain.yaml"):
+        (manifest_dir / name).write_text(opportunity("bad", ACME_RENEWAL, spec), encoding="utf-8")
+    monkeypatch.chdir(manifest_dir)
+    runner = CliRunner(
+        env={
+            "LIGHTFIELD_API_KEY": FULL_KEY,
+            "LIGHTFIELD_BASE_URL": server,
+            "GITHUB_ACTIONS": "true",
+            "CI": None,
+        }
+    )
+    for args in (["validate", "."], ["plan", "."]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert_log_safe(f"{args} stderr", result.stderr)
+        assert_log_safe(f"{args} annotations", result.stdout, annotations=True)
+        files = {line.split(",")[0] for line in result.stdout.splitlines() if line.startswith("::")}
+        # The hostile name is shown as the text output shows it; an ordinary one is exact.
+        hostile = "\\u003a%3Aadd-mask%3A%3Af`i``le @octocat\\n##\\u005berror]x\\u2028\\u200b y\\r"
+        assert files == {
+            f"::error file={hostile}%3A%3Awarning%3A%3Az.yaml",
+            "::error file=plain.yaml",
+        }, files
+    # Outside GitHub Actions the text is the same: the renderers make it safe, not the guard.
+    assert lfr(["plan", "."], server).stderr == result.stderr
+
+
+@pytest.fixture
+def hostile_saved_plan(server: str, write: WriteManifest, manifest_dir: Path) -> Path:
+    """A saved plan as a fork could hand it over (a PR artifact): a hostile record name and
+    file name, and a request body with a hostile member, which the API quotes in its error."""
+    api("POST", server, f"/v1/opportunities/{ACME_RENEWAL}", {"fields": {"$nextSteps": HOSTILE}})
+    write("acme.yaml", opportunity("acme", ACME_RENEWAL, "fields:\n  $nextSteps: Legal review"))
+    saved = manifest_dir.parent / "plan.json"
+    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    data = json.loads(saved.read_text(encoding="utf-8"))
+    record = data["records"][0]
+    record["name"] = HOSTILE
+    record["origin"]["file"] = HOSTILE_FILE
+    record["requests"][0]["body"][HOSTILE] = 1
+    saved.write_text(json.dumps(data), encoding="utf-8")
+    return saved
+
+
+def test_no_data_breaks_a_line_or_starts_a_command_in_apply_output(
+    hostile_saved_plan: Path, server: str
+) -> None:
+    for output in ("text", "markdown", "json"):
+        result = lfr(["apply", str(hostile_saved_plan), "--auto-approve", "-f", output], server)
+        assert result.exit_code == 1, result.output
+        assert "Unrecognized parameter" in result.stdout  # the API's message quotes the member
+        # The plan goes to stderr with a machine format on stdout (the case of the job that
+        # holds the write key), to stdout with text.
+        assert "add-mask::lf" in (result.stderr if output != "text" else result.stdout)
+        assert_log_safe(f"apply -f {output}", result.stdout + result.stderr)
+        if output == "markdown":
+            assert_markdown_quiet("apply -f markdown", result.stdout)
+        if output == "json":
+            report = json.loads(result.stdout)
+            assert report["records"][0]["name"] == HOSTILE
+            assert HOSTILE in report["records"][0]["failure"]["message"]
+
+
+def test_no_data_breaks_a_line_or_starts_a_command_in_apply_errors(
+    hostile_saved_plan: Path, server: str
+) -> None:
+    data = json.loads(hostile_saved_plan.read_text(encoding="utf-8"))
+    data["records"][0]["planned_from"]["$nextSteps"] = "something else"  # stale: name quoted
+    hostile_saved_plan.write_text(json.dumps(data), encoding="utf-8")
+    stale = lfr(["apply", str(hostile_saved_plan), "--auto-approve"], server)
+    assert stale.exit_code == 1
+    assert "is stale" in stale.stderr
+    assert_log_safe("apply stale saved plan", stale.stdout + stale.stderr)
+    data["target"] = HOSTILE  # another org: the error quotes it
+    hostile_saved_plan.write_text(json.dumps(data), encoding="utf-8")
+    elsewhere = lfr(["apply", str(hostile_saved_plan), "--auto-approve"], server)
+    assert elsewhere.exit_code == 1
+    assert "was planned against ::add-mask::lead \\t::stop-commands" in elsewhere.stderr
+    assert_log_safe("apply saved plan of another target", elsewhere.stdout + elsewhere.stderr)
