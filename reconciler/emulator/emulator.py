@@ -28,7 +28,10 @@ class Emulator:
         faults: FaultConfig | None = None,
         clock: Clock | None = None,
         strict_idempotency: bool = False,
+        admin_token: str | None = None,
     ) -> None:
+        # None: /_emulator/* answers loopback clients only; else it needs this bearer token.
+        self.admin_token = admin_token
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.store = Store(db)
         self.records = Records(self.store, self.clock)
