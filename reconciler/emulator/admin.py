@@ -16,7 +16,7 @@ import secrets
 
 from starlette.requests import Request
 
-ADMIN_TOKEN_PREFIX = "lfr_emu_admin_"
+ADMIN_TOKEN_PREFIX = "lfr_emu_admin_"  # noqa: S105 - a prefix, not a secret
 
 
 def new_admin_token() -> str:

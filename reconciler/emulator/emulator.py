@@ -39,7 +39,7 @@ class Emulator:
             seed_org(self.records, seed)
         self.rate_limiter = RateLimiter(rate_limits or RateLimitConfig(), self.clock)
         self.faults = Faults(faults)
-        self.idempotency = IdempotencyStore(self.clock, strict=strict_idempotency)
+        self.idempotency = IdempotencyStore(self.clock, strict=strict_idempotency, log=self.store)
         self.app = build_app(self)
 
     def __repr__(self) -> str:
