@@ -21,6 +21,7 @@ TYPE_FOR_STATUS: dict[int, str] = {
     415: "unsupported_media_type",
     422: "unprocessable_content",
     429: "too_many_requests",
+    431: "request_header_fields_too_large",
     500: "internal_server_error",
     502: "bad_gateway",
     503: "service_unavailable",

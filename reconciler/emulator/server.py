@@ -9,7 +9,9 @@ benchmarks). Both run the same configuration (``uvicorn_config``):
   connection opening or of the previous response, else the connection is closed. uvicorn 0.54
   has no such timeout (its keep-alive timer stops at the first byte), so a client sending
   headers a byte at a time (slowloris) held a connection for ever; ``_HeadDeadline`` adds it.
-- A request head is at most ``MAX_HEAD_BYTES`` (h11 answers a bare 400 and closes beyond).
+- A request head is at most ``MAX_HEAD_BYTES``: beyond, 431 (the error envelope) and the
+  connection is closed. (h11's own bound only applies to a head still incomplete after a read,
+  so one 256 KiB read could complete a larger one; ``_HeadDeadline`` counts every byte.)
 - At most ``MAX_CONCURRENCY`` connections or requests at once (uvicorn answers 503 beyond).
 - Bodies are bounded by the app (body.py); ``/_emulator/*`` beyond loopback needs the admin token
   (admin.py): ``serve`` and ``running_server`` refuse to bind beyond loopback without one.
@@ -18,6 +20,7 @@ benchmarks). Both run the same configuration (``uvicorn_config``):
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -30,6 +33,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .admin import is_loopback
 from .emulator import Emulator
+from .errors import ApiError
 
 STARTUP_TIMEOUT_SECONDS = 10.0
 HEAD_TIMEOUT_SECONDS = 10.0
@@ -139,12 +143,18 @@ class _HeadDeadline(H11Protocol):
 
     head_timeout: float = HEAD_TIMEOUT_SECONDS
     _head_timer: asyncio.TimerHandle | None = None
+    _head_bytes = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse_head()
+                return
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE:  # the head is complete
             self._disarm()
@@ -160,6 +170,7 @@ class _HeadDeadline(H11Protocol):
 
     def _arm(self) -> None:
         self._disarm()
+        self._head_bytes = 0
         self._head_timer = self.loop.call_later(self.head_timeout, self._head_overdue)
 
     def _disarm(self) -> None:
@@ -171,3 +182,16 @@ class _HeadDeadline(H11Protocol):
         self._head_timer = None
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
             self.transport.close()
+
+    def _refuse_head(self) -> None:
+        """431 with the error envelope, written raw: h11 sends no response before a request."""
+        self._disarm()
+        error = ApiError(431, f"The request head is larger than {MAX_HEAD_BYTES} bytes.")
+        body = json.dumps(error.body(), separators=(",", ":")).encode()
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: application/json\r\nconnection: close\r\n"
+            + f"content-length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        self.transport.close()
