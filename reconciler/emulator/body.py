@@ -9,7 +9,8 @@ large or malformed, costs more than ``MAX_BODY_BYTES`` of buffering or ends in a
   body (a record with every field set, 25 relationship ids) is a few KiB; 1 MiB leaves room for
   long TEXT values.
 - Time: the whole body must arrive within ``BODY_TIMEOUT_SECONDS`` → 408 ``request_timeout``
-  (a client dripping a body would otherwise hold its connection forever).
+  (a client dripping a body would otherwise hold its connection forever). A client that
+  disconnects (or breaks the chunked framing) mid-body → 400 ``invalid_request``.
 - JSON: UTF-8 only (no BOM, no UTF-16), no ``NaN`` / ``Infinity`` / numbers that overflow a
   double, at most ``MAX_JSON_DEPTH`` levels of nesting, no unpaired surrogate escapes in strings
   or keys (they cannot be stored or sent back as UTF-8) → 400 ``invalid_json``.
@@ -24,7 +25,7 @@ import json
 import math
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from .errors import ApiError
 
@@ -52,6 +53,11 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
             raise too_large()
     try:
         return await asyncio.wait_for(_collect(request, limit), BODY_TIMEOUT_SECONDS)
+    except ClientDisconnect:
+        # Nobody reads the answer; the request log records the refusal instead of a 500.
+        raise ApiError(
+            400, "The client disconnected before sending the whole body.", code="invalid_request"
+        ) from None
     except TimeoutError:
         raise ApiError(
             408,
