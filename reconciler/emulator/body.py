@@ -43,7 +43,9 @@ def too_large() -> ApiError:
     )
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+async def read_body(
+    request: Request, limit: int = MAX_BODY_BYTES, within: float = BODY_TIMEOUT_SECONDS
+) -> bytes:
     """The raw body, or ``ApiError`` 413 / 408 without buffering more than ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -52,7 +54,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
         if int(declared) > limit:
             raise too_large()
     try:
-        return await asyncio.wait_for(_collect(request, limit), BODY_TIMEOUT_SECONDS)
+        return await asyncio.wait_for(_collect(request, limit), within)
     except ClientDisconnect:
         # Nobody reads the answer; the request log records the refusal instead of a 500.
         raise ApiError(
@@ -61,7 +63,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     except TimeoutError:
         raise ApiError(
             408,
-            f"The request body did not arrive within {BODY_TIMEOUT_SECONDS:g} seconds.",
+            f"The request body did not arrive within {within:g} seconds.",
             code="request_timeout",
         ) from None
 

@@ -3,13 +3,17 @@ envelope, never a bare 500 or a trace, and nothing past the limit is read."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
+from starlette.requests import Request
 
 from reconciler.emulator import Emulator
-from reconciler.emulator.body import MAX_BODY_BYTES, MAX_JSON_DEPTH
+from reconciler.emulator.body import MAX_BODY_BYTES, MAX_JSON_DEPTH, read_body
+from reconciler.emulator.errors import ApiError
 
 from .conftest import acc, error, opp
 
@@ -179,3 +183,33 @@ async def test_any_method_gets_the_envelope(api: httpx.AsyncClient, method: str)
     response = await api.request(method, "/v1/opportunities")
     assert response.status_code == 404
     assert error(response)["type"] == "not_found"
+
+
+def _request(messages: list[dict[str, Any]], never_ends: bool) -> Request:
+    """A real Starlette request whose body arrives as ``messages``, then (``never_ends``) stalls
+    the way a client dripping its body would."""
+    pending = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            return pending.pop(0)
+        if never_ends:
+            await asyncio.Event().wait()
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
+    return Request(scope, receive)
+
+
+async def test_a_body_that_stops_arriving_times_out() -> None:
+    request = _request([{"type": "http.request", "body": b"{", "more_body": True}], True)
+    with pytest.raises(ApiError) as refused:
+        await read_body(request, within=0.2)
+    assert (refused.value.status, refused.value.code) == (408, "request_timeout")
+
+
+async def test_a_client_gone_mid_body_is_a_bad_request() -> None:
+    request = _request([{"type": "http.request", "body": b"{", "more_body": True}], False)
+    with pytest.raises(ApiError) as refused:
+        await read_body(request)
+    assert (refused.value.status, refused.value.code) == (400, "invalid_request")
