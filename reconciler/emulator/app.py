@@ -3,7 +3,7 @@
 Owns routing, the pipeline and the admin endpoints; operations.py does the record work.
 Pipeline (every step may end the request, and every step's outcome is in the request log):
 
-1. ``/_emulator/*`` admin routes bypass everything (no auth, not logged).
+1. ``/_emulator/*`` admin routes bypass everything (not logged); admin.py says who gets in.
 2. ``Authorization: Bearer <key>`` → 401 ``unauthorized`` (the key is never echoed or logged).
 3. ``Lightfield-Version: 2026-03-01`` → 400 ``version_header``.
 4. Rate limit (``category_for`` + ``RateLimiter.take``): 429 ``too_many_requests`` with
@@ -11,7 +11,8 @@ Pipeline (every step may end the request, and every step's outcome is in the req
 5. Faults: ``Faults.before``: ``status`` / ``drop`` / ``redirect`` answer now (after the
    ``latency_ms`` sleep); the committing actions are remembered for step 10. Otherwise the
    latency is spent just before the operation, while its idempotency key is held (step 9).
-6. A body needs ``Content-Type: application/json`` (415); malformed JSON → 400 ``invalid_json``.
+6. The body within body.py's bounds (413 / 408); it needs ``Content-Type: application/json``
+   (415); malformed JSON → 400 ``invalid_json``.
 7. Route lookup (unknown → 404), then scope check → 403 naming the scope.
 8. ``Idempotency-Key`` on POST: > 255 chars → 400; replay / 409 in flight / 422 mismatch (strict).
 9. The operation (operations.py), then idempotency ``finish`` / ``abandon``.

@@ -4,7 +4,9 @@ envelope, never a bare 500 or a trace, and nothing past the limit is read."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +17,7 @@ from reconciler.emulator import Emulator
 from reconciler.emulator.body import MAX_BODY_BYTES, MAX_JSON_DEPTH, read_body
 from reconciler.emulator.errors import ApiError
 
-from .conftest import acc, error, opp
+from .conftest import acc, client_for, error, opp
 
 pytestmark = pytest.mark.anyio
 
@@ -213,3 +215,22 @@ async def test_a_client_gone_mid_body_is_a_bad_request() -> None:
     with pytest.raises(ApiError) as refused:
         await read_body(request)
     assert (refused.value.status, refused.value.code) == (400, "invalid_request")
+
+
+async def test_an_unexpected_failure_answers_the_envelope_without_a_trace(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "emulator.sqlite"
+    emu = Emulator(db=str(db))
+    with sqlite3.connect(db) as other:  # a damaged file, as an outside writer could leave it
+        other.execute("UPDATE field_history SET value = '{not json' WHERE record_id = ?", (OPP,))
+    async with client_for(emu) as api:
+        response = await api.get(f"/v1/opportunities/{OPP}/fields/$stage/history")
+    assert response.status_code == 500
+    assert error(response) == {
+        "type": "internal_server_error",
+        "message": "The emulator failed on this request.",
+    }
+    assert "Traceback" not in response.text
+    assert emu.requests()[-1]["status"] == 500
+    emu.close()
