@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
@@ -38,6 +39,8 @@ from .errors import ApiError
 STARTUP_TIMEOUT_SECONDS = 10.0
 HEAD_TIMEOUT_SECONDS = 10.0
 MAX_HEAD_BYTES = 16 * 1024
+# The blank line that ends a request head, as h11 reads it (CRLF or bare LF line endings).
+_HEAD_END = re.compile(rb"\n\r?\n")
 # Above httpx's default pool (100 connections), so one busy client is never refused.
 MAX_CONCURRENCY = 256
 
@@ -143,7 +146,8 @@ class _HeadDeadline(H11Protocol):
 
     head_timeout: float = HEAD_TIMEOUT_SECONDS
     _head_timer: asyncio.TimerHandle | None = None
-    _head_bytes = 0
+    _head_bytes = 0  # bytes of the current request head so far
+    _head_tail = b""  # the last bytes seen, in case the blank line spans two reads
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
@@ -151,7 +155,11 @@ class _HeadDeadline(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.conn.their_state is h11.IDLE:
-            self._head_bytes += len(data)
+            # Only the head counts: the same read may carry the start of the body.
+            seen = self._head_tail + data
+            end = _HEAD_END.search(seen)
+            self._head_bytes += end.end() - len(self._head_tail) if end else len(data)
+            self._head_tail = b"" if end else seen[-2:]
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse_head()
                 return
@@ -171,6 +179,7 @@ class _HeadDeadline(H11Protocol):
     def _arm(self) -> None:
         self._disarm()
         self._head_bytes = 0
+        self._head_tail = b""
         self._head_timer = self.loop.call_later(self.head_timeout, self._head_overdue)
 
     def _disarm(self) -> None:

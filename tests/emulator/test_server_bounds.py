@@ -14,8 +14,9 @@ import pytest
 from reconciler.emulator import Emulator
 from reconciler.emulator.server import MAX_HEAD_BYTES, running_server
 
-from .conftest import FULL_KEY
+from .conftest import FULL_KEY, opp
 
+OPP = opp("acme-expansion")
 HEAD_TIMEOUT = 1.0
 CLOSED_WITHIN = 8.0  # generous: the server should close after ~HEAD_TIMEOUT
 DRIP_SECONDS = 0.05
@@ -138,4 +139,19 @@ def test_a_head_just_under_the_limit_is_served(address: tuple[str, int]) -> None
     assert len(head) == MAX_HEAD_BYTES
     with socket.create_connection(address) as sock:
         sock.sendall(head)
+        assert _read_response(sock).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\n"])
+def test_a_large_body_in_the_same_write_as_its_head_is_not_mistaken_for_head(
+    address: tuple[str, int], newline: bytes
+) -> None:
+    body = b'{"fields":{"$nextSteps":"' + b"x" * (512 * 1024) + b'"}}'
+    head = (
+        f"POST /v1/opportunities/{OPP} HTTP/1.1\nHost: emulator\nAuthorization: Bearer "
+        f"{FULL_KEY}\nLightfield-Version: 2026-03-01\nContent-Type: application/json\n"
+        f"Content-Length: {len(body)}\n\n"
+    ).encode()
+    with socket.create_connection(address) as sock:
+        sock.sendall(head.replace(b"\n", newline) + body)
         assert _read_response(sock).startswith(b"HTTP/1.1 200")
