@@ -700,6 +700,15 @@ def emulator_serve(
         bool,
         typer.Option(help="Answer 422 when an Idempotency-Key is reused with another body."),
     ] = False,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="LFR_EMULATOR_ADMIN_TOKEN",
+            help="Bearer token the /_emulator/* endpoints require. Default: none on loopback "
+            "(loopback clients only); beyond loopback a random one, printed once at start.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the Lightfield API emulator over HTTP (uvicorn).
 
@@ -710,9 +719,10 @@ def emulator_serve(
              -H 'Lightfield-Version: 2026-03-01' http://127.0.0.1:8787/v1/opportunities
     """
     from .emulator import Emulator
+    from .emulator.admin import new_admin_token
     from .emulator.faults import FaultConfig
     from .emulator.ratelimit import RateLimitConfig
-    from .emulator.server import serve
+    from .emulator.server import listen, on_loopback, serve
 
     if seed not in ("demo", "empty"):
         raise _fail(f"--seed must be 'demo' or 'empty', not {seed!r}.")
@@ -731,14 +741,27 @@ def emulator_serve(
         rate_limits=limits,
         faults=fault_config,
         strict_idempotency=strict_idempotency,
+        admin_token=admin_token or None,
     )
+    try:
+        sock = listen(host, port)
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     typer.echo(
         f"Lightfield emulator on http://{host}:{port} (seed {seed}, "
         f"{'db ' + str(db) if db else 'in memory'}); demo keys: sk_lf_demo_full, sk_lf_demo_read",
         err=True,
     )
+    if emulator.admin_token is None and not on_loopback(sock):
+        # Beyond loopback the logs (request bodies) and fault knobs must not be open to anyone.
+        emulator.admin_token = new_admin_token()
+        typer.echo(
+            f"/_emulator/* needs 'Authorization: Bearer {emulator.admin_token}' "
+            "(shown once; set --admin-token or LFR_EMULATOR_ADMIN_TOKEN to choose it)",
+            err=True,
+        )
     gc.set_threshold(*GC_DEFAULTS)  # a server: every generation collected as usual
-    serve(emulator, host=host, port=port)
+    serve(emulator, sock)
 
 
 # An lfr run builds large structures that live until it ends (documents, records, the plan)

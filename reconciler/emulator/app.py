@@ -3,7 +3,7 @@
 Owns routing, the pipeline and the admin endpoints; operations.py does the record work.
 Pipeline (every step may end the request, and every step's outcome is in the request log):
 
-1. ``/_emulator/*`` admin routes bypass everything (no auth, not logged).
+1. ``/_emulator/*`` admin routes bypass everything (not logged); admin.py says who gets in.
 2. ``Authorization: Bearer <key>`` → 401 ``unauthorized`` (the key is never echoed or logged).
 3. ``Lightfield-Version: 2026-03-01`` → 400 ``version_header``.
 4. Rate limit (``category_for`` + ``RateLimiter.take``): 429 ``too_many_requests`` with
@@ -11,7 +11,8 @@ Pipeline (every step may end the request, and every step's outcome is in the req
 5. Faults: ``Faults.before``: ``status`` / ``drop`` / ``redirect`` answer now (after the
    ``latency_ms`` sleep); the committing actions are remembered for step 10. Otherwise the
    latency is spent just before the operation, while its idempotency key is held (step 9).
-6. A body needs ``Content-Type: application/json`` (415); malformed JSON → 400 ``invalid_json``.
+6. The body within body.py's bounds (413 / 408); it needs ``Content-Type: application/json``
+   (415); malformed JSON → 400 ``invalid_json``.
 7. Route lookup (unknown → 404), then scope check → 403 naming the scope.
 8. ``Idempotency-Key`` on POST: > 255 chars → 400; replay / 409 in flight / 422 mismatch (strict).
 9. The operation (operations.py), then idempotency ``finish`` / ``abandon``.
@@ -33,7 +34,7 @@ import asyncio
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +42,11 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
 from starlette.types import Receive, Scope, Send
 
+from .admin import admin_allowed
+from .body import parse_json, read_body
 from .definitions import PLURAL_TO_TYPE
 from .errors import ApiError, error_type
 from .faults import COMMITTING_ACTIONS, FaultConfig, FaultRule
@@ -58,6 +61,8 @@ if TYPE_CHECKING:
 API_VERSION = "2026-03-01"
 # Members are read-only: they have list and retrieve routes of their own, no writes.
 RESOURCE_PLURALS = tuple(plural for plural, kind in PLURAL_TO_TYPE.items() if kind != "member")
+# Answers given while the rest of the body is still unread: the connection cannot be reused.
+UNREAD_BODY_STATUSES = frozenset({408, 413})
 MALFORMED_BODY = b"<html><body>502 Bad Gateway: upstream sent garbage</body></html>"
 
 
@@ -138,6 +143,8 @@ def json_response(status: int, data: Any, headers: dict[str, str] | None = None)
 
 
 def error_response(error: ApiError, headers: dict[str, str]) -> Response:
+    if error.status in UNREAD_BODY_STATUSES:
+        headers = {**headers, "connection": "close"}
     return json_response(error.status, error.body(), headers)
 
 
@@ -201,6 +208,8 @@ class Pipeline:
             response = await self._run(request, log, headers)
         except ApiError as error:
             response = error_response(error, headers)
+        except Exception:  # a bug must still answer the envelope, never a trace
+            response = error_response(ApiError(500, "The emulator failed on this request."), {})
         if log["status"] == 0 and log["fault"] != "drop":
             log["status"] = response.status_code
         self.emu.store.log_request(log)
@@ -265,18 +274,13 @@ class Pipeline:
         return grant
 
     async def _body(self, request: Request) -> Any:
-        raw = await request.body()
+        raw = await read_body(request)
         if not raw.strip():
             return None
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
             raise ApiError(415, "Request bodies must be JSON (Content-Type: application/json).")
-        try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(
-                400, "The request body is not valid JSON.", code="invalid_json"
-            ) from None
+        return parse_json(raw)
 
     async def _idempotent(
         self, caller: Caller, body: Any, latency: float, operate: Callable[[], Any]
@@ -416,48 +420,82 @@ class Pipeline:
 
     # ---- admin --------------------------------------------------------------------------
     async def admin(self, request: Request) -> Response:
-        emu = self.emu
-        path, method = request.url.path, request.method
-        since = int(request.query_params.get("since", "0") or 0)
+        if not admin_allowed(self.emu.admin_token, request):
+            return error_response(
+                ApiError(401, "The /_emulator endpoints need the emulator's admin token."), {}
+            )
         try:
-            if (method, path) == ("GET", "/_emulator/mutations"):
-                return json_response(200, emu.mutations(since))
-            if (method, path) == ("GET", "/_emulator/requests"):
-                return json_response(200, emu.requests(since))
-            if (method, path) == ("GET", "/_emulator/faults"):
-                return json_response(200, emu.faults.to_dict())
-            if (method, path) == ("PUT", "/_emulator/faults"):
-                data = json.loads(await request.body() or b"{}")
-                emu.faults.configure(FaultConfig.from_dict(data))
-                return json_response(200, emu.faults.to_dict())
-            if (method, path) == ("POST", "/_emulator/clock/advance"):
-                data = json.loads(await request.body() or b"{}")
-                advance = getattr(emu.clock, "advance", None)
-                if advance is None:
-                    raise ApiError(
-                        409, "The emulator clock is not a manual clock.", code="clock_not_manual"
-                    )
-                seconds = data.get("seconds") if isinstance(data, dict) else None
-                if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-                    raise ApiError(
-                        400, "'seconds' must be a number.", code="invalid_type", param="seconds"
-                    )
-                advance(seconds)
-                return json_response(200, {"now": emu.clock.now()})
-            if (method, path) == ("POST", "/_emulator/reset-logs"):
-                emu.reset_logs()
-                return json_response(200, {"ok": True})
-        except ValueError as exc:
-            return error_response(ApiError(400, str(exc), code="invalid_parameter"), {})
+            return await self._admin(request)
         except ApiError as error:
             return error_response(error, {})
-        return error_response(ApiError(404, f"No admin endpoint {method} {path}."), {})
+        except Exception:  # answer the envelope, never a trace
+            return error_response(ApiError(500, "The emulator failed on this request."), {})
+
+    async def _admin(self, request: Request) -> Response:
+        emu = self.emu
+        path, method = request.url.path, request.method
+        since = _since(request.query_params.get("since"))
+        if (method, path) == ("GET", "/_emulator/mutations"):
+            return json_response(200, emu.mutations(since))
+        if (method, path) == ("GET", "/_emulator/requests"):
+            return json_response(200, emu.requests(since))
+        if (method, path) == ("GET", "/_emulator/faults"):
+            return json_response(200, emu.faults.to_dict())
+        if (method, path) == ("PUT", "/_emulator/faults"):
+            data = await _admin_body(request)
+            try:
+                emu.faults.configure(FaultConfig.from_dict(data))
+            except ValueError as exc:
+                raise ApiError(400, str(exc), code="invalid_parameter") from None
+            return json_response(200, emu.faults.to_dict())
+        if (method, path) == ("POST", "/_emulator/clock/advance"):
+            data = await _admin_body(request)
+            advance = getattr(emu.clock, "advance", None)
+            if advance is None:
+                raise ApiError(
+                    409, "The emulator clock is not a manual clock.", code="clock_not_manual"
+                )
+            seconds = data.get("seconds") if isinstance(data, dict) else None
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+                raise ApiError(
+                    400, "'seconds' must be a number.", code="invalid_type", param="seconds"
+                )
+            advance(seconds)
+            return json_response(200, {"now": emu.clock.now()})
+        if (method, path) == ("POST", "/_emulator/reset-logs"):
+            emu.reset_logs()
+            return json_response(200, {"ok": True})
+        raise ApiError(404, f"No admin endpoint {method} {path}.")
+
+
+async def _admin_body(request: Request) -> Any:
+    raw = await read_body(request)
+    return parse_json(raw) if raw.strip() else {}
+
+
+def _since(raw: str | None) -> int:
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise ApiError(
+            400, "'since' must be a sequence number.", code="invalid_parameter", param="since"
+        )
+    return int(raw)
 
 
 def build_app(emu: Emulator) -> Starlette:
-    pipeline = Pipeline(emu)
-    methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
-    return Starlette(routes=[Route("/{path:path}", pipeline.handle, methods=methods)])
+    return Starlette(routes=[Route("/{path:path}", _AnyMethod(Pipeline(emu).handle))])
+
+
+class _AnyMethod:
+    """An ASGI endpoint, so Starlette routes every method to it (a function endpoint would get
+    a bare-text 405 for methods not listed) and the pipeline answers with the envelope."""
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self._app = request_response(handler)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
 
 async def _pause(seconds: float) -> None:

@@ -28,7 +28,10 @@ class Emulator:
         faults: FaultConfig | None = None,
         clock: Clock | None = None,
         strict_idempotency: bool = False,
+        admin_token: str | None = None,
     ) -> None:
+        # None: /_emulator/* answers loopback clients only; else it needs this bearer token.
+        self.admin_token = admin_token
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.store = Store(db)
         self.records = Records(self.store, self.clock)
@@ -36,7 +39,7 @@ class Emulator:
             seed_org(self.records, seed)
         self.rate_limiter = RateLimiter(rate_limits or RateLimitConfig(), self.clock)
         self.faults = Faults(faults)
-        self.idempotency = IdempotencyStore(self.clock, strict=strict_idempotency)
+        self.idempotency = IdempotencyStore(self.clock, strict=strict_idempotency, log=self.store)
         self.app = build_app(self)
 
     def __repr__(self) -> str:

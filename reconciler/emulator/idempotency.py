@@ -15,6 +15,11 @@ Decisions where the docs are open (digest §7 and "Open questions" 2-3):
   4xx changed nothing).
 - Keys live 24 hours from the first ``begin``; after that the key is new again. Expired entries
   are purged lazily (on access, and from the oldest end on every ``begin``).
+- Stored answers are durable when the store is given an ``OutcomeLog`` (the emulator's SQLite
+  store): written on ``finish``, deleted on expiry, and loaded again (those still within the
+  TTL) when an emulator opens the same ``--db`` file, so a restart still replays them, as the
+  documented 24 hours promise. In-flight entries are not written: a restart forgets them, and the
+  retry runs.
 - While the first request runs, the same key answers ``InFlight`` (409). An in-flight entry also
   expires after the TTL, so a lost request cannot block its key forever.
 - A different body with a used key replays the first response, as Lightfield's plugin
@@ -27,8 +32,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 from .clock import Clock
+from .store import StoredOutcome
 
 MAX_KEY_LENGTH = 255
 DEFAULT_TTL_SECONDS = 24 * 3600
@@ -70,16 +77,30 @@ class _Entry:
     response: Replay | None = None  # None while in flight
 
 
+class OutcomeLog(Protocol):
+    """Where stored answers outlive the process (``store.Store``)."""
+
+    def save_outcome(self, outcome: StoredOutcome) -> None: ...
+
+    def forget_outcome(self, scope: tuple[str, str, str]) -> None: ...
+
+    def outcomes(self, created_after: float) -> list[StoredOutcome]: ...
+
+
 def key_too_long(key: str) -> bool:
     """True when ``key`` exceeds the documented 255 characters (answer 400)."""
     return len(key) > MAX_KEY_LENGTH
 
 
 class IdempotencyStore:
-    """In-memory, per-process store; safe to call from several threads."""
+    """In memory (and in ``log`` when given); safe to call from several threads."""
 
     def __init__(
-        self, clock: Clock, ttl_seconds: float = DEFAULT_TTL_SECONDS, strict: bool = False
+        self,
+        clock: Clock,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        strict: bool = False,
+        log: OutcomeLog | None = None,
     ) -> None:
         if not ttl_seconds > 0:
             raise ValueError(f"ttl_seconds must be positive, got {ttl_seconds!r}")
@@ -89,6 +110,14 @@ class IdempotencyStore:
         self._lock = threading.Lock()
         # Insertion order is creation order, so expired entries sit at the front.
         self._entries: OrderedDict[_Scope, _Entry] = OrderedDict()
+        self._log = log
+        if log is not None:
+            for stored in log.outcomes(created_after=clock.now() - ttl_seconds):
+                self._entries[stored.scope] = _Entry(
+                    stored.created,
+                    stored.fingerprint,
+                    Replay(stored.status, stored.body, stored.headers),
+                )
 
     def __len__(self) -> int:
         with self._lock:
@@ -103,7 +132,7 @@ class IdempotencyStore:
             self._purge(now)
             entry = self._entries.get(scope)
             if entry is not None and self._expired(entry, now):
-                del self._entries[scope]
+                self._drop(scope)
                 entry = None
             if entry is None:
                 self._entries[scope] = _Entry(created=now, fingerprint=body_fingerprint)
@@ -132,6 +161,12 @@ class IdempotencyStore:
                 # Purged while running (TTL shorter than the request); keep the result anyway.
                 entry = self._entries[scope] = _Entry(created=self._clock.now(), fingerprint=None)
             entry.response = Replay(status=status, body=bytes(body), headers=dict(headers))
+            if self._log is not None:
+                self._log.save_outcome(
+                    StoredOutcome(
+                        scope, entry.created, entry.fingerprint, status, bytes(body), dict(headers)
+                    )
+                )
 
     def abandon(self, org: str, operation: str, key: str) -> None:
         """The attempt raised: forget the key so a retry runs the operation again."""
@@ -146,4 +181,9 @@ class IdempotencyStore:
             scope, entry = next(iter(self._entries.items()))
             if not self._expired(entry, now):
                 return
-            del self._entries[scope]
+            self._drop(scope)
+
+    def _drop(self, scope: _Scope) -> None:
+        entry = self._entries.pop(scope)
+        if entry.response is not None and self._log is not None:
+            self._log.forget_outcome(scope)

@@ -2,7 +2,8 @@
 
 Owns the tables: orgs, API keys (only a sha256 of each key is stored), records (current state),
 record versions (every state a record had, with the time it started: the lagging list index reads
-them), field history, the mutation log and the request log. SQLite (stdlib ``sqlite3``, a file or
+them), field history, the stored answers of Idempotency-Keys (so a restart on the same file still
+replays them), the mutation log and the request log. SQLite (stdlib ``sqlite3``, a file or
 ``":memory:"``) is the durable copy; current records and their versions are mirrored in memory
 and reloaded from the file on start, so list scans never decode JSON. One re-entrant lock guards
 everything: the app runs on one event loop, but tests read the logs from other threads.
@@ -51,6 +52,12 @@ CREATE TABLE IF NOT EXISTS mutations (
     path TEXT NOT NULL, idempotency_key TEXT, record_id TEXT NOT NULL, object_type TEXT NOT NULL,
     operation TEXT NOT NULL, changes TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS idempotency (
+    org TEXT NOT NULL, operation TEXT NOT NULL, key TEXT NOT NULL, created REAL NOT NULL,
+    fingerprint TEXT, status INTEGER NOT NULL, body BLOB NOT NULL, headers TEXT NOT NULL,
+    PRIMARY KEY (org, operation, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_by_age ON idempotency (created);
 CREATE TABLE IF NOT EXISTS requests (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, org TEXT, method TEXT NOT NULL,
     path TEXT NOT NULL, query TEXT NOT NULL, category TEXT, status INTEGER NOT NULL,
@@ -110,6 +117,18 @@ class HistoryEntry:
     at: float
     value: Any
     is_create: bool
+
+
+@dataclass(frozen=True)
+class StoredOutcome:
+    """The stored 2xx answer of an Idempotency-Key: ``scope`` is (org, operation, key)."""
+
+    scope: tuple[str, str, str]
+    created: float
+    fingerprint: str | None
+    status: int
+    body: bytes
+    headers: dict[str, str]
 
 
 def _dumps(value: Any) -> str:
@@ -341,6 +360,35 @@ class Store:
                 (record_id, key),
             ).fetchall()
         return [HistoryEntry(seq, at, json.loads(value), bool(c)) for seq, at, value, c in rows]
+
+    # ---- idempotency keys ---------------------------------------------------------------
+    def save_outcome(self, outcome: StoredOutcome) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *outcome.scope,
+                    outcome.created,
+                    outcome.fingerprint,
+                    outcome.status,
+                    outcome.body,
+                    json.dumps(outcome.headers),
+                ),
+            )
+
+    def forget_outcome(self, scope: tuple[str, str, str]) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM idempotency WHERE org=? AND operation=? AND key=?", scope)
+
+    def outcomes(self, created_after: float) -> list[StoredOutcome]:
+        """Stored answers newer than ``created_after``, oldest first; older ones are deleted."""
+        with self.transaction():
+            self._db.execute("DELETE FROM idempotency WHERE created <= ?", (created_after,))
+            rows = self._db.execute("SELECT * FROM idempotency ORDER BY created").fetchall()
+        return [
+            StoredOutcome((org, op, key), created, fp, status, bytes(body), json.loads(headers))
+            for org, op, key, created, fp, status, body, headers in rows
+        ]
 
     # ---- logs ---------------------------------------------------------------------------
     def log_mutation(self, entry: dict[str, Any]) -> None:
