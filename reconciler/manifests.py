@@ -303,7 +303,11 @@ def load_bytes(raw: bytes, file: str) -> LoadResult:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         return _failed(file, line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save as UTF-8")
-    return load_simple(text.removeprefix("\ufeff"), file) or load_events(text, file)
+    text = text.removeprefix("\ufeff")
+    refused = _refused_character(text)  # once, for both paths
+    if refused is not None:
+        return _failed(file, *refused)
+    return _simple(text, file) or _events_of(text, file)
 
 
 def _refused_character(text: str) -> tuple[int, str] | None:
@@ -331,8 +335,10 @@ def load_simple(text: str, file: str) -> LoadResult | None:
 
     A refused character (raw: the subset reads no escapes) is declined like any other hazard,
     for the event path to word."""
-    if _refused_character(text) is not None:
-        return None
+    return None if _refused_character(text) is not None else _simple(text, file)
+
+
+def _simple(text: str, file: str) -> LoadResult | None:
     simple = yaml_subset.parse(text, _plain_or_value_error, MAX_DEPTH)
     if simple is None:
         return None
@@ -344,8 +350,10 @@ def load_events(text: str, file: str) -> LoadResult:
     """Any YAML text, through libyaml's events: every hazard refused and every problem worded."""
     text = text.removeprefix("\ufeff")
     refused = _refused_character(text)  # raw; the escaped ones are the builder's
-    if refused is not None:
-        return _failed(file, *refused)
+    return _events_of(text, file) if refused is None else _failed(file, *refused)
+
+
+def _events_of(text: str, file: str) -> LoadResult:
     builder = _parse(text, file, pure=False)
     if builder.syntax_error:
         # libyaml speaks YAML 1.1, which refuses a few 1.2 spellings (a `:` inside a flow
