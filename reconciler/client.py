@@ -42,6 +42,7 @@ import ipaddress
 import json
 import logging
 import random
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -165,6 +166,18 @@ class _ApiKey:
         raise TypeError("an API key is not picklable")
 
 
+# Dot-separated labels (after IDNA encoding), optionally fully qualified with a final dot.
+_HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?", re.IGNORECASE)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_loopback(host: str) -> bool:
     if host.lower() in ("localhost", "localhost."):
         return True
@@ -175,9 +188,10 @@ def _is_loopback(host: str) -> bool:
 
 
 def check_base_url(base_url: str) -> str:
-    """The base URL a client would use (no trailing slash); ``ValueError`` for one that could
-    expose the key: plain http to a non-loopback host, credentials, a query or fragment. Lets
-    the CLI refuse a target before it prints or opens anything."""
+    """The base URL a client would use (no trailing slash); ``ValueError`` for one that is not a
+    usable absolute http(s) URL or could expose the key (plain http to a non-loopback host,
+    credentials, a query or fragment). Lets the CLI refuse a target before it prints or opens
+    anything."""
     return _check_base_url(base_url, transport_injected=False)
 
 
@@ -187,17 +201,32 @@ def check_api_key(value: str) -> None:
 
 
 def _check_base_url(base_url: str, *, transport_injected: bool) -> str:
-    parts = urlsplit(base_url)
-    # Checked first, and never echoed: these parts are where a secret would sit.
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("base URL must not carry credentials")
-    if parts.query or parts.fragment:
-        raise ValueError("base URL must not have a query or fragment")
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"base URL must be an absolute http(s) URL, got {base_url!r}")
-    if parts.scheme == "http" and not transport_injected and not _is_loopback(parts.hostname):
+    # No message echoes the URL: a malformed one may hold a password or a key where no parser
+    # finds it (``https:/user:pw@host``), and control characters would reach the terminal.
+    # '@', '?', '#' and '\\' are refused wherever they are, so parsers cannot disagree on them.
+    if not base_url or any(ch.isspace() or not ch.isprintable() for ch in base_url):
+        raise ValueError("base URL must be non-empty, without whitespace or control characters")
+    if "@" in base_url:
+        raise ValueError("base URL must not carry credentials (no '@')")
+    if "?" in base_url or "#" in base_url or "\\" in base_url:
+        raise ValueError("base URL must not have a query, a fragment or a backslash")
+    try:
+        url = httpx.URL(base_url)  # what the client will send to, so what is checked
+        host, raw_host = url.host, url.raw_host.decode("ascii")
+        # Read here, not from httpx: it takes the port through int(), which accepts "+443",
+        # "4_43" and "٤٤٣", and it drops a default port before anyone can look at it.
+        port = urlsplit(base_url).netloc.rpartition("]")[2].partition(":")[2]
+    except (httpx.InvalidURL, ValueError):  # ValueError: idna failures are UnicodeErrors
+        raise ValueError("base URL is not a valid URL") from None
+    if url.scheme not in ("https", "http") or not host:
+        raise ValueError("base URL must be an absolute URL like https://api.lightfield.app")
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError("base URL port must be a number from 1 to 65535")
+    if not (_HOST.fullmatch(raw_host) or _is_ip(host)):
+        raise ValueError("base URL host must be a DNS name or an IP address")
+    if url.scheme == "http" and not transport_injected and not _is_loopback(host):
         raise ValueError(
-            f"refusing plain http:// to {parts.hostname}: the API key would travel unencrypted "
+            f"refusing plain http:// to {raw_host}: the API key would travel unencrypted "
             "(http is only allowed for loopback hosts)"
         )
     return base_url.rstrip("/")
