@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -24,7 +24,7 @@ from reconciler.errors import ApiError, LfrError, RetryBudgetExhausted, Transpor
 from reconciler.redact import MARK, MIN_FRAGMENT
 
 from .conftest import ClientFactory
-from .support import FULL_KEY, READ_KEY, RecordingTransport
+from .support import FULL_KEY, READ_KEY, RecordingTransport, shown_key_runs
 
 LOGGERS = ("httpx", "httpcore", "reconciler.client", "reconciler")
 
@@ -291,20 +291,6 @@ def _echoes() -> list[tuple[str, str, Answer]]:
     return shapes
 
 
-def _leaks(text: str, key: str) -> list[str]:
-    """Runs of MIN_FRAGMENT characters of ``key`` or of another org's token that ``text``
-    shows, in any case, also after percent-decoding it up to three times."""
-    views = [text.lower()]
-    for _ in range(3):
-        views.append(unquote(views[-1]))
-    shown = "\n".join(views)
-    found = []
-    for secret in (key.lower(), *(token.lower() for token in OTHER_TOKENS)):
-        runs = {secret[i : i + MIN_FRAGMENT] for i in range(len(secret) - MIN_FRAGMENT + 1)}
-        found += [run for run in runs if run in shown]
-    return found
-
-
 def _everything_shown(error: BaseException) -> str:
     """Every text an exception carries: str/repr of the whole chain and the ApiError fields."""
     parts = []
@@ -347,7 +333,7 @@ async def test_error_pages_echoing_the_key_in_any_shape_leak_nothing() -> None:
                 shown = _everything_shown(caught.value)
                 if "cut" not in what:  # where the excerpt cuts, it may cut the mark short too
                     assert MARK in shown, what  # the echo was there, and was replaced
-                leaks += [f"{what} → {run}" for run in _leaks(shown, key)]
+                leaks += [f"{what} → {run}" for run in shown_key_runs(shown, (key, *OTHER_TOKENS))]
     assert leaks == []
     print(f"key echoes: 0 leaks in {len(echoes)} echoes")
 
@@ -419,6 +405,8 @@ async def test_malformed_answers_quoting_the_key_leak_nothing() -> None:
                         await client.retrieve("opportunities", str(index))
                     shown = _everything_shown(caught.value)
                     assert "RemoteProtocolError" in shown and MARK in shown, what
-                    leaks += [f"{what} → {run}" for run in _leaks(shown, key)]
+                    leaks += [
+                        f"{what} → {run}" for run in shown_key_runs(shown, (key, *OTHER_TOKENS))
+                    ]
     assert leaks == []
     print(f"malformed answers: 0 leaks in {count} echoes")
