@@ -21,7 +21,7 @@ from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.server import running_server
 from reconciler.errors import ApiError, LfrError, RetryBudgetExhausted, TransportError
-from reconciler.redact import MARK, MIN_FRAGMENT
+from reconciler.redact import MARK, MIN_FRAGMENT, redact
 
 from .conftest import ClientFactory
 from .support import FULL_KEY, READ_KEY, RecordingTransport, shown_key_runs
@@ -410,3 +410,16 @@ async def test_malformed_answers_quoting_the_key_leak_nothing() -> None:
                     ]
     assert leaks == []
     print(f"malformed answers: 0 leaks in {count} echoes")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Stage label 'Won' is ambiguous.",
+        "100% of 50%25 done; sk_lf_ keys are documented",
+        "opp_cm4stu901uvw234 acc_cm4stu901uvw234 Zq8xYv3",  # 7 characters of the key: too few
+        "<html><body>Bad gateway</body></html>",
+    ],
+)
+def test_redaction_leaves_text_without_a_key_as_it_was(text: str) -> None:
+    assert redact(text, ECHO_KEYS[0]) == text
