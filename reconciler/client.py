@@ -28,8 +28,10 @@ Retry rules (digest §7, §8; design §5). Every attempt of a call re-sends the 
   the call raises ``RetryBudgetExhausted`` carrying the last error, without sleeping in vain.
 
 The API key is held in a redacting wrapper and sent only as the ``Authorization`` header of
-requests to the configured host; it never appears in reprs, exception messages or log records
-(server-provided error text is scrubbed of it too).
+requests to the configured host; it never appears in reprs, exception messages or log records.
+Every server-provided string that reaches an exception (error fields, non-JSON excerpts,
+protocol failures quoting response bytes, a redirect's host, a malformed body's field path)
+goes through ``reconciler.redact`` first, and excerpts are cut only after that.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import ipaddress
 import json
 import logging
 import random
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +64,7 @@ from .errors import (
     api_error_class,
 )
 from .records import AuthInfo, Definitions, FieldHistoryEntry, FieldHistoryPage, ListPage, Record
+from .redact import redact, redact_json
 
 __all__ = [
     "API_VERSION",
@@ -86,6 +90,10 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_RATES = RateConfig()
 MAX_PAGE_SIZE = 25  # digest §1.3
 MAX_IDEMPOTENCY_KEY_LENGTH = 255  # digest §7
+EXCERPT = 200  # characters of a non-JSON error body kept in its message
+# The head of such a body that is redacted and then cut to EXCERPT: an echo that starts inside
+# the excerpt ends long before, and redacting a whole multi-MB page costs ~0.5 s per MB.
+EXCERPT_SCAN = 16_384
 _RESERVED_QUERY = frozenset({"limit", "offset", "status"})
 
 logger = logging.getLogger("reconciler.client")
@@ -158,6 +166,18 @@ class _ApiKey:
         raise TypeError("an API key is not picklable")
 
 
+# Dot-separated labels (after IDNA encoding), optionally fully qualified with a final dot.
+_HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?", re.IGNORECASE)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_loopback(host: str) -> bool:
     if host.lower() in ("localhost", "localhost."):
         return True
@@ -168,9 +188,10 @@ def _is_loopback(host: str) -> bool:
 
 
 def check_base_url(base_url: str) -> str:
-    """The base URL a client would use (no trailing slash); ``ValueError`` for one that could
-    expose the key: plain http to a non-loopback host, credentials, a query or fragment. Lets
-    the CLI refuse a target before it prints or opens anything."""
+    """The base URL a client would use (no trailing slash); ``ValueError`` for one that is not a
+    usable absolute http(s) URL or could expose the key (plain http to a non-loopback host,
+    credentials, a query or fragment). Lets the CLI refuse a target before it prints or opens
+    anything."""
     return _check_base_url(base_url, transport_injected=False)
 
 
@@ -180,17 +201,32 @@ def check_api_key(value: str) -> None:
 
 
 def _check_base_url(base_url: str, *, transport_injected: bool) -> str:
-    parts = urlsplit(base_url)
-    # Checked first, and never echoed: these parts are where a secret would sit.
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("base URL must not carry credentials")
-    if parts.query or parts.fragment:
-        raise ValueError("base URL must not have a query or fragment")
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"base URL must be an absolute http(s) URL, got {base_url!r}")
-    if parts.scheme == "http" and not transport_injected and not _is_loopback(parts.hostname):
+    # No message echoes the URL: a malformed one may hold a password or a key where no parser
+    # finds it (``https:/user:pw@host``), and control characters would reach the terminal.
+    # '@', '?', '#' and '\\' are refused wherever they are, so parsers cannot disagree on them.
+    if not base_url or any(ch.isspace() or not ch.isprintable() for ch in base_url):
+        raise ValueError("base URL must be non-empty, without whitespace or control characters")
+    if "@" in base_url:
+        raise ValueError("base URL must not carry credentials (no '@')")
+    if "?" in base_url or "#" in base_url or "\\" in base_url:
+        raise ValueError("base URL must not have a query, a fragment or a backslash")
+    try:
+        url = httpx.URL(base_url)  # what the client will send to, so what is checked
+        host, raw_host = url.host, url.raw_host.decode("ascii")
+        # Read here, not from httpx: it takes the port through int(), which accepts "+443",
+        # "4_43" and "٤٤٣", and it drops a default port before anyone can look at it.
+        port = urlsplit(base_url).netloc.rpartition("]")[2].partition(":")[2]
+    except (httpx.InvalidURL, ValueError):  # ValueError: idna failures are UnicodeErrors
+        raise ValueError("base URL is not a valid URL") from None
+    if url.scheme not in ("https", "http") or not host:
+        raise ValueError("base URL must be an absolute URL like https://api.lightfield.app")
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError("base URL port must be a number from 1 to 65535")
+    if not (_HOST.fullmatch(raw_host) or _is_ip(host)):
+        raise ValueError("base URL host must be a DNS name or an IP address")
+    if url.scheme == "http" and not transport_injected and not _is_loopback(host):
         raise ValueError(
-            f"refusing plain http:// to {parts.hostname}: the API key would travel unencrypted "
+            f"refusing plain http:// to {raw_host}: the API key would travel unencrypted "
             "(http is only allowed for loopback hosts)"
         )
     return base_url.rstrip("/")
@@ -562,7 +598,7 @@ class LightfieldClient:
             try:
                 response = await self._http.send(request)
             except httpx.HTTPError as exc:
-                error: LfrError = _transport_error(exc, method, path, is_write)
+                error: LfrError = self._transport_error(exc, method, path, is_write)
                 if isinstance(exc, httpx.DecodingError):
                     # A body we cannot decode: like a malformed 2xx, only reads are re-sent.
                     retryable = not is_write
@@ -577,7 +613,7 @@ class LightfieldClient:
                     except ValidationError as exc:
                         error = TransportError(
                             f"{response.status_code} response is not a valid "
-                            f"{model.__name__} ({_first_problem(exc)})",
+                            f"{model.__name__} ({self._redact(_first_problem(exc))})",
                             method=method,
                             path=path,
                             maybe_committed=is_write,
@@ -612,16 +648,9 @@ class LightfieldClient:
                 self._on_retry(attempt, error, delay)
             await self._clock.sleep(delay)
 
-    def _redact(self, value: Any) -> Any:
-        """Scrub the key out of server-provided data before it reaches an exception."""
-        secret = self._key.reveal()
-        if isinstance(value, str):
-            return value.replace(secret, repr(self._key)) if secret in value else value
-        if isinstance(value, list):
-            return [self._redact(item) for item in value]
-        if isinstance(value, dict):
-            return {self._redact(k): self._redact(v) for k, v in value.items()}
-        return value
+    def _redact(self, text: str) -> str:
+        """Server-provided text, scrubbed of keys before it reaches an exception."""
+        return redact(text, self._key.reveal())
 
     def _api_error(self, response: httpx.Response, method: str, path: str) -> ApiError:
         """Build the typed error from the envelope ``{"error": {...}}`` or the un-enveloped
@@ -633,7 +662,7 @@ class LightfieldClient:
         details: dict[str, Any] = {}
         if isinstance(payload, dict):
             inner = payload.get("error")
-            details = dict(inner) if isinstance(inner, dict) else dict(payload)
+            details = redact_json(inner if isinstance(inner, dict) else payload, self._key.reveal())
         status = response.status_code
         if details:
             message = _text(details.pop("message", None)) or ""
@@ -641,16 +670,17 @@ class LightfieldClient:
             code = _text(details.pop("code", None))
             param = _text(details.pop("param", None))
         else:
-            # Not our JSON (a proxy's HTML page, an empty body): keep a short excerpt.
-            message = " ".join(response.text.split())[:200]
+            # Not our JSON (a proxy's HTML page, an empty body): keep a short excerpt, cut
+            # from redacted text so the cut cannot leave the tail of a key behind.
+            message = self._redact(" ".join(response.text[:EXCERPT_SCAN].split()))[:EXCERPT]
             error_type = code = param = None
         return api_error_class(status)(
             status=status,
-            type=self._redact(error_type),
-            code=self._redact(code),
-            message=self._redact(message),
-            param=self._redact(param),
-            extra=self._redact(details),
+            type=error_type,
+            code=code,
+            message=message,
+            param=param,
+            extra=details,
             method=method,
             path=path,
             retry_after=_server_delay(response.headers, self._clock),
@@ -662,12 +692,27 @@ class LightfieldClient:
             host = response.request.url.join(location).host if location else ""
         except httpx.InvalidURL:
             host = ""
-        target = f" to host {host!r}" if host else ""
+        target = f" to host {self._redact(host)!r}" if host else ""
         return TransportError(
             f"{response.status_code} redirect{target} not followed "
             "(the API key is only sent to the configured base URL)",
             method=method,
             path=path,
+        )
+
+    def _transport_error(
+        self, exc: httpx.HTTPError, method: str, path: str, is_write: bool
+    ) -> TransportError:
+        # Protocol errors quote the response bytes they choke on (h11: "illegal header line:
+        # bytearray(b'...')"), so the message is server-provided text like any other.
+        reason = (
+            f"{type(exc).__name__}: {self._redact(str(exc))}" if str(exc) else type(exc).__name__
+        )
+        return TransportError(
+            reason,
+            method=method,
+            path=path,
+            maybe_committed=is_write and not isinstance(exc, _NOT_SENT),
         )
 
 
@@ -703,19 +748,6 @@ _NOT_SENT: tuple[type[httpx.HTTPError], ...] = (
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
 )
-
-
-def _transport_error(
-    exc: httpx.HTTPError, method: str, path: str, is_write: bool
-) -> TransportError:
-    # httpx messages name the failure, never headers; still, keep only the class and message.
-    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return TransportError(
-        reason,
-        method=method,
-        path=path,
-        maybe_committed=is_write and not isinstance(exc, _NOT_SENT),
-    )
 
 
 def _should_retry(error: ApiError, response: httpx.Response, keyed: bool) -> bool:

@@ -4,9 +4,11 @@ Owns the target rules and nothing else: with ``LIGHTFIELD_API_KEY`` (or ``--api-
 targets ``LIGHTFIELD_BASE_URL`` / ``--base-url`` (default: the real API); with no key it targets
 an embedded emulator on a SQLite file under ``.lfr/``, seeded with the demo data the example
 manifests refer to. Under ``CI=true`` a missing key is refused unless ``--local`` is given, so a
-CI job whose secret went missing fails loudly instead of planning against demo data. A key or
-base URL the client would refuse (plain http to a non-loopback host, credentials in the URL,
-whitespace inside the key) is a ``TargetError`` here, before the CLI prints or sends anything.
+CI job whose secret went missing fails loudly instead of planning against demo data; a key set
+but empty is refused everywhere. A key or base URL the client would refuse (malformed, a bad
+port, plain http to a non-loopback host, credentials in the URL, whitespace inside the key, the
+key inside the URL) is a ``TargetError`` here, before the CLI prints or sends anything; its
+message never echoes either value.
 
 Called by ``cli.py`` only; it is the one module besides the CLI that may wire the emulator to
 the client, because the local workspace is exactly that wiring.
@@ -27,6 +29,7 @@ from .client import (
     check_base_url,
 )
 from .errors import LfrError
+from .redact import redact
 
 LOCAL_WORKSPACE_DIR = Path(".lfr")
 LOCAL_DB_NAME = "workspace.sqlite3"
@@ -77,22 +80,30 @@ def choose_target(
     """Apply the design §7 rules to flags (which win) and environment variables."""
     if local:
         return Target(LOCAL_BASE_URL, LOCAL_API_KEY, workspace_dir / LOCAL_DB_NAME)
-    key = api_key or env.get("LIGHTFIELD_API_KEY") or None
+    # An empty key is still a key someone meant to set (a CI secret that came out empty): it is
+    # refused rather than taken as "no key", which would quietly plan against demo data.
+    key = api_key if api_key is not None else env.get("LIGHTFIELD_API_KEY")
     url = base_url or env.get("LIGHTFIELD_BASE_URL") or None
+    if url is not None:
+        try:
+            check_base_url(url)
+        except ValueError as exc:
+            raise TargetError(f"{exc} (LIGHTFIELD_BASE_URL / --base-url)") from None
     if key is not None:
         key = key.strip()  # a key pasted from a file often brings its newline
         try:
             check_api_key(key)
         except ValueError as exc:
             raise TargetError(f"{exc} (LIGHTFIELD_API_KEY / --api-key)") from None
-        try:
-            check_base_url(url or DEFAULT_BASE_URL)
-        except ValueError as exc:
-            raise TargetError(f"{exc} (LIGHTFIELD_BASE_URL / --base-url)") from None
+        if url is not None and redact(url, key) != url:
+            # The target line prints the base URL.
+            raise TargetError(
+                "base URL must not contain an API key (LIGHTFIELD_BASE_URL / --base-url)"
+            )
         return Target(url or DEFAULT_BASE_URL, key)
     if url is not None:
         raise TargetError(
-            f"A base URL is set ({url}) but no API key: set LIGHTFIELD_API_KEY or pass --api-key."
+            "A base URL is set but no API key: set LIGHTFIELD_API_KEY or pass --api-key."
         )
     if env.get("CI", "").lower() == "true":
         raise TargetError(

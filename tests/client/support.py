@@ -3,15 +3,18 @@
 Neither replaces code under test: ``FakeClock`` is the client's injectable time source bound to
 the emulator's ``ManualClock``, and ``RecordingTransport`` forwards every request unchanged to a
 real transport (the emulator's ASGI app) while keeping a copy of what was sent.
+``shown_key_runs`` is the leak check of the key-echo tests.
 """
 
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import unquote
 
 import httpx
 
 from reconciler.emulator.clock import ManualClock
+from reconciler.redact import MIN_FRAGMENT
 
 FULL_KEY = "sk_lf_demo_full"
 READ_KEY = "sk_lf_demo_read"
@@ -50,3 +53,18 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def shown_key_runs(text: str, secrets: tuple[str, ...]) -> list[str]:
+    """The runs of MIN_FRAGMENT characters of any of ``secrets`` that ``text`` shows, in any
+    letter case, also once percent-decoded up to three times: what redaction must leave none of."""
+    views = [text.lower()]
+    for _ in range(3):
+        views.append(unquote(views[-1]))
+    shown = "\n".join(views)
+    runs = {
+        secret.lower()[i : i + MIN_FRAGMENT]
+        for secret in secrets
+        for i in range(len(secret) - MIN_FRAGMENT + 1)
+    }
+    return sorted(run for run in runs if run in shown)

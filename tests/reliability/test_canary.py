@@ -7,18 +7,27 @@ redirect pointed to.
 
 from __future__ import annotations
 
+import http.server
 import json
 import logging
+import threading
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from reconciler.cli import app
+from reconciler.client import EXCERPT
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES
+from reconciler.redact import MIN_FRAGMENT
+from tests.client.support import shown_key_runs
 from tests.demo import opportunity
 
 from .harness import ACME_RENEWAL, collector, write_manifests
@@ -164,3 +173,101 @@ def test_the_canary_key_appears_nowhere(
     assert t.leaks() == []
     scanned = sum(len(text) for _, text in t.texts)
     print(f"canary: {t.runs} CLI runs, {len(caplog.records)} log records, {scanned} chars, 0 leaks")
+
+
+# --- a server that echoes the key it was sent ------------------------------------------------
+
+
+def _percent(text: str) -> str:
+    return "".join(f"%{ord(c):02X}" for c in text)
+
+
+OTHER_ORG_KEY = "sk_lf_other_org_5c4b3a2918"
+# How a proxy or a debugging backend might answer with the Authorization it received.
+ECHO_PAGES: list[Callable[[str], tuple[int, str, str]]] = [
+    lambda k: (401, "text/html", f"<html><body><p>Invalid key {k}</p></body></html>"),
+    lambda k: (401, "text/html", f"<p>{'x' * (EXCERPT - len(k))} {k}</p>"),  # across the cut
+    lambda k: (403, "text/html", f"<p>{'y' * (EXCERPT - 10)} {k.upper()}</p>"),
+    lambda k: (401, "text/plain", f"Authorization: Bearer {k[:-1]}"),
+    lambda k: (401, "text/plain", f"token={k[3:]}; other={OTHER_ORG_KEY}"),
+    lambda k: (400, "text/plain", f"GET /v1/auth/validate?key={_percent(k)}"),
+    lambda k: (400, "text/plain", f"GET /v1/auth/validate?key={quote(_percent(k), safe='')}"),
+    lambda k: (
+        403,
+        "application/json",
+        json.dumps(
+            {
+                "error": {
+                    "type": "forbidden",
+                    "message": f"Key {k.upper()} lacks a scope",
+                    "code": k[: MIN_FRAGMENT + 2],
+                    "param": quote(k.replace("_", "%5F")),
+                    "seen": {k: [k.lower(), OTHER_ORG_KEY.upper()]},
+                }
+            }
+        ),
+    ),
+    lambda k: (404, "application/json", json.dumps({"type": "not_found", "message": k})),
+    lambda k: (502, "text/html", f"<h1>Bad gateway</h1><pre>{k}</pre>"),
+]
+
+
+class _Echo(http.server.BaseHTTPRequestHandler):
+    answered: list[int]
+
+    def do_GET(self) -> None:
+        key = self.headers.get("authorization", "").removeprefix("Bearer ")
+        status, content_type, body = ECHO_PAGES[len(self.answered) % len(ECHO_PAGES)](key)
+        self.answered.append(status)
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("x-should-retry", "false")  # one answer per run, no waiting
+        # No echo in a response header: lfr shows none, but httpcore's own DEBUG trace logs
+        # them verbatim (a limit of the log scan here, not of lfr's output).
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output quiet
+
+
+@contextmanager
+def echo_server() -> Iterator[tuple[str, list[int]]]:
+    """A loopback server answering every GET with the next ECHO_PAGES page built around the
+    key it received, as a real echoing proxy would."""
+    answered: list[int] = []
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), type("Echo", (_Echo,), {"answered": answered})
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", answered
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_echoing_the_canary_gets_it_shown_nowhere(
+    manifest_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    write_manifests(manifest_dir)
+    t = Transcript()
+    commands = [["whoami"], ["plan", "manifests"], ["validate", "manifests"]]
+    with echo_server() as (base_url, answered):
+        for command in commands:
+            for _ in ECHO_PAGES:
+                result = t.run(command, base_url)
+                assert result.exit_code == 1, result.output
+                assert result.stderr.count("Error: ") == 1, result.stderr
+    assert len(answered) == len(commands) * len(ECHO_PAGES)  # every page was served once
+    t.add("log text", caplog.text)
+    for record in caplog.records:
+        t.add(f"log record {record.name}", record.getMessage() + repr(record.__dict__))
+    shown = "\n".join(text for _, text in t.texts)
+    assert "sk_lf_…" in shown  # the echoes arrived, and were replaced
+    assert shown_key_runs(shown, (CANARY, OTHER_ORG_KEY)) == []
+    assert t.leaks() == []
+    print(f"canary echoes: 0 leaks in {len(answered)} echoing answers over {t.runs} CLI runs")
