@@ -31,8 +31,10 @@ from .model import (
 )
 from .schema import ID_PREFIXES, OrgSchema, ValueProblem, is_empty, normalize_desired
 
-# What a create must carry (digest §2.2).
+# What a create must carry (digest §2.2), and the fields no write may empty (the API answers
+# "cannot be cleared"; a blank name is no name).
 CREATE_REQUIRED_FIELDS = ("$name",)
+UNCLEARABLE_FIELDS = ("$name", "$stage")
 CREATE_REQUIRED_RELATIONSHIPS = ("$account",)
 # Which lookups can find which object type (design §3).
 REFERENCE_KINDS: dict[str, tuple[type[Lookup], ...]] = {
@@ -96,6 +98,11 @@ def _build_one(
             _check_create_requirements(
                 loaded, fields, relationships, match_fields, match_relationships, report
             )
+    # What a write sends: spec; for a record that may be created, the match values too.
+    # (a create leaves empty values out, and the check above names a missing $name)
+    may_create = manifest.metadata.match is not None and manifest.metadata.on_missing == "create"
+    sent = [f for f in match_fields if not is_empty(f.value)] if may_create else []
+    _check_written_fields(schema, [*sent, *fields], report)
     if problems:
         return None, problems
     return (
@@ -134,7 +141,11 @@ def _fields(
         try:
             normalized = normalize_desired(schema, key, value)
         except ValueProblem as problem:
-            report(origin, f"{key}: {problem}")
+            # Each bad item of a list at its own line; a scalar (or the whole list) at the key.
+            for index, message in problem.items:
+                report(loaded.origin_of(*at, key, index), f"{key}: {message}")
+            if not problem.items:
+                report(origin, f"{key}: {problem}")
             continue
         result.append(DesiredField(key, normalized, origin))
     return tuple(result)
@@ -245,6 +256,43 @@ def _check_create_requirements(
             f"a manifest that may create its record (match, onMissing: create) must set "
             f"{' and '.join(missing)} in spec or match; or set onMissing: error",
         )
+
+
+def _check_written_fields(schema: OrgSchema, fields: Sequence[DesiredField], report: Any) -> None:
+    """Rules across fields that the API applies to a write: required fields stay set, and
+    ``$pipeline`` is only a hint that comes with its ``$stage`` (digest §2.6)."""
+    by_key = {f.key: f for f in fields}  # spec after match: spec wins, as in the create body
+    for key in UNCLEARABLE_FIELDS:
+        given = by_key.get(key)
+        if given is not None and (given.value is None or _blank(given.value)):
+            report(given.origin, f"{key} cannot be empty: Lightfield requires it")
+    pipeline, stage = by_key.get("$pipeline"), by_key.get("$stage")
+    if pipeline is None:
+        return
+    if stage is None or pipeline.value is None:
+        report(
+            pipeline.origin,
+            "$pipeline is only a hint for $stage: write the $stage (its pipeline follows), "
+            "or both together",
+        )
+        return
+    stages = _options(schema, "$stage")
+    owner = next((o.parent_id for o in stages if o.id == stage.value), None)
+    if owner != pipeline.value:
+        label = next((o.label for o in stages if o.id == stage.value), stage.value)
+        report(
+            pipeline.origin,
+            f"$stage {label!r} is not a stage of pipeline {schema.pipeline_name(pipeline.value)!r}",
+        )
+
+
+def _options(schema: OrgSchema, key: str) -> Sequence[Any]:
+    definition = schema.field(key)
+    return () if definition is None else definition.type_configuration.options
+
+
+def _blank(value: Any) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 def _duplicates(manifests: Sequence[LoadedManifest]) -> list[Problem]:
