@@ -9,6 +9,7 @@ references into ids.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -29,13 +30,24 @@ from .model import (
     RelationshipSpec,
     lookup_of,
 )
-from .schema import ID_PREFIXES, OrgSchema, ValueProblem, is_empty, normalize_desired
+from .schema import (
+    ID_PREFIXES,
+    OrgSchema,
+    ValueProblem,
+    is_empty,
+    normalize_desired,
+    visible,
+)
 
 # What a create must carry (digest §2.2), and the fields no write may empty (the API answers
 # "cannot be cleared"; a blank name is no name).
 CREATE_REQUIRED_FIELDS = ("$name",)
 UNCLEARABLE_FIELDS = ("$name", "$stage")
 CREATE_REQUIRED_RELATIONSHIPS = ("$account",)
+# At most this many problems of one kind are listed per file (cap_problems).
+PROBLEMS_PER_KIND = 20
+# The parts of a message that vary between problems of one kind: quoted values, numbers.
+_VARIABLE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\d[\d,.]*")
 # Which lookups can find which object type (design §3).
 REFERENCE_KINDS: dict[str, tuple[type[Lookup], ...]] = {
     "member": (ByEmail,),
@@ -56,7 +68,33 @@ def build_desired(
         if record is not None and not found:
             records.append(record)
     problems.extend(_duplicates(manifests))
-    return records, sorted(set(problems))
+    return records, cap_problems(sorted(set(problems)))
+
+
+def cap_problems(problems: Sequence[Problem], cap: int = PROBLEMS_PER_KIND) -> list[Problem]:
+    """``problems`` (sorted) with at most ``cap`` of one kind per file: the first ones, then one
+    line, at the first left out, counting the rest. A kind is a message with its quoted values
+    and numbers taken out ("partners: no account with name …"), so 10,000 unresolved
+    references of one file are 20 lines and a count, not 10,000 lines."""
+    seen: dict[tuple[str, str], int] = {}
+    kept: list[Problem] = []
+    left_out: dict[tuple[str, str], list[Problem]] = {}
+    for problem in problems:
+        kind = (problem.file, _VARIABLE.sub("…", problem.message))
+        seen[kind] = seen.get(kind, 0) + 1
+        if seen[kind] <= cap:
+            kept.append(problem)
+        else:
+            left_out.setdefault(kind, []).append(problem)
+    for (file, template), rest in left_out.items():
+        kept.append(
+            Problem(
+                file,
+                rest[0].line,
+                f"and {len(rest):,} more like this in this file, from this line on: {template}",
+            )
+        )
+    return sorted(kept)
 
 
 def _build_one(
@@ -181,18 +219,46 @@ def _relationships(
             report(origin, shaped)
             continue
         exact, include, exclude = shaped
-        bad = [_reference_problem(key, definition.object_type, ref) for ref in (*include, *exclude)]
-        messages = [message for message in bad if message]
-        for message in messages:
-            report(origin, message)
-        if messages:
+        written = _item_origins(loaded, (*at, key), spec)
+        item_origins = tuple(written.get(_ref_key(ref), origin) for ref in (*include, *exclude))
+        bad = [
+            (where, message)
+            for ref, where in zip((*include, *exclude), item_origins, strict=True)
+            if (message := _reference_problem(key, definition.object_type, ref))
+        ]
+        for where, message in bad:
+            report(where, message)
+        if bad:
             continue
         result.append(
             DesiredRelationship(
-                key, cardinality, definition.object_type, exact, include, exclude, origin
+                key,
+                cardinality,
+                definition.object_type,
+                exact,
+                include,
+                exclude,
+                origin,
+                item_origins,
             )
         )
     return tuple(result)
+
+
+def _item_origins(
+    loaded: LoadedManifest, at: tuple[str, ...], spec: RelationshipSpec
+) -> dict[str, Origin]:
+    """The line of each reference of a relationship value, by reference (first one wins)."""
+    paths: list[tuple[tuple[str | int, ...], Reference]] = []
+    if isinstance(spec, list):
+        paths = [((*at, index), ref) for index, ref in enumerate(spec)]
+    elif isinstance(spec, Partial):
+        paths = [((*at, "include", i), ref) for i, ref in enumerate(spec.include)]
+        paths += [((*at, "exclude", i), ref) for i, ref in enumerate(spec.exclude)]
+    origins: dict[str, Origin] = {}
+    for path, ref in paths:
+        origins.setdefault(_ref_key(ref), loaded.origin_of(*path))
+    return origins
 
 
 def _shape(
@@ -225,10 +291,15 @@ def _shape(
 
 def _reference_problem(key: str, object_type: str, ref: Reference) -> str | None:
     if isinstance(ref, str):
+        # An id that cannot name a record of the target type: the API would answer
+        # relationship_entity_missing (a wrong prefix shows up there, digest §2.3).
         prefix = ID_PREFIXES.get(object_type)
         other = next((t for t, p in ID_PREFIXES.items() if ref.startswith(p)), None)
         if prefix and other and other != object_type:
             return f"relationship {key!r} links {object_type}s, but {ref!r} is a {other} id"
+        if not visible(ref) or (prefix and (not ref.startswith(prefix) or ref == prefix)):
+            spelled = f" ({prefix}...)" if prefix else ""
+            return f"relationship {key!r} links {object_type}s: {ref!r} is not an id{spelled}"
         return None
     allowed = REFERENCE_KINDS.get(object_type, ())
     if isinstance(ref, allowed):

@@ -4,16 +4,19 @@ Owns how a human reference finds its record: a member by ``{email}`` (members ha
 one scan of ``/v1/members``), a contact by ``{email}`` (``$email[contains]``, then an exact,
 case-insensitive check), an account by ``{name}`` (``$name[equal]``) or ``{domain}``
 (``$website[contains]``, then a host check). Zero or several matches is a ``Problem`` listing the
-candidates; nothing is ever picked blindly.
+candidates; nothing is ever picked blindly. Also confirms that every raw id a write would link
+exists and is active: the API refuses a missing id (``relationship_entity_missing``) or a
+trashed one (``relationship_entity_inactive``), so a plan must not be green with one.
 
-Cost: each distinct reference is looked up once per run. When a type has more distinct
-references than the whole list has pages, one scan of that list is cheaper than a query per
-reference, so the resolver scans instead. Lookups run concurrently; the client's Search bucket
-paces them. Raw ids pass through unchanged (the API rejects unknown ids at apply with the
-manifest's ``file:line``).
+Cost: each distinct reference and id is looked up once per run, per related type. When a type
+has more distinct references and ids than its whole list has pages, one scan of that list
+answers them all (the API has no id filter); else each lookup is a filtered list and each id a
+``GET``. An id the scan did not show is confirmed with a ``GET`` before it is reported, as the
+list index lags writes. Lookups run concurrently; the client's buckets pace them.
 
-Also collects a readable name for every record it saw, which renderers use to show
-``Jane Doe <jane@acme.com>`` instead of ``mem_...``.
+Each problem is reported at the line of its own item; ``desired.cap_problems`` keeps a list of
+thousands readable. Also collects a readable name for every record it saw, which renderers use
+to show ``Jane Doe <jane@acme.com>`` instead of ``mem_...``.
 """
 
 from __future__ import annotations
@@ -27,11 +30,18 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from .client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
+from .desired import cap_problems
+from .errors import NotFound
 from .manifests import Problem
 from .model import ByDomain, ByEmail, ByName, DesiredRecord, DesiredRelationship, Reference
 from .records import Record
 
 PAGE = MAX_PAGE_SIZE
+# Endpoints of the types a raw id can be checked at (opportunities have no lookup, but an id).
+ENDPOINT_OF: dict[str, ObjectType] = {**LIST_OF, "opportunity": "opportunities"}
+# Ids a scan did not show are confirmed one by one (the list lags writes) up to this many;
+# beyond it, so many missing ids are a pasted-wrong list, not a lagging index.
+MAX_CONFIRMATIONS = 100
 
 LookupKind = Literal["email", "name", "domain"]
 
@@ -47,20 +57,25 @@ class Resolution:
 async def resolve_references(
     client: LightfieldClient, desired: Sequence[DesiredRecord]
 ) -> Resolution:
-    """Replace every reference in ``desired`` with an id; unresolvable ones become problems."""
-    wanted: dict[tuple[str, LookupKind], set[str]] = defaultdict(set)
+    """Replace every reference in ``desired`` with an id and confirm the raw ids it would link;
+    unresolvable references and missing ids become problems."""
+    wanted: dict[str, dict[LookupKind, set[str]]] = defaultdict(lambda: defaultdict(set))
+    ids: dict[str, set[str]] = defaultdict(set)
     for record in desired:
         for relationship in _all_relationships(record):
+            for ref in relationship.include:
+                if isinstance(ref, str):
+                    ids[relationship.object_type].add(ref)
             for ref in (*relationship.include, *relationship.exclude):
                 lookup = _lookup(ref)
                 if lookup is not None:
-                    wanted[(relationship.object_type, lookup[0])].add(lookup[1])
+                    wanted[relationship.object_type][lookup[0]].add(lookup[1])
 
     resolver = _Resolver(client)
     await asyncio.gather(
         *(
-            resolver.find(object_type, kind, values)
-            for (object_type, kind), values in wanted.items()
+            resolver.find(object_type, wanted.get(object_type, {}), ids.get(object_type, set()))
+            for object_type in {*wanted, *ids}
         )
     )
     resolution = Resolution(names=resolver.names)
@@ -76,7 +91,7 @@ async def resolve_references(
         resolution.problems.extend(problems)
         if not problems:
             resolution.records.append(rewritten)
-    resolution.problems.sort()
+    resolution.problems = cap_problems(sorted(resolution.problems))
     return resolution
 
 
@@ -97,11 +112,17 @@ def _lookup(ref: Reference) -> tuple[LookupKind, str] | None:
 def _rewrite(
     relationship: DesiredRelationship, resolver: _Resolver, problems: list[Problem]
 ) -> DesiredRelationship:
-    def ids(refs: tuple[Reference, ...]) -> tuple[Reference, ...]:
+    def report(index: int, message: str) -> None:
+        origin = relationship.origin_of_item(index)
+        problems.append(Problem(origin.file, origin.line, message))
+
+    def ids(refs: tuple[Reference, ...], first: int, linked: bool) -> tuple[Reference, ...]:
         result: list[Reference] = []
-        for ref in refs:
+        for index, ref in enumerate(refs, start=first):
             lookup = _lookup(ref)
             if lookup is None:
+                if linked and ref in resolver.missing.get(relationship.object_type, ()):
+                    report(index, _missing(relationship, str(ref), resolver))
                 result.append(ref)
                 continue
             found = resolver.found.get((relationship.object_type, *lookup), [])
@@ -109,15 +130,12 @@ def _rewrite(
                 if found[0].id not in result:
                     result.append(found[0].id)
                 continue
-            origin = relationship.origin
-            problems.append(
-                Problem(
-                    origin.file, origin.line, _not_unique(relationship, lookup, found, resolver)
-                )
-            )
+            report(index, _not_unique(relationship, lookup, found, resolver))
         return tuple(result)
 
-    include, exclude = ids(relationship.include), ids(relationship.exclude)
+    include = ids(relationship.include, 0, linked=True)
+    # (An excluded id is only ever removed, which the API does for any id: no check.)
+    exclude = ids(relationship.exclude, len(relationship.include), linked=False)
     overlap = set(include) & set(exclude)
     if overlap:
         # Two spellings of one record (an id and an email, say) on both sides.
@@ -126,6 +144,17 @@ def _rewrite(
         message = f"{relationship.key}: {both} is both included and excluded"
         problems.append(Problem(origin.file, origin.line, message))
     return replace(relationship, include=include, exclude=exclude)
+
+
+def _missing(relationship: DesiredRelationship, record_id: str, resolver: _Resolver) -> str:
+    kind = relationship.object_type
+    unconfirmed = record_id in resolver.unconfirmed.get(kind, ())
+    why = (
+        "not in the list of them (too many such ids to confirm each)"
+        if unconfirmed
+        else "it does not exist, is in the trash, or is not in this org"
+    )
+    return f"{relationship.key}: no active {kind} with id {record_id!r} ({why})"
 
 
 def _not_unique(
@@ -147,27 +176,76 @@ def _not_unique(
 
 
 class _Resolver:
-    """One run's lookups and their results; each distinct reference is fetched once."""
+    """One run's lookups and their results; each distinct reference or id is fetched once."""
 
     def __init__(self, client: LightfieldClient) -> None:
         self.client = client
         self.found: dict[tuple[str, LookupKind, str], list[Record]] = {}
         self.names: dict[str, str] = {}
+        # object type → raw ids with no active record of that type (and those of them not
+        # confirmed by a read of their own, see MAX_CONFIRMATIONS)
+        self.missing: dict[str, set[str]] = {}
+        self.unconfirmed: dict[str, set[str]] = {}
 
-    async def find(self, object_type: str, kind: LookupKind, values: set[str]) -> None:
-        list_type = LIST_OF.get(object_type)
-        if list_type is None:
-            return  # no lookup exists for this type; desired.py already refused the reference
+    async def find(
+        self, object_type: str, lookups: dict[LookupKind, set[str]], ids: set[str]
+    ) -> None:
+        """Answer every lookup of ``object_type`` and check every raw id, by one scan of its
+        list when that is cheaper than a request each."""
+        endpoint = ENDPOINT_OF.get(object_type)
+        if endpoint is None:
+            return  # no endpoint for this type; desired.py already refused its lookups
+        wanted = sum(map(len, lookups.values())) + len(ids)
         if object_type == "member":
             # No member filters exist (digest §4.3): one scan answers every member reference.
-            self._index(object_type, kind, values, await self.client.list_all(list_type))
+            await self._from_scan(object_type, lookups, ids, await self.client.list_all(endpoint))
             return
-        first = await self.client.list_page(list_type, limit=PAGE)
+        first = await self.client.list_page(endpoint, limit=PAGE)
         total = first.total_count if first.total_count is not None else math.inf
-        if len(first.data) < PAGE or len(values) >= math.ceil(total / PAGE):
-            self._index(object_type, kind, values, await self.client.list_rest(list_type, first))
+        if len(first.data) < PAGE or wanted >= math.ceil(total / PAGE):
+            records = await self.client.list_rest(endpoint, first)
+            await self._from_scan(object_type, lookups, ids, records)
             return
-        await asyncio.gather(*(self._query(object_type, list_type, kind, v) for v in values))
+        await asyncio.gather(
+            *(
+                self._query(object_type, endpoint, kind, value)
+                for kind, values in lookups.items()
+                for value in values
+            ),
+            self._confirm(object_type, endpoint, ids),
+        )
+
+    async def _from_scan(
+        self,
+        object_type: str,
+        lookups: dict[LookupKind, set[str]],
+        ids: set[str],
+        records: Sequence[Record],
+    ) -> None:
+        for kind, values in lookups.items():
+            self._index(object_type, kind, values, records)
+        self._remember(records)
+        listed = {record.id for record in records}
+        unseen = sorted(ids - listed)
+        endpoint = ENDPOINT_OF[object_type]
+        if len(unseen) > MAX_CONFIRMATIONS:
+            self.unconfirmed[object_type] = set(unseen[MAX_CONFIRMATIONS:])
+            self.missing.setdefault(object_type, set()).update(unseen[MAX_CONFIRMATIONS:])
+        await self._confirm(object_type, endpoint, set(unseen[:MAX_CONFIRMATIONS]))
+
+    async def _confirm(self, object_type: str, endpoint: ObjectType, ids: set[str]) -> None:
+        """A ``GET`` of each id: a 404 means no active record of that type (trashed records,
+        other types' and other orgs' ids all answer 404)."""
+
+        async def one(record_id: str) -> None:
+            try:
+                record = await self.client.retrieve(endpoint, record_id)
+            except NotFound:
+                self.missing.setdefault(object_type, set()).add(record_id)
+                return
+            self._remember([record])
+
+        await asyncio.gather(*(one(record_id) for record_id in sorted(ids)))
 
     async def _query(
         self, object_type: str, list_type: ObjectType, kind: LookupKind, value: str
@@ -179,6 +257,7 @@ class _Resolver:
         }[kind]
         records = await self.client.list_all(list_type, filters=filters)
         self._index(object_type, kind, {value}, records)
+        self._remember(records)
 
     def _index(
         self, object_type: str, kind: LookupKind, values: set[str], records: Sequence[Record]
@@ -186,6 +265,8 @@ class _Resolver:
         for value in values:
             matches = [r for r in records if _matches(r, kind, value)]
             self.found[(object_type, kind, value)] = sorted(matches, key=lambda r: r.id)
+
+    def _remember(self, records: Sequence[Record]) -> None:
         for record in records:
             self.names.setdefault(record.id, display_name(record))
 
