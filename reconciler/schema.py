@@ -38,6 +38,7 @@ ADDRESS_PARTS = (
     "longitude",
 )
 FULL_NAME_PARTS = ("firstName", "lastName")
+COORDINATE_BOUNDS = {"latitude": 90, "longitude": 180}
 # Relationships the API maintains from the other side (digest §2.4); the SDK's definitions model
 # has no readOnly flag for relationships, so these are known by name.
 READ_ONLY_RELATIONSHIPS = frozenset({"$task", "$note", "$meeting"})
@@ -472,8 +473,9 @@ def _parts(value: Any, parts: Sequence[str], what: str) -> dict[str, Any]:
         elif part in ("latitude", "longitude"):
             if isinstance(item, bool) or not isinstance(item, int | float):
                 raise ValueProblem(f"{part} must be a number, got {_describe(item)}")
-            if isinstance(item, float) and not math.isfinite(item):
-                raise ValueProblem(f"{part} must be a finite number, got {item}")
+            bound = COORDINATE_BOUNDS[part]
+            if not -bound <= item <= bound:  # (inf and nan are not; a huge integer compares)
+                raise ValueProblem(f"{part} must be a number from -{bound} to {bound}")
             result[part] = item
         elif not isinstance(item, str):
             raise ValueProblem(f"{part} must be text, got {_describe(item)}")

@@ -23,6 +23,7 @@ MAX_SAFE_INTEGER = 2**53 - 1
 ADDRESS_TEXT_PARTS = ("street", "street2", "city", "state", "postalCode", "country")
 ADDRESS_PARTS = (*ADDRESS_TEXT_PARTS, "latitude", "longitude")
 FULL_NAME_PARTS = ("firstName", "lastName")
+COORDINATE_BOUNDS = {"latitude": 90, "longitude": 180}
 
 MAX_URL_LENGTH = 2048
 MAX_EMAIL_LENGTH = 254
@@ -337,17 +338,15 @@ def _address(f: FieldDef, value: Any, current: Any) -> dict[str, Any] | None:
             raise invalid_type(
                 f"Invalid value for '{f.key}.{part}': expected a string.", f"{_param(f)}.{part}"
             )
-    for part in ("latitude", "longitude"):
+    for part, bound in COORDINATE_BOUNDS.items():
         if (
             isinstance(value, dict)
             and value.get(part) is not None
-            and (
-                not is_number(value[part])
-                or (isinstance(value[part], float) and not math.isfinite(value[part]))
-            )
+            and (not is_number(value[part]) or not -bound <= value[part] <= bound)
         ):
             raise invalid_type(
-                f"Invalid value for '{f.key}.{part}': expected a number.", f"{_param(f)}.{part}"
+                f"Invalid value for '{f.key}.{part}': expected a number from -{bound} to {bound}.",
+                f"{_param(f)}.{part}",
             )
     if isinstance(value, dict) and value.get("country") is not None:
         country = value["country"].strip()
