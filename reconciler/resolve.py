@@ -4,9 +4,10 @@ Owns how a human reference finds its record: a member by ``{email}`` (members ha
 one scan of ``/v1/members``), a contact by ``{email}`` (``$email[contains]``, then an exact,
 case-insensitive check), an account by ``{name}`` (``$name[equal]``) or ``{domain}``
 (``$website[contains]``, then a host check). Zero or several matches is a ``Problem`` listing the
-candidates; nothing is ever picked blindly. Also confirms that every raw id a write would link
-exists and is active: the API refuses a missing id (``relationship_entity_missing``) or a
-trashed one (``relationship_entity_inactive``), so a plan must not be green with one.
+candidates; nothing is ever picked blindly. Also finds the raw ids that name no active record:
+the API refuses to link a missing id (``relationship_entity_missing``) or a trashed one
+(``relationship_entity_inactive``), so ``link_problems`` refuses a change that would link one
+(an id already linked is kept: nothing is sent for it, and the API lets it be).
 
 Cost: each distinct reference and id is looked up once per run, per related type. When a type
 has more distinct references and ids than its whole list has pages, one scan of that list
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ from .desired import cap_problems
 from .errors import NotFound
 from .manifests import Problem
 from .model import ByDomain, ByEmail, ByName, DesiredRecord, DesiredRelationship, Reference
+from .plan import RecordChange
 from .records import Record
 
 PAGE = MAX_PAGE_SIZE
@@ -42,6 +44,8 @@ ENDPOINT_OF: dict[str, ObjectType] = {**LIST_OF, "opportunity": "opportunities"}
 # Ids a scan did not show are confirmed one by one (the list lags writes) up to this many;
 # beyond it, so many missing ids are a pasted-wrong list, not a lagging index.
 MAX_CONFIRMATIONS = 100
+NOT_FOUND = "it does not exist, is in the trash, or is not in this org"
+UNCONFIRMED = "not in the list of them; too many such ids to read each"
 
 LookupKind = Literal["email", "name", "domain"]
 
@@ -52,6 +56,8 @@ class Resolution:
     problems: list[Problem] = field(default_factory=list)
     # id → readable name of every related record the resolver saw.
     names: dict[str, str] = field(default_factory=dict)
+    # (object type, raw id) → why no active record has it; a problem where a write links it.
+    missing: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 async def resolve_references(
@@ -78,7 +84,7 @@ async def resolve_references(
             for object_type in {*wanted, *ids}
         )
     )
-    resolution = Resolution(names=resolver.names)
+    resolution = Resolution(names=resolver.names, missing=resolver.missing)
     for record in desired:
         problems: list[Problem] = []
         rewritten = replace(
@@ -112,17 +118,11 @@ def _lookup(ref: Reference) -> tuple[LookupKind, str] | None:
 def _rewrite(
     relationship: DesiredRelationship, resolver: _Resolver, problems: list[Problem]
 ) -> DesiredRelationship:
-    def report(index: int, message: str) -> None:
-        origin = relationship.origin_of_item(index)
-        problems.append(Problem(origin.file, origin.line, message))
-
-    def ids(refs: tuple[Reference, ...], first: int, linked: bool) -> tuple[Reference, ...]:
+    def ids(refs: tuple[Reference, ...], first: int) -> tuple[Reference, ...]:
         result: list[Reference] = []
         for index, ref in enumerate(refs, start=first):
             lookup = _lookup(ref)
             if lookup is None:
-                if linked and ref in resolver.missing.get(relationship.object_type, ()):
-                    report(index, _missing(relationship, str(ref), resolver))
                 result.append(ref)
                 continue
             found = resolver.found.get((relationship.object_type, *lookup), [])
@@ -130,12 +130,13 @@ def _rewrite(
                 if found[0].id not in result:
                     result.append(found[0].id)
                 continue
-            report(index, _not_unique(relationship, lookup, found, resolver))
+            origin = relationship.origin_of_item(index)
+            message = _not_unique(relationship, lookup, found, resolver)
+            problems.append(Problem(origin.file, origin.line, message))
         return tuple(result)
 
-    include = ids(relationship.include, 0, linked=True)
-    # (An excluded id is only ever removed, which the API does for any id: no check.)
-    exclude = ids(relationship.exclude, len(relationship.include), linked=False)
+    include = ids(relationship.include, 0)
+    exclude = ids(relationship.exclude, len(relationship.include))
     overlap = set(include) & set(exclude)
     if overlap:
         # Two spellings of one record (an id and an email, say) on both sides.
@@ -146,15 +147,30 @@ def _rewrite(
     return replace(relationship, include=include, exclude=exclude)
 
 
-def _missing(relationship: DesiredRelationship, record_id: str, resolver: _Resolver) -> str:
-    kind = relationship.object_type
-    unconfirmed = record_id in resolver.unconfirmed.get(kind, ())
-    why = (
-        "not in the list of them (too many such ids to confirm each)"
-        if unconfirmed
-        else "it does not exist, is in the trash, or is not in this org"
-    )
-    return f"{relationship.key}: no active {kind} with id {record_id!r} ({why})"
+def link_problems(
+    desired: DesiredRecord, change: RecordChange, missing: Mapping[tuple[str, str], str]
+) -> list[Problem]:
+    """The ids ``change`` would newly link that name no active record, each at the line it was
+    written (the API refuses the whole write for one of them). Removing an id is never refused,
+    and an id already linked is not sent."""
+    if not missing:
+        return []
+    problems: list[Problem] = []
+    written = {r.key: r for r in (*desired.match_relationships, *desired.relationships)}
+    for link in change.relationships:
+        relationship = written.get(link.key)
+        if relationship is None:
+            continue
+        for record_id in sorted(set(link.after) - set(link.before)):
+            why = missing.get((relationship.object_type, record_id))
+            if why is None:
+                continue
+            index = next((i for i, ref in enumerate(relationship.include) if ref == record_id), -1)
+            origin = relationship.origin_of_item(index) if index >= 0 else relationship.origin
+            kind = relationship.object_type
+            message = f"{link.key}: no active {kind} with id {record_id!r} ({why})"
+            problems.append(Problem(origin.file, origin.line, message))
+    return problems
 
 
 def _not_unique(
@@ -182,10 +198,8 @@ class _Resolver:
         self.client = client
         self.found: dict[tuple[str, LookupKind, str], list[Record]] = {}
         self.names: dict[str, str] = {}
-        # object type → raw ids with no active record of that type (and those of them not
-        # confirmed by a read of their own, see MAX_CONFIRMATIONS)
-        self.missing: dict[str, set[str]] = {}
-        self.unconfirmed: dict[str, set[str]] = {}
+        # (object type, raw id) → why no active record of that type has the id
+        self.missing: dict[tuple[str, str], str] = {}
 
     async def find(
         self, object_type: str, lookups: dict[LookupKind, set[str]], ids: set[str]
@@ -228,9 +242,8 @@ class _Resolver:
         listed = {record.id for record in records}
         unseen = sorted(ids - listed)
         endpoint = ENDPOINT_OF[object_type]
-        if len(unseen) > MAX_CONFIRMATIONS:
-            self.unconfirmed[object_type] = set(unseen[MAX_CONFIRMATIONS:])
-            self.missing.setdefault(object_type, set()).update(unseen[MAX_CONFIRMATIONS:])
+        for record_id in unseen[MAX_CONFIRMATIONS:]:
+            self.missing[(object_type, record_id)] = UNCONFIRMED
         await self._confirm(object_type, endpoint, set(unseen[:MAX_CONFIRMATIONS]))
 
     async def _confirm(self, object_type: str, endpoint: ObjectType, ids: set[str]) -> None:
@@ -241,7 +254,7 @@ class _Resolver:
             try:
                 record = await self.client.retrieve(endpoint, record_id)
             except NotFound:
-                self.missing.setdefault(object_type, set()).add(record_id)
+                self.missing[(object_type, record_id)] = NOT_FOUND
                 return
             self._remember([record])
 

@@ -46,8 +46,9 @@ READ_ONLY_FIELDS = frozenset({"$opportunityStatus"})
 # Id prefixes by related object type (digest §1.6); ids of other types are certainly wrong.
 ID_PREFIXES = {"account": "acc_", "contact": "con_", "member": "mem_", "opportunity": "opp_"}
 _BOOLEAN_WORDS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
-# The API's value rules (docs/values.md), as the emulator states them (emulator/values.py); a
-# differential test (tests/plan/test_values_agree_with_the_api.py) holds the two together.
+# The API's value rules (docs/emulator.md, "Values"), as the emulator states them
+# (emulator/values.py); a differential test (tests/plan/test_values_agree_with_the_api.py)
+# holds the two together.
 MAX_URL_LENGTH = 2048
 MAX_EMAIL_LENGTH = 254
 # Telephone numbers are ASCII: a Unicode digit (Arabic-Indic, full-width) is not a digit here.

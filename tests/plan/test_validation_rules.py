@@ -9,7 +9,7 @@ import pytest
 from reconciler.client import LightfieldClient
 from reconciler.emulator import Emulator
 from reconciler.pipeline import run_plan
-from tests.demo import ACME_RENEWAL, INITECH, NINA, SAM, WriteManifest, opportunity
+from tests.demo import ACME_RENEWAL, ALEX, INITECH, NINA, SAM, WriteManifest, opportunity
 
 # (spec under `spec:`, line of the problem, text the message must contain). Spec lines start
 # at line 7 of the file, so `fields:` is line 7 and its first key line 8.
@@ -52,7 +52,7 @@ CASES = [
         8,
         "partners: acc_cm1x15pik34mdzo is both included and excluded",
     ),
-    # The API's value rules (docs/values.md): refused at plan, not at apply.
+    # The API's value rules (docs/emulator.md, "Values"): refused at plan, not at apply.
     ("fields:\n  docsUrl: 'javascript:alert(document.cookie)'", 8, "only http:// and https://"),
     ("fields:\n  docsUrl: 'http://'", 8, "docsUrl: 'http://' is not a URL: has no host"),
     ("fields:\n  docsUrl: 'https://acme.com/a b'", 8, "contains whitespace or control"),
@@ -200,24 +200,21 @@ async def test_each_bad_item_of_a_list_is_reported_at_its_own_line(
         (12, "billingEmails: 'x@y.io, z@y.io' is not an email address"),
     ]
     # With the values fixed, the references: each at its own line too.
-    write("list.yaml", opportunity("list", ACME_RENEWAL, spec.replace("not-an-email", "a@b.io")))
-    (manifest_dir / "list.yaml").write_text(
-        (manifest_dir / "list.yaml").read_text().replace("'x@y.io, z@y.io'", "x@y.io")
-    )
+    spec = spec.replace("not-an-email", "a@b.io").replace("'x@y.io, z@y.io'", "x@y.io")
+    write("list.yaml", opportunity("list", ACME_RENEWAL, spec))
     outcome = await run_plan(client, manifest_dir, target="t")
     assert [(p.line, p.message) for p in outcome.problems] == [
-        (
-            16,
-            "partners: no active account with id 'acc_cmzzzzzzzzzzzzz' (it does not exist, is "
-            "in the trash, or is not in this org)",
-        ),
         (17, "partners: no account with name 'No Such Account'"),
-        (
-            18,
-            "$contact: no active contact with id 'con_cmyyyyyyyyyyyyy' (it does not exist, is "
-            "in the trash, or is not in this org)",
-        ),
         (18, "$contact: no contact with email 'nobody@x.io'"),
+    ]
+    # With those resolved, the ids a write would link that no active record has.
+    spec = spec.replace("No Such Account", "Initech").replace("nobody@x.io", "nina@acme.com")
+    write("list.yaml", opportunity("list", ACME_RENEWAL, spec))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    missing = "(it does not exist, is in the trash, or is not in this org)"
+    assert [(p.line, p.message) for p in outcome.problems] == [
+        (16, f"partners: no active account with id 'acc_cmzzzzzzzzzzzzz' {missing}"),
+        (18, f"$contact: no active contact with id 'con_cmyyyyyyyyyyyyy' {missing}"),
     ]
     assert [r for r in emu.requests() if r["method"] != "GET"] == []
 
@@ -280,3 +277,38 @@ async def test_raw_ids_are_confirmed_with_the_fewest_requests(
     assert sorted(contacts) == sorted(
         ["/v1/contacts", f"/v1/contacts/{SAM}", f"/v1/contacts/{missing}"]
     )
+
+
+@pytest.mark.anyio
+async def test_a_trashed_record_already_linked_may_stay_in_the_manifest(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    # Trashing does not unlink (an export writes the link as a raw id); keeping it sends
+    # nothing, which the API allows: only a new link to it is refused.
+    await client.delete("contacts", ALEX)
+    spec = f"relationships:\n  $champion: {ALEX}\n  $contact: [{ALEX}]"
+    write("kept.yaml", opportunity("kept", ACME_RENEWAL, spec))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert outcome.problems == [] and outcome.plan is not None
+    assert [change.action for change in outcome.plan.records] == ["noop"]
+    write("kept.yaml", opportunity("kept", INITECH, spec))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert [p.line for p in outcome.problems] == [8, 9]
+
+
+@pytest.mark.anyio
+async def test_a_change_linking_a_missing_id_is_never_handed_to_a_streaming_apply(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    missing = "con_cmzzzzzzzzzzzzz"
+    write("good.yaml", opportunity("good", INITECH, "fields:\n  priority: 3"))
+    write("bad.yaml", opportunity("bad", ACME_RENEWAL, f"relationships:\n  $champion: {missing}"))
+    handed: list[str] = []
+    outcome = await run_plan(
+        client, manifest_dir, target="t", on_change=lambda change, _: handed.append(change.name)
+    )
+    assert handed == ["good"]
+    assert [str(p) for p in outcome.problems] == [
+        f"manifests/bad.yaml:8: $champion: no active contact with id '{missing}' (it does not "
+        "exist, is in the trash, or is not in this org)"
+    ]
