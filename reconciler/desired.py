@@ -43,7 +43,9 @@ from .schema import (
 # "cannot be cleared"; a blank name is no name).
 CREATE_REQUIRED_FIELDS = ("$name",)
 UNCLEARABLE_FIELDS = ("$name", "$stage")
+_CROSS_FIELD_KEYS = frozenset({*UNCLEARABLE_FIELDS, "$pipeline"})
 CREATE_REQUIRED_RELATIONSHIPS = ("$account",)
+_TYPE_OF_PREFIX = {prefix: kind for kind, prefix in ID_PREFIXES.items()}
 # At most this many problems of one kind are listed per file (cap_problems).
 PROBLEMS_PER_KIND = 20
 # The parts of a message that vary between problems of one kind: quoted values, numbers.
@@ -219,15 +221,17 @@ def _relationships(
             report(origin, shaped)
             continue
         exact, include, exclude = shaped
-        written = _item_origins(loaded, (*at, key), spec)
-        item_origins = tuple(written.get(_ref_key(ref), origin) for ref in (*include, *exclude))
-        bad = [
-            (where, message)
-            for ref, where in zip((*include, *exclude), item_origins, strict=True)
-            if (message := _reference_problem(key, definition.object_type, ref))
-        ]
-        for where, message in bad:
-            report(where, message)
+        item_origins: tuple[Origin, ...] = ()
+        if isinstance(spec, list | Partial):  # (one reference is at the key's line)
+            written = _item_origins(loaded, (*at, key), spec)
+            item_origins = tuple(written.get(_ref_key(r), origin) for r in (*include, *exclude))
+        bad = False
+        for index, ref in enumerate((*include, *exclude)):
+            message = _reference_problem(key, definition.object_type, ref)
+            if message:
+                where = item_origins[index] if item_origins else origin
+                report(where, message)
+                bad = True
         if bad:
             continue
         result.append(
@@ -246,18 +250,21 @@ def _relationships(
 
 
 def _item_origins(
-    loaded: LoadedManifest, at: tuple[str, ...], spec: RelationshipSpec
+    loaded: LoadedManifest, at: tuple[str, ...], spec: list[Reference] | Partial
 ) -> dict[str, Origin]:
     """The line of each reference of a relationship value, by reference (first one wins)."""
-    paths: list[tuple[tuple[str | int, ...], Reference]] = []
+    paths: list[tuple[tuple[str | int, ...], Reference]]
     if isinstance(spec, list):
         paths = [((*at, index), ref) for index, ref in enumerate(spec)]
-    elif isinstance(spec, Partial):
+    else:
         paths = [((*at, "include", i), ref) for i, ref in enumerate(spec.include)]
         paths += [((*at, "exclude", i), ref) for i, ref in enumerate(spec.exclude)]
+    # Every item has its own line in a loaded document; the key's line is the fallback.
+    document, fallback = loaded.document, loaded.origin_of(*at)
     origins: dict[str, Origin] = {}
     for path, ref in paths:
-        origins.setdefault(_ref_key(ref), loaded.origin_of(*path))
+        line = document.lines.get(path)
+        origins.setdefault(_ref_key(ref), fallback if line is None else Origin(document.file, line))
     return origins
 
 
@@ -294,7 +301,7 @@ def _reference_problem(key: str, object_type: str, ref: Reference) -> str | None
         # An id that cannot name a record of the target type: the API would answer
         # relationship_entity_missing (a wrong prefix shows up there, digest §2.3).
         prefix = ID_PREFIXES.get(object_type)
-        other = next((t for t, p in ID_PREFIXES.items() if ref.startswith(p)), None)
+        other = _TYPE_OF_PREFIX.get(ref[: ref.find("_") + 1])
         if prefix and other and other != object_type:
             return f"relationship {key!r} links {object_type}s, but {ref!r} is a {other} id"
         if not visible(ref) or (prefix and (not ref.startswith(prefix) or ref == prefix)):
@@ -332,7 +339,10 @@ def _check_create_requirements(
 def _check_written_fields(schema: OrgSchema, fields: Sequence[DesiredField], report: Any) -> None:
     """Rules across fields that the API applies to a write: required fields stay set, and
     ``$pipeline`` is only a hint that comes with its ``$stage`` (digest §2.6)."""
-    by_key = {f.key: f for f in fields}  # spec after match: spec wins, as in the create body
+    # (spec after match: spec wins, as in the create body)
+    by_key = {f.key: f for f in fields if f.key in _CROSS_FIELD_KEYS}
+    if not by_key:
+        return
     for key in UNCLEARABLE_FIELDS:
         given = by_key.get(key)
         if given is not None and (given.value is None or _blank(given.value)):

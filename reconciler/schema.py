@@ -174,9 +174,11 @@ def normalize_desired(schema: OrgSchema, key: str, value: Any) -> Any:
         return _select_one(schema, key, definition, value)
     if kind == "MULTI_SELECT":
         items = value if isinstance(value, list) else [value]
-        return tuple(
-            sorted(set(_each(items, lambda item: _select_one(schema, key, definition, item))))
-        )
+        try:
+            return tuple(sorted({_select_one(schema, key, definition, item) for item in items}))
+        except ValueProblem:  # say which items, each at its own line
+            _each(items, lambda item: _select_one(schema, key, definition, item))
+            raise
     if kind == "ADDRESS":
         return _parts(value, ADDRESS_PARTS, "an address (street, city, country, ...)")
     if kind == "FULL_NAME":
@@ -359,6 +361,8 @@ def _each(items: Sequence[Any], check: Any) -> list[Any]:
 
 def visible(text: str) -> bool:
     """No whitespace, control, format (bidi), private-use, surrogate or unassigned character."""
+    if text.isascii():  # the common case, without a lookup per character
+        return text.isprintable() and " " not in text
     return all(unicodedata.category(c)[0] not in "CZ" for c in text)
 
 
