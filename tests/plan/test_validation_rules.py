@@ -312,3 +312,28 @@ async def test_a_change_linking_a_missing_id_is_never_handed_to_a_streaming_appl
         f"manifests/bad.yaml:8: $champion: no active contact with id '{missing}' (it does not "
         "exist, is in the trash, or is not in this org)"
     ]
+
+
+@pytest.mark.anyio
+async def test_past_a_hundred_unseen_ids_the_rest_are_reported_without_a_read_each(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient, emu: Emulator
+) -> None:
+    ids = [f"con_cmmissing{i:04d}x" for i in range(105)]
+    items = "\n".join(f"    - {record_id}" for record_id in ids)
+    write("many.yaml", opportunity("many", ACME_RENEWAL, f"relationships:\n  $contact:\n{items}"))
+    emu.reset_logs()
+    outcome = await run_plan(client, manifest_dir, target="t")
+    reads = [r["path"] for r in emu.requests() if r["path"].startswith("/v1/contacts")]
+    assert reads.count("/v1/contacts") == 1 and len(reads) == 1 + 100
+    messages = [p.message for p in outcome.problems]
+    assert (
+        "and 80 more like this in this file, from this line on: $contact: no active contact "
+        "with id … (it does not exist, is in the trash, or is not in this org)"
+    ) in messages
+    assert (
+        messages.count(
+            f"$contact: no active contact with id '{ids[-1]}' (not in the list of them; too many "
+            "such ids to read each)"
+        )
+        == 1
+    )
