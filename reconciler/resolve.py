@@ -34,7 +34,15 @@ from .client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
 from .desired import cap_problems
 from .errors import NotFound
 from .manifests import Problem
-from .model import ByDomain, ByEmail, ByName, DesiredRecord, DesiredRelationship, Reference
+from .model import (
+    ByDomain,
+    ByEmail,
+    ByName,
+    DesiredRecord,
+    DesiredRelationship,
+    Origin,
+    Reference,
+)
 from .plan import RecordChange
 from .records import Record
 
@@ -63,8 +71,8 @@ class Resolution:
 async def resolve_references(
     client: LightfieldClient, desired: Sequence[DesiredRecord]
 ) -> Resolution:
-    """Replace every reference in ``desired`` with an id and confirm the raw ids it would link;
-    unresolvable references and missing ids become problems."""
+    """Replace every reference in ``desired`` with an id (unresolvable ones become problems),
+    and find which of its raw ids name no active record (``missing``, for ``link_problems``)."""
     wanted: dict[str, dict[LookupKind, set[str]]] = defaultdict(lambda: defaultdict(set))
     ids: dict[str, set[str]] = defaultdict(set)
     for record in desired:
@@ -118,17 +126,22 @@ def _lookup(ref: Reference) -> tuple[LookupKind, str] | None:
 def _rewrite(
     relationship: DesiredRelationship, resolver: _Resolver, problems: list[Problem]
 ) -> DesiredRelationship:
+    origins: list[Origin] = []  # of the rewritten items, so that link_problems finds lines
+
     def ids(refs: tuple[Reference, ...], first: int) -> tuple[Reference, ...]:
         result: list[Reference] = []
         for index, ref in enumerate(refs, start=first):
             lookup = _lookup(ref)
-            if lookup is None:
-                result.append(ref)
-                continue
-            found = resolver.found.get((relationship.object_type, *lookup), [])
-            if len(found) == 1:
-                if found[0].id not in result:
-                    result.append(found[0].id)
+            found = (
+                []
+                if lookup is None
+                else resolver.found.get((relationship.object_type, *lookup), [])
+            )
+            if lookup is None or len(found) == 1:
+                record_id = ref if lookup is None else found[0].id
+                if record_id not in result:
+                    result.append(record_id)
+                    origins.append(relationship.origin_of_item(index))
                 continue
             origin = relationship.origin_of_item(index)
             message = _not_unique(relationship, lookup, found, resolver)
@@ -144,7 +157,7 @@ def _rewrite(
         both = ", ".join(sorted(str(i) for i in overlap))
         message = f"{relationship.key}: {both} is both included and excluded"
         problems.append(Problem(origin.file, origin.line, message))
-    return replace(relationship, include=include, exclude=exclude)
+    return replace(relationship, include=include, exclude=exclude, item_origins=tuple(origins))
 
 
 def link_problems(

@@ -337,3 +337,16 @@ async def test_past_a_hundred_unseen_ids_the_rest_are_reported_without_a_read_ea
         )
         == 1
     )
+
+
+@pytest.mark.anyio
+async def test_a_missing_id_after_a_duplicate_reference_keeps_its_own_line(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    # Initech's raw id and {name: Initech} are one link: the missing id is still the third item.
+    items = "\n    - acc_cm1x15pik34mdzo\n    - {name: Initech}\n    - acc_cmzzzzzzzzzzzzz"
+    write("dup.yaml", opportunity("dup", ACME_RENEWAL, f"relationships:\n  partners:{items}"))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert [(p.line, p.message[:50]) for p in outcome.problems] == [
+        (11, "partners: no active account with id 'acc_cmzzzzzzz")
+    ]
