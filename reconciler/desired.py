@@ -141,8 +141,11 @@ def _build_one(
     # What a write sends: spec; for a record that may be created, the match values too.
     # (a create leaves empty values out, and the check above names a missing $name)
     may_create = manifest.metadata.match is not None and manifest.metadata.on_missing == "create"
-    sent = [f for f in match_fields if not is_empty(f.value)] if may_create else []
-    _check_written_fields(schema, [*sent, *fields], report)
+    if may_create:
+        sent = [f for f in match_fields if not is_empty(f.value)]
+        _check_written_fields(schema, [*sent, *fields], report)
+    else:
+        _check_written_fields(schema, fields, report)
     if problems:
         return None, problems
     return (
@@ -301,6 +304,8 @@ def _reference_problem(key: str, object_type: str, ref: Reference) -> str | None
         # An id that cannot name a record of the target type: the API would answer
         # relationship_entity_missing (a wrong prefix shows up there, digest §2.3).
         prefix = ID_PREFIXES.get(object_type)
+        if prefix and ref.startswith(prefix) and len(ref) > len(prefix) and visible(ref):
+            return None  # the common case, first
         other = _TYPE_OF_PREFIX.get(ref[: ref.find("_") + 1])
         if prefix and other and other != object_type:
             return f"relationship {key!r} links {object_type}s, but {ref!r} is a {other} id"
