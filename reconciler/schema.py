@@ -415,10 +415,11 @@ def url_problem(text: str) -> str | None:
     if "@" in authority:
         return "is not a URL: a user name or password before the host is not allowed"
     host, colon, port = authority.partition(":")
-    if colon and host and (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
-        pass
-    elif colon:
+    if colon and not (port.isascii() and port.isdigit()):
+        # `javascript:alert(1)`, `mailto:x@y.io`: a scheme without `//` reads as host:port
         return "is not a URL: only http:// and https:// are allowed (or a bare domain)"
+    if colon and not 1 <= int(port) <= 65535:
+        return f"is not a URL: port {port} is not between 1 and 65535"
     problem = host_problem(host)
     return None if problem is None else f"is not a URL: {problem}"
 
