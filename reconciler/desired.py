@@ -9,6 +9,7 @@ references into ids.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -29,11 +30,26 @@ from .model import (
     RelationshipSpec,
     lookup_of,
 )
-from .schema import ID_PREFIXES, OrgSchema, ValueProblem, is_empty, normalize_desired
+from .schema import (
+    ID_PREFIXES,
+    OrgSchema,
+    ValueProblem,
+    is_empty,
+    normalize_desired,
+    visible,
+)
 
-# What a create must carry (digest §2.2).
+# What a create must carry (digest §2.2), and the fields no write may empty (the API answers
+# "cannot be cleared"; a blank name is no name).
 CREATE_REQUIRED_FIELDS = ("$name",)
+UNCLEARABLE_FIELDS = ("$name", "$stage")
+_CROSS_FIELD_KEYS = frozenset({*UNCLEARABLE_FIELDS, "$pipeline"})
 CREATE_REQUIRED_RELATIONSHIPS = ("$account",)
+_TYPE_OF_PREFIX = {prefix: kind for kind, prefix in ID_PREFIXES.items()}
+# At most this many problems of one kind are listed per file (cap_problems).
+PROBLEMS_PER_KIND = 20
+# The parts of a message that vary between problems of one kind: quoted values, numbers.
+_VARIABLE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\d[\d,.]*")
 # Which lookups can find which object type (design §3).
 REFERENCE_KINDS: dict[str, tuple[type[Lookup], ...]] = {
     "member": (ByEmail,),
@@ -54,7 +70,33 @@ def build_desired(
         if record is not None and not found:
             records.append(record)
     problems.extend(_duplicates(manifests))
-    return records, sorted(set(problems))
+    return records, cap_problems(sorted(set(problems)))
+
+
+def cap_problems(problems: Sequence[Problem], cap: int = PROBLEMS_PER_KIND) -> list[Problem]:
+    """``problems`` (sorted) with at most ``cap`` of one kind per file: the first ones, then one
+    line, at the first left out, counting the rest. A kind is a message with its quoted values
+    and numbers taken out ("partners: no account with name …"), so 10,000 unresolved
+    references of one file are 20 lines and a count, not 10,000 lines."""
+    seen: dict[tuple[str, str], int] = {}
+    kept: list[Problem] = []
+    left_out: dict[tuple[str, str], list[Problem]] = {}
+    for problem in problems:
+        kind = (problem.file, _VARIABLE.sub("…", problem.message))
+        seen[kind] = seen.get(kind, 0) + 1
+        if seen[kind] <= cap:
+            kept.append(problem)
+        else:
+            left_out.setdefault(kind, []).append(problem)
+    for (file, template), rest in left_out.items():
+        kept.append(
+            Problem(
+                file,
+                rest[0].line,
+                f"and {len(rest):,} more like this in this file, from this line on: {template}",
+            )
+        )
+    return sorted(kept)
 
 
 def _build_one(
@@ -96,6 +138,14 @@ def _build_one(
             _check_create_requirements(
                 loaded, fields, relationships, match_fields, match_relationships, report
             )
+    # What a write sends: spec; for a record that may be created, the match values too.
+    # (a create leaves empty values out, and the check above names a missing $name)
+    may_create = manifest.metadata.match is not None and manifest.metadata.on_missing == "create"
+    if may_create:
+        sent = [f for f in match_fields if not is_empty(f.value)]
+        _check_written_fields(schema, [*sent, *fields], report)
+    else:
+        _check_written_fields(schema, fields, report)
     if problems:
         return None, problems
     return (
@@ -134,7 +184,11 @@ def _fields(
         try:
             normalized = normalize_desired(schema, key, value)
         except ValueProblem as problem:
-            report(origin, f"{key}: {problem}")
+            # Each bad item of a list at its own line; a scalar (or the whole list) at the key.
+            for index, message in problem.items:
+                report(loaded.origin_of(*at, key, index), f"{key}: {message}")
+            if not problem.items:
+                report(origin, f"{key}: {problem}")
             continue
         result.append(DesiredField(key, normalized, origin))
     return tuple(result)
@@ -170,18 +224,51 @@ def _relationships(
             report(origin, shaped)
             continue
         exact, include, exclude = shaped
-        bad = [_reference_problem(key, definition.object_type, ref) for ref in (*include, *exclude)]
-        messages = [message for message in bad if message]
-        for message in messages:
-            report(origin, message)
-        if messages:
+        item_origins: tuple[Origin, ...] = ()
+        if isinstance(spec, list | Partial):  # (one reference is at the key's line)
+            written = _item_origins(loaded, (*at, key), spec)
+            item_origins = tuple(written.get(_ref_key(r), origin) for r in (*include, *exclude))
+        bad = False
+        for index, ref in enumerate((*include, *exclude)):
+            message = _reference_problem(key, definition.object_type, ref)
+            if message:
+                where = item_origins[index] if item_origins else origin
+                report(where, message)
+                bad = True
+        if bad:
             continue
         result.append(
             DesiredRelationship(
-                key, cardinality, definition.object_type, exact, include, exclude, origin
+                key,
+                cardinality,
+                definition.object_type,
+                exact,
+                include,
+                exclude,
+                origin,
+                item_origins,
             )
         )
     return tuple(result)
+
+
+def _item_origins(
+    loaded: LoadedManifest, at: tuple[str, ...], spec: list[Reference] | Partial
+) -> dict[str, Origin]:
+    """The line of each reference of a relationship value, by reference (first one wins)."""
+    paths: list[tuple[tuple[str | int, ...], Reference]]
+    if isinstance(spec, list):
+        paths = [((*at, index), ref) for index, ref in enumerate(spec)]
+    else:
+        paths = [((*at, "include", i), ref) for i, ref in enumerate(spec.include)]
+        paths += [((*at, "exclude", i), ref) for i, ref in enumerate(spec.exclude)]
+    # Every item has its own line in a loaded document; the key's line is the fallback.
+    document, fallback = loaded.document, loaded.origin_of(*at)
+    origins: dict[str, Origin] = {}
+    for path, ref in paths:
+        line = document.lines.get(path)
+        origins.setdefault(_ref_key(ref), fallback if line is None else Origin(document.file, line))
+    return origins
 
 
 def _shape(
@@ -214,10 +301,17 @@ def _shape(
 
 def _reference_problem(key: str, object_type: str, ref: Reference) -> str | None:
     if isinstance(ref, str):
+        # An id that cannot name a record of the target type: the API would answer
+        # relationship_entity_missing (a wrong prefix shows up there, digest §2.3).
         prefix = ID_PREFIXES.get(object_type)
-        other = next((t for t, p in ID_PREFIXES.items() if ref.startswith(p)), None)
+        if prefix and ref.startswith(prefix) and len(ref) > len(prefix) and visible(ref):
+            return None  # the common case, first
+        other = _TYPE_OF_PREFIX.get(ref[: ref.find("_") + 1])
         if prefix and other and other != object_type:
             return f"relationship {key!r} links {object_type}s, but {ref!r} is a {other} id"
+        if not visible(ref) or (prefix and (not ref.startswith(prefix) or ref == prefix)):
+            spelled = f" ({prefix}...)" if prefix else ""
+            return f"relationship {key!r} links {object_type}s: {ref!r} is not an id{spelled}"
         return None
     allowed = REFERENCE_KINDS.get(object_type, ())
     if isinstance(ref, allowed):
@@ -245,6 +339,46 @@ def _check_create_requirements(
             f"a manifest that may create its record (match, onMissing: create) must set "
             f"{' and '.join(missing)} in spec or match; or set onMissing: error",
         )
+
+
+def _check_written_fields(schema: OrgSchema, fields: Sequence[DesiredField], report: Any) -> None:
+    """Rules across fields that the API applies to a write: required fields stay set, and
+    ``$pipeline`` is only a hint that comes with its ``$stage`` (digest §2.6)."""
+    # (spec after match: spec wins, as in the create body)
+    by_key = {f.key: f for f in fields if f.key in _CROSS_FIELD_KEYS}
+    if not by_key:
+        return
+    for key in UNCLEARABLE_FIELDS:
+        given = by_key.get(key)
+        if given is not None and (given.value is None or _blank(given.value)):
+            report(given.origin, f"{key} cannot be empty: Lightfield requires it")
+    pipeline, stage = by_key.get("$pipeline"), by_key.get("$stage")
+    if pipeline is None:
+        return
+    if stage is None or pipeline.value is None:
+        report(
+            pipeline.origin,
+            "$pipeline is only a hint for $stage: write the $stage (its pipeline follows), "
+            "or both together",
+        )
+        return
+    stages = _options(schema, "$stage")
+    owner = next((o.parent_id for o in stages if o.id == stage.value), None)
+    if owner != pipeline.value:
+        label = next((o.label for o in stages if o.id == stage.value), stage.value)
+        report(
+            pipeline.origin,
+            f"$stage {label!r} is not a stage of pipeline {schema.pipeline_name(pipeline.value)!r}",
+        )
+
+
+def _options(schema: OrgSchema, key: str) -> Sequence[Any]:
+    definition = schema.field(key)
+    return () if definition is None else definition.type_configuration.options
+
+
+def _blank(value: Any) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 def _duplicates(manifests: Sequence[LoadedManifest]) -> list[Problem]:

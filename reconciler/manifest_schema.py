@@ -20,7 +20,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from .desired import REFERENCE_KINDS
+from .desired import REFERENCE_KINDS, UNCLEARABLE_FIELDS
 from .model import API_VERSION, KIND, LOOKUP_WORDS, NAME_PATTERN
 from .records import FieldDefinition, RelationshipDefinition
 from .schema import ADDRESS_PARTS, FULL_NAME_PARTS, ID_PREFIXES, OrgSchema, fold
@@ -32,6 +32,17 @@ DATETIME_PATTERN = (
     r"([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?))?\s*$"
 )
 EMAIL_PATTERN = r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$"
+# An http(s) URL or a bare domain (schema.url_problem has the exact rule): no other scheme.
+URL_PATTERN = (
+    r"^\s*([Hh][Tt][Tt][Pp][Ss]?://)?[^\s/?#@:]+\.[^\s/?#@:]+(:[0-9]{1,5})?([/?#]\S*)?\s*$"
+)
+# SOCIAL_HANDLE: a profile URL per handleService (schema._HANDLES; lowercase hosts here).
+HANDLE_PATTERNS = {
+    "TWITTER": r"^\s*https?://([a-z]+\.)?(x|twitter)\.com/[A-Za-z0-9_]{1,15}/?(\?\S*)?\s*$",
+    "LINKEDIN": r"^\s*https?://([a-z]+\.)?linkedin\.com/(in|company)/[^/\s?#]+/?(\?\S*)?\s*$",
+    "FACEBOOK": r"^\s*https?://([a-z]+\.)?facebook\.com/[^/\s?#]+/?(\?\S*)?\s*$",
+    "INSTAGRAM": r"^\s*https?://([a-z]+\.)?instagram\.com/[^/\s?#]+/?(\?\S*)?\s*$",
+}
 _NULL: dict[str, Any] = {"type": "null"}
 _LOOKUP_SHAPES: dict[str, dict[str, Any]] = {
     "email": {"description": "A member or contact, by email (case-insensitive)."},
@@ -96,6 +107,8 @@ def org_schema(schema: OrgSchema) -> dict[str, Any]:
         if schema.field_read_only(key):
             continue
         value = _field_value(definition)
+        if value is not None and key in UNCLEARABLE_FIELDS:
+            value = _required(value)
         if value is not None:
             fields[key] = _described(definition.label, definition.description, value)
     relationships: dict[str, Any] = {}
@@ -255,12 +268,17 @@ def _field_value(definition: FieldDefinition) -> dict[str, Any] | None:
                 "(2027-03-31T12:00:00Z, 2027-03-31T12:00:00+02:00).",
             }
         )
-    if kind in ("TEXT", "MARKDOWN", "HTML", "SOCIAL_HANDLE"):
+    if kind == "SOCIAL_HANDLE":
+        pattern = HANDLE_PATTERNS.get(definition.type_configuration.handle_service or "")
+        return _nullable({"type": "string", **({"pattern": pattern} if pattern else {})})
+    if kind in ("TEXT", "MARKDOWN", "HTML"):
         return {"type": ["string", "null"]}
     if kind in ("EMAIL", "URL", "TELEPHONE"):
         one: dict[str, Any] = {"type": "string", "minLength": 1}
         if kind == "EMAIL":
             one["pattern"] = EMAIL_PATTERN
+        if kind == "URL":
+            one["pattern"] = URL_PATTERN
         if definition.type_configuration.multiple_values:
             return _nullable(one, {"type": "array", "items": one})
         return _nullable(one, {"type": "array", "items": one, "maxItems": 1})
@@ -283,6 +301,18 @@ def _field_value(definition: FieldDefinition) -> dict[str, Any] | None:
             {"type": "object", "additionalProperties": False, "properties": properties}
         )
     return None
+
+
+def _required(value: dict[str, Any]) -> dict[str, Any]:
+    """A value schema without its null (and, for text, without blank text)."""
+    if "anyOf" in value:
+        alternatives = [a for a in value["anyOf"] if a != _NULL]
+        return alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
+    types = [t for t in value.get("type", []) if t != "null"]
+    required = {**value, "type": types[0] if len(types) == 1 else types}
+    if types == ["string"]:
+        required["pattern"] = r"\S"
+    return required
 
 
 def _option_spellings(definition: FieldDefinition) -> list[str]:

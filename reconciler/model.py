@@ -288,6 +288,15 @@ class DesiredRelationship:
     include: tuple[Reference, ...]
     exclude: tuple[Reference, ...]
     origin: Origin
+    # Where each item of ``(*include, *exclude)`` was written, as the manifest gave them (so a
+    # problem with one reference of a long list is reported at its own line); empty: ``origin``.
+    item_origins: tuple[Origin, ...] = ()
+
+    def origin_of_item(self, index: int) -> Origin:
+        """Where item ``index`` of ``(*include, *exclude)`` was written."""
+        if index < len(self.item_origins):
+            return self.item_origins[index]
+        return self.origin
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Owns the order of the stages and the rule that a run with any problem stops before it could
 write: load and shape-check every file (no network), fetch the org's definitions, check values
-and build desired state, resolve references, fetch live state, diff. Each stage reports every
+and build desired state, resolve references (and find raw ids with no active record), fetch live
+state, diff, and refuse a change that would link such an id. Each stage reports every
 problem it finds; the run returns them all together. Also reads a saved plan and says what
 changed in the CRM since it was made. Called by the CLI (plan, validate, apply, drift); never
 prints.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from .apply import check_stale
 from .client import LightfieldClient
-from .desired import build_desired
+from .desired import build_desired, cap_problems
 from .diff import DiffOptions, diff_record, plan_of
 from .errors import LfrError
 from .fetch import Progress, fetch_live, find_matching
@@ -26,7 +27,7 @@ from .manifests import Problem, load_tree
 from .model import DesiredRecord, LoadedManifest, parse_manifests
 from .plan import Plan, RecordChange, plan_from_dict
 from .records import Record
-from .resolve import Resolution, resolve_references
+from .resolve import Resolution, link_problems, resolve_references
 from .revision import manifest_revision
 from .schema import OrgSchema
 
@@ -124,7 +125,11 @@ async def run_plan(
         return diff(wanted, listed).action != "noop"
 
     def ready(wanted: DesiredRecord, live: Record) -> None:
-        if on_change is not None and (change := diff(wanted, live)).action != "noop":
+        if (
+            on_change is not None
+            and (change := diff(wanted, live)).action != "noop"
+            and not link_problems(wanted, change, resolution.missing)  # (refused below)
+        ):
             on_change(change, schema)
 
     fetched = await fetch_live(
@@ -132,6 +137,14 @@ async def run_plan(
     )
     if fetched.problems:
         return Outcome(problems=fetched.problems, manifests=manifests)
+    # A write that would link an id with no active record is refused by the API: a problem here.
+    unlinkable = [
+        problem
+        for wanted, live in fetched.pairs
+        for problem in link_problems(wanted, diff(wanted, live), resolution.missing)
+    ]
+    if unlinkable:
+        return Outcome(problems=cap_problems(sorted(unlinkable)), manifests=manifests)
     labels = dict(resolution.names)
     for definition in schema.definitions.field_definitions.values():
         for option in definition.type_configuration.options:

@@ -4,16 +4,20 @@ Owns how a human reference finds its record: a member by ``{email}`` (members ha
 one scan of ``/v1/members``), a contact by ``{email}`` (``$email[contains]``, then an exact,
 case-insensitive check), an account by ``{name}`` (``$name[equal]``) or ``{domain}``
 (``$website[contains]``, then a host check). Zero or several matches is a ``Problem`` listing the
-candidates; nothing is ever picked blindly.
+candidates; nothing is ever picked blindly. Also finds the raw ids that name no active record:
+the API refuses to link a missing id (``relationship_entity_missing``) or a trashed one
+(``relationship_entity_inactive``), so ``link_problems`` refuses a change that would link one
+(an id already linked is kept: nothing is sent for it, and the API lets it be).
 
-Cost: each distinct reference is looked up once per run. When a type has more distinct
-references than the whole list has pages, one scan of that list is cheaper than a query per
-reference, so the resolver scans instead. Lookups run concurrently; the client's Search bucket
-paces them. Raw ids pass through unchanged (the API rejects unknown ids at apply with the
-manifest's ``file:line``).
+Cost: each distinct reference and id is looked up once per run, per related type. When a type
+has more distinct references and ids than its whole list has pages, one scan of that list
+answers them all (the API has no id filter); else each lookup is a filtered list and each id a
+``GET``. An id the scan did not show is confirmed with a ``GET`` before it is reported, as the
+list index lags writes. Lookups run concurrently; the client's buckets pace them.
 
-Also collects a readable name for every record it saw, which renderers use to show
-``Jane Doe <jane@acme.com>`` instead of ``mem_...``.
+Each problem is reported at the line of its own item; ``desired.cap_problems`` keeps a list of
+thousands readable. Also collects a readable name for every record it saw, which renderers use
+to show ``Jane Doe <jane@acme.com>`` instead of ``mem_...``.
 """
 
 from __future__ import annotations
@@ -21,17 +25,35 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlsplit
 
 from .client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
+from .desired import cap_problems
+from .errors import NotFound
 from .manifests import Problem
-from .model import ByDomain, ByEmail, ByName, DesiredRecord, DesiredRelationship, Reference
+from .model import (
+    ByDomain,
+    ByEmail,
+    ByName,
+    DesiredRecord,
+    DesiredRelationship,
+    Origin,
+    Reference,
+)
+from .plan import RecordChange
 from .records import Record
 
 PAGE = MAX_PAGE_SIZE
+# Endpoints of the types a raw id can be checked at (opportunities have no lookup, but an id).
+ENDPOINT_OF: dict[str, ObjectType] = {**LIST_OF, "opportunity": "opportunities"}
+# Ids a scan did not show are confirmed one by one (the list lags writes) up to this many;
+# beyond it, so many missing ids are a pasted-wrong list, not a lagging index.
+MAX_CONFIRMATIONS = 100
+NOT_FOUND = "it does not exist, is in the trash, or is not in this org"
+UNCONFIRMED = "not in the list of them; too many such ids to read each"
 
 LookupKind = Literal["email", "name", "domain"]
 
@@ -42,28 +64,35 @@ class Resolution:
     problems: list[Problem] = field(default_factory=list)
     # id → readable name of every related record the resolver saw.
     names: dict[str, str] = field(default_factory=dict)
+    # (object type, raw id) → why no active record has it; a problem where a write links it.
+    missing: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 async def resolve_references(
     client: LightfieldClient, desired: Sequence[DesiredRecord]
 ) -> Resolution:
-    """Replace every reference in ``desired`` with an id; unresolvable ones become problems."""
-    wanted: dict[tuple[str, LookupKind], set[str]] = defaultdict(set)
+    """Replace every reference in ``desired`` with an id (unresolvable ones become problems),
+    and find which of its raw ids name no active record (``missing``, for ``link_problems``)."""
+    wanted: dict[str, dict[LookupKind, set[str]]] = defaultdict(lambda: defaultdict(set))
+    ids: dict[str, set[str]] = defaultdict(set)
     for record in desired:
         for relationship in _all_relationships(record):
+            for ref in relationship.include:
+                if isinstance(ref, str):
+                    ids[relationship.object_type].add(ref)
             for ref in (*relationship.include, *relationship.exclude):
                 lookup = _lookup(ref)
                 if lookup is not None:
-                    wanted[(relationship.object_type, lookup[0])].add(lookup[1])
+                    wanted[relationship.object_type][lookup[0]].add(lookup[1])
 
     resolver = _Resolver(client)
     await asyncio.gather(
         *(
-            resolver.find(object_type, kind, values)
-            for (object_type, kind), values in wanted.items()
+            resolver.find(object_type, wanted.get(object_type, {}), ids.get(object_type, set()))
+            for object_type in {*wanted, *ids}
         )
     )
-    resolution = Resolution(names=resolver.names)
+    resolution = Resolution(names=resolver.names, missing=resolver.missing)
     for record in desired:
         problems: list[Problem] = []
         rewritten = replace(
@@ -76,7 +105,7 @@ async def resolve_references(
         resolution.problems.extend(problems)
         if not problems:
             resolution.records.append(rewritten)
-    resolution.problems.sort()
+    resolution.problems = cap_problems(sorted(resolution.problems))
     return resolution
 
 
@@ -97,27 +126,30 @@ def _lookup(ref: Reference) -> tuple[LookupKind, str] | None:
 def _rewrite(
     relationship: DesiredRelationship, resolver: _Resolver, problems: list[Problem]
 ) -> DesiredRelationship:
-    def ids(refs: tuple[Reference, ...]) -> tuple[Reference, ...]:
+    origins: list[Origin] = []  # of the rewritten items, so that link_problems finds lines
+
+    def ids(refs: tuple[Reference, ...], first: int) -> tuple[Reference, ...]:
         result: list[Reference] = []
-        for ref in refs:
+        for index, ref in enumerate(refs, start=first):
             lookup = _lookup(ref)
-            if lookup is None:
-                result.append(ref)
-                continue
-            found = resolver.found.get((relationship.object_type, *lookup), [])
-            if len(found) == 1:
-                if found[0].id not in result:
-                    result.append(found[0].id)
-                continue
-            origin = relationship.origin
-            problems.append(
-                Problem(
-                    origin.file, origin.line, _not_unique(relationship, lookup, found, resolver)
-                )
+            found = (
+                []
+                if lookup is None
+                else resolver.found.get((relationship.object_type, *lookup), [])
             )
+            if lookup is None or len(found) == 1:
+                record_id = ref if lookup is None else found[0].id
+                if record_id not in result:
+                    result.append(record_id)
+                    origins.append(relationship.origin_of_item(index))
+                continue
+            origin = relationship.origin_of_item(index)
+            message = _not_unique(relationship, lookup, found, resolver)
+            problems.append(Problem(origin.file, origin.line, message))
         return tuple(result)
 
-    include, exclude = ids(relationship.include), ids(relationship.exclude)
+    include = ids(relationship.include, 0)
+    exclude = ids(relationship.exclude, len(relationship.include))
     overlap = set(include) & set(exclude)
     if overlap:
         # Two spellings of one record (an id and an email, say) on both sides.
@@ -125,7 +157,33 @@ def _rewrite(
         both = ", ".join(sorted(str(i) for i in overlap))
         message = f"{relationship.key}: {both} is both included and excluded"
         problems.append(Problem(origin.file, origin.line, message))
-    return replace(relationship, include=include, exclude=exclude)
+    return replace(relationship, include=include, exclude=exclude, item_origins=tuple(origins))
+
+
+def link_problems(
+    desired: DesiredRecord, change: RecordChange, missing: Mapping[tuple[str, str], str]
+) -> list[Problem]:
+    """The ids ``change`` would newly link that name no active record, each at the line it was
+    written (the API refuses the whole write for one of them). Removing an id is never refused,
+    and an id already linked is not sent."""
+    if not missing:
+        return []
+    problems: list[Problem] = []
+    written = {r.key: r for r in (*desired.match_relationships, *desired.relationships)}
+    for link in change.relationships:
+        relationship = written.get(link.key)
+        if relationship is None:
+            continue
+        for record_id in sorted(set(link.after) - set(link.before)):
+            why = missing.get((relationship.object_type, record_id))
+            if why is None:
+                continue
+            index = next((i for i, ref in enumerate(relationship.include) if ref == record_id), -1)
+            origin = relationship.origin_of_item(index) if index >= 0 else relationship.origin
+            kind = relationship.object_type
+            message = f"{link.key}: no active {kind} with id {record_id!r} ({why})"
+            problems.append(Problem(origin.file, origin.line, message))
+    return problems
 
 
 def _not_unique(
@@ -147,27 +205,73 @@ def _not_unique(
 
 
 class _Resolver:
-    """One run's lookups and their results; each distinct reference is fetched once."""
+    """One run's lookups and their results; each distinct reference or id is fetched once."""
 
     def __init__(self, client: LightfieldClient) -> None:
         self.client = client
         self.found: dict[tuple[str, LookupKind, str], list[Record]] = {}
         self.names: dict[str, str] = {}
+        # (object type, raw id) → why no active record of that type has the id
+        self.missing: dict[tuple[str, str], str] = {}
 
-    async def find(self, object_type: str, kind: LookupKind, values: set[str]) -> None:
-        list_type = LIST_OF.get(object_type)
-        if list_type is None:
-            return  # no lookup exists for this type; desired.py already refused the reference
+    async def find(
+        self, object_type: str, lookups: dict[LookupKind, set[str]], ids: set[str]
+    ) -> None:
+        """Answer every lookup of ``object_type`` and check every raw id, by one scan of its
+        list when that is cheaper than a request each."""
+        endpoint = ENDPOINT_OF.get(object_type)
+        if endpoint is None:
+            return  # no endpoint for this type; desired.py already refused its lookups
+        wanted = sum(map(len, lookups.values())) + len(ids)
         if object_type == "member":
             # No member filters exist (digest §4.3): one scan answers every member reference.
-            self._index(object_type, kind, values, await self.client.list_all(list_type))
+            await self._from_scan(object_type, lookups, ids, await self.client.list_all(endpoint))
             return
-        first = await self.client.list_page(list_type, limit=PAGE)
+        first = await self.client.list_page(endpoint, limit=PAGE)
         total = first.total_count if first.total_count is not None else math.inf
-        if len(first.data) < PAGE or len(values) >= math.ceil(total / PAGE):
-            self._index(object_type, kind, values, await self.client.list_rest(list_type, first))
+        if len(first.data) < PAGE or wanted >= math.ceil(total / PAGE):
+            records = await self.client.list_rest(endpoint, first)
+            await self._from_scan(object_type, lookups, ids, records)
             return
-        await asyncio.gather(*(self._query(object_type, list_type, kind, v) for v in values))
+        await asyncio.gather(
+            *(
+                self._query(object_type, endpoint, kind, value)
+                for kind, values in lookups.items()
+                for value in values
+            ),
+            self._confirm(object_type, endpoint, ids),
+        )
+
+    async def _from_scan(
+        self,
+        object_type: str,
+        lookups: dict[LookupKind, set[str]],
+        ids: set[str],
+        records: Sequence[Record],
+    ) -> None:
+        for kind, values in lookups.items():
+            self._index(object_type, kind, values, records)
+        self._remember(records)
+        listed = {record.id for record in records}
+        unseen = sorted(ids - listed)
+        endpoint = ENDPOINT_OF[object_type]
+        for record_id in unseen[MAX_CONFIRMATIONS:]:
+            self.missing[(object_type, record_id)] = UNCONFIRMED
+        await self._confirm(object_type, endpoint, set(unseen[:MAX_CONFIRMATIONS]))
+
+    async def _confirm(self, object_type: str, endpoint: ObjectType, ids: set[str]) -> None:
+        """A ``GET`` of each id: a 404 means no active record of that type (trashed records,
+        other types' and other orgs' ids all answer 404)."""
+
+        async def one(record_id: str) -> None:
+            try:
+                record = await self.client.retrieve(endpoint, record_id)
+            except NotFound:
+                self.missing[(object_type, record_id)] = NOT_FOUND
+                return
+            self._remember([record])
+
+        await asyncio.gather(*(one(record_id) for record_id in sorted(ids)))
 
     async def _query(
         self, object_type: str, list_type: ObjectType, kind: LookupKind, value: str
@@ -179,6 +283,7 @@ class _Resolver:
         }[kind]
         records = await self.client.list_all(list_type, filters=filters)
         self._index(object_type, kind, {value}, records)
+        self._remember(records)
 
     def _index(
         self, object_type: str, kind: LookupKind, values: set[str], records: Sequence[Record]
@@ -186,6 +291,8 @@ class _Resolver:
         for value in values:
             matches = [r for r in records if _matches(r, kind, value)]
             self.found[(object_type, kind, value)] = sorted(matches, key=lambda r: r.id)
+
+    def _remember(self, records: Sequence[Record]) -> None:
         for record in records:
             self.names.setdefault(record.id, display_name(record))
 

@@ -254,7 +254,7 @@ class Records:
         values = self._coerce_fields(defs, fields_in, {})
         for key in REQUIRED_FIELDS[object_type]:
             value = values.get(key)
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if value is None or _blank(value):
                 raise unprocessable(
                     f"'{key}' is required to create a record in '{defs.plural}'.",
                     code="parameter_missing",
@@ -333,7 +333,8 @@ class Records:
         for key in REQUIRED_FIELDS[object_type] + (
             ("$stage",) if object_type == "opportunity" else ()
         ):
-            if key in values and values[key] is None:
+            # Blank is no name, as on create: "CrmAccount requires name field" (digest §1.2).
+            if key in values and (values[key] is None or _blank(values[key])):
                 raise invalid_type(f"'{key}' cannot be cleared.", f"fields.{key}")
         plans = self._update_relationships(org, defs, current, rels_in)
         record = current.snapshot()
@@ -810,6 +811,10 @@ def _member_object(body: dict[str, Any], name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise invalid_type(f"'{name}' must be an object.", name)
     return value
+
+
+def _blank(value: Any) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 def _ids(raw: Any, param: str) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -22,18 +23,35 @@ MAX_SAFE_INTEGER = 2**53 - 1
 ADDRESS_TEXT_PARTS = ("street", "street2", "city", "state", "postalCode", "country")
 ADDRESS_PARTS = (*ADDRESS_TEXT_PARTS, "latitude", "longitude")
 FULL_NAME_PARTS = ("firstName", "lastName")
+COORDINATE_BOUNDS = {"latitude": 90, "longitude": 180}
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_URL = re.compile(r"^(https?://)?[^\s/?#]+\.[^\s/?#]+([/?#]\S*)?$", re.IGNORECASE)
+MAX_URL_LENGTH = 2048
+MAX_EMAIL_LENGTH = 254
+# An address's local part: no whitespace, '@' or the characters that separate or quote addresses
+# ("a@x.io, b@x.io", "<a@x.io>"); the domain must be a host name (host_ok).
+_EMAIL = re.compile(r'([^@\s<>()\[\],;:"\\]+)@([^@\s]+)')
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_HTTP = re.compile(r"^https?://", re.IGNORECASE)
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(\.{_OCTET}){{3}}")
 _HANDLES: dict[str, re.Pattern[str]] = {
-    "TWITTER": re.compile(r"^https?://([a-z]+\.)?(x|twitter)\.com/[A-Za-z0-9_]{1,15}/?(\?\S*)?$"),
+    "TWITTER": re.compile(
+        r"^https?://([a-z]+\.)?(x|twitter)\.com/[A-Za-z0-9_]{1,15}/?(\?\S*)?$", re.IGNORECASE
+    ),
     "LINKEDIN": re.compile(
         r"^https?://([a-z]+\.)?linkedin\.com/(in|company)/[^/\s?#]+/?(\?\S*)?$", re.IGNORECASE
     ),
-    "FACEBOOK": re.compile(r"^https?://([a-z]+\.)?facebook\.com/[^/\s?#]+/?(\?\S*)?$"),
-    "INSTAGRAM": re.compile(r"^https?://([a-z]+\.)?instagram\.com/[^/\s?#]+/?(\?\S*)?$"),
+    "FACEBOOK": re.compile(
+        r"^https?://([a-z]+\.)?facebook\.com/[^/\s?#]+/?(\?\S*)?$", re.IGNORECASE
+    ),
+    "INSTAGRAM": re.compile(
+        r"^https?://([a-z]+\.)?instagram\.com/[^/\s?#]+/?(\?\S*)?$", re.IGNORECASE
+    ),
 }
-_EXTENSION = re.compile(r"\s*(?:;\s*ext=|ext\.?:?|extension|x|#)\s*(\d{1,6})\s*$", re.IGNORECASE)
+# Telephone numbers are ASCII: a Unicode digit (Arabic-Indic, full-width) is not a digit here.
+_EXTENSION = re.compile(
+    r"\s*(?:;\s*ext=|ext\.?:?|extension|x|#)\s*(\d{1,6})\s*$", re.IGNORECASE | re.ASCII
+)
 
 
 def is_number(value: object) -> bool:
@@ -102,7 +120,11 @@ def coerce(f: FieldDef, value: Any, current: Any = None) -> Any:
 
 
 def _number(f: FieldDef, value: Any) -> int | float:
-    if not is_number(value) or not math.isfinite(value):
+    if not is_number(value):
+        raise _type_error(f, "a number", value)
+    # A JSON integer may have any number of digits: compare it before math.isfinite, which
+    # cannot convert one beyond a float's range.
+    if isinstance(value, float) and not math.isfinite(value):
         raise _type_error(f, "a number", value)
     if abs(value) > MAX_SAFE_INTEGER:
         raise invalid_type(
@@ -129,16 +151,18 @@ def parse_datetime(text: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        if parsed.tzinfo is None:
+            return None
+        # The instant must fall in years 0001-9999 in UTC too (0001-01-01T00:00+01:00 does not).
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.astimezone(UTC)
 
 
 def format_datetime(moment: datetime) -> str:
     utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # Four-digit years always (strftime writes year 1 as "1", which is not ISO 8601).
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def format_timestamp(unix: float) -> str:
@@ -183,9 +207,59 @@ def _multi(f: FieldDef, value: Any, one: Any) -> Any:
     return coerced[0] if coerced else None
 
 
+def visible(text: str) -> bool:
+    """No whitespace, control, format (bidi), private-use, surrogate or unassigned character."""
+    return all(unicodedata.category(c)[0] not in "CZ" for c in text)
+
+
+def host_ok(host: str) -> bool:
+    """A DNS name with at least one dot and a letter TLD (IDN letters allowed), or IPv4."""
+    if _IPV4.fullmatch(host):
+        return True
+    labels = host.split(".")
+    if len(host) > 253 or len(labels) < 2:
+        return False
+    for label in labels:
+        if not 1 <= len(label) <= 63 or label[0] == "-" or label[-1] == "-":
+            return False
+        if not all(c.isalnum() or c in "-_" for c in label):
+            return False
+    tld = labels[-1]
+    return tld.isalpha() or tld.casefold().startswith("xn--")
+
+
+def email_ok(text: str) -> bool:
+    """``local@domain``: at most 254 visible characters, a host name as the domain."""
+    match = _EMAIL.fullmatch(text)
+    return (
+        match is not None
+        and len(text) <= MAX_EMAIL_LENGTH
+        and visible(text)
+        and host_ok(match.group(2))
+    )
+
+
+def url_ok(text: str) -> bool:
+    """An http(s) URL or a bare host (``acme.com/pricing``): no other scheme, no user info,
+    a host name or IPv4 address, an optional port 1-65535, at most 2048 visible characters."""
+    if not text or len(text) > MAX_URL_LENGTH or not visible(text):
+        return False
+    scheme = _HTTP.match(text)
+    if scheme is None and _SCHEME.match(text):
+        return False
+    rest = text[scheme.end() :] if scheme else text
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in authority:
+        return False
+    host, colon, port = authority.partition(":")
+    if colon and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        return False
+    return host_ok(host)
+
+
 def _email(f: FieldDef, text: str) -> str:
     candidate = text.strip()
-    if not _EMAIL.match(candidate):
+    if not email_ok(candidate):
         raise invalid_type(
             f"Invalid value for '{f.key}': {text!r} is not an email address.", _param(f)
         )
@@ -194,7 +268,7 @@ def _email(f: FieldDef, text: str) -> str:
 
 def _url(f: FieldDef, text: str) -> str:
     candidate = text.strip()
-    if not _URL.match(candidate):
+    if not url_ok(candidate):
         raise invalid_type(f"Invalid value for '{f.key}': {text!r} is not a URL.", _param(f))
     return candidate
 
@@ -207,9 +281,9 @@ def normalize_phone(text: str) -> str | None:
     if match:
         extension = f";ext={match.group(1)}"
         raw = raw[: match.start()]
-    if re.search(r"[^\d\s()+.\-/]", raw):
+    if re.search(r"[^\d\s()+.\-/]", raw, re.ASCII):
         return None
-    digits = re.sub(r"\D", "", raw)
+    digits = re.sub(r"\D", "", raw, flags=re.ASCII)
     if raw.startswith("+"):
         if not 8 <= len(digits) <= 15 or digits.startswith("0"):
             return None
@@ -264,14 +338,15 @@ def _address(f: FieldDef, value: Any, current: Any) -> dict[str, Any] | None:
             raise invalid_type(
                 f"Invalid value for '{f.key}.{part}': expected a string.", f"{_param(f)}.{part}"
             )
-    for part in ("latitude", "longitude"):
+    for part, bound in COORDINATE_BOUNDS.items():
         if (
             isinstance(value, dict)
             and value.get(part) is not None
-            and (not is_number(value[part]) or not math.isfinite(value[part]))
+            and (not is_number(value[part]) or not -bound <= value[part] <= bound)
         ):
             raise invalid_type(
-                f"Invalid value for '{f.key}.{part}': expected a number.", f"{_param(f)}.{part}"
+                f"Invalid value for '{f.key}.{part}': expected a number from -{bound} to {bound}.",
+                f"{_param(f)}.{part}",
             )
     if isinstance(value, dict) and value.get("country") is not None:
         country = value["country"].strip()
@@ -300,7 +375,7 @@ def _social(f: FieldDef, value: Any) -> str:
         raise _type_error(f, "a profile URL string", value)
     candidate = value.strip()
     pattern = _HANDLES.get(f.handle_service or "")
-    if pattern is None or not pattern.match(candidate):
+    if pattern is None or not pattern.match(candidate) or not visible(candidate):
         raise invalid_type(
             f"Invalid value for '{f.key}': {value!r} is not a {f.handle_service} profile URL.",
             _param(f),

@@ -189,17 +189,18 @@ async def test_each_change_lands_exactly_once_under_faults(
 async def test_one_bad_record_fails_alone_with_its_file_and_line(
     write: WriteManifest, manifest_dir: Path, client: LightfieldClient, emu: Emulator
 ) -> None:
-    # A raw id the API does not know passes validation (ids are opaque) and fails at write.
+    # The plan confirms the contact exists; it is trashed before the apply, which then fails
+    # for this record alone.
     write(
         "bad.yaml",
         opportunity(
-            "bad",
-            ACME_RENEWAL,
-            "fields:\n  $amount: 5\nrelationships:\n  $champion: con_doesnotexist00",
+            "bad", ACME_RENEWAL, f"fields:\n  $amount: 5\nrelationships:\n  $champion: {SAM}"
         ),
     )
     write("good.yaml", opportunity("good", INITECH, "fields:\n  priority: 3"))
-    report = await plan_and_apply(client, manifest_dir)
+    plan = await plan_of(client, manifest_dir)
+    await client.delete("contacts", SAM)
+    report = await apply_plan(client, plan, OrgSchema(await client.definitions("opportunities")))
     assert not report.ok
     by_name = {r.name: r for r in report.results}
     assert by_name["good"].status == "applied"
@@ -207,7 +208,7 @@ async def test_one_bad_record_fails_alone_with_its_file_and_line(
     assert bad.status == "failed" and bad.failure is not None
     assert (bad.failure.type, bad.failure.code) == (
         "unprocessable_content",
-        "relationship_entity_missing",
+        "relationship_entity_inactive",
     )
     assert str(bad.failure.origin) == "manifests/bad.yaml:10"
     # No retry of a 422: exactly one attempt for the bad record.

@@ -9,7 +9,7 @@ import pytest
 from reconciler.client import LightfieldClient
 from reconciler.emulator import Emulator
 from reconciler.pipeline import run_plan
-from tests.demo import ACME_RENEWAL, WriteManifest, opportunity
+from tests.demo import ACME_RENEWAL, ALEX, INITECH, NINA, SAM, WriteManifest, opportunity
 
 # (spec under `spec:`, line of the problem, text the message must contain). Spec lines start
 # at line 7 of the file, so `fields:` is line 7 and its first key line 8.
@@ -51,6 +51,25 @@ CASES = [
         "relationships:\n  partners: {include: [acc_cm1x15pik34mdzo], exclude: [{name: Initech}]}",
         8,
         "partners: acc_cm1x15pik34mdzo is both included and excluded",
+    ),
+    # The API's value rules (docs/emulator.md, "Values"): refused at plan, not at apply.
+    ("fields:\n  docsUrl: 'javascript:alert(document.cookie)'", 8, "only http:// and https://"),
+    ("fields:\n  docsUrl: 'http://'", 8, "docsUrl: 'http://' is not a URL: has no host"),
+    ("fields:\n  docsUrl: 'https://acme.com/a b'", 8, "contains whitespace or control"),
+    ("fields:\n  docsUrl: 'https://me:pw@acme.com'", 8, "a user name or password"),
+    ("fields:\n  twitter: '@ada'", 8, "'@ada' is not a TWITTER profile URL (https://x.com/"),
+    ("fields:\n  $name: '  '", 8, "$name cannot be empty: Lightfield requires it"),
+    ("fields:\n  $stage: null", 8, "$stage cannot be empty"),
+    ("fields:\n  $pipeline: Sales", 8, "$pipeline is only a hint for $stage"),
+    ("fields:\n  $closeDate: '9999-12-31T23:59:59-01:00'", 8, "outside the years 0001-9999"),
+    ("fields:\n  shippingAddress: {longitude: 181}", 8, "longitude must be a number from -180"),
+    ("fields:\n  legalEmail: 'a@x.io, b@x.io'", 8, "is not an email address"),
+    ("relationships:\n  $owner: jane", 8, "$owner' links members: 'jane' is not an id (mem_...)"),
+    (
+        "relationships:\n  $champion: con_cmzzzzzzzzzzzzz",
+        8,
+        "$champion: no active contact with id 'con_cmzzzzzzzzzzzzz' (it does not exist, is in "
+        "the trash, or is not in this org)",
     ),
 ]
 
@@ -152,4 +171,182 @@ async def test_an_id_that_does_not_exist_is_a_problem_not_a_create(
     assert [str(p) for p in outcome.problems] == [
         "manifests/gone.yaml:1: opportunity opp_doesnotexist1 (gone) does not exist or is in "
         "the trash"
+    ]
+
+
+@pytest.mark.anyio
+async def test_each_bad_item_of_a_list_is_reported_at_its_own_line(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient, emu: Emulator
+) -> None:
+    spec = """
+        fields:
+          billingEmails:
+            - ap@acme.com
+            - not-an-email
+            - ar@acme.com
+            - 'x@y.io, z@y.io'
+        relationships:
+          partners:
+            - acc_cm1x15pik34mdzo
+            - acc_cmzzzzzzzzzzzzz
+            - {name: No Such Account}
+          $contact: {include: [con_cmyyyyyyyyyyyyy], exclude: [{email: nobody@x.io}]}
+        """
+    write("list.yaml", opportunity("list", ACME_RENEWAL, spec))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    found = [(p.line, p.message) for p in outcome.problems]
+    assert found == [
+        (10, "billingEmails: 'not-an-email' is not an email address"),
+        (12, "billingEmails: 'x@y.io, z@y.io' is not an email address"),
+    ]
+    # With the values fixed, the references: each at its own line too.
+    spec = spec.replace("not-an-email", "a@b.io").replace("'x@y.io, z@y.io'", "x@y.io")
+    write("list.yaml", opportunity("list", ACME_RENEWAL, spec))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert [(p.line, p.message) for p in outcome.problems] == [
+        (17, "partners: no account with name 'No Such Account'"),
+        (18, "$contact: no contact with email 'nobody@x.io'"),
+    ]
+    # With those resolved, the ids a write would link that no active record has.
+    spec = spec.replace("No Such Account", "Initech").replace("nobody@x.io", "nina@acme.com")
+    write("list.yaml", opportunity("list", ACME_RENEWAL, spec))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    missing = "(it does not exist, is in the trash, or is not in this org)"
+    assert [(p.line, p.message) for p in outcome.problems] == [
+        (16, f"partners: no active account with id 'acc_cmzzzzzzzzzzzzz' {missing}"),
+        (18, f"$contact: no active contact with id 'con_cmyyyyyyyyyyyyy' {missing}"),
+    ]
+    assert [r for r in emu.requests() if r["method"] != "GET"] == []
+
+
+@pytest.mark.anyio
+async def test_a_thousand_problems_of_one_kind_are_twenty_lines_and_a_count(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    names = "\n".join(f"    - {{name: No Such Account {i}}}" for i in range(1000))
+    write("many.yaml", opportunity("many", ACME_RENEWAL, f"relationships:\n  partners:\n{names}"))
+    write("one.yaml", opportunity("one", INITECH, "relationships:\n  partners: [{name: Nope}]"))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    many = [p for p in outcome.problems if p.file == "manifests/many.yaml"]
+    assert [p.line for p in many] == list(range(9, 30)) and len({p.line for p in many}) == 21
+    assert [p.message for p in many[:2]] == [
+        "partners: no account with name 'No Such Account 0'",
+        "partners: no account with name 'No Such Account 1'",
+    ]
+    assert many[-1].message == (
+        "and 980 more like this in this file, from this line on: partners: no account with name …"
+    )
+    # Another file's problems are its own (and under the cap, all listed).
+    assert [str(p) for p in outcome.problems if p.file == "manifests/one.yaml"] == [
+        "manifests/one.yaml:8: partners: no account with name 'Nope'"
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_trashed_record_is_refused_at_plan_and_nothing_is_sent(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient, emu: Emulator
+) -> None:
+    await client.delete("contacts", NINA)
+    write("t.yaml", opportunity("t", ACME_RENEWAL, f"relationships:\n  $champion: {NINA}"))
+    emu.reset_logs()
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert [str(p) for p in outcome.problems] == [
+        f"manifests/t.yaml:8: $champion: no active contact with id '{NINA}' (it does not exist, "
+        "is in the trash, or is not in this org)"
+    ]
+    assert [r for r in emu.requests() if r["method"] != "GET"] == []
+
+
+@pytest.mark.anyio
+async def test_raw_ids_are_confirmed_with_the_fewest_requests(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient, emu: Emulator
+) -> None:
+    missing = "con_cmzzzzzzzzzzzzz"
+    write("a.yaml", opportunity("a", ACME_RENEWAL, f"relationships:\n  $champion: {SAM}"))
+    write("b.yaml", opportunity("b", INITECH, f"relationships:\n  $evaluator: {missing}"))
+    emu.reset_logs()
+    await run_plan(client, manifest_dir, target="t")
+    contacts = [r["path"] for r in emu.requests() if r["path"].startswith("/v1/contacts")]
+    # The demo's 15 contacts fit one page: that page shows SAM; only the unseen id is read.
+    assert contacts == ["/v1/contacts", f"/v1/contacts/{missing}"]
+
+    emu.seed_bulk(contacts=200)  # 9 pages now: two ids are cheaper read one by one
+    emu.reset_logs()
+    await run_plan(client, manifest_dir, target="t")
+    contacts = [r["path"] for r in emu.requests() if r["path"].startswith("/v1/contacts")]
+    assert sorted(contacts) == sorted(
+        ["/v1/contacts", f"/v1/contacts/{SAM}", f"/v1/contacts/{missing}"]
+    )
+
+
+@pytest.mark.anyio
+async def test_a_trashed_record_already_linked_may_stay_in_the_manifest(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    # Trashing does not unlink (an export writes the link as a raw id); keeping it sends
+    # nothing, which the API allows: only a new link to it is refused.
+    await client.delete("contacts", ALEX)
+    spec = f"relationships:\n  $champion: {ALEX}\n  $contact: [{ALEX}]"
+    write("kept.yaml", opportunity("kept", ACME_RENEWAL, spec))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert outcome.problems == [] and outcome.plan is not None
+    assert [change.action for change in outcome.plan.records] == ["noop"]
+    write("kept.yaml", opportunity("kept", INITECH, spec))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert [p.line for p in outcome.problems] == [8, 9]
+
+
+@pytest.mark.anyio
+async def test_a_change_linking_a_missing_id_is_never_handed_to_a_streaming_apply(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    missing = "con_cmzzzzzzzzzzzzz"
+    write("good.yaml", opportunity("good", INITECH, "fields:\n  priority: 3"))
+    write("bad.yaml", opportunity("bad", ACME_RENEWAL, f"relationships:\n  $champion: {missing}"))
+    handed: list[str] = []
+    outcome = await run_plan(
+        client, manifest_dir, target="t", on_change=lambda change, _: handed.append(change.name)
+    )
+    assert handed == ["good"]
+    assert [str(p) for p in outcome.problems] == [
+        f"manifests/bad.yaml:8: $champion: no active contact with id '{missing}' (it does not "
+        "exist, is in the trash, or is not in this org)"
+    ]
+
+
+@pytest.mark.anyio
+async def test_past_a_hundred_unseen_ids_the_rest_are_reported_without_a_read_each(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient, emu: Emulator
+) -> None:
+    ids = [f"con_cmmissing{i:04d}x" for i in range(105)]
+    items = "\n".join(f"    - {record_id}" for record_id in ids)
+    write("many.yaml", opportunity("many", ACME_RENEWAL, f"relationships:\n  $contact:\n{items}"))
+    emu.reset_logs()
+    outcome = await run_plan(client, manifest_dir, target="t")
+    reads = [r["path"] for r in emu.requests() if r["path"].startswith("/v1/contacts")]
+    assert reads.count("/v1/contacts") == 1 and len(reads) == 1 + 100
+    messages = [p.message for p in outcome.problems]
+    assert (
+        "and 80 more like this in this file, from this line on: $contact: no active contact "
+        "with id … (it does not exist, is in the trash, or is not in this org)"
+    ) in messages
+    assert (
+        messages.count(
+            f"$contact: no active contact with id '{ids[-1]}' (not in the list of them; too many "
+            "such ids to read each)"
+        )
+        == 1
+    )
+
+
+@pytest.mark.anyio
+async def test_a_missing_id_after_a_duplicate_reference_keeps_its_own_line(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    # Initech's raw id and {name: Initech} are one link: the missing id is still the third item.
+    items = "\n    - acc_cm1x15pik34mdzo\n    - {name: Initech}\n    - acc_cmzzzzzzzzzzzzz"
+    write("dup.yaml", opportunity("dup", ACME_RENEWAL, f"relationships:\n  partners:{items}"))
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert [(p.line, p.message[:50]) for p in outcome.problems] == [
+        (11, "partners: no active account with id 'acc_cmzzzzzzz")
     ]

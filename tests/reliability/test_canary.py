@@ -18,17 +18,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
 from reconciler.cli import app
-from reconciler.client import EXCERPT
+from reconciler.client import API_VERSION, EXCERPT
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES
 from reconciler.redact import MIN_FRAGMENT
 from tests.client.support import shown_key_runs
-from tests.demo import opportunity
+from tests.demo import NINA, opportunity
 
 from .harness import ACME_RENEWAL, collector, write_manifests
 
@@ -148,16 +149,19 @@ def test_the_canary_key_appears_nowhere(
     assert annotated.exit_code == 1 and "::error file=" in annotated.stdout
     (manifest_dir / "acme.yaml").write_text(
         opportunity(
-            "acme",
-            ACME_RENEWAL,
-            "fields:\n  $amount: 8\nrelationships:\n  $champion: con_doesnotexist00",
+            "acme", ACME_RENEWAL, f"fields:\n  $amount: 8\nrelationships:\n  $champion: {NINA}"
         )
     )
     faults(FaultRule(action="status", method=POST, status=429, retry_after=0.01, times=None))
     assert t.run(["apply", d, "--auto-approve"], server).exit_code == 1  # budget exhausted
     faults()
-    rejected = t.run(["apply", d, "--auto-approve", "-f", "markdown"], server)
-    assert rejected.exit_code == 1 and "relationship_entity_missing" in rejected.stdout
+    # A 422 (the plan refuses a missing id itself): the champion is trashed after the plan.
+    saved = tmp_path / "champion.json"
+    assert t.run(["plan", d, "--out", str(saved)], server).exit_code == 0
+    headers = {"Authorization": f"Bearer {CANARY}", "Lightfield-Version": API_VERSION}
+    assert httpx.delete(f"{server}/v1/contacts/{NINA}", headers=headers).status_code == 200
+    rejected = t.run(["apply", str(saved), "--auto-approve", "-f", "markdown"], server)
+    assert rejected.exit_code == 1 and "relationship_entity_inactive" in rejected.stdout
     # Everything written to disk, every log record in every form, the emulator's own logs.
     for path in tmp_path.rglob("*"):
         if path.is_file():

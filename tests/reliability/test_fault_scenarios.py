@@ -23,7 +23,7 @@ from reconciler.client import LightfieldClient, RateConfig, RetryPolicy
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.ratelimit import RateLimitConfig
-from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES
+from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES, demo_id
 from reconciler.errors import LfrError
 from reconciler.render import text as text_render
 from reconciler.schema import OrgSchema
@@ -48,6 +48,7 @@ from .harness import (
 )
 
 POST = "POST"
+OLIVER = demo_id(DEMO_ORG, "con", "oliver@acme.co.uk")  # a contact no manifest here links
 
 
 async def survive(
@@ -273,21 +274,25 @@ async def test_400_and_422_fail_their_record_only_naming_file_and_line(
         opportunity(
             "bad",
             acme_services,
-            "fields:\n  $amount: 31000\nrelationships:\n  $champion: con_doesnotexist00",
+            f"fields:\n  $amount: 31000\nrelationships:\n  $champion: {OLIVER}",
         )
     )
     before = await snapshot(client)
     rule = FaultRule(
         action="status", method=POST, status=400, path=f"/v1/opportunities/{INITECH}", times=None
     )
+    # The plan confirms the champion exists (it refuses a missing id itself); it is trashed
+    # before the apply, which the API answers with a 422.
+    plan = await plan_of(client, bench_dir)
+    await client.delete("contacts", OLIVER)
     emu.faults.configure(FaultConfig(rules=[rule]))
-    _, report = await apply_dir(client, bench_dir)
+    report = await apply_plan(client, plan, OrgSchema(await client.definitions("opportunities")))
     emu.faults.configure(FaultConfig())
     rendered = text_render.render_report(report)
     by_name = {r.name: r for r in report.results}
     assert {n for n, r in by_name.items() if r.status != "applied"} == {"bad", "initech"}
     assert report.stopped is None  # a rejected record is not a reason to stop the others
-    assert "unprocessable_content (relationship_entity_missing)" in rendered
+    assert "unprocessable_content (relationship_entity_inactive)" in rendered
     assert "at manifests/bad.yaml:10" in rendered  # the line of $champion
     assert "bad_request" in rendered and "at manifests/initech.yaml:1" in rendered
     # Never retried: one attempt each.

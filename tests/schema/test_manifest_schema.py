@@ -144,6 +144,13 @@ VALUE_ERRORS = [
     "fields:\n  products: [Platform, Nope]",
     "fields:\n  legalEmail: not-an-email",
     "fields:\n  legalEmail: [a@x.io, b@x.io]",
+    "fields:\n  docsUrl: 'javascript:alert(document.cookie)'",
+    "fields:\n  docsUrl: 'http://'",
+    "fields:\n  competitorUrls: [https://x.io, 'https://a b.io']",
+    "fields:\n  twitter: '@x'",
+    "fields:\n  twitter: https://evil.example/x.com/ada",
+    "fields:\n  $name: null",
+    "fields:\n  $stage: null",
     "fields:\n  shippingAddress: {city: Oslo, country: Norway}",
     "fields:\n  shippingAddress: {citty: Oslo}",
     "fields:\n  signatory: Ada Lovelace",
@@ -161,7 +168,8 @@ VALID = [
     "fields:\n  strategic: false\n  products: [Platform, Support]\n  region: null",
     "fields:\n  products: Platform\n  billingEmails: a@x.io\n  legalEmail: [b@x.io]",
     "fields:\n  phone: (202) 555-1234 x100\n  supportPhones: ['+44 20 7946 0958']",
-    "fields:\n  docsUrl: https://x.io\n  competitorUrls: ['https://y.io']\n  twitter: '@x'",
+    "fields:\n  docsUrl: https://x.io\n  competitorUrls: ['https://y.io', z.io/a]",
+    "fields:\n  twitter: https://x.com/ada\n  $name: Acme",
     "fields:\n  shippingAddress: {city: Oslo, country: no, latitude: 59.9}",
     "fields:\n  signatory: {firstName: Ada, lastName: null}",
     "fields:\n  $stage: opt_01jx1bbjambva1ra6khsq0jnx",
@@ -208,7 +216,7 @@ async def test_the_org_schema_lists_the_orgs_keys_and_options(
     assert {"$task", "$note", "$meeting"}.isdisjoint(links["properties"])
     stage = fields["properties"]["$stage"]
     assert stage["title"] == "Stage"
-    (options, _null) = stage["anyOf"]
+    options = stage  # no null: $stage cannot be cleared
     # An ambiguous label is not offered; both of its option ids are.
     assert "Proposal" in options["enum"]
     assert "Negotiation" not in options["enum"]
