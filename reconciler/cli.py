@@ -362,12 +362,9 @@ def apply(
         _emit(rendered, report_file)
 
     async def saved_plan(client: LightfieldClient) -> tuple[Plan, OrgSchema]:
-        plan = read_saved_plan(source)
-        if plan.target != target.identity:  # before any request: the key may not fit that org
-            raise _fail(
-                f"{source} was planned against {plan.target}, not {target.identity}; "
-                "run lfr plan against this target."
-            )
+        # Hostile input: checked whole (shape, target, that it sends what it shows) before any
+        # request.
+        plan = read_saved_plan(source, target=target.identity)
         schema = OrgSchema(await client.definitions("opportunities"))
         moved = await check_saved_plan(client, plan, schema)
         if moved:

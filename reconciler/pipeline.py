@@ -4,14 +4,13 @@ Owns the order of the stages and the rule that a run with any problem stops befo
 write: load and shape-check every file (no network), fetch the org's definitions, check values
 and build desired state, resolve references, fetch live state, diff. Each stage reports every
 problem it finds; the run returns them all together. Also reads a saved plan and says what
-changed in the CRM since it was made. Called by the CLI (plan, validate, apply, drift); never
-prints.
+changed in the CRM since it was made (``saved_plan`` checks the file itself). Called by
+the CLI (plan, validate, apply, drift); never prints.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,21 +19,20 @@ from .apply import check_stale
 from .client import LightfieldClient
 from .desired import build_desired
 from .diff import DiffOptions, diff_record, plan_of
-from .errors import LfrError
 from .fetch import Progress, fetch_live, find_matching
 from .manifests import Problem, load_tree
 from .model import DesiredRecord, LoadedManifest, parse_manifests
-from .plan import Plan, RecordChange, plan_from_dict
+from .plan import Plan, RecordChange
 from .records import Record
 from .resolve import Resolution, resolve_references
 from .revision import manifest_revision
+
+# Re-exported: the CLI reads a saved plan through the pipeline; saved_plan.py owns the rules.
+from .saved_plan import SavedPlanError as SavedPlanError
+from .saved_plan import read_saved_plan as read_saved_plan
 from .schema import OrgSchema
 
 OnChange = Callable[[RecordChange, OrgSchema], None]
-
-
-class SavedPlanError(LfrError):
-    """A saved plan file that cannot be used."""
 
 
 @dataclass
@@ -160,18 +158,3 @@ async def check_saved_plan(client: LightfieldClient, plan: Plan, schema: OrgSche
         check_stale(client, plan, schema), *(taken(change) for change in creates)
     )
     return moved + [line for lines in matched for line in lines]
-
-
-def read_saved_plan(path: Path) -> Plan:
-    """A plan written by ``lfr plan --out``; a clear LfrError for anything else."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise TypeError(f"a JSON {type(data).__name__}, not an object")
-        return plan_from_dict(data)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SavedPlanError(f"cannot read saved plan {path}: {exc}") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise SavedPlanError(
-            f"{path} is not a plan written by `lfr plan --out` ({type(exc).__name__}: {exc})"
-        ) from None

@@ -200,7 +200,7 @@ def test_a_saved_plan_that_is_not_a_plan_is_a_clear_error(server: str, tmp_path:
         saved.write_text(text)
         result = lfr(["apply", str(saved), "--auto-approve"], server)
         assert result.exit_code == 1, text
-        assert "is not a plan written by `lfr plan --out`" in result.stderr
+        assert "(not a plan as `lfr plan --out` writes it)" in result.stderr
         assert "Traceback" not in result.output
 
 
