@@ -65,6 +65,12 @@ Key = Annotated[str, StringConstraints(pattern=r"^[$A-Za-z0-9_][A-Za-z0-9_.$-]{0
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=4096)]
 IdempotencyKey = Annotated[str, StringConstraints(pattern=rf"^{KEY_PREFIX}[0-9a-f]{{64}}$")]
+Timestamp = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+    ),
+]
 Fingerprint = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
 Ids = list[RecordId]
 
@@ -115,7 +121,7 @@ class _Record(_Strict):
     requests: list[_Request]
     planned_from: dict[Key, JsonValue]
     fingerprint: Fingerprint
-    live_updated_at: Text | None
+    live_updated_at: Timestamp | None
     match: dict[Key, JsonValue]
 
 
@@ -183,14 +189,14 @@ class _Reader:
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:
                 raise self.fail(
-                    "", f"{size:,} bytes; a saved plan is limited to {MAX_FILE_BYTES:,}"
+                    "", f"{size:,} bytes; saved plans are limited to {MAX_FILE_BYTES:,}"
                 )
             with path.open("rb") as handle:
                 raw = handle.read(MAX_FILE_BYTES + 1)  # the file may grow after stat
         except OSError as exc:
             raise SavedPlanError(f"cannot read saved plan {self.file}: {exc.strerror}") from None
         if len(raw) > MAX_FILE_BYTES:
-            raise self.fail("", f"over {MAX_FILE_BYTES:,} bytes; a saved plan is limited to that")
+            raise self.fail("", f"over {MAX_FILE_BYTES:,} bytes; saved plans are limited to that")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -245,7 +251,7 @@ class _Reader:
             if count > 1:
                 raise self.fail(where, f"{key} is changed twice")
         if change.action == "create":
-            self.check_create(change, where, keys)
+            self.check_create(change, where)
             return
         if change.id is None:
             raise self.fail(f"{where}.id", f"an {change.action} names its record")
@@ -275,14 +281,19 @@ class _Reader:
                 )
             self.check_link(link, f"{where}.relationships[{index}]")
 
-    def check_create(self, change: RecordChange, where: str, keys: list[str]) -> None:
+    def check_create(self, change: RecordChange, where: str) -> None:
         if change.id is not None or change.http_link is not None:
             raise self.fail(f"{where}.id", "a create has no id yet")
         if change.planned_from or change.live_updated_at is not None:
             raise self.fail(f"{where}.planned_from", "a create is planned from no live record")
-        # Apply looks for the record again before creating it; without a match it could not.
-        if not change.match or not set(change.match) <= set(keys):
-            raise self.fail(f"{where}.match", "a create matches by keys it sets")
+        # Apply looks for the record again before creating it, by this match: it must be the
+        # values the create sets, or a forged one could hide the duplicate it would make.
+        if not change.match:
+            raise self.fail(f"{where}.match", "a create has one (apply looks for the record again)")
+        shown = {c.key: c.after for c in (*change.fields, *change.relationships)}
+        for key, value in change.match.items():
+            if key not in shown or shown[key] != value:
+                raise self.fail(_join(f"{where}.match", key), "not a value the create sets")
         for index, request in enumerate(change.requests):
             expected = CREATE_PATH if index == 0 else None
             if request.path != expected:
@@ -317,8 +328,8 @@ class _Reader:
         assert best is not None
         raise self.fail(
             f"{where}.{best[0]}",
-            f"not what {change.name} shows: lfr computes a different one from its changes and "
-            "planned-from values, and sends only what a plan shows",
+            f"differs from what record {change.name!r} shows (rebuilt from its changes and "
+            "planned-from values); lfr sends only what a plan shows",
         )
 
 
