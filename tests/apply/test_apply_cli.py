@@ -13,10 +13,13 @@ from reconciler.emulator import Emulator
 from tests.cli import api, lfr
 from tests.demo import (
     ACME_RENEWAL,
+    ALEX,
     FULL_KEY,
     INITECH,
     INITECH_ACCOUNT,
+    JANE,
     READ_KEY,
+    SAM,
     WriteManifest,
     opportunity,
 )
@@ -286,3 +289,47 @@ def test_streaming_apply_refused_a_create_still_reports_the_writes_made(
     assert "lacks the 'opportunities:create' scope" in result.stderr
     assert "✓ a (opp_cmr3idcbxmiev5v)  applied (1 request)" in result.stdout
     assert [w["path"] for w in writes(emu)] == [f"/v1/opportunities/{ACME_RENEWAL}"]
+
+
+def test_a_saved_plan_sends_only_what_it_shows(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    saved = tmp_path / "plan.json"
+    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    planned = json.loads(saved.read_text())
+    emu.reset_logs()
+    # It shows `$amount: 120000 → 5` and would send an $owner change besides.
+    forged = json.loads(json.dumps(planned))
+    forged["records"][0]["requests"][0]["body"]["relationships"] = {"$owner": {"replace": JANE}}
+    saved.write_text(json.dumps(forged))
+    refused = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert refused.exit_code == 1
+    assert refused.stderr.endswith(
+        f"Error: {saved}: records[0].requests[0].body: differs from what record 'a' shows "
+        "(rebuilt from its changes and planned-from values); lfr sends only what a plan shows "
+        "(not a plan as `lfr plan --out` writes it)\n"
+    )
+    # Another record's idempotency key would replay that record's write instead.
+    forged = json.loads(json.dumps(planned))
+    forged["records"][0]["requests"][0]["idempotency_key"] = "lfr1-" + "a" * 64
+    saved.write_text(json.dumps(forged))
+    refused = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert "records[0].requests[0].idempotency_key: differs from what record 'a'" in (
+        refused.stderr
+    )
+    assert emu.requests() == []
+
+
+def test_a_saved_plan_made_without_array_replace_applies_as_made(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, f"relationships:\n  $contact: [{SAM}]"))
+    saved = tmp_path / "plan.json"
+    made = lfr(["plan", str(manifest_dir), "--no-array-replace", "--out", str(saved)], server)
+    assert made.exit_code == 0, made.output
+    emu.reset_logs()
+    applied = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert applied.exit_code == 0, applied.output
+    (sent,) = writes(emu)
+    assert sent["body"] == {"relationships": {"$contact": {"add": [SAM], "remove": [ALEX]}}}
