@@ -167,7 +167,8 @@ class _Reader:
                 f"{data.get('format_version')!r} is not supported (this lfr reads "
                 f"{FORMAT_VERSION})",
             )
-        self.scan(data, "", 0)
+        if _suspect(data, 0):  # the walk that builds JSON paths, only to name the place
+            self.scan(data, "", 0)
         try:
             shaped = _Plan.model_validate(data)
         except ValidationError as exc:
@@ -290,7 +291,8 @@ class _Reader:
         # values the create sets, or a forged one could hide the duplicate it would make.
         if not change.match:
             raise self.fail(f"{where}.match", "a create has one (apply looks for the record again)")
-        shown = {c.key: c.after for c in (*change.fields, *change.relationships)}
+        shown: dict[str, Any] = {c.key: c.after for c in change.fields}
+        shown.update((c.key, c.after) for c in change.relationships)
         for key, value in change.match.items():
             if key not in shown or shown[key] != value:
                 raise self.fail(_join(f"{where}.match", key), "not a value the create sets")
@@ -331,6 +333,24 @@ class _Reader:
             f"differs from what record {change.name!r} shows (rebuilt from its changes and "
             "planned-from values); lfr sends only what a plan shows",
         )
+
+
+def _suspect(value: Any, depth: int) -> bool:
+    """Whether ``_Reader.scan`` would find a problem: the same walk without paths, ~4x faster
+    (a 10,000-record plan has ~600,000 values)."""
+    if depth > MAX_DEPTH:
+        return True
+    kind = value.__class__
+    if kind is str:
+        return len(value) > MAX_TEXT or _CONTROL.search(value) is not None
+    if kind is dict:
+        return any(
+            len(key) > 256 or _CONTROL.search(key) is not None or _suspect(item, depth + 1)
+            for key, item in value.items()
+        )
+    if kind is list:
+        return any(_suspect(item, depth + 1) for item in value)
+    return False
 
 
 def _differences(saved: RecordChange, again: RecordChange) -> list[str]:
