@@ -41,6 +41,7 @@ from .pipeline import (
     read_saved_plan,
     run_plan,
     validate_against_org,
+    with_org_labels,
 )
 from .plan import Plan, RecordChange
 from .render import github as github_render
@@ -366,6 +367,7 @@ def apply(
         # request.
         plan = read_saved_plan(source, target=target.identity)
         schema = OrgSchema(await client.definitions("opportunities"))
+        plan = with_org_labels(plan, schema)
         moved = await check_saved_plan(client, plan, schema)
         if moved:
             raise _fail(

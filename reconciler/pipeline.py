@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .apply import check_stale
@@ -130,12 +130,25 @@ async def run_plan(
     )
     if fetched.problems:
         return Outcome(problems=fetched.problems, manifests=manifests)
-    labels = dict(resolution.names)
-    for definition in schema.definitions.field_definitions.values():
-        for option in definition.type_configuration.options:
-            labels[option.id] = option.label
+    labels = {**resolution.names, **option_labels(schema)}
     plan = plan_of((diff(wanted, live) for wanted, live in fetched.pairs), options, labels)
     return Outcome(plan=plan, manifests=manifests, fetch_strategy=fetched.strategy, schema=schema)
+
+
+def option_labels(schema: OrgSchema) -> dict[str, str]:
+    """Select option id → label, from the org's definitions."""
+    return {
+        option.id: option.label
+        for definition in schema.definitions.field_definitions.values()
+        for option in definition.type_configuration.options
+    }
+
+
+def with_org_labels(plan: Plan, schema: OrgSchema) -> Plan:
+    """A saved plan shown with labels from the org, not from the file: a select value is shown
+    by its label alone, so a forged label would show one stage and send another. Related
+    records are shown by id (their names in the file cannot be checked without reading them)."""
+    return replace(plan, labels=option_labels(schema))
 
 
 async def check_saved_plan(client: LightfieldClient, plan: Plan, schema: OrgSchema) -> list[str]:

@@ -18,6 +18,7 @@ from tests.demo import (
     INITECH,
     INITECH_ACCOUNT,
     JANE,
+    PRIYA,
     READ_KEY,
     SAM,
     WriteManifest,
@@ -333,3 +334,27 @@ def test_a_saved_plan_made_without_array_replace_applies_as_made(
     assert applied.exit_code == 0, applied.output
     (sent,) = writes(emu)
     assert sent["body"] == {"relationships": {"$contact": {"add": [SAM], "remove": [ALEX]}}}
+
+
+def test_a_saved_plan_is_shown_with_the_orgs_labels_not_the_files(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    write(
+        "a.yaml",
+        opportunity(
+            "a", ACME_RENEWAL, f"fields:\n  $stage: Discovery\nrelationships:\n  $owner: {PRIYA}"
+        ),
+    )
+    saved = tmp_path / "plan.json"
+    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    planned = json.loads(saved.read_text())
+    (stage,) = planned["records"][0]["fields"]
+    # A select value is shown by its label alone: a forged one would show a stage not sent.
+    planned["labels"][stage["after"]] = "Closed Won"
+    planned["labels"][PRIYA] = "Trusted Reviewer"
+    saved.write_text(json.dumps(planned))
+    result = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert result.exit_code == 0, result.output
+    assert "$stage: Proposal → Discovery" in result.stdout
+    assert "Closed Won" not in result.output and "Trusted Reviewer" not in result.output
+    assert f"$owner: {JANE} → {PRIYA}" in result.stdout  # ids: names in the file are unchecked
