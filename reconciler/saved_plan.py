@@ -71,6 +71,9 @@ Timestamp = Annotated[
         pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
     ),
 ]
+# revision.manifest_revision: the manifests' commit, or the hash of their content.
+Revision = Annotated[str, StringConstraints(pattern=r"^(git|sha256):[0-9a-f]{1,64}$")]
+HttpLink = Annotated[str, StringConstraints(pattern=r"^https?://[^\s<>\"'`]{1,2048}$")]
 Fingerprint = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
 Ids = list[RecordId]
 
@@ -115,7 +118,7 @@ class _Record(_Strict):
     name: Name
     id: OpportunityId | None
     origin: _Origin
-    http_link: Text | None
+    http_link: HttpLink | None
     fields: list[_Field]
     relationships: list[_Relationship]
     requests: list[_Request]
@@ -133,7 +136,7 @@ class _Summary(_Strict):
 
 class _Plan(_Strict):
     format_version: int
-    revision: Text
+    revision: Revision
     target: Text
     summary: _Summary
     records: list[_Record]

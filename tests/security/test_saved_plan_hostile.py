@@ -301,6 +301,14 @@ def _attacks(plan: dict[str, Any]) -> list[tuple[str, Mutate, str]]:
             setter(("records", 0, "fingerprint"), "0" * 16),
             "records[0].fingerprint",
         ),
+        *(
+            (f"revision {r!r}", setter(("revision",), r), "revision")
+            for r in ("git:abc\n::warning::x", "HEAD", "git:" + "a" * 65)
+        ),
+        *(
+            (f"http_link {u!r}", setter(("records", 0, "http_link"), u), "records[0].http_link")
+            for u in ("javascript:alert(1)", "https://x.example/a b", 'https://x/"><img>')
+        ),
         # Names: the manifest name pattern, nothing else.
         *(
             (f"name {name!r}", setter(("records", 0, "name"), name), "records[0].name")
