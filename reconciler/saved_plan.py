@@ -45,6 +45,7 @@ MAX_DEPTH = MANIFEST_DEPTH + 8
 MAX_TEXT = 1024 * 1024  # no manifest (1 MiB) can give a longer string
 # The same characters manifests refuse: invisible in a review, so a reviewer could not see them.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_FROM_CRM = frozenset({"planned_from", "before", "body"})
 _SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 UPDATE_PATH = "/v1/opportunities/{id}"
@@ -212,24 +213,27 @@ class _Reader:
         except ValueError as exc:  # JSONDecodeError, a duplicate key, NaN, a 5,000-digit number
             raise self.fail("", f"not valid JSON: {exc}") from None
 
-    def scan(self, value: Any, where: str, depth: int) -> None:
-        """Nesting and control characters, before the shape (whose messages quote neither)."""
+    def scan(self, value: Any, where: str, depth: int, crm: bool = False) -> None:
+        """Nesting, lengths and control characters, before the shape (whose messages quote
+        none of them). Values read from the CRM (``planned_from``, a field's ``before``, and
+        bodies, which hold only what the changes show) may hold control characters: a record
+        someone typed one into can still be planned; renderers show them escaped."""
         if depth > MAX_DEPTH:
             raise self.fail(where, f"nested deeper than {MAX_DEPTH} levels")
         if isinstance(value, str):
             if len(value) > MAX_TEXT:
                 raise self.fail(where, f"text of {len(value):,} characters (at most {MAX_TEXT:,})")
-            if _CONTROL.search(value):
+            if not crm and _CONTROL.search(value):
                 raise self.fail(where, "a control character (invisible in a review)")
         elif isinstance(value, dict):
             for key, item in value.items():
                 inner = _join(where, key)
                 if _CONTROL.search(key) or len(key) > 256:
                     raise self.fail(inner, "a key with a control character or over 256 long")
-                self.scan(item, inner, depth + 1)
+                self.scan(item, inner, depth + 1, crm or key in _FROM_CRM)
         elif isinstance(value, list):
             for index, item in enumerate(value):
-                self.scan(item, f"{where}[{index}]", depth + 1)
+                self.scan(item, f"{where}[{index}]", depth + 1, crm)
 
     def check(self, plan: Plan, shaped: _Plan) -> None:
         """What types cannot say: paths, consistency, and that each record sends what it shows."""
@@ -339,8 +343,8 @@ class _Reader:
 
 
 def _suspect(value: Any, depth: int) -> bool:
-    """Whether ``_Reader.scan`` would find a problem: the same walk without paths, ~4x faster
-    (a 10,000-record plan has ~600,000 values)."""
+    """Whether ``_Reader.scan`` may find a problem: the same walk without paths (nor the
+    allowance for CRM values), ~4x faster (a 10,000-record plan has ~600,000 values)."""
     if depth > MAX_DEPTH:
         return True
     kind = value.__class__

@@ -358,3 +358,16 @@ def test_a_saved_plan_is_shown_with_the_orgs_labels_not_the_files(
     assert "$stage: Proposal → Discovery" in result.stdout
     assert "Closed Won" not in result.output and "Trusted Reviewer" not in result.output
     assert f"$owner: {JANE} → {PRIYA}" in result.stdout  # ids: names in the file are unchecked
+
+
+def test_a_saved_plan_of_a_record_with_control_characters_in_the_crm_applies(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    # Someone typed an escape into the CRM; the manifest puts the name right.
+    api("POST", server, f"/v1/opportunities/{ACME_RENEWAL}", {"fields": {"$name": "Acme\x1b[2J"}})
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $name: Acme"))
+    saved = tmp_path / "plan.json"
+    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    applied = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert applied.exit_code == 0, applied.output
+    assert "\x1b" not in applied.output
