@@ -36,6 +36,7 @@ from .manifest_schema import org_schema, render_schema, static_schema
 from .manifests import Problem
 from .pipeline import (
     Outcome,
+    check_against_org,
     check_saved_plan,
     read_manifests,
     read_saved_plan,
@@ -367,6 +368,7 @@ def apply(
         # request.
         plan = read_saved_plan(source, target=target.identity)
         schema = OrgSchema(await client.definitions("opportunities"))
+        check_against_org(source, plan, schema)
         plan = with_org_labels(plan, schema)
         moved = await check_saved_plan(client, plan, schema)
         if moved:

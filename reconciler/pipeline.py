@@ -29,6 +29,7 @@ from .revision import manifest_revision
 
 # Re-exported: the CLI reads a saved plan through the pipeline; saved_plan.py owns the rules.
 from .saved_plan import SavedPlanError as SavedPlanError
+from .saved_plan import check_against_org as check_against_org
 from .saved_plan import read_saved_plan as read_saved_plan
 from .schema import OrgSchema
 

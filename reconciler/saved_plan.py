@@ -37,6 +37,7 @@ from .plan import (
     RelationshipChange,
     plan_from_dict,
 )
+from .schema import ID_PREFIXES, OrgSchema
 
 # A 10,000-record plan is ~15 MiB; the cap stops a file from exhausting memory before a check.
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -340,6 +341,35 @@ class _Reader:
             f"differs from what record {change.name!r} shows (rebuilt from its changes and "
             "planned-from values); lfr sends only what a plan shows",
         )
+
+
+def check_against_org(path: Path, plan: Plan, schema: OrgSchema) -> None:
+    """What only the org's definitions can say, before any write: every key a record changes
+    is one of the org's, a relationship's cardinality is the org's, and its ids are of the
+    object type it links (a ``con_`` id is no ``$owner``). A ``SavedPlanError`` by JSON path."""
+    reader = _Reader(str(path))
+    for index, change in enumerate(plan.records):
+        where = f"records[{index}]"
+        for number, field in enumerate(change.fields):
+            if schema.field(field.key) is None:
+                raise reader.fail(
+                    f"{where}.fields[{number}].key", f"{field.key} is not a field of this org"
+                )
+        for number, link in enumerate(change.relationships):
+            at = f"{where}.relationships[{number}]"
+            definition = schema.relationship(link.key)
+            if definition is None:
+                raise reader.fail(f"{at}.key", f"{link.key} is not a relationship of this org")
+            if link.cardinality != ("HAS_MANY" if definition.many else "HAS_ONE"):
+                raise reader.fail(f"{at}.cardinality", f"{link.key} is not {link.cardinality}")
+            prefix = ID_PREFIXES.get(definition.object_type)
+            for part in ("before", "after", "add", "remove"):
+                for item, record_id in enumerate(getattr(link, part)):
+                    if prefix is not None and not record_id.startswith(prefix):
+                        raise reader.fail(
+                            f"{at}.{part}[{item}]",
+                            f"{link.key} links {definition.object_type} ids ({prefix}...)",
+                        )
 
 
 def _suspect(value: Any, depth: int) -> bool:

@@ -17,6 +17,7 @@ import copy
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,17 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from reconciler.cli import app
+from reconciler.diff import DiffOptions, rebuilt
 from reconciler.emulator import Emulator
+from reconciler.plan import RecordChange, plan_from_dict, plan_to_dict
 from tests.demo import (
     ACME_RENEWAL,
     ALEX,
     FULL_KEY,
     INITECH,
     INITECH_ACCOUNT,
-    JANE,
     NINA,
+    PRIYA,
     SAM,
     WriteManifest,
     opportunity,
@@ -123,7 +126,7 @@ def base_plan(
         opportunity(
             "a",
             ACME_RENEWAL,
-            f"fields:\n  $amount: 5\nrelationships:\n  $owner: {JANE}\n"
+            f"fields:\n  $amount: 5\nrelationships:\n  $owner: {PRIYA}\n"
             f"  $contact: [{ALEX}, {NINA}]",
         ),
     )
@@ -420,3 +423,69 @@ def test_every_hostile_saved_plan_is_refused_by_path_and_nothing_is_sent(
     applied = lfr(["apply", str(saved), "--auto-approve"], server)
     assert applied.exit_code == 0, applied.output
     assert len(emu.mutations()) == 3
+
+
+def forged(
+    data: dict[str, Any], record: int, change: Callable[[RecordChange], RecordChange]
+) -> Any:
+    """``data`` with one record changed and made self-consistent with lfr's own rebuild, as
+    anyone can: what passes reading, for the checks that need the org's definitions."""
+    plan = plan_from_dict(data)
+    records = list(plan.records)
+    records[record] = rebuilt(change(records[record]), DiffOptions(plan.revision, plan.target))
+    return plan_to_dict(replace(plan, records=tuple(records)))
+
+
+def test_ids_and_keys_not_of_the_org_are_refused_by_path_before_any_write(
+    server: str, emu: Emulator, base_plan: dict[str, Any], tmp_path: Path
+) -> None:
+    def link(name: str, **parts: Any) -> Callable[[RecordChange], RecordChange]:
+        def change(record: RecordChange) -> RecordChange:
+            links = tuple(replace(c, **parts) if c.key == name else c for c in record.relationships)
+            live = {**record.planned_from, parts.get("key", name): record.planned_from[name]}
+            return replace(record, relationships=links, planned_from=live)
+
+        return change
+
+    def field_key(key: str) -> Callable[[RecordChange], RecordChange]:
+        def change(record: RecordChange) -> RecordChange:
+            fields = (replace(record.fields[0], key=key), *record.fields[1:])
+            live = {**record.planned_from, key: record.planned_from[record.fields[0].key]}
+            return replace(record, fields=fields, planned_from=live)
+
+        return change
+
+    owner, contacts = (
+        next(i for i, c in enumerate(base_plan["records"][0]["relationships"]) if c["key"] == k)
+        for k in ("$owner", "$contact")
+    )
+    cases = [
+        ("a contact as $owner", link("$owner", after=(SAM,)), f"relationships[{owner}].after[0]"),
+        (
+            "an account as a contact",
+            link("$contact", after=(ALEX, NINA, INITECH_ACCOUNT)),
+            f"relationships[{contacts}].after[0]",  # ids sorted: acc_ first
+        ),
+        (
+            "HAS_MANY said HAS_ONE",
+            link("$contact", cardinality="HAS_ONE", after=(NINA,)),
+            f"relationships[{contacts}].cardinality",
+        ),
+        (
+            "a relationship the org lacks",
+            link("$contact", key="$ghosts"),
+            f"relationships[{contacts}].key",
+        ),
+        ("a field the org lacks", field_key("ghost"), "fields[0].key"),
+    ]
+    saved = tmp_path / "plan.json"
+    emu.reset_logs()
+    for case, change, path in cases:
+        saved.write_text(json.dumps(forged(base_plan, 0, change)))
+        result = lfr(["apply", str(saved), "--auto-approve"], server)
+        assert result.exit_code == 1, case
+        assert result.stderr.split("Error: ", 1)[-1].startswith(f"{saved}: records[0].{path}: "), (
+            case,
+            result.stderr,
+        )
+    assert [r for r in emu.requests() if r["method"] != "GET"] == [] and emu.mutations() == []
