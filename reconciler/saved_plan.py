@@ -164,13 +164,13 @@ class _Reader:
         data = self.load(path)
         if not isinstance(data, dict):
             raise self.fail("", f"a JSON {type(data).__name__}, not an object")
-        if data.get("format_version") != FORMAT_VERSION or isinstance(
-            data.get("format_version"), bool
-        ):
+        version = data.get("format_version")
+        if version != FORMAT_VERSION or isinstance(version, bool):
+            # Quoted only when a number: a string here could be a megabyte of anything.
+            shown = repr(version) if type(version) in (int, float) else type(version).__name__
             raise self.fail(
                 "format_version",
-                f"{data.get('format_version')!r} is not supported (this lfr reads "
-                f"{FORMAT_VERSION})",
+                f"{shown} is not supported (this lfr reads {FORMAT_VERSION})",
             )
         if _suspect(data, 0):  # the walk that builds JSON paths, only to name the place
             self.scan(data, "", 0)
