@@ -36,11 +36,13 @@ from .manifest_schema import org_schema, render_schema, static_schema
 from .manifests import Problem
 from .pipeline import (
     Outcome,
+    check_against_org,
     check_saved_plan,
     read_manifests,
     read_saved_plan,
     run_plan,
     validate_against_org,
+    with_org_labels,
 )
 from .plan import Plan, RecordChange
 from .render import github as github_render
@@ -362,13 +364,12 @@ def apply(
         _emit(rendered, report_file)
 
     async def saved_plan(client: LightfieldClient) -> tuple[Plan, OrgSchema]:
-        plan = read_saved_plan(source)
-        if plan.target != target.identity:  # before any request: the key may not fit that org
-            raise _fail(
-                f"{source} was planned against {plan.target}, not {target.identity}; "
-                "run lfr plan against this target."
-            )
+        # Hostile input: checked whole (shape, target, that it sends what it shows) before any
+        # request.
+        plan = read_saved_plan(source, target=target.identity)
         schema = OrgSchema(await client.definitions("opportunities"))
+        check_against_org(source, plan, schema)
+        plan = with_org_labels(plan, schema)
         moved = await check_saved_plan(client, plan, schema)
         if moved:
             raise _fail(

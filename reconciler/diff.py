@@ -13,7 +13,7 @@ Only what the manifest declares is compared: an unmanaged key is never read here
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from .model import DesiredField, DesiredRecord, DesiredRelationship
@@ -96,6 +96,64 @@ def diff_record(
         planned_from=planned_from,
         fingerprint=fingerprint(planned_from),
         live_updated_at=live.updated_at,
+    )
+
+
+def rebuilt(change: RecordChange, options: DiffOptions) -> RecordChange:
+    """``change`` computed again from what a reader of it sees: the values it was planned
+    from, each key's target (``after``; a partial relationship's ``add`` / ``remove``) and the
+    record. Parts, sets to add and remove, request bodies, idempotency keys and fingerprint
+    come from the functions that made them, so a change equal to its rebuild sends exactly
+    what it shows (a saved plan is held to this). Assumes a well-formed change: every key in
+    ``planned_from`` for an update, ids sorted, HAS_ONE exact with at most one id."""
+    if change.action == "create":
+        fields = tuple(FieldChange(c.key, None, c.after, c.origin) for c in change.fields)
+        links = tuple(
+            RelationshipChange(c.key, c.cardinality, (), c.after, c.after, (), c.origin)
+            for c in change.relationships
+        )
+        requests = _create_requests(change.name, fields, links, options)
+        return replace(
+            change,
+            fields=fields,
+            relationships=links,
+            requests=requests,
+            planned_from={},
+            fingerprint=fingerprint({}),
+            live_updated_at=None,
+        )
+    assert change.id is not None, "an update or noop names its record"
+    live = change.planned_from
+    field_changes = tuple(
+        _field_change(DesiredField(c.key, c.after, c.origin), live[c.key]) for c in change.fields
+    )
+    link_changes = tuple(
+        _relationship_change(
+            DesiredRelationship(
+                c.key,
+                "HAS_ONE" if c.cardinality == "HAS_ONE" else "HAS_MANY",
+                "",
+                c.exact,
+                c.after if c.exact else c.add,
+                () if c.exact else c.remove,
+                c.origin,
+            ),
+            live[c.key],
+        )
+        for c in change.relationships
+    )
+    # A key shown as changing whose target equals its live value rebuilds to no change.
+    fields = tuple(c for c in field_changes if c is not None)
+    links = tuple(c for c in link_changes if c is not None)
+    requests = _update_requests(change.id, fields, links, live, options)
+    return replace(
+        change,
+        action="update" if requests else "noop",
+        fields=fields,
+        relationships=links,
+        requests=requests,
+        fingerprint=fingerprint(live),
+        match={},
     )
 
 
@@ -300,11 +358,38 @@ def _create(desired: DesiredRecord, options: DiffOptions) -> RecordChange:
         r for r in (*desired.match_relationships, *desired.relationships) if r.include
     )
     links.sort(key=lambda r: (r.cardinality != "HAS_ONE", r.key != "$account"))
+    field_changes = tuple(FieldChange(f.key, None, f.value, f.origin) for f in fields)
+    link_changes = tuple(
+        RelationshipChange(r.key, r.cardinality, (), linked, linked, (), r.origin)
+        for r in links
+        if (linked := tuple(sorted({str(x) for x in r.include})))
+    )
+    return RecordChange(
+        action="create",
+        name=desired.name,
+        id=None,
+        origin=desired.origin,
+        fields=field_changes,
+        relationships=link_changes,
+        requests=_create_requests(desired.name, field_changes, link_changes, options),
+        planned_from={},
+        fingerprint=fingerprint({}),
+        match=desired.selector(),
+    )
+
+
+def _create_requests(
+    name: str,
+    fields: tuple[FieldChange, ...],
+    links: tuple[RelationshipChange, ...],
+    options: DiffOptions,
+) -> tuple[PlannedRequest, ...]:
+    """A create's requests from the changes it shows (links in create order, ids sorted)."""
     first: dict[str, Any] = {}
     overflow: list[_Op] = []
     budget = MAX_IDS_PER_REQUEST
     for link in links:
-        ids = sorted({str(ref) for ref in link.include})
+        ids = list(link.after)
         if link.cardinality == "HAS_ONE":
             first[link.key] = ids[0]
             budget -= 1
@@ -316,9 +401,9 @@ def _create(desired: DesiredRecord, options: DiffOptions) -> RecordChange:
         for start in range(0, len(rest), MAX_LINK_CHANGES_PER_REQUEST):
             chunk = rest[start : start + MAX_LINK_CHANGES_PER_REQUEST]
             overflow.append(_Op(link.key, {"add": chunk}, len(chunk), len(chunk)))
-    field_body = {f.key: plain(f.value) for f in fields}
+    field_body = {f.key: plain(f.after) for f in fields}
     bodies = [{"fields": field_body, "relationships": first}, *_pack({}, overflow)]
-    requests = tuple(
+    return tuple(
         PlannedRequest(
             "POST",
             "/v1/opportunities" if index == 0 else None,
@@ -329,28 +414,12 @@ def _create(desired: DesiredRecord, options: DiffOptions) -> RecordChange:
                 revision="",
                 target=options.target,
                 operation="create" if index == 0 else "update",
-                record=f"create:{desired.name}",
+                record=f"create:{name}",
                 body=body,
                 planned_from={},
             ),
         )
         for index, body in enumerate(bodies)
-    )
-    return RecordChange(
-        action="create",
-        name=desired.name,
-        id=None,
-        origin=desired.origin,
-        fields=tuple(FieldChange(f.key, None, f.value, f.origin) for f in fields),
-        relationships=tuple(
-            RelationshipChange(r.key, r.cardinality, (), linked, linked, (), r.origin)
-            for r in links
-            if (linked := tuple(sorted({str(x) for x in r.include})))
-        ),
-        requests=requests,
-        planned_from={},
-        fingerprint=fingerprint({}),
-        match=desired.selector(),
     )
 
 

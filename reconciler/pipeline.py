@@ -5,37 +5,36 @@ write: load and shape-check every file (no network), fetch the org's definitions
 and build desired state, resolve references (and find raw ids with no active record), fetch live
 state, diff, and refuse a change that would link such an id. Each stage reports every
 problem it finds; the run returns them all together. Also reads a saved plan and says what
-changed in the CRM since it was made. Called by the CLI (plan, validate, apply, drift); never
-prints.
+changed in the CRM since it was made (``saved_plan`` checks the file itself). Called by
+the CLI (plan, validate, apply, drift); never prints.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .apply import check_stale
 from .client import LightfieldClient
 from .desired import build_desired, cap_problems
 from .diff import DiffOptions, diff_record, plan_of
-from .errors import LfrError
 from .fetch import Progress, fetch_live, find_matching
 from .manifests import Problem, load_tree
 from .model import DesiredRecord, LoadedManifest, parse_manifests
-from .plan import Plan, RecordChange, plan_from_dict
+from .plan import Plan, RecordChange
 from .records import Record
 from .resolve import Resolution, link_problems, resolve_references
 from .revision import manifest_revision
+
+# Re-exported: the CLI reads a saved plan through the pipeline; saved_plan.py owns the rules.
+from .saved_plan import SavedPlanError as SavedPlanError
+from .saved_plan import check_against_org as check_against_org
+from .saved_plan import read_saved_plan as read_saved_plan
 from .schema import OrgSchema
 
 OnChange = Callable[[RecordChange, OrgSchema], None]
-
-
-class SavedPlanError(LfrError):
-    """A saved plan file that cannot be used."""
 
 
 @dataclass
@@ -145,12 +144,25 @@ async def run_plan(
     ]
     if unlinkable:
         return Outcome(problems=cap_problems(sorted(unlinkable)), manifests=manifests)
-    labels = dict(resolution.names)
-    for definition in schema.definitions.field_definitions.values():
-        for option in definition.type_configuration.options:
-            labels[option.id] = option.label
+    labels = {**resolution.names, **option_labels(schema)}
     plan = plan_of((diff(wanted, live) for wanted, live in fetched.pairs), options, labels)
     return Outcome(plan=plan, manifests=manifests, fetch_strategy=fetched.strategy, schema=schema)
+
+
+def option_labels(schema: OrgSchema) -> dict[str, str]:
+    """Select option id → label, from the org's definitions."""
+    return {
+        option.id: option.label
+        for definition in schema.definitions.field_definitions.values()
+        for option in definition.type_configuration.options
+    }
+
+
+def with_org_labels(plan: Plan, schema: OrgSchema) -> Plan:
+    """A saved plan shown with labels from the org, not from the file: a select value is shown
+    by its label alone, so a forged label would show one stage and send another. Related
+    records are shown by id (their names in the file cannot be checked without reading them)."""
+    return replace(plan, labels=option_labels(schema))
 
 
 async def check_saved_plan(client: LightfieldClient, plan: Plan, schema: OrgSchema) -> list[str]:
@@ -173,18 +185,3 @@ async def check_saved_plan(client: LightfieldClient, plan: Plan, schema: OrgSche
         check_stale(client, plan, schema), *(taken(change) for change in creates)
     )
     return moved + [line for lines in matched for line in lines]
-
-
-def read_saved_plan(path: Path) -> Plan:
-    """A plan written by ``lfr plan --out``; a clear LfrError for anything else."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise TypeError(f"a JSON {type(data).__name__}, not an object")
-        return plan_from_dict(data)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SavedPlanError(f"cannot read saved plan {path}: {exc}") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise SavedPlanError(
-            f"{path} is not a plan written by `lfr plan --out` ({type(exc).__name__}: {exc})"
-        ) from None

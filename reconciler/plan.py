@@ -2,7 +2,8 @@
 
 Owns ``Plan`` / ``RecordChange`` / ``FieldChange`` / ``RelationshipChange`` / ``PlannedRequest``,
 the live-value fingerprint a saved plan is checked against, the idempotency-key recipe
-(design §5), and (de)serialisation with a ``format_version``. A closed set of actions
+(design §5), and (de)serialisation with a ``format_version`` (a saved file is hostile input:
+``saved_plan.py`` checks it before ``plan_from_dict`` builds the plan). A closed set of actions
 (``create | update | noop``), before/after values, and "what it was computed from": the Terraform
 ``internal/plans`` shape. Built by ``diff.py``; read by renderers and ``apply.py``.
 """
@@ -157,6 +158,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
 
 
 def plan_from_dict(data: dict[str, Any]) -> Plan:
+    """The dataclasses of ``plan_to_dict``'s shape. Trusts that shape: a file from outside goes
+    through ``saved_plan.read_saved_plan``, which checks every part of it first."""
     version = data.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(

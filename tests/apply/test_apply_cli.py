@@ -13,10 +13,14 @@ from reconciler.emulator import Emulator
 from tests.cli import api, lfr
 from tests.demo import (
     ACME_RENEWAL,
+    ALEX,
     FULL_KEY,
     INITECH,
     INITECH_ACCOUNT,
+    JANE,
+    PRIYA,
     READ_KEY,
+    SAM,
     WriteManifest,
     opportunity,
 )
@@ -200,7 +204,7 @@ def test_a_saved_plan_that_is_not_a_plan_is_a_clear_error(server: str, tmp_path:
         saved.write_text(text)
         result = lfr(["apply", str(saved), "--auto-approve"], server)
         assert result.exit_code == 1, text
-        assert "is not a plan written by `lfr plan --out`" in result.stderr
+        assert "(not a plan as `lfr plan --out` writes it)" in result.stderr
         assert "Traceback" not in result.output
 
 
@@ -286,3 +290,84 @@ def test_streaming_apply_refused_a_create_still_reports_the_writes_made(
     assert "lacks the 'opportunities:create' scope" in result.stderr
     assert "✓ a (opp_cmr3idcbxmiev5v)  applied (1 request)" in result.stdout
     assert [w["path"] for w in writes(emu)] == [f"/v1/opportunities/{ACME_RENEWAL}"]
+
+
+def test_a_saved_plan_sends_only_what_it_shows(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    saved = tmp_path / "plan.json"
+    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    planned = json.loads(saved.read_text())
+    emu.reset_logs()
+    # It shows `$amount: 120000 → 5` and would send an $owner change besides.
+    forged = json.loads(json.dumps(planned))
+    forged["records"][0]["requests"][0]["body"]["relationships"] = {"$owner": {"replace": JANE}}
+    saved.write_text(json.dumps(forged))
+    refused = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert refused.exit_code == 1
+    assert refused.stderr.endswith(
+        f"Error: {saved}: records[0].requests[0].body: differs from what record 'a' shows "
+        "(rebuilt from its changes and planned-from values); lfr sends only what a plan shows "
+        "(not a plan as `lfr plan --out` writes it)\n"
+    )
+    # Another record's idempotency key would replay that record's write instead.
+    forged = json.loads(json.dumps(planned))
+    forged["records"][0]["requests"][0]["idempotency_key"] = "lfr1-" + "a" * 64
+    saved.write_text(json.dumps(forged))
+    refused = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert "records[0].requests[0].idempotency_key: differs from what record 'a'" in (
+        refused.stderr
+    )
+    assert emu.requests() == []
+
+
+def test_a_saved_plan_made_without_array_replace_applies_as_made(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, f"relationships:\n  $contact: [{SAM}]"))
+    saved = tmp_path / "plan.json"
+    made = lfr(["plan", str(manifest_dir), "--no-array-replace", "--out", str(saved)], server)
+    assert made.exit_code == 0, made.output
+    emu.reset_logs()
+    applied = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert applied.exit_code == 0, applied.output
+    (sent,) = writes(emu)
+    assert sent["body"] == {"relationships": {"$contact": {"add": [SAM], "remove": [ALEX]}}}
+
+
+def test_a_saved_plan_is_shown_with_the_orgs_labels_not_the_files(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    write(
+        "a.yaml",
+        opportunity(
+            "a", ACME_RENEWAL, f"fields:\n  $stage: Discovery\nrelationships:\n  $owner: {PRIYA}"
+        ),
+    )
+    saved = tmp_path / "plan.json"
+    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    planned = json.loads(saved.read_text())
+    (stage,) = planned["records"][0]["fields"]
+    # A select value is shown by its label alone: a forged one would show a stage not sent.
+    planned["labels"][stage["after"]] = "Closed Won"
+    planned["labels"][PRIYA] = "Trusted Reviewer"
+    saved.write_text(json.dumps(planned))
+    result = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert result.exit_code == 0, result.output
+    assert "$stage: Proposal → Discovery" in result.stdout
+    assert "Closed Won" not in result.output and "Trusted Reviewer" not in result.output
+    assert f"$owner: {JANE} → {PRIYA}" in result.stdout  # ids: names in the file are unchecked
+
+
+def test_a_saved_plan_of_a_record_with_control_characters_in_the_crm_applies(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    # Someone typed an escape into the CRM; the manifest puts the name right.
+    api("POST", server, f"/v1/opportunities/{ACME_RENEWAL}", {"fields": {"$name": "Acme\x1b[2J"}})
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $name: Acme"))
+    saved = tmp_path / "plan.json"
+    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    applied = lfr(["apply", str(saved), "--auto-approve"], server)
+    assert applied.exit_code == 0, applied.output
+    assert "\x1b" not in applied.output

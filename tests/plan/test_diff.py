@@ -3,18 +3,19 @@ request bodies apply would send. No network: definitions come from the demo org 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from reconciler.desired import build_desired
-from reconciler.diff import DiffOptions, diff_record
+from reconciler.diff import DiffOptions, diff_record, rebuilt
 from reconciler.manifests import load_bytes
 from reconciler.model import DesiredRecord, parse_manifests
 from reconciler.plan import RecordChange
 from reconciler.records import Record
 from reconciler.schema import OrgSchema
-from tests.demo import ALEX, JANE, NINA, PRIYA, SAM, opportunity
+from tests.demo import ACME_COM, ALEX, JANE, NINA, PRIYA, SAM, opportunity
 
 OPTIONS = DiffOptions(revision="git:abc", target="https://api.example")
 
@@ -43,7 +44,11 @@ def live(fields: dict[str, Any] | None = None, links: dict[str, list[str]] | Non
 
 def change(schema: OrgSchema, spec: str, record: Record, **options: Any) -> RecordChange:
     opts = DiffOptions(**{**OPTIONS.__dict__, **options})
-    return diff_record(desired(schema, spec), record, schema, opts)
+    result = diff_record(desired(schema, spec), record, schema, opts)
+    # Every change sends what it shows: rebuilt from what it shows, it is itself (a saved plan
+    # is refused otherwise, so a change lfr makes must always pass).
+    assert rebuilt(result, opts) == result
+    return result
 
 
 # (manifest spec, live fields) pairs the CRM considers equal: never a change, never drift.
@@ -233,3 +238,25 @@ async def test_idempotency_key_is_stable_and_moves_with_the_world(schema: OrgSch
         != base
     )
     assert change(schema, spec, live({"$amount": 3})).requests[0].idempotency_key != base
+
+
+@pytest.mark.anyio
+async def test_a_create_with_links_beyond_one_body_is_its_own_rebuild(schema: OrgSchema) -> None:
+    contacts = [f"con_new{i:011d}" for i in range(40)]
+    text = (
+        "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: big\n"
+        f"  match: {{$name: Big deal, $account: {ACME_COM}}}\n"
+        f"spec:\n  fields: {{$amount: 7}}\n  relationships:\n    $owner: {JANE}\n"
+        f"    $contact: [{', '.join(contacts)}]\n"
+    )
+    manifests, problems = parse_manifests(load_bytes(text.encode(), "big.yaml").documents)
+    (wanted,), more = build_desired(manifests, schema)
+    assert problems == more == []
+    for array_replace in (True, False):
+        options = DiffOptions(**{**OPTIONS.__dict__, "array_replace": array_replace})
+        create = diff_record(wanted, None, schema, options)
+        assert len(create.requests) == 2  # 2 HAS_ONE + 23 contacts, then 17 more
+        assert rebuilt(create, options) == create
+        # What it shows decides what it sends: another target, another body.
+        shown = replace(create, fields=(replace(create.fields[0], after="Other"),))
+        assert rebuilt(shown, options).requests[0].body != create.requests[0].body

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -21,10 +22,13 @@ from typer.testing import CliRunner
 
 from reconciler.cli import app
 from reconciler.client import LightfieldClient
+from reconciler.diff import DiffOptions, rebuilt
 from reconciler.drift import explain_drift
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
+from reconciler.model import Origin
 from reconciler.pipeline import run_plan
+from reconciler.plan import FieldChange, plan_from_dict, plan_to_dict
 from reconciler.render import markdown as markdown_render
 from reconciler.render import text as text_render
 from tests.cli import api, lfr
@@ -231,6 +235,8 @@ INJECTIONS = (
     "x\u00a0y\u3000z",
 )
 HOSTILE = "".join(INJECTIONS)
+# What a manifest, or a saved plan's own text, may hold: C0 / C1 controls are refused there.
+HOSTILE_TEXT = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", "", HOSTILE)
 # A manifest file name: Linux allows all of it (a `/` or NUL aside).
 HOSTILE_FILE = "::add-mask::f`i``le @octocat\n##[error]x\u2028\u200b y\r::warning::z.yaml"
 # Output from data must never hold these raw: line breaks of any kind but our own \n, and the
@@ -355,18 +361,24 @@ def test_no_data_breaks_a_line_or_starts_a_command_in_problems_and_annotations(
 
 @pytest.fixture
 def hostile_saved_plan(server: str, write: WriteManifest, manifest_dir: Path) -> Path:
-    """A saved plan as a fork could hand it over (a PR artifact): a hostile record name and
-    file name, and a request body with a hostile member, which the API quotes in its error."""
+    """A saved plan as a fork could hand it over (a PR artifact), as hostile as reading it lets
+    through: a hostile CRM value (shown as the before), a hostile file name, and a close date
+    the API rejects, quoting it. The file is made self-consistent with lfr's own rebuild (so its
+    bodies and keys are those of what it shows), as anyone can; a hostile record name or a body
+    member the plan does not show is refused on reading (test_saved_plan_hostile.py)."""
     api("POST", server, f"/v1/opportunities/{ACME_RENEWAL}", {"fields": {"$nextSteps": HOSTILE}})
-    write("acme.yaml", opportunity("acme", ACME_RENEWAL, "fields:\n  $nextSteps: Legal review"))
+    # $closeDate managed as it is (2027-03-31): the plan holds its live value to plan from.
+    spec = "fields:\n  $nextSteps: Legal review\n  $closeDate: 2027-03-31"
+    write("acme.yaml", opportunity("acme", ACME_RENEWAL, spec))
     saved = manifest_dir.parent / "plan.json"
     assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
-    data = json.loads(saved.read_text(encoding="utf-8"))
-    record = data["records"][0]
-    record["name"] = HOSTILE
-    record["origin"]["file"] = HOSTILE_FILE
-    record["requests"][0]["body"][HOSTILE] = 1
-    saved.write_text(json.dumps(data), encoding="utf-8")
+    plan = plan_from_dict(json.loads(saved.read_text(encoding="utf-8")))
+    (record,) = plan.records
+    origin = Origin(HOSTILE_FILE, 7)
+    date = FieldChange("$closeDate", None, HOSTILE_TEXT, origin)
+    shown = replace(record, origin=origin, fields=(*record.fields, date))
+    forged = rebuilt(shown, DiffOptions(plan.revision, plan.target))
+    saved.write_text(json.dumps(plan_to_dict(replace(plan, records=(forged,)))), encoding="utf-8")
     return saved
 
 
@@ -376,7 +388,9 @@ def test_no_data_breaks_a_line_or_starts_a_command_in_apply_output(
     for output in ("text", "markdown", "json"):
         result = lfr(["apply", str(hostile_saved_plan), "--auto-approve", "-f", output], server)
         assert result.exit_code == 1, result.output
-        assert "Unrecognized parameter" in result.stdout  # the API's message quotes the member
+        assert "is not an ISO 8601" in result.stdout, (
+            result.stderr
+        )  # the API's message quotes the value
         # The plan goes to stderr with a machine format on stdout (the case of the job that
         # holds the write key), to stdout with text.
         assert "add-mask::lf" in (result.stderr if output != "text" else result.stdout)
@@ -385,21 +399,23 @@ def test_no_data_breaks_a_line_or_starts_a_command_in_apply_output(
             assert_markdown_quiet("apply -f markdown", result.stdout)
         if output == "json":
             report = json.loads(result.stdout)
-            assert report["records"][0]["name"] == HOSTILE
-            assert HOSTILE in report["records"][0]["failure"]["message"]
+            assert report["records"][0]["origin"]["file"] == HOSTILE_FILE
+            assert "::add-mask::lead" in report["records"][0]["failure"]["message"]
 
 
 def test_no_data_breaks_a_line_or_starts_a_command_in_apply_errors(
     hostile_saved_plan: Path, server: str
 ) -> None:
+    # Stale: the error quotes the planned-from and the new CRM value.
+    api(
+        "POST", server, f"/v1/opportunities/{ACME_RENEWAL}", {"fields": {"$nextSteps": HOSTILE * 2}}
+    )
     data = json.loads(hostile_saved_plan.read_text(encoding="utf-8"))
-    data["records"][0]["planned_from"]["$nextSteps"] = "something else"  # stale: name quoted
-    hostile_saved_plan.write_text(json.dumps(data), encoding="utf-8")
     stale = lfr(["apply", str(hostile_saved_plan), "--auto-approve"], server)
     assert stale.exit_code == 1
     assert "is stale" in stale.stderr
     assert_log_safe("apply stale saved plan", stale.stdout + stale.stderr)
-    data["target"] = HOSTILE  # another org: the error quotes it
+    data["target"] = HOSTILE_TEXT  # another org: the error quotes it
     hostile_saved_plan.write_text(json.dumps(data), encoding="utf-8")
     elsewhere = lfr(["apply", str(hostile_saved_plan), "--auto-approve"], server)
     assert elsewhere.exit_code == 1
