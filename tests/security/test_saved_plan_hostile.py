@@ -413,11 +413,10 @@ def test_every_hostile_saved_plan_is_refused_by_path_and_nothing_is_sent(
         handle.truncate(HUGE)  # sparse: nothing is written, nothing need be read
     refused("huge file", f"{HUGE:,} bytes; saved plans are limited to")
     assert wrong == [], "\n".join(wrong)
-
-    assert wrong == []
     assert emu.requests() == [] and emu.mutations() == []
     total = len(corpus) + len(RAW) + 1
-    assert total >= 350, total  # the count RELIABILITY.md reports
+    assert total >= 350, total
+    print(f"saved plans: {total} hostile files, {total} refused by path, 0 requests sent")
     # The unmutated plan applies: every refusal above was its mutation's doing.
     saved.write_text(json.dumps(base_plan))
     applied = lfr(["apply", str(saved), "--auto-approve"], server)
