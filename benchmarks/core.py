@@ -22,17 +22,17 @@ import sys
 import time
 from pathlib import Path
 
+from reconciler.adapters.revision import manifest_revision
 from reconciler.cli import GC_THRESHOLD
-from reconciler.desired import build_desired
-from reconciler.diff import DiffOptions, build_plan
+from reconciler.core.desired import build_desired
+from reconciler.core.diff import DiffOptions, build_plan
+from reconciler.core.org import OrgSchema
+from reconciler.core.records import Definitions, Record
 from reconciler.emulator.definitions import build_definitions
 from reconciler.emulator.seed import DEMO_ORG, MEMBERS, demo_id
-from reconciler.pipeline import read_manifests
-from reconciler.records import Definitions, Record
 from reconciler.render import json as json_render
 from reconciler.render import text as text_render
-from reconciler.revision import manifest_revision
-from reconciler.schema import OrgSchema
+from reconciler.runs.validate import read_manifests
 
 
 def _rss_mb() -> float:

@@ -20,37 +20,23 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from . import __version__
-from .apply import (
-    ApplyReport,
-    ApplyRun,
-    SafetyRails,
-    check_rails,
-    check_scopes,
-    require_scopes,
-)
-from .client import LightfieldClient, RateConfig
-from .drift import DriftReport, explain_drift
-from .errors import LfrError
-from .export import ExportProblems, ExportResult, export_opportunities
-from .manifest_schema import org_schema, render_schema, static_schema
-from .manifests import Problem
-from .pipeline import (
-    Outcome,
-    check_against_org,
-    check_saved_plan,
-    read_manifests,
-    read_saved_plan,
-    run_plan,
-    validate_against_org,
-    with_org_labels,
-)
-from .plan import Plan, RecordChange
+from .adapters.buckets import RateConfig
+from .core.errors import LfrError
+from .core.json_schema import org_schema, render_schema, static_schema
+from .core.org import OrgSchema
+from .core.plan import Plan, SafetyRails
+from .core.reports import DriftReport
+from .core.vocabulary import Problem
 from .render import github as github_render
 from .render import json as json_render
 from .render import markdown as markdown_render
 from .render import text as text_render
 from .render.values import safe
-from .schema import OrgSchema
+from .runs.apply import ApplyOutcome, run_apply
+from .runs.drift import explain_drift
+from .runs.export import ExportProblems, ExportResult, export_opportunities
+from .runs.plan import Outcome, run_plan
+from .runs.validate import read_manifests, validate_against_org
 from .workspace import Target, choose_target, open_client
 
 app = typer.Typer(
@@ -222,7 +208,7 @@ def _run(work: Coroutine[Any, Any, T], progress: _ProgressLine | None = None) ->
     try:
         return asyncio.run(work)
     except LfrError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(str(exc), *exc.details) from None
     finally:
         if progress is not None:
             progress.close()
@@ -354,84 +340,43 @@ def apply(
     rails = SafetyRails(max_change, min_records, force)
     progress = _ProgressLine(_stderr_is_tty())
 
-    def _emit_report(report: ApplyReport) -> None:
-        if output is OutputFormat.json:
-            rendered = json_render.render_report(report)
-        elif output is OutputFormat.markdown:
-            rendered = markdown_render.render_report(report, title=title or "lfr apply")
-        else:
-            rendered = text_render.render_report(report, color=use_color and report_file is None)
-        _emit(rendered, report_file)
+    def show(plan: Plan) -> None:
+        progress.close()
+        # The plan is for the person approving; with a machine format on stdout (a PR comment,
+        # a job summary) it goes to stderr instead.
+        to_stderr = output is not OutputFormat.text
+        plan_color = (_stderr_is_tty() if color is None else color) if to_stderr else use_color
+        _echo(text_render.render_plan(plan, color=plan_color), nl=False, err=to_stderr)
 
-    async def saved_plan(client: LightfieldClient) -> tuple[Plan, OrgSchema]:
-        # Hostile input: checked whole (shape, target, that it sends what it shows) before any
-        # request.
-        plan = read_saved_plan(source, target=target.identity)
-        schema = OrgSchema(await client.definitions("opportunities"))
-        check_against_org(source, plan, schema)
-        plan = with_org_labels(plan, schema)
-        moved = await check_saved_plan(client, plan, schema)
-        if moved:
-            raise _fail(
-                f"the saved plan {source} is stale; the CRM changed since it was made:",
-                *(f"  {line}" for line in moved),
-                f"Run `lfr plan --out {source}` again, review it, then apply.",
-            )
-        return plan, schema
-
-    async def go() -> ApplyReport:
-        early: ApplyRun | None = None
-        # With --auto-approve --force nothing waits for the whole plan (no question, no
-        # threshold), so each record's writes start as soon as its live state is read: the
-        # Write bucket works while the Read bucket is still busy.
-        streaming = auto_approve and force and not _is_saved_plan(source)
-
-        def hand_over(change: RecordChange, org: OrgSchema) -> None:
-            nonlocal early
-            early = early or ApplyRun(client, org, progress=progress)
-            early.submit(change)
-
+    async def go() -> ApplyOutcome:
         async with open_client(target, rates=RateConfig(write=rate)) as client:
-            try:
-                if _is_saved_plan(source):
-                    plan, schema = await saved_plan(client)
-                else:
-                    if streaming:
-                        await require_scopes(client, ["opportunities:update"])
-                    outcome = await run_plan(
-                        client,
-                        source,
-                        target=target.identity,
-                        array_replace=array_replace,
-                        progress=progress,
-                        on_change=hand_over if streaming else None,
-                    )
-                    progress.close()
-                    plan = _plan_of(outcome)
-                    assert outcome.schema is not None, "a plan is always checked against the org"
-                    schema = outcome.schema
-                check_rails(plan, rails)
-                # The plan is for the person approving; with a machine format on stdout (a PR
-                # comment, a job summary) it goes to stderr instead.
-                to_stderr = output is not OutputFormat.text
-                plan_color = (
-                    (_stderr_is_tty() if color is None else color) if to_stderr else use_color
-                )
-                _echo(text_render.render_plan(plan, color=plan_color), nl=False, err=to_stderr)
-                if not plan.has_changes:
-                    return ApplyReport()
-                await check_scopes(client, plan)  # e.g. a create the key may not make
-                if not auto_approve:
-                    _confirm()
-            except (LfrError, typer.Exit):
-                if early is not None:  # writes already under way complete and are reported
-                    _emit_report(await early.abandon())
-                raise
-            return await (early or ApplyRun(client, schema, progress=progress)).finish(plan)
+            return await run_apply(
+                client,
+                source,
+                target=target.identity,
+                rails=rails,
+                approved=auto_approve,
+                show=show,
+                confirm=_confirm,
+                array_replace=array_replace,
+                progress=progress,
+            )
 
-    report = _run(go(), progress)
-    _emit_report(report)
-    if not report.ok:
+    outcome = _run(go(), progress)
+    if outcome.problems:
+        _report_problems(outcome.problems)
+    if outcome.report is not None:  # writes already under way completed, and are reported
+        if output is OutputFormat.json:
+            rendered = json_render.render_report(outcome.report)
+        elif output is OutputFormat.markdown:
+            rendered = markdown_render.render_report(outcome.report, title=title or "lfr apply")
+        else:
+            color_on = use_color and report_file is None
+            rendered = text_render.render_report(outcome.report, color=color_on)
+        _emit(rendered, report_file)
+    if outcome.error is not None:
+        raise _fail(str(outcome.error), *outcome.error.details)
+    if outcome.problems or outcome.report is None or not outcome.report.ok:
         raise typer.Exit(1)
 
 
@@ -479,10 +424,6 @@ def drift(
     _emit(rendered, report_file)
     if report.drifted:
         raise typer.Exit(2)
-
-
-def _is_saved_plan(source: Path) -> bool:
-    return source.is_file() and source.suffix == ".json"
 
 
 def _confirm() -> None:

@@ -20,16 +20,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .client import (
+from .adapters.buckets import RateConfig
+from .adapters.client import (
     DEFAULT_BASE_URL,
     DEFAULT_RATES,
     LightfieldClient,
-    RateConfig,
     check_api_key,
     check_base_url,
 )
-from .errors import LfrError
-from .redact import redact
+from .adapters.redact import redact
+from .core.errors import LfrError
 
 LOCAL_WORKSPACE_DIR = Path(".lfr")
 LOCAL_DB_NAME = "workspace.sqlite3"

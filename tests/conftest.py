@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.client import LightfieldClient
+from reconciler.adapters.client import LightfieldClient
+from reconciler.core.org import OrgSchema
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
-from reconciler.schema import OrgSchema
 from tests.demo import FULL_KEY, WriteManifest
 
 

@@ -1,4 +1,4 @@
-"""Architecture rules of design §8, checked on the source itself.
+"""Architecture rules of docs/architecture.md §8-9, checked on the source itself.
 
 import-linter enforces the import direction (contracts in pyproject.toml); the scan below
 enforces "nothing below the CLI prints or exits", which import-linter cannot see.
@@ -58,16 +58,19 @@ def test_nothing_below_the_cli_prints_or_exits() -> None:
     assert offenders == []
 
 
-# Each third-party library stays in the module that owns it (design §8). The emulator is its
-# own world and may use what it needs.
+# Each third-party library is owned by one module or package (docs/architecture.md §9). The
+# emulator is its own world and may use what it needs.
 OWNERS = {
-    "deepdiff": {"diff.py"},
-    "ruamel": {"manifests.py", "export.py"},
-    "httpx": {"client.py"},
+    "deepdiff": {"core/diff.py"},
+    "ruamel": {"adapters/loader.py", "runs/export.py"},
+    "httpx": {"adapters/client.py", "adapters/http.py"},
+    "pydantic": {"core/model.py", "core/records.py", "core/saved_plan.py", "adapters/client.py"},
     "typer": {"cli.py"},
     "uvicorn": set(),
     "starlette": set(),
 }
+# The core is pure (docs/architecture.md §8): no network, files, processes, clocks or event loop.
+IMPURE = {"asyncio", "os", "pathlib", "subprocess", "socket", "tempfile", "time", "io", "shutil"}
 
 
 def _imported_roots(tree: ast.AST) -> set[str]:
@@ -89,4 +92,12 @@ def test_third_party_libraries_stay_in_their_owning_module() -> None:
         for library in _imported_roots(ast.parse(path.read_text(), str(path))) & set(OWNERS):
             if relative not in OWNERS[library]:
                 offenders.append(f"reconciler/{relative} imports {library}")
+    assert offenders == []
+
+
+def test_the_core_does_no_io() -> None:
+    offenders = []
+    for path in sorted((PACKAGE / "core").rglob("*.py")):
+        for library in sorted(_imported_roots(ast.parse(path.read_text(), str(path))) & IMPURE):
+            offenders.append(f"reconciler/{path.relative_to(PACKAGE).as_posix()} imports {library}")
     assert offenders == []

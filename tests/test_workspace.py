@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.client import DEFAULT_BASE_URL
+from reconciler.adapters.client import DEFAULT_BASE_URL
 from reconciler.workspace import LOCAL_DB_NAME, TargetError, choose_target
 
 

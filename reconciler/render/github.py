@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..manifests import Problem
+from ..core.vocabulary import Problem
 from .values import safe
 
 # A line the runner would read as a command: `::` first after whitespace (TryParseV2 trims it),

@@ -19,9 +19,8 @@ import json
 import re
 from typing import Any
 
-from ..apply import ApplyReport
-from ..drift import DriftReport
-from ..plan import Plan, plan_to_dict
+from ..core.plan import Plan, plan_to_dict
+from ..core.reports import ApplyReport, DriftReport
 from .values import INVISIBLE
 
 # What json.dumps(ensure_ascii=False) leaves raw and a log or terminal would act on, and the

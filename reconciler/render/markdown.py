@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import re
 
-from ..apply import ApplyReport
-from ..drift import DriftReport
-from ..plan import Plan, RecordChange
+from ..core.plan import Plan, RecordChange
+from ..core.reports import ApplyReport, DriftReport
 from .values import link_name, safe, show
 
 COMMENT_LIMIT = 65_000

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..apply import ApplyReport
-from ..drift import DriftReport
-from ..manifests import Problem
-from ..plan import Plan, RecordChange, RelationshipChange
+from ..core.plan import Plan, RecordChange, RelationshipChange
+from ..core.reports import ApplyReport, DriftReport
+from ..core.vocabulary import Problem
 from .values import link_name, safe, show
 
 _COLORS = {"+": "\x1b[32m", "-": "\x1b[31m", "~": "\x1b[33m", "bold": "\x1b[1m"}

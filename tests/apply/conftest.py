@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.client import LightfieldClient, RetryPolicy
+from reconciler.adapters.client import LightfieldClient, RetryPolicy
 from reconciler.emulator import Emulator
 from tests.demo import FULL_KEY
 

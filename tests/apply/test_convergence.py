@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.apply import apply_plan
-from reconciler.client import LightfieldClient
+from reconciler.adapters.client import LightfieldClient
+from reconciler.core.org import OrgSchema
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
-from reconciler.pipeline import run_plan
-from reconciler.schema import OrgSchema
+from reconciler.runs.apply import apply_plan
+from reconciler.runs.plan import run_plan
 from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, opportunity
 
 from .conftest import changes_applied

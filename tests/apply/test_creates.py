@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply import ApplyReport, apply_plan
-from reconciler.client import LightfieldClient
+from reconciler.adapters.client import LightfieldClient
+from reconciler.core.plan import Plan
+from reconciler.core.reports import ApplyReport
 from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
-from reconciler.pipeline import run_plan
-from reconciler.plan import Plan
+from reconciler.runs.apply import apply_plan
+from reconciler.runs.plan import run_plan
 from tests.demo import FULL_KEY, INITECH_ACCOUNT, JANE, WriteManifest
 
 HOOLI = "acc_cm77puc4peiezar"

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.client import LightfieldClient, RateConfig, RetryPolicy
+from reconciler.adapters.buckets import RateConfig
+from reconciler.adapters.client import LightfieldClient, RetryPolicy
 from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.ratelimit import RateLimitConfig

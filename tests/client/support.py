@@ -13,8 +13,8 @@ from urllib.parse import unquote
 
 import httpx
 
+from reconciler.adapters.redact import MIN_FRAGMENT
 from reconciler.emulator.clock import ManualClock
-from reconciler.redact import MIN_FRAGMENT
 
 FULL_KEY = "sk_lf_demo_full"
 READ_KEY = "sk_lf_demo_read"

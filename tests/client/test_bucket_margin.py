@@ -14,7 +14,7 @@ import random
 
 import pytest
 
-from reconciler.buckets import Buckets, RateConfig
+from reconciler.adapters.buckets import Buckets, RateConfig
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.ratelimit import RateLimitConfig, RateLimiter
 

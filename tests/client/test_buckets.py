@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from reconciler.buckets import Buckets, RateConfig, TokenBucket
+from reconciler.adapters.buckets import Buckets, RateConfig, TokenBucket
 from reconciler.emulator.clock import ManualClock
 
 from .support import FakeClock

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from reconciler.client import LightfieldClient, RetryPolicy
+from reconciler.adapters.client import LightfieldClient, RetryPolicy
 
 KEY = "sk_lf_0_constructionsecret"
 

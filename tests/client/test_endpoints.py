@@ -6,10 +6,8 @@ import json
 
 import pytest
 
-from reconciler.client import API_VERSION, LightfieldClient
-from reconciler.emulator import Emulator
-from reconciler.emulator.faults import FaultConfig, FaultRule
-from reconciler.errors import (
+from reconciler.adapters.client import API_VERSION, LightfieldClient
+from reconciler.core.errors import (
     BadRequest,
     Forbidden,
     NotFound,
@@ -17,6 +15,8 @@ from reconciler.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from reconciler.emulator import Emulator
+from reconciler.emulator.faults import FaultConfig, FaultRule
 
 from .conftest import ClientFactory
 from .support import FULL_KEY, READ_KEY, RecordingTransport

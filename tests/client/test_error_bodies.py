@@ -14,9 +14,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from reconciler.client import LightfieldClient, RateConfig, RetryPolicy
-from reconciler.emulator.clock import ManualClock
-from reconciler.errors import (
+from reconciler.adapters.buckets import RateConfig
+from reconciler.adapters.client import LightfieldClient, RetryPolicy
+from reconciler.core.errors import (
     ApiError,
     BadRequest,
     Conflict,
@@ -26,6 +26,7 @@ from reconciler.errors import (
     TransportError,
     Unprocessable,
 )
+from reconciler.emulator.clock import ManualClock
 
 from .support import FakeClock
 

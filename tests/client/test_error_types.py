@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.errors import (
+from reconciler.core.errors import (
     ApiError,
     BadRequest,
     Conflict,

@@ -16,12 +16,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from reconciler.client import EXCERPT, LightfieldClient, RetryPolicy
+from reconciler.adapters.client import EXCERPT, LightfieldClient, RetryPolicy
+from reconciler.adapters.redact import MARK, MIN_FRAGMENT, redact
+from reconciler.core.errors import ApiError, LfrError, RetryBudgetExhausted, TransportError
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.server import running_server
-from reconciler.errors import ApiError, LfrError, RetryBudgetExhausted, TransportError
-from reconciler.redact import MARK, MIN_FRAGMENT, redact
 
 from .conftest import ClientFactory
 from .support import FULL_KEY, READ_KEY, RecordingTransport, shown_key_runs

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from reconciler.client import LightfieldClient, RateConfig
+from reconciler.adapters.buckets import RateConfig
+from reconciler.adapters.client import LightfieldClient
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.ratelimit import RateLimitConfig

@@ -11,8 +11,8 @@ import gc
 import json
 import tracemalloc
 
+from reconciler.core.records import Record
 from reconciler.emulator import Emulator
-from reconciler.records import Record
 from tests.demo import ACME_RENEWAL
 
 

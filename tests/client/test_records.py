@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from reconciler.records import AuthInfo, Definitions, FieldHistoryPage, ListPage, Record
+from reconciler.core.records import AuthInfo, Definitions, FieldHistoryPage, ListPage, Record
 
 
 def test_record_reads_values_and_tolerates_nulls_and_extras() -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.client import LightfieldClient, RetryPolicy
-from reconciler.emulator import Emulator
-from reconciler.emulator.faults import FaultConfig, FaultRule
-from reconciler.errors import (
+from reconciler.adapters.client import LightfieldClient, RetryPolicy
+from reconciler.core.errors import (
     LfrError,
     RateLimited,
     RetryBudgetExhausted,
     ServerError,
     TransportError,
 )
+from reconciler.emulator import Emulator
+from reconciler.emulator.faults import FaultConfig, FaultRule
 
 from .conftest import ClientFactory
 from .support import FakeClock, RecordingTransport

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.client import LightfieldClient
-from reconciler.export import ExportResult, export_opportunities
-from reconciler.pipeline import Outcome, run_plan
+from reconciler.adapters.client import LightfieldClient
+from reconciler.runs.export import ExportResult, export_opportunities
+from reconciler.runs.plan import Outcome, run_plan
 
 Export = Callable[..., Awaitable[ExportResult]]
 Plan = Callable[[], Awaitable[Outcome]]

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.client import LightfieldClient
+from reconciler.adapters.client import LightfieldClient
+from reconciler.adapters.loader import load_tree
+from reconciler.core.plan import Plan as PlanData
 from reconciler.emulator import Emulator
-from reconciler.export import ExportError, ExportProblems, export_opportunities
-from reconciler.manifests import load_tree
-from reconciler.plan import Plan as PlanData
+from reconciler.runs.export import ExportError, ExportProblems, export_opportunities
 from tests.demo import ACME_COM, ACME_RENEWAL, INITECH_ACCOUNT, NINA, READ_KEY
 from tests.export.conftest import Export, Plan
 

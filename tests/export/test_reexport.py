@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.client import LightfieldClient
+from reconciler.adapters.client import LightfieldClient
 from tests.demo import ACME_RENEWAL, ALEX, INITECH, INITECH_ACCOUNT, NINA, SAM
 from tests.export.conftest import Export, Plan
 from tests.export.test_export import summary

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from reconciler.manifests import load_bytes
+from reconciler.adapters.loader import load_bytes
 from tests.demo import opportunity
 
 

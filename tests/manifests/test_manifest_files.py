@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.manifests import MAX_FILE_BYTES, _read_capped, load_tree
-from reconciler.pipeline import read_manifests
+from reconciler.adapters.loader import MAX_FILE_BYTES, _read_capped, load_tree
+from reconciler.runs.validate import read_manifests
 from tests.demo import opportunity
 
 SECRET = "sk_live_outside_the_root_9f8e7d"

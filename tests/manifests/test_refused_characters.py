@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from reconciler.manifests import load_bytes, load_events, load_simple
+from reconciler.adapters.loader import load_bytes, load_events, load_simple
 from tests.demo import opportunity
 
 # The refused set as README states it, written out here rather than imported: the test holds

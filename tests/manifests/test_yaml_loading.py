@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.manifests import MAX_FILE_BYTES, load_bytes, load_tree
+from reconciler.adapters.loader import MAX_FILE_BYTES, load_bytes, load_tree
 
 GOOD = b"""\
 apiVersion: lfr/v1

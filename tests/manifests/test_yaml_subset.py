@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.workload import spread, synthetic, write_manifests
-from reconciler.manifests import find_manifest_files, load_events, load_simple
+from reconciler.adapters.loader import find_manifest_files, load_events, load_simple
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from reconciler.desired import build_desired
-from reconciler.diff import DiffOptions, diff_record, rebuilt
-from reconciler.manifests import load_bytes
-from reconciler.model import DesiredRecord, parse_manifests
-from reconciler.plan import RecordChange
-from reconciler.records import Record
-from reconciler.schema import OrgSchema
+from reconciler.adapters.loader import load_bytes
+from reconciler.core.desired import build_desired
+from reconciler.core.diff import DiffOptions, diff_record, rebuilt
+from reconciler.core.model import DesiredRecord, parse_manifests
+from reconciler.core.org import OrgSchema
+from reconciler.core.plan import RecordChange
+from reconciler.core.records import Record
 from tests.demo import ACME_COM, ALEX, JANE, NINA, PRIYA, SAM, opportunity
 
 OPTIONS = DiffOptions(revision="git:abc", target="https://api.example")

@@ -9,12 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.client import LightfieldClient
+from reconciler.adapters.client import LightfieldClient
 from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
-from reconciler.pipeline import run_plan
+from reconciler.runs.plan import run_plan
 from tests.demo import ACME_COM as ACME
 from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
 

@@ -15,10 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli import app
+from reconciler.core.plan import plan_from_dict
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
-from reconciler.plan import plan_from_dict
 from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
 
 REPO = Path(__file__).resolve().parents[2]

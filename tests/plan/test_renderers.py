@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.manifests import Problem
-from reconciler.model import Origin
-from reconciler.plan import (
+from reconciler.core.plan import (
     FieldChange,
     Plan,
     PlannedRequest,
@@ -24,6 +22,7 @@ from reconciler.plan import (
     plan_from_dict,
     plan_to_dict,
 )
+from reconciler.core.vocabulary import Origin, Problem
 from reconciler.render import github, markdown, text
 from reconciler.render import json as json_render
 

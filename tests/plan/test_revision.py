@@ -8,8 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from reconciler.manifests import find_manifest_files, load_tree
-from reconciler.revision import manifest_revision
+from reconciler.adapters.loader import find_manifest_files, load_tree
+from reconciler.adapters.revision import manifest_revision
 
 MANIFEST = "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: {name}\n  id: opp_1\n"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.client import LightfieldClient
+from reconciler.adapters.client import LightfieldClient
 from reconciler.emulator import Emulator
-from reconciler.pipeline import run_plan
+from reconciler.runs.plan import run_plan
 from tests.demo import ACME_RENEWAL, ALEX, INITECH, NINA, SAM, WriteManifest, opportunity
 
 # (spec under `spec:`, line of the problem, text the message must contain). Spec lines start

@@ -11,7 +11,7 @@ import json
 import sys
 import unicodedata
 
-from reconciler.plan import Plan
+from reconciler.core.plan import Plan
 from reconciler.render import json as json_render
 from reconciler.render.github import neutralise_commands
 from reconciler.render.values import INVISIBLE, safe, show

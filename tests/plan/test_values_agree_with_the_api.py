@@ -19,15 +19,15 @@ from typing import Any
 
 import pytest
 
-from reconciler.client import LightfieldClient
-from reconciler.desired import build_desired
-from reconciler.diff import DiffOptions, diff_record
+from reconciler.adapters.client import LightfieldClient
+from reconciler.core.desired import build_desired
+from reconciler.core.diff import DiffOptions, diff_record
+from reconciler.core.errors import ApiError
+from reconciler.core.model import parse_manifests
+from reconciler.core.org import OrgSchema
+from reconciler.core.vocabulary import Document
 from reconciler.emulator import Emulator
-from reconciler.errors import ApiError
-from reconciler.manifests import Document
-from reconciler.model import parse_manifests
-from reconciler.pipeline import run_plan
-from reconciler.schema import OrgSchema
+from reconciler.runs.plan import run_plan
 from tests.demo import (
     ACME_COM,
     ACME_RENEWAL,

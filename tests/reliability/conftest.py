@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.client import LightfieldClient, RetryPolicy
+from reconciler.adapters.client import LightfieldClient, RetryPolicy
 from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.ratelimit import RateLimitConfig

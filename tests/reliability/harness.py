@@ -24,12 +24,13 @@ from typing import Any
 
 import httpx
 
-from reconciler.apply import ApplyReport, apply_plan
-from reconciler.client import LightfieldClient
+from reconciler.adapters.client import LightfieldClient
+from reconciler.core.org import OrgSchema
+from reconciler.core.plan import Plan
+from reconciler.core.reports import ApplyReport
 from reconciler.emulator import Emulator
-from reconciler.pipeline import run_plan
-from reconciler.plan import Plan
-from reconciler.schema import OrgSchema
+from reconciler.runs.apply import apply_plan
+from reconciler.runs.plan import run_plan
 from tests.demo import (
     ACME_RENEWAL,
     ALEX,

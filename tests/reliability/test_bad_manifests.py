@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from reconciler.adapters.client import LightfieldClient
+from reconciler.adapters.loader import load_bytes
 from reconciler.cli import app
-from reconciler.client import LightfieldClient
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
-from reconciler.manifests import load_bytes
-from reconciler.pipeline import Outcome, run_plan
 from reconciler.render import github as github_render
 from reconciler.render import text as text_render
+from reconciler.runs.plan import Outcome, run_plan
 from tests.demo import FULL_KEY
 
 REPO = Path(__file__).resolve().parents[2]

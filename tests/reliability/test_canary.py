@@ -22,12 +22,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
+from reconciler.adapters.client import API_VERSION, EXCERPT
+from reconciler.adapters.redact import MIN_FRAGMENT
 from reconciler.cli import app
-from reconciler.client import API_VERSION, EXCERPT
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES
-from reconciler.redact import MIN_FRAGMENT
 from tests.client.support import shown_key_runs
 from tests.demo import NINA, opportunity
 

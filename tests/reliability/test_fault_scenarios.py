@@ -18,15 +18,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.apply import apply_plan
-from reconciler.client import LightfieldClient, RateConfig, RetryPolicy
+from reconciler.adapters.buckets import RateConfig
+from reconciler.adapters.client import LightfieldClient, RetryPolicy
+from reconciler.core.errors import LfrError
+from reconciler.core.org import OrgSchema
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES, demo_id
-from reconciler.errors import LfrError
 from reconciler.render import text as text_render
-from reconciler.schema import OrgSchema
+from reconciler.runs.apply import apply_plan
 from tests.cli import lfr
 from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, READ_KEY, opportunity
 

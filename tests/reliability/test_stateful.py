@@ -33,14 +33,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from reconciler.apply import apply_plan
-from reconciler.client import LightfieldClient, RetryPolicy
+from reconciler.adapters.client import LightfieldClient, RetryPolicy
+from reconciler.core.org import OrgSchema
 from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.render import text as text_render
-from reconciler.schema import OrgSchema
+from reconciler.runs.apply import apply_plan
 from tests.apply.test_convergence import RECORDS, live_body, manifest, values
 from tests.client.support import FakeClock
 from tests.demo import FULL_KEY

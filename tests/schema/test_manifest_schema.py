@@ -12,16 +12,16 @@ import pytest
 from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
+from reconciler.adapters.client import LightfieldClient
+from reconciler.adapters.loader import load_bytes, load_tree
 from reconciler.cli import app
-from reconciler.client import LightfieldClient
-from reconciler.desired import build_desired
+from reconciler.core.desired import build_desired
+from reconciler.core.json_schema import org_schema, render_schema, static_schema
+from reconciler.core.model import parse_manifests
+from reconciler.core.org import OrgSchema
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
-from reconciler.export import export_opportunities
-from reconciler.manifest_schema import org_schema, render_schema, static_schema
-from reconciler.manifests import load_bytes, load_tree
-from reconciler.model import parse_manifests
-from reconciler.schema import OrgSchema
+from reconciler.runs.export import export_opportunities
 from tests.demo import ACME_RENEWAL, FULL_KEY, opportunity
 
 REPO = Path(__file__).resolve().parents[2]

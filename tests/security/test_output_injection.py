@@ -20,17 +20,17 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from reconciler.adapters.client import LightfieldClient
 from reconciler.cli import app
-from reconciler.client import LightfieldClient
-from reconciler.diff import DiffOptions, rebuilt
-from reconciler.drift import explain_drift
+from reconciler.core.diff import DiffOptions, rebuilt
+from reconciler.core.plan import FieldChange, plan_from_dict, plan_to_dict
+from reconciler.core.vocabulary import Origin
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
-from reconciler.model import Origin
-from reconciler.pipeline import run_plan
-from reconciler.plan import FieldChange, plan_from_dict, plan_to_dict
 from reconciler.render import markdown as markdown_render
 from reconciler.render import text as text_render
+from reconciler.runs.drift import explain_drift
+from reconciler.runs.plan import run_plan
 from tests.cli import api, lfr
 from tests.demo import ACME_COM, ACME_RENEWAL, ALEX, FULL_KEY, WriteManifest, opportunity
 

@@ -25,9 +25,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from reconciler.cli import app
-from reconciler.diff import DiffOptions, rebuilt
+from reconciler.core.diff import DiffOptions, rebuilt
+from reconciler.core.plan import RecordChange, plan_from_dict, plan_to_dict
 from reconciler.emulator import Emulator
-from reconciler.plan import RecordChange, plan_from_dict, plan_to_dict
 from tests.demo import (
     ACME_RENEWAL,
     ALEX,

@@ -49,27 +49,23 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
 
-from .client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
-from .desired import build_desired
-from .errors import LfrError, NotFound
-from .fetch import fetch_live
-from .manifests import Document, Problem, load_tree
-from .model import (
+from ..adapters.client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
+from ..adapters.loader import load_tree
+from ..core.desired import build_desired
+from ..core.errors import LfrError, NotFound
+from ..core.model import (
     API_VERSION,
     KIND,
     LOOKUP_MODELS,
     DesiredRecord,
     DesiredRelationship,
     LoadedManifest,
-    Origin,
     Reference,
     Spec,
     lookup_of,
     parse_manifests,
 )
-from .records import FieldDefinition, Record
-from .resolve import bare_domain, resolve_references, texts
-from .schema import (
+from ..core.org import (
     ADDRESS_PARTS,
     FULL_NAME_PARTS,
     OrgSchema,
@@ -80,6 +76,10 @@ from .schema import (
     normalize_live,
     same_value,
 )
+from ..core.records import FieldDefinition, Record
+from ..core.vocabulary import Document, Origin, Problem
+from .fetch import fetch_live
+from .resolve import bare_domain, resolve_references, texts
 
 # Keys export does not add (see the module docstring); refreshed when a manifest has them.
 NOT_EXPORTED_FIELDS = frozenset({"$pipeline"})

@@ -522,3 +522,12 @@ def _option_list(options: Iterable[SelectOption]) -> str:
 def fold(text: str) -> str:
     """Labels match case-insensitively with whitespace collapsed (digest §2.6)."""
     return " ".join(text.split()).casefold()
+
+
+def option_labels(schema: OrgSchema) -> dict[str, str]:
+    """Select option id → label, from the org's definitions."""
+    return {
+        option.id: option.label
+        for definition in schema.definitions.field_definitions.values()
+        for option in definition.type_configuration.options
+    }

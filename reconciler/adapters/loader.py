@@ -48,10 +48,10 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.nodes import ScalarNode
 
+from ..core.vocabulary import MAX_DEPTH, Document, Path_, Problem
 from . import yaml_subset
 
 MAX_FILE_BYTES = 1024 * 1024
-MAX_DEPTH = 64
 MAX_PROBLEMS_PER_FILE = 50
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -97,49 +97,6 @@ _ESCAPE = re.compile(
 _SHORT_ESCAPES = dict(
     zip('0abtnvfre "/\\N_LP\t', '\0\a\b\t\n\v\f\r\x1b "/\\\x85\xa0\u2028\u2029\t', strict=True)
 )
-
-Path_ = tuple[str | int, ...]
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One thing wrong with the input, at a place a user can jump to."""
-
-    file: str
-    line: int  # 1-based; 0 when the problem is the whole file
-    message: str
-
-    def __str__(self) -> str:
-        return (
-            f"{self.file}:{self.line}: {self.message}"
-            if self.line
-            else f"{self.file}: {self.message}"
-        )
-
-
-@dataclass(frozen=True)
-class Document:
-    """One YAML document: its data as plain Python values, and the line of every path in it.
-
-    ``lines[("spec", "fields", "$stage")]`` is the line of that key; ``line_of`` falls back to the
-    nearest enclosing path, so an error about a missing key points at its parent mapping.
-    """
-
-    file: str
-    index: int  # position of the document in its file, from 0
-    line: int
-    data: Any
-    lines: dict[Path_, int] = field(repr=False)
-
-    def line_of(self, path: Path_) -> int:
-        line = self.lines.get(path)
-        if line is not None:
-            return line
-        for end in range(len(path) - 1, -1, -1):
-            line = self.lines.get(tuple(path[:end]))
-            if line is not None:
-                return line
-        return self.line
 
 
 @dataclass

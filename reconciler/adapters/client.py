@@ -54,8 +54,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from .buckets import CATEGORIES, Buckets, Category, Clock, RateConfig, SystemClock, wall_time
-from .errors import (
+from ..core.errors import (
     ApiError,
     Conflict,
     LfrError,
@@ -63,7 +62,15 @@ from .errors import (
     TransportError,
     api_error_class,
 )
-from .records import AuthInfo, Definitions, FieldHistoryEntry, FieldHistoryPage, ListPage, Record
+from ..core.records import (
+    AuthInfo,
+    Definitions,
+    FieldHistoryEntry,
+    FieldHistoryPage,
+    ListPage,
+    Record,
+)
+from .buckets import CATEGORIES, Buckets, Category, Clock, RateConfig, SystemClock, wall_time
 from .redact import redact, redact_json
 
 __all__ = [

@@ -22,8 +22,8 @@ from typing import Any
 
 from .desired import REFERENCE_KINDS, UNCLEARABLE_FIELDS
 from .model import API_VERSION, KIND, LOOKUP_WORDS, NAME_PATTERN
+from .org import ADDRESS_PARTS, FULL_NAME_PARTS, ID_PREFIXES, OrgSchema, fold
 from .records import FieldDefinition, RelationshipDefinition
-from .schema import ADDRESS_PARTS, FULL_NAME_PARTS, ID_PREFIXES, OrgSchema, fold
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # A date (midnight UTC) or a date-time with a zone, as schema._datetime reads them.

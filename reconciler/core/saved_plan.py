@@ -10,9 +10,9 @@ again from its planned-from values and targets, and anything else in the file is
 plan cannot show ``$amount: 1 → 2`` and send an ``$owner`` change, nor carry a key forged to
 collide with another record's replay).
 
-Any problem is one ``SavedPlanError`` naming the file and the JSON path. Reads the one file and
-nothing else; the checks against the CRM (stale values, target, create re-match) are the
-pipeline's.
+Any problem is one ``SavedPlanError`` naming the file and the JSON path. Pure: it is handed the
+file's bytes (``adapters.plan_file`` reads them, capped); the checks against the CRM (stale
+values, create re-match) are ``runs.saved_plan``'s.
 """
 
 from __future__ import annotations
@@ -20,24 +20,16 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, ValidationError
 
 from .diff import DiffOptions, rebuilt
 from .errors import LfrError
-from .manifests import MAX_DEPTH as MANIFEST_DEPTH
 from .model import NAME_PATTERN
-from .plan import (
-    FORMAT_VERSION,
-    KEY_PREFIX,
-    Plan,
-    RecordChange,
-    RelationshipChange,
-    plan_from_dict,
-)
-from .schema import ID_PREFIXES, OrgSchema
+from .org import ID_PREFIXES, OrgSchema
+from .plan import FORMAT_VERSION, KEY_PREFIX, Plan, RecordChange, RelationshipChange, plan_from_dict
+from .vocabulary import MAX_DEPTH as MANIFEST_DEPTH
 
 # A 10,000-record plan is ~15 MiB; the cap stops a file from exhausting memory before a check.
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -145,11 +137,17 @@ class _Plan(_Strict):
     labels: dict[LabelId, Text]
 
 
-def read_saved_plan(path: Path, *, target: str) -> Plan:
-    """The plan in ``path`` for ``target`` (the API it will be applied to), every rule above
-    checked; else a ``SavedPlanError``. The target is checked before the requests, whose keys
-    it is part of: a plan for another org is refused as that, not as a forgery."""
-    return _Reader(str(path)).read(path, target)
+def parse_saved_plan(raw: bytes, file: str, *, target: str) -> Plan:
+    """The plan in ``raw`` (the bytes of ``file``, read under ``MAX_FILE_BYTES`` + 1) for
+    ``target`` (the API it will be applied to), every rule above checked; else a
+    ``SavedPlanError``. The target is checked before the requests, whose keys it is part of: a
+    plan for another org is refused as that, not as a forgery."""
+    return _Reader(file).read(raw, target)
+
+
+def malformed(file: str, message: str) -> SavedPlanError:
+    """The error for a file that is no saved plan as a whole (e.g. too large to read)."""
+    return _Reader(file).fail("", message)
 
 
 class _Reader:
@@ -160,8 +158,8 @@ class _Reader:
         place = f"{self.file}: {where}: " if where else f"{self.file}: "
         return SavedPlanError(f"{place}{message} (not a plan as `lfr plan --out` writes it)")
 
-    def read(self, path: Path, target: str) -> Plan:
-        data = self.load(path)
+    def read(self, raw: bytes, target: str) -> Plan:
+        data = self.load(raw)
         if not isinstance(data, dict):
             raise self.fail("", f"a JSON {type(data).__name__}, not an object")
         version = data.get("format_version")
@@ -190,17 +188,7 @@ class _Reader:
         self.check(plan, shaped)
         return plan
 
-    def load(self, path: Path) -> Any:
-        try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise self.fail(
-                    "", f"{size:,} bytes; saved plans are limited to {MAX_FILE_BYTES:,}"
-                )
-            with path.open("rb") as handle:
-                raw = handle.read(MAX_FILE_BYTES + 1)  # the file may grow after stat
-        except OSError as exc:
-            raise SavedPlanError(f"cannot read saved plan {self.file}: {exc.strerror}") from None
+    def load(self, raw: bytes) -> Any:
         if len(raw) > MAX_FILE_BYTES:
             raise self.fail("", f"over {MAX_FILE_BYTES:,} bytes; saved plans are limited to that")
         try:
@@ -343,11 +331,11 @@ class _Reader:
         )
 
 
-def check_against_org(path: Path, plan: Plan, schema: OrgSchema) -> None:
+def check_against_org(file: str, plan: Plan, schema: OrgSchema) -> None:
     """What only the org's definitions can say, before any write: every key a record changes
     is one of the org's, a relationship's cardinality is the org's, and its ids are of the
     object type it links (a ``con_`` id is no ``$owner``). A ``SavedPlanError`` by JSON path."""
-    reader = _Reader(str(path))
+    reader = _Reader(file)
     for index, change in enumerate(plan.records):
         where = f"records[{index}]"
         for number, field in enumerate(change.fields):

@@ -18,12 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import MAX_PAGE_SIZE, LightfieldClient
-from .errors import NotFound
-from .manifests import Problem
-from .model import DesiredRecord
-from .records import ListPage, Record
-from .schema import OrgSchema, fold, normalize_live, same_value
+from ..adapters.client import MAX_PAGE_SIZE, LightfieldClient
+from ..core.errors import NotFound
+from ..core.model import DesiredRecord
+from ..core.org import OrgSchema, fold, normalize_live, same_value
+from ..core.records import ListPage, Record
+from ..core.vocabulary import Problem
 
 PAGE = MAX_PAGE_SIZE
 Progress = Callable[[int, int], None]

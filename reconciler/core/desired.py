@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from .manifests import Problem
 from .model import (
     LOOKUP_WORDS,
     ByDomain,
@@ -24,20 +23,13 @@ from .model import (
     DesiredRelationship,
     LoadedManifest,
     Lookup,
-    Origin,
     Partial,
     Reference,
     RelationshipSpec,
     lookup_of,
 )
-from .schema import (
-    ID_PREFIXES,
-    OrgSchema,
-    ValueProblem,
-    is_empty,
-    normalize_desired,
-    visible,
-)
+from .org import ID_PREFIXES, OrgSchema, ValueProblem, is_empty, normalize_desired, visible
+from .vocabulary import Origin, Problem
 
 # What a create must carry (digest §2.2), and the fields no write may empty (the API answers
 # "cannot be cleared"; a blank name is no name).

@@ -24,22 +24,11 @@ from pydantic import (
     model_validator,
 )
 
-from .manifests import Document, Problem
+from .vocabulary import Document, Origin, Problem
 
 API_VERSION = "lfr/v1"
 KIND = "Opportunity"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?$"
-
-
-@dataclass(frozen=True, order=True)
-class Origin:
-    """Where a manifest, or one key of it, was written."""
-
-    file: str
-    line: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
 
 
 class _Strict(BaseModel):

@@ -30,21 +30,13 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlsplit
 
-from .client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
-from .desired import cap_problems
-from .errors import NotFound
-from .manifests import Problem
-from .model import (
-    ByDomain,
-    ByEmail,
-    ByName,
-    DesiredRecord,
-    DesiredRelationship,
-    Origin,
-    Reference,
-)
-from .plan import RecordChange
-from .records import Record
+from ..adapters.client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
+from ..core.desired import cap_problems
+from ..core.errors import NotFound
+from ..core.model import ByDomain, ByEmail, ByName, DesiredRecord, DesiredRelationship, Reference
+from ..core.plan import RecordChange
+from ..core.records import Record
+from ..core.vocabulary import Origin, Problem
 
 PAGE = MAX_PAGE_SIZE
 # Endpoints of the types a raw id can be checked at (opportunities have no lookup, but an id).

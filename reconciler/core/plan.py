@@ -15,7 +15,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .model import Origin
+from .errors import ApplyRefused
+from .vocabulary import Origin
 
 FORMAT_VERSION = 1
 Action = Literal["create", "update", "noop"]
@@ -292,3 +293,30 @@ def _tupled(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _tupled(v) for k, v in value.items()}
     return value
+
+
+@dataclass(frozen=True)
+class SafetyRails:
+    max_change_fraction: float = 0.30
+    min_records_for_fraction: int = 10
+    force: bool = False
+
+
+def check_rails(plan: Plan, rails: SafetyRails) -> None:
+    if not plan.records:
+        raise ApplyRefused(
+            "refusing to apply an empty manifest set: no manifests were found, which would "
+            "leave nothing managed. Check the directory you passed."
+        )
+    managed = len(plan.records)
+    changing = sum(1 for r in plan.records if r.action != "noop")
+    if (
+        not rails.force
+        and managed >= rails.min_records_for_fraction
+        and changing > rails.max_change_fraction * managed
+    ):
+        raise ApplyRefused(
+            f"this plan changes {changing} of {managed} managed records "
+            f"({changing / managed:.0%}, over the {rails.max_change_fraction:.0%} safety "
+            "threshold). Review the plan, then re-run with --force if it is intended."
+        )

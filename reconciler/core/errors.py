@@ -34,7 +34,10 @@ DEFAULT_TYPES: dict[int, str] = {
 
 
 class LfrError(Exception):
-    """Base class of every error lfr raises on purpose."""
+    """Base class of every error lfr raises on purpose. ``details``: lines shown under the
+    message, each on its own (they quote data, so each is made safe on its own)."""
+
+    details: tuple[str, ...] = ()
 
 
 class ApiError(LfrError):
@@ -196,3 +199,7 @@ class RetryBudgetExhausted(LfrError):
 
     def __repr__(self) -> str:
         return f"RetryBudgetExhausted({self!s})"
+
+
+class ApplyRefused(LfrError):
+    """A safety rail refused the plan before any write."""

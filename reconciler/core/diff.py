@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from .model import DesiredField, DesiredRecord, DesiredRelationship
+from .org import OrgSchema, is_empty, normalize_live, same_value
 from .plan import (
     FieldChange,
     Plan,
@@ -29,7 +30,6 @@ from .plan import (
     plain,
 )
 from .records import Record
-from .schema import OrgSchema, is_empty, normalize_live, same_value
 
 _Keyed = TypeVar("_Keyed", DesiredField, DesiredRelationship)
 

@@ -1,10 +1,8 @@
-"""Executing a Plan through the client: safety rails, writes, verification, the report (design §5).
+"""The writes of an approved plan: sending, verification, the report (README "apply").
 
-Owns what happens between "the plan is approved" and "here is what was applied":
+Owns what happens between "the plan is approved" and "here is what was applied" (the gates
+before it are ``runs.apply``'s):
 
-- Rails before any write: an empty plan is refused; a plan that changes more than a fraction of
-  at least N managed records needs ``force``; the key must hold the scopes the writes need; a
-  saved plan is refused when any planned-from live value moved (``check_stale``).
 - Writes: each record's planned requests in order (a create first, then its follow-ups on the
   returned id), records concurrently; the client paces them with its Write bucket and retries
   transient failures with the same idempotency key.
@@ -27,13 +25,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
 
-from .client import LightfieldClient
-from .diff import observed, unmet
-from .errors import (
+from ..adapters.client import LightfieldClient
+from ..core.diff import unmet
+from ..core.errors import (
     ApiError,
     Forbidden,
     LfrError,
@@ -42,12 +39,12 @@ from .errors import (
     TransportError,
     Unauthorized,
 )
-from .model import Origin
-from .plan import Plan, PlannedRequest, RecordChange
-from .records import Record
-from .schema import OrgSchema
+from ..core.org import OrgSchema
+from ..core.plan import Plan, PlannedRequest, RecordChange
+from ..core.records import Record
+from ..core.reports import ApplyReport, Failure, RecordResult, Status
+from ..core.vocabulary import Origin
 
-Status = Literal["applied", "failed", "not_attempted", "unverified"]
 Progress = Callable[[int, int], None]
 # A create answered with a record older than this is checked to still exist (see _create).
 REPLAY_AGE_SECONDS = 60.0
@@ -55,157 +52,10 @@ REPLAY_AGE_SECONDS = 60.0
 CONCURRENCY = 32
 
 
-class ApplyRefused(LfrError):
-    """A safety rail refused the plan before any write."""
-
-
-@dataclass(frozen=True)
-class SafetyRails:
-    max_change_fraction: float = 0.30
-    min_records_for_fraction: int = 10
-    force: bool = False
-
-
-@dataclass(frozen=True)
-class Failure:
-    message: str
-    type: str | None = None
-    code: str | None = None
-    param: str | None = None
-    origin: Origin | None = None
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    name: str
-    id: str | None
-    action: str
-    status: Status
-    origin: Origin
-    requests_sent: int = 0
-    failure: Failure | None = None
-    resent: bool = False
-
-
-@dataclass
-class ApplyReport:
-    results: list[RecordResult] = field(default_factory=list)
-    stopped: str | None = None  # why the run stopped early, if it did
-
-    def count(self, status: Status) -> int:
-        return sum(1 for r in self.results if r.status == status)
-
-    @property
-    def ok(self) -> bool:
-        return self.stopped is None and all(r.status == "applied" for r in self.results)
-
-    def summary(self) -> str:
-        parts = [f"{self.count('applied')} applied"]
-        parts += [
-            f"{self.count(status)} {label}"
-            for status, label in _LABELS
-            if status != "applied" and self.count(status)
-        ]
-        return "Apply: " + ", ".join(parts) + "."
-
-
-_LABELS: tuple[tuple[Status, str], ...] = (
-    ("applied", "applied"),
-    ("unverified", "not verified"),
-    ("failed", "failed"),
-    ("not_attempted", "not attempted"),
-)
-
-
 # --- rails -------------------------------------------------------------------------------------
 
 
-def check_rails(plan: Plan, rails: SafetyRails) -> None:
-    if not plan.records:
-        raise ApplyRefused(
-            "refusing to apply an empty manifest set: no manifests were found, which would "
-            "leave nothing managed. Check the directory you passed."
-        )
-    managed = len(plan.records)
-    changing = sum(1 for r in plan.records if r.action != "noop")
-    if (
-        not rails.force
-        and managed >= rails.min_records_for_fraction
-        and changing > rails.max_change_fraction * managed
-    ):
-        raise ApplyRefused(
-            f"this plan changes {changing} of {managed} managed records "
-            f"({changing / managed:.0%}, over the {rails.max_change_fraction:.0%} safety "
-            "threshold). Review the plan, then re-run with --force if it is intended."
-        )
-
-
-def required_scopes(plan: Plan) -> list[str]:
-    scopes = []
-    if any(r.action == "create" for r in plan.records):
-        scopes.append("opportunities:create")
-    if any(r.action == "update" or len(r.requests) > 1 for r in plan.records):
-        scopes.append("opportunities:update")
-    return scopes
-
-
-async def check_scopes(client: LightfieldClient, plan: Plan) -> None:
-    """Refuse before writing when the key lacks a scope the writes need (empty = full access)."""
-    await require_scopes(client, required_scopes(plan))
-
-
-async def require_scopes(client: LightfieldClient, needed: Sequence[str]) -> None:
-    granted = (await client.validate_auth()).scopes
-    if not granted:
-        return
-    missing = [s for s in needed if s not in granted]
-    if missing:
-        raise ApplyRefused(
-            f"the API key lacks the {', '.join(repr(s) for s in missing)} scope"
-            f"{'s' if len(missing) > 1 else ''} this plan needs; nothing was sent. "
-            "Use a key with write scopes for apply (a read-only key is enough for plan and drift)."
-        )
-
-
-async def check_stale(client: LightfieldClient, plan: Plan, schema: OrgSchema) -> list[str]:
-    """For a saved plan: every record it touches re-read; each moved value described."""
-    touched = [r for r in plan.records if r.action == "update" and r.id]
-
-    async def moved(change: RecordChange) -> list[str]:
-        assert change.id is not None
-        try:
-            live = await client.retrieve("opportunities", change.id)
-        except NotFound:
-            return [f"{change.name} ({change.id}): the record no longer exists"]
-        now = observed(live, list(change.planned_from), schema)
-        return [
-            f"{change.name} ({change.id}) {key}: planned from {_short(change.planned_from[key])}, "
-            f"now {_short(now[key])}"
-            for key in change.planned_from
-            if now[key] != change.planned_from[key]
-        ]
-
-    found = await asyncio.gather(*(moved(change) for change in touched))
-    return [line for lines in found for line in lines]
-
-
-def _short(value: object) -> str:
-    text = repr(list(value) if isinstance(value, tuple) else value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 # --- writes ------------------------------------------------------------------------------------
-
-
-async def apply_plan(
-    client: LightfieldClient,
-    plan: Plan,
-    schema: OrgSchema,
-    *,
-    progress: Progress | None = None,
-) -> ApplyReport:
-    """Send every planned write; never raises for API errors (they are in the report)."""
-    return await ApplyRun(client, schema, progress=progress).finish(plan)
 
 
 class ApplyRun:

@@ -9,31 +9,11 @@ they are reported without it. Called by the CLI; never prints.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 
-from .client import LightfieldClient
-from .errors import LfrError
-from .plan import Plan
-
-
-@dataclass(frozen=True)
-class FieldHistoryNote:
-    """What the history says about a drifted field's current value."""
-
-    changed_at: str | None  # when the live value was recorded
-    now: str | None  # its display value
-    before: str | None  # the display value it replaced (None: the first value, or unknown)
-
-
-@dataclass
-class DriftReport:
-    plan: Plan
-    # (record id, field key) → history note, for the fields that have history.
-    history: dict[tuple[str, str], FieldHistoryNote] = field(default_factory=dict)
-
-    @property
-    def drifted(self) -> bool:
-        return self.plan.has_changes
+from ..adapters.client import LightfieldClient
+from ..core.errors import LfrError
+from ..core.plan import Plan
+from ..core.reports import DriftReport, FieldHistoryNote
 
 
 async def explain_drift(client: LightfieldClient, plan: Plan) -> DriftReport:

@@ -1,0 +1,24 @@
+"""Reading a saved plan file (``lfr plan --out``): the size cap checked before reading, and the
+bytes handed to ``core.saved_plan``, which owns every rule about what they may hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.plan import Plan
+from ..core.saved_plan import MAX_FILE_BYTES, SavedPlanError, malformed, parse_saved_plan
+
+
+def read_saved_plan(path: Path, *, target: str) -> Plan:
+    """The plan in ``path`` for ``target``, every rule of ``core.saved_plan`` checked; else a
+    ``SavedPlanError``."""
+    file = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise malformed(file, f"{size:,} bytes; saved plans are limited to {MAX_FILE_BYTES:,}")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # the file may grow after stat
+    except OSError as exc:
+        raise SavedPlanError(f"cannot read saved plan {file}: {exc.strerror}") from None
+    return parse_saved_plan(raw, file, target=target)

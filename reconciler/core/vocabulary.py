@@ -1,0 +1,63 @@
+"""The shared vocabulary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_DEPTH = 64
+
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input, at a place a user can jump to."""
+
+    file: str
+    line: int  # 1-based; 0 when the problem is the whole file
+    message: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.file}:{self.line}: {self.message}"
+            if self.line
+            else f"{self.file}: {self.message}"
+        )
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document: its data as plain Python values, and the line of every path in it.
+
+    ``lines[("spec", "fields", "$stage")]`` is the line of that key; ``line_of`` falls back to the
+    nearest enclosing path, so an error about a missing key points at its parent mapping.
+    """
+
+    file: str
+    index: int  # position of the document in its file, from 0
+    line: int
+    data: Any
+    lines: dict[Path_, int] = field(repr=False)
+
+    def line_of(self, path: Path_) -> int:
+        line = self.lines.get(path)
+        if line is not None:
+            return line
+        for end in range(len(path) - 1, -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return self.line
+
+
+@dataclass(frozen=True, order=True)
+class Origin:
+    """Where a manifest, or one key of it, was written."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"

@@ -1,0 +1,133 @@
+"""The apply run: from a manifest directory or a saved plan to the report of what was applied.
+
+Owns the order of an apply and its gates before any write: the plan made (``runs.plan``) or a
+saved plan opened (``runs.saved_plan``), the safety rails (``core.plan.check_rails``), the plan
+shown, the key's scopes checked, the question asked (``confirm``: the CLI asks it), then the
+writes (``runs.writes``). With approval given up front and ``force``, nothing waits for the
+whole plan: each record's writes start as soon as its live state is read, so the Write bucket
+works while the Read bucket is still busy; writes already under way when a later problem stops
+the run complete and are reported. Never prints: ``show`` and ``confirm`` are the CLI's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..adapters.client import LightfieldClient
+from ..core.errors import ApplyRefused, LfrError
+from ..core.org import OrgSchema
+from ..core.plan import Plan, RecordChange, SafetyRails, check_rails
+from ..core.reports import ApplyReport
+from ..core.vocabulary import Problem
+from .plan import run_plan
+from .saved_plan import is_saved_plan, open_saved_plan
+from .writes import ApplyRun, Progress
+
+
+@dataclass
+class ApplyOutcome:
+    """What an apply did. ``report``: the writes (None when none was handed over);
+    ``problems``: what stopped the plan; ``error``: what stopped the run after writes had
+    started (they completed and are in the report)."""
+
+    report: ApplyReport | None = None
+    problems: list[Problem] = field(default_factory=list)
+    error: LfrError | None = None
+
+
+async def run_apply(
+    client: LightfieldClient,
+    source: Path,
+    *,
+    target: str,
+    rails: SafetyRails,
+    approved: bool,
+    show: Callable[[Plan], None],
+    confirm: Callable[[], None],
+    array_replace: bool = True,
+    progress: Progress | None = None,
+) -> ApplyOutcome:
+    """Apply ``source`` (a manifest directory or a saved plan) to ``target``. ``show(plan)``
+    is called once the plan passed the rails; ``confirm()`` unless ``approved``, after the
+    scope check (it raises to cancel). An ``LfrError`` before any write propagates."""
+    early: ApplyRun | None = None
+    saved = is_saved_plan(source)
+    streaming = approved and rails.force and not saved
+
+    def hand_over(change: RecordChange, org: OrgSchema) -> None:
+        nonlocal early
+        early = early or ApplyRun(client, org, progress=progress)
+        early.submit(change)
+
+    try:
+        if saved:
+            plan, schema = await open_saved_plan(client, source, target=target)
+        else:
+            if streaming:
+                await require_scopes(client, ["opportunities:update"])
+            outcome = await run_plan(
+                client,
+                source,
+                target=target,
+                array_replace=array_replace,
+                progress=progress,
+                on_change=hand_over if streaming else None,
+            )
+            if outcome.problems or outcome.plan is None:
+                partial = await early.abandon() if early is not None else None
+                return ApplyOutcome(report=partial, problems=outcome.problems)
+            assert outcome.schema is not None, "a plan is always checked against the org"
+            plan, schema = outcome.plan, outcome.schema
+        check_rails(plan, rails)
+        show(plan)
+        if not plan.has_changes:
+            return ApplyOutcome(report=ApplyReport())
+        await check_scopes(client, plan)  # e.g. a create the key may not make
+        if not approved:
+            confirm()
+    except LfrError as exc:
+        if early is None:
+            raise
+        return ApplyOutcome(report=await early.abandon(), error=exc)
+    run = early or ApplyRun(client, schema, progress=progress)
+    return ApplyOutcome(report=await run.finish(plan))
+
+
+def required_scopes(plan: Plan) -> list[str]:
+    scopes = []
+    if any(r.action == "create" for r in plan.records):
+        scopes.append("opportunities:create")
+    if any(r.action == "update" or len(r.requests) > 1 for r in plan.records):
+        scopes.append("opportunities:update")
+    return scopes
+
+
+async def check_scopes(client: LightfieldClient, plan: Plan) -> None:
+    """Refuse before writing when the key lacks a scope the writes need (empty = full access)."""
+    await require_scopes(client, required_scopes(plan))
+
+
+async def require_scopes(client: LightfieldClient, needed: Sequence[str]) -> None:
+    granted = (await client.validate_auth()).scopes
+    if not granted:
+        return
+    missing = [s for s in needed if s not in granted]
+    if missing:
+        raise ApplyRefused(
+            f"the API key lacks the {', '.join(repr(s) for s in missing)} scope"
+            f"{'s' if len(missing) > 1 else ''} this plan needs; nothing was sent. "
+            "Use a key with write scopes for apply (a read-only key is enough for plan and drift)."
+        )
+
+
+async def apply_plan(
+    client: LightfieldClient,
+    plan: Plan,
+    schema: OrgSchema,
+    *,
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """Send every planned write; never raises for API errors (they are in the report)."""
+    return await ApplyRun(client, schema, progress=progress).finish(plan)

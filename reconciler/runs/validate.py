@@ -1,0 +1,57 @@
+"""Validating manifests: the offline read and shape check, then the checks that need the org.
+
+Owns the first stages every run shares (``plan``, ``apply``, ``drift``, ``validate``): every file
+loaded and shape-checked with no network (``read_manifests``), then the org's definitions fetched,
+values checked into desired state and references resolved (``against_org``). Each stage reports
+every problem it finds. Never prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..adapters.client import LightfieldClient
+from ..adapters.loader import load_tree
+from ..core.desired import build_desired
+from ..core.model import LoadedManifest, parse_manifests
+from ..core.org import OrgSchema
+from ..core.vocabulary import Problem
+from .resolve import Resolution, resolve_references
+
+
+@dataclass(frozen=True)
+class ManifestSet:
+    """Every manifest below a root, shape-checked, and the digest of the bytes they came from."""
+
+    manifests: list[LoadedManifest]
+    problems: list[Problem]
+    digest: str
+
+
+def read_manifests(root: Path) -> ManifestSet:
+    """Offline half: every file loaded and shape-checked, with paths shown relative to cwd."""
+    if not root.exists():
+        return ManifestSet([], [Problem(str(root), 0, "no such file or directory")], "")
+    loaded = load_tree(root, display_base=Path.cwd())
+    manifests, problems = parse_manifests(loaded.documents)
+    return ManifestSet(manifests, sorted(loaded.problems + problems), loaded.digest)
+
+
+async def validate_against_org(
+    client: LightfieldClient, manifests: list[LoadedManifest]
+) -> list[Problem]:
+    """The checks that need the org (definitions, references) but not live records."""
+    _, resolution = await against_org(client, manifests)
+    return resolution.problems
+
+
+async def against_org(
+    client: LightfieldClient, manifests: list[LoadedManifest]
+) -> tuple[OrgSchema, Resolution]:
+    """Definitions, desired state and resolved references; problems in the resolution."""
+    schema = OrgSchema(await client.definitions("opportunities"))
+    desired, problems = build_desired(manifests, schema)
+    if problems:
+        return schema, Resolution(problems=problems)
+    return schema, await resolve_references(client, desired)
