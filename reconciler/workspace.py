@@ -21,13 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .adapters.buckets import RateConfig
-from .adapters.client import (
-    DEFAULT_BASE_URL,
-    DEFAULT_RATES,
-    LightfieldClient,
-    check_api_key,
-    check_base_url,
-)
+from .adapters.client import DEFAULT_BASE_URL, DEFAULT_RATES, LightfieldClient
+from .adapters.http import check_api_key, check_base_url
 from .adapters.redact import redact
 from .core.errors import LfrError
 

@@ -64,7 +64,7 @@ OWNERS = {
     "deepdiff": {"core/diff.py"},
     "ruamel": {"adapters/loader.py", "runs/export.py"},
     "httpx": {"adapters/client.py", "adapters/http.py"},
-    "pydantic": {"core/model.py", "core/records.py", "core/saved_plan.py", "adapters/client.py"},
+    "pydantic": {"core/model.py", "core/records.py", "core/saved_plan.py"},
     "typer": {"cli.py"},
     "uvicorn": set(),
     "starlette": set(),

@@ -18,9 +18,9 @@ object models would guess.
 from __future__ import annotations
 
 from dataclasses import field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue
+from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass
 
@@ -216,3 +216,29 @@ class AuthInfo(WireModel):
     token_type: str | None = None
     subject_type: str | None = None
     scopes: IdList = []
+
+
+Response = TypeVar("Response", bound=BaseModel)
+
+
+class MalformedResponse(ValueError):
+    """A response body that is not the promised model; the message names the first problem
+    (a field path and pydantic's words, never the input)."""
+
+
+def from_json(model: type[Response], content: bytes) -> Response:
+    """``content`` read as ``model``, or a ``MalformedResponse``: the client's one parse of a
+    response body, so that pydantic stays in the core."""
+    try:
+        return model.model_validate_json(content)
+    except ValidationError as exc:
+        raise MalformedResponse(_first_problem(exc)) from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False)
+    if not errors:
+        return "invalid"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.adapters.client import LightfieldClient, RetryPolicy
+from reconciler.adapters.client import LightfieldClient
+from reconciler.adapters.retry import RetryPolicy
 from reconciler.emulator import Emulator
 from tests.demo import FULL_KEY
 

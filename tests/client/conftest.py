@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from reconciler.adapters.buckets import RateConfig
-from reconciler.adapters.client import LightfieldClient, RetryPolicy
+from reconciler.adapters.client import LightfieldClient
+from reconciler.adapters.retry import RetryPolicy
 from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.ratelimit import RateLimitConfig

@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from reconciler.adapters.client import LightfieldClient, RetryPolicy
+from reconciler.adapters.client import LightfieldClient
+from reconciler.adapters.retry import RetryPolicy
 
 KEY = "sk_lf_0_constructionsecret"
 

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from reconciler.adapters.buckets import RateConfig
-from reconciler.adapters.client import LightfieldClient, RetryPolicy
+from reconciler.adapters.client import LightfieldClient
+from reconciler.adapters.retry import RetryPolicy
 from reconciler.core.errors import (
     ApiError,
     BadRequest,

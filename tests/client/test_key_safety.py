@@ -16,8 +16,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from reconciler.adapters.client import EXCERPT, LightfieldClient, RetryPolicy
+from reconciler.adapters.client import LightfieldClient
+from reconciler.adapters.http import EXCERPT
 from reconciler.adapters.redact import MARK, MIN_FRAGMENT, redact
+from reconciler.adapters.retry import RetryPolicy
 from reconciler.core.errors import ApiError, LfrError, RetryBudgetExhausted, TransportError
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.adapters.client import LightfieldClient, RetryPolicy
+from reconciler.adapters.client import LightfieldClient
+from reconciler.adapters.retry import RetryPolicy
 from reconciler.core.errors import (
     LfrError,
     RateLimited,

@@ -22,7 +22,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from reconciler.adapters.client import API_VERSION, EXCERPT
+from reconciler.adapters.client import API_VERSION
+from reconciler.adapters.http import EXCERPT
 from reconciler.adapters.redact import MIN_FRAGMENT
 from reconciler.cli import app
 from reconciler.emulator import Emulator

@@ -33,7 +33,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from reconciler.adapters.client import LightfieldClient, RetryPolicy
+from reconciler.adapters.client import LightfieldClient
+from reconciler.adapters.retry import RetryPolicy
 from reconciler.core.org import OrgSchema
 from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
