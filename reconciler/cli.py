@@ -1,8 +1,8 @@
 """The ``lfr`` command line: the composition root.
 
-Only this module reads the environment, prints, and chooses exit codes (design §8): everything
-below it returns values or raises ``LfrError``. Exit codes: 0 success, 1 error, 2 reserved for
-"changes present" (plan --detailed-exitcode, drift).
+Only this module reads the environment, prints, and chooses exit codes (architecture.md §8):
+everything below it returns values or raises ``LfrError``. Exit codes: 0 success, 1 error, 2
+reserved for "changes present" (plan --detailed-exitcode, drift).
 """
 
 from __future__ import annotations

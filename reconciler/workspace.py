@@ -1,4 +1,5 @@
-"""Which Lightfield a run talks to: the real API, or the embedded local workspace (design §7).
+"""Which Lightfield a run talks to: the real API, or the embedded local workspace (architecture.md
+§7).
 
 Owns the target rules and nothing else: with ``LIGHTFIELD_API_KEY`` (or ``--api-key``) the run
 targets ``LIGHTFIELD_BASE_URL`` / ``--base-url`` (default: the real API); with no key it targets
@@ -72,7 +73,7 @@ def choose_target(
     local: bool = False,
     workspace_dir: Path = LOCAL_WORKSPACE_DIR,
 ) -> Target:
-    """Apply the design §7 rules to flags (which win) and environment variables."""
+    """Apply the architecture.md §7 rules to flags (which win) and environment variables."""
     if local:
         return Target(LOCAL_BASE_URL, LOCAL_API_KEY, workspace_dir / LOCAL_DB_NAME)
     # An empty key is still a key someone meant to set (a CI secret that came out empty): it is

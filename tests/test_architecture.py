@@ -1,4 +1,4 @@
-"""Architecture rules of docs/architecture.md §8-9, checked on the source itself.
+"""Architecture rules of architecture.md §8-9, checked on the source itself.
 
 import-linter enforces the import direction (contracts in pyproject.toml); the scan below
 enforces "nothing below the CLI prints or exits", which import-linter cannot see.
@@ -58,7 +58,7 @@ def test_nothing_below_the_cli_prints_or_exits() -> None:
     assert offenders == []
 
 
-# Each third-party library is owned by one module or package (docs/architecture.md §9). The
+# Each third-party library is owned by one module or package (architecture.md §9). The
 # emulator is its own world and may use what it needs.
 OWNERS = {
     "deepdiff": {"core/diff.py"},
@@ -69,7 +69,7 @@ OWNERS = {
     "uvicorn": set(),
     "starlette": set(),
 }
-# The core is pure (docs/architecture.md §8): no network, files, processes, clocks or event loop.
+# The core is pure (architecture.md §8): no network, files, processes, clocks or event loop.
 IMPURE = {"asyncio", "os", "pathlib", "subprocess", "socket", "tempfile", "time", "io", "shutil"}
 
 

@@ -1,4 +1,5 @@
-"""Target selection rules of design §7: key → remote, no key → local workspace, CI guard."""
+"""Target selection rules of architecture.md §7: key → remote, no key → local workspace, CI
+guard."""
 
 from __future__ import annotations
 

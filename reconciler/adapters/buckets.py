@@ -1,6 +1,6 @@
-"""Client-side token buckets, one per API rate category (design §5, digest §8).
+"""Client-side token buckets, one per API rate category (architecture.md §5, lightfield-api.md §8).
 
-``reconciler.client`` takes a token before every attempt it sends, and feeds every response's
+``adapters.retry`` takes a token before every attempt it sends, and feeds every response's
 ``X-RateLimit-*`` headers back, so that a healthy run never meets a 429: the bucket starts at the
 configured rate (25/s per category by default), lowers itself to the server's announced limit,
 mirrors the server's ``Remaining`` count, and stays closed until ``Reset`` when the server says the

@@ -1,5 +1,5 @@
 """Async client of the Lightfield API: its endpoints, over one exchange and one retry loop
-(docs/architecture.md §5, §9).
+(architecture.md §5, §9).
 
 Owns the API's surface: the endpoints lfr calls, their paths (every id percent-encoded as one
 segment), pagination, and the version header; typed results (``core.records``) and typed errors
@@ -7,7 +7,7 @@ segment), pagination, and the version header; typed results (``core.records``) a
 retry loop ``adapters.retry``'s, client-side rate limiting ``adapters.buckets``'s. The runs call
 it; it imports only adapters and the core.
 
-Retry rules (docs/lightfield-api.md §7, §8; docs/architecture.md §5). Every attempt of a call
+Retry rules (lightfield-api.md §7, §8; architecture.md §5). Every attempt of a call
 re-sends the same bytes and the same ``Idempotency-Key``, so a retried write is replayed by the
 server, never applied twice.
 
@@ -23,7 +23,7 @@ server, never applied twice.
   ``TransportError(maybe_committed=True)`` for the caller to verify with a retrieve. A malformed
   2xx read is retried.
 - Writes that may have reached the server (read timeout, dropped connection) are retried too:
-  create/update carry a key, and delete/restore are no-ops when repeated (digest §2.7).
+  create/update carry a key, and delete/restore are no-ops when repeated (lightfield-api.md §2.7).
 - ``x-should-retry: true|false`` from the server overrides the status rules.
 - Delay: ``retry-after-ms``, else ``Retry-After`` (seconds or HTTP date), else capped exponential
   backoff with full jitter; a 429 also closes the category's bucket for that long, so sibling
@@ -82,7 +82,7 @@ API_VERSION = "2026-03-01"
 DEFAULT_BASE_URL = "https://api.lightfield.app"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_RATES = RateConfig()
-MAX_PAGE_SIZE = 25  # digest §1.3
+MAX_PAGE_SIZE = 25  # lightfield-api.md §1.3
 _RESERVED_QUERY = frozenset({"limit", "offset", "status"})
 
 logger = logging.getLogger("reconciler.client")

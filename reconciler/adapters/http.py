@@ -1,5 +1,5 @@
 """One exchange with the Lightfield API over httpx: a request encoded, one attempt sent, its
-answer read (README "The API client"; docs/architecture.md §5).
+answer read (README "The API client"; architecture.md §5).
 
 Owns the httpx client and the key (held in a redacting wrapper, sent only as the
 ``Authorization`` header to the checked base URL), the encoding of a request (JSON body,
@@ -32,7 +32,7 @@ from .redact import redact, redact_json
 logger = logging.getLogger("reconciler.client")  # one name for the client's log
 
 
-MAX_IDEMPOTENCY_KEY_LENGTH = 255  # digest §7
+MAX_IDEMPOTENCY_KEY_LENGTH = 255  # lightfield-api.md §7
 
 
 EXCERPT = 200  # characters of a non-JSON error body kept in its message
@@ -326,7 +326,7 @@ class Exchange:
 
     def _api_error(self, response: httpx.Response, method: str, path: str) -> ApiError:
         """Build the typed error from the envelope ``{"error": {...}}`` or the un-enveloped
-        ``{"type": ..., "message": ...}`` spelling of the older docs (digest §1.2)."""
+        ``{"type": ..., "message": ...}`` spelling of the older docs (lightfield-api.md §1.2)."""
         try:
             payload: Any = response.json()
         except ValueError:

@@ -1,20 +1,20 @@
 """Reading manifest files: untrusted YAML in, plain values with ``file:line`` origins out.
 
-Owns everything that touches YAML (the only user of ruamel.yaml besides export) and every
-rule about YAML as hostile input (design §3): only regular files inside the manifest root (a
-symlink may point to another manifest, nowhere else), a size cap checked before reading, strict
-UTF-8, no control, bidirectional or invisible characters (raw or escaped), no custom tags, no
-anchors / aliases / merge keys, no duplicate keys, bounded nesting.
+Owns everything that touches YAML (the only user of ruamel.yaml besides export) and every rule about
+YAML as hostile input (architecture.md §3): only regular files inside the manifest root (a symlink
+may point to another manifest, nowhere else), a size cap checked before reading, strict UTF-8, no
+control, bidirectional or invisible characters (raw or escaped), no custom tags, no anchors /
+aliases / merge keys, no duplicate keys, bounded nesting.
 
-It works on the parser's event stream rather than on composed nodes, for two reasons: the
-C-backed parser is ~10x faster than the round-trip loader (design §10), and a hazard (an alias
-bomb, 10,000 levels of nesting) is refused at the event that reveals it, before anything is
-built from it. A file in the plain block style nearly every manifest is written in is first
-offered to ``yaml_subset``, which reads it line by line, ~3x faster, into the same values and
-lines, and declines anything else (including every hazard above), which then takes the event
-path: so every problem is still found and worded here.
+It works on the parser's event stream rather than on composed nodes, for two reasons: the C-backed
+parser is ~10x faster than the round-trip loader (architecture.md §10), and a hazard (an alias bomb,
+10,000 levels of nesting) is refused at the event that reveals it, before anything is built from it.
+A file in the plain block style nearly every manifest is written in is first offered to
+``yaml_subset``, which reads it line by line, ~3x faster, into the same values and lines, and
+declines anything else (including every hazard above), which then takes the event path: so every
+problem is still found and worded here.
 
-Called by ``pipeline.read_manifests`` and by export (the model layer then shape-checks the
+Called by ``runs.validate.read_manifests`` and by export (the model layer then shape-checks the
 documents); knows nothing of opportunities. Every problem in every
 file is collected (never just the first), so a user fixes a whole PR in one pass.
 """

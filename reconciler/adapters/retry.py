@@ -1,5 +1,5 @@
 """The retry loop of a call: the client-side bucket before every attempt, the same request
-re-sent, and the rules for when to stop (README "The API client"; docs/architecture.md §5).
+re-sent, and the rules for when to stop (README "The API client"; architecture.md §5).
 
 Every attempt of a call re-sends the same bytes and the same ``Idempotency-Key``
 (``adapters.http.Call``), so a retried write is replayed by the server, never applied twice. The

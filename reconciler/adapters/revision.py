@@ -1,10 +1,10 @@
 """The manifest revision a plan is computed from: the git commit, or a content hash.
 
 Owns one question: "which version of the manifests is this?". It feeds the idempotency key
-(design §5), so a new commit or a local edit yields new keys while a re-run of the same
+(architecture.md §5), so a new commit or a local edit yields new keys while a re-run of the same
 revision reuses them. When the manifests are committed and clean, the answer is the commit
 (``git:<sha>``); with uncommitted edits, or outside git, it is the hash of the files' paths and
-bytes that ``manifests.load_tree`` computed as it read them (``sha256:<hex>``), so an edit is
+bytes that ``loader.load_tree`` computed as it read them (``sha256:<hex>``), so an edit is
 never mistaken for the committed version.
 """
 

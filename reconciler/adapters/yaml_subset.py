@@ -3,7 +3,7 @@
 Owns ``parse``: a line-by-line reader of a strict subset of YAML (one document; block mappings
 and sequences indented with spaces; plain, single- and double-quoted scalars without escapes
 or line folding; one-line flow sequences and mappings; comments). It returns the document's
-data and the line of every path in it, exactly as ``manifests.py`` builds them from libyaml's
+data and the line of every path in it, exactly as ``loader`` builds them from libyaml's
 events, or None for anything outside the subset, and the caller then parses the file with
 libyaml. So the subset never decides that a file is invalid, and never words a problem: it only
 reads, about 3x faster, the files that are certainly plain. Whatever it is unsure of (tabs,

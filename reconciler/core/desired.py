@@ -1,9 +1,9 @@
 """Manifests × the org's definitions → desired state, or every problem with ``file:line``.
 
-Owns the rules that need both a manifest and the org (design §3): unknown keys (with the
+Owns the rules that need both a manifest and the org (architecture.md §3): unknown keys (with the
 nearest valid keys), read-only fields and relationships, value types and select labels (through
 ``schema``), reference kinds that cannot fit a relationship's target type, the keys a create
-needs, and the same record managed twice. Pure: no I/O; ``resolve.py`` then turns the
+needs, and the same record managed twice. Pure: no I/O; ``runs.resolve`` then turns the
 references into ids.
 """
 
@@ -31,8 +31,8 @@ from .model import (
 from .org import ID_PREFIXES, OrgSchema, ValueProblem, is_empty, normalize_desired, visible
 from .vocabulary import Origin, Problem
 
-# What a create must carry (digest §2.2), and the fields no write may empty (the API answers
-# "cannot be cleared"; a blank name is no name).
+# What a create must carry (lightfield-api.md §2.2), and the fields no write may empty (the API
+# answers "cannot be cleared"; a blank name is no name).
 CREATE_REQUIRED_FIELDS = ("$name",)
 UNCLEARABLE_FIELDS = ("$name", "$stage")
 _CROSS_FIELD_KEYS = frozenset({*UNCLEARABLE_FIELDS, "$pipeline"})
@@ -42,7 +42,7 @@ _TYPE_OF_PREFIX = {prefix: kind for kind, prefix in ID_PREFIXES.items()}
 PROBLEMS_PER_KIND = 20
 # The parts of a message that vary between problems of one kind: quoted values, numbers.
 _VARIABLE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\d[\d,.]*")
-# Which lookups can find which object type (design §3).
+# Which lookups can find which object type (architecture.md §3).
 REFERENCE_KINDS: dict[str, tuple[type[Lookup], ...]] = {
     "member": (ByEmail,),
     "contact": (ByEmail,),
@@ -294,7 +294,7 @@ def _shape(
 def _reference_problem(key: str, object_type: str, ref: Reference) -> str | None:
     if isinstance(ref, str):
         # An id that cannot name a record of the target type: the API would answer
-        # relationship_entity_missing (a wrong prefix shows up there, digest §2.3).
+        # relationship_entity_missing (a wrong prefix shows up there, lightfield-api.md §2.3).
         prefix = ID_PREFIXES.get(object_type)
         if prefix and ref.startswith(prefix) and len(ref) > len(prefix) and visible(ref):
             return None  # the common case, first
@@ -335,7 +335,7 @@ def _check_create_requirements(
 
 def _check_written_fields(schema: OrgSchema, fields: Sequence[DesiredField], report: Any) -> None:
     """Rules across fields that the API applies to a write: required fields stay set, and
-    ``$pipeline`` is only a hint that comes with its ``$stage`` (digest §2.6)."""
+    ``$pipeline`` is only a hint that comes with its ``$stage`` (lightfield-api.md §2.6)."""
     # (spec after match: spec wins, as in the create body)
     by_key = {f.key: f for f in fields if f.key in _CROSS_FIELD_KEYS}
     if not by_key:

@@ -1,4 +1,4 @@
-"""Desired × live → Plan: the pure heart of lfr (design §4, §5). No I/O.
+"""Desired × live → Plan: the pure heart of lfr (architecture.md §4, §5). No I/O.
 
 Owns how one desired record and its live counterpart turn into a ``RecordChange``: which managed
 keys differ (canonical values compared with ``==`` first; deepdiff only for objects that
@@ -33,7 +33,7 @@ from .records import Record
 
 _Keyed = TypeVar("_Keyed", DesiredField, DesiredRelationship)
 
-# Per request: at most this many ids referenced and this many link changes (digest §2.3).
+# Per request: at most this many ids referenced and this many link changes (lightfield-api.md §2.3).
 MAX_IDS_PER_REQUEST = 25
 MAX_LINK_CHANGES_PER_REQUEST = 25
 
@@ -42,7 +42,7 @@ MAX_LINK_CHANGES_PER_REQUEST = 25
 class DiffOptions:
     revision: str
     target: str
-    # Off for orgs whose API types ``replace`` as one id or null (design §5).
+    # Off for orgs whose API types ``replace`` as one id or null (architecture.md §5).
     array_replace: bool = True
 
 

@@ -1,10 +1,10 @@
 """Exception hierarchy of lfr; the bottom layer of the package (imports nothing from reconciler).
 
-``LfrError`` is the base of every error the project raises on purpose. This module also owns the
-API error family that ``reconciler.client`` raises: one ``ApiError`` subclass per documented HTTP
-status (digest §1.2), ``TransportError`` for everything that is not a well-formed API answer
+``LfrError`` is the base of every error the project raises on purpose. This module also owns the API
+error family that ``adapters.client`` raises: one ``ApiError`` subclass per documented HTTP status
+(lightfield-api.md §1.2), ``TransportError`` for everything that is not a well-formed API answer
 (connection problems, timeouts, redirects, malformed bodies), and ``RetryBudgetExhausted`` when the
-client gave up retrying. The CLI turns these into messages and exit codes; apply.py reads
+client gave up retrying. The CLI turns these into messages and exit codes; ``runs.writes`` reads
 ``type`` / ``code`` / ``param`` to report partial failures.
 
 Messages are meant for humans (RevOps engineers reading CI logs) and never contain the API key:
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# Standard ``type`` per status (digest §1.2), used when a body does not say.
+# Standard ``type`` per status (lightfield-api.md §1.2), used when a body does not say.
 DEFAULT_TYPES: dict[int, str] = {
     400: "bad_request",
     401: "unauthorized",

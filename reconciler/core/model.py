@@ -1,9 +1,9 @@
-"""The manifest format (design §3) as pydantic models, and the desired state built from it.
+"""The manifest format (architecture.md §3) as pydantic models, and the desired state built from it.
 
 Owns the shape of a manifest document: what keys exist and what each may hold, independent of
 any org. What a key *means* (is ``$stage`` a select, is ``$contact`` HAS_MANY) depends on the
-org's definitions and is checked in ``schema.py``; turning references into ids is
-``resolve.py``. ``parse_manifests`` is the entry point: loaded YAML documents in, ``Manifest``
+org's definitions and is checked in ``core.org``; turning references into ids is
+``runs.resolve``. ``parse_manifests`` is the entry point: loaded YAML documents in, ``Manifest``
 objects (each with its ``Origin``) and ``Problem``s out, every problem at a ``file:line``.
 """
 
@@ -250,7 +250,7 @@ def _describe(value: Any) -> str:
 
 @dataclass(frozen=True)
 class DesiredField:
-    """A managed field: its canonical value (``schema.normalize_desired``) and where it was set.
+    """A managed field: its canonical value (``org.normalize_desired``) and where it was set.
 
     For ADDRESS / FULL_NAME the value is a mapping of only the parts the manifest names; the
     other parts are not managed.
@@ -267,7 +267,7 @@ class DesiredRelationship:
 
     HAS_ONE: ``exact`` with zero (null) or one item in ``include``. HAS_MANY: ``exact`` means
     "exactly ``include``"; otherwise ``include`` must be linked and ``exclude`` must not be, and
-    every other link is left alone. Items are references until ``resolve.py`` makes them ids.
+    every other link is left alone. Items are references until ``runs.resolve`` makes them ids.
     """
 
     key: str

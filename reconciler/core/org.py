@@ -1,4 +1,4 @@
-"""Values against the org's definitions: validation and normalization (design §3).
+"""Values against the org's definitions: validation and normalization (architecture.md §3).
 
 Owns what a field value *means* for one org: ``$stage: Negotiation`` is option ``opt_...``,
 ``$amount: 120000`` equals ``120000.0``, ``2027-03-31`` is the instant
@@ -39,11 +39,12 @@ ADDRESS_PARTS = (
 )
 FULL_NAME_PARTS = ("firstName", "lastName")
 COORDINATE_BOUNDS = {"latitude": 90, "longitude": 180}
-# Relationships the API maintains from the other side (digest §2.4); the SDK's definitions model
-# has no readOnly flag for relationships, so these are known by name.
+# Relationships the API maintains from the other side (lightfield-api.md §2.4); the SDK's
+# definitions model has no readOnly flag for relationships, so these are known by name.
 READ_ONLY_RELATIONSHIPS = frozenset({"$task", "$note", "$meeting"})
 READ_ONLY_FIELDS = frozenset({"$opportunityStatus"})
-# Id prefixes by related object type (digest §1.6); ids of other types are certainly wrong.
+# Id prefixes by related object type (lightfield-api.md §1.6); ids of other types are certainly
+# wrong.
 ID_PREFIXES = {"account": "acc_", "contact": "con_", "member": "mem_", "opportunity": "opp_"}
 _BOOLEAN_WORDS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
 # The API's value rules (docs/emulator.md, "Values"), as the emulator states them
@@ -62,7 +63,7 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _HTTP = re.compile(r"^https?://", re.IGNORECASE)
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(\.{_OCTET}){{3}}")
-# SOCIAL_HANDLE: a profile URL of the field's handleService (digest §3).
+# SOCIAL_HANDLE: a profile URL of the field's handleService (lightfield-api.md §3).
 _HANDLES: dict[str, tuple[re.Pattern[str], str]] = {
     "TWITTER": (
         re.compile(
@@ -438,7 +439,7 @@ def _social(definition: FieldDefinition, value: Any) -> str:
 
 def normalize_phone(text: str) -> str | None:
     """E.164 (``+12025551234``), US fallback, 7-15 digit local numbers, ``;ext=`` extensions;
-    the server's rules (digest §3), so a manifest written either way compares equal."""
+    the server's rules (lightfield-api.md §3), so a manifest written either way compares equal."""
     raw = text.strip()
     extension = ""
     match = _EXTENSION.search(raw)
@@ -520,7 +521,7 @@ def _option_list(options: Iterable[SelectOption]) -> str:
 
 
 def fold(text: str) -> str:
-    """Labels match case-insensitively with whitespace collapsed (digest §2.6)."""
+    """Labels match case-insensitively with whitespace collapsed (lightfield-api.md §2.6)."""
     return " ".join(text.split()).casefold()
 
 

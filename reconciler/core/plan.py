@@ -1,11 +1,11 @@
-"""The Plan: immutable data describing what apply will do, and its JSON form (design §4).
+"""The Plan: immutable data describing what apply will do, and its JSON form (architecture.md §4).
 
 Owns ``Plan`` / ``RecordChange`` / ``FieldChange`` / ``RelationshipChange`` / ``PlannedRequest``,
 the live-value fingerprint a saved plan is checked against, the idempotency-key recipe
-(design §5), and (de)serialisation with a ``format_version`` (a saved file is hostile input:
-``saved_plan.py`` checks it before ``plan_from_dict`` builds the plan). A closed set of actions
-(``create | update | noop``), before/after values, and "what it was computed from": the Terraform
-``internal/plans`` shape. Built by ``diff.py``; read by renderers and ``apply.py``.
+(architecture.md §5), and (de)serialisation with a ``format_version`` (a saved file is hostile
+input: ``core.saved_plan`` checks it before ``plan_from_dict`` builds the plan). A closed set of
+actions (``create | update | noop``), before/after values, and "what it was computed from": the
+Terraform ``internal/plans`` shape. Built by ``core.diff``; read by renderers and ``runs.apply``.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
 
 def plan_from_dict(data: dict[str, Any]) -> Plan:
     """The dataclasses of ``plan_to_dict``'s shape. Trusts that shape: a file from outside goes
-    through ``saved_plan.read_saved_plan``, which checks every part of it first."""
+    through ``adapters.plan_file.read_saved_plan``, which checks every part of it first."""
     version = data.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(

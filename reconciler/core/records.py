@@ -1,9 +1,9 @@
 """Pydantic models of the Lightfield API's wire data, as the client returns it.
 
 Owned here: ``Record`` (opportunities, accounts, contacts, members), ``ListPage``, ``Definitions``
-(field and relationship definitions), ``FieldHistoryPage`` and ``AuthInfo`` (digest §1.3, §1.5,
-§2.8, §2.9, §4.4). ``reconciler.client`` validates every 2xx body into one of these; schema.py,
-resolve.py, diff.py and apply.py read them.
+(field and relationship definitions), ``FieldHistoryPage`` and ``AuthInfo`` (lightfield-api.md §1.3,
+§1.5, §2.8, §2.9, §4.4). ``adapters.client`` validates every 2xx body into one of these;
+``org``, ``diff`` and the runs read them.
 
 The models are deliberately tolerant: the digest leaves open whether unset fields and empty
 relationships are present (null / []) or omitted, and newer API versions add keys. So absent and
@@ -11,7 +11,7 @@ null read alike, unknown keys are ignored, and enumerations (valueType, cardinal
 strings. Only the members that identify a payload as the right kind are required (a record's
 ``id``, a page's ``data``, definitions' ``fieldDefinitions``), so that a 2xx body of the wrong
 shape is rejected instead of being read as an empty success. Field values are kept as raw JSON
-(no ADDRESS / FULL_NAME sub-models): normalising them is schema.py's job, and a union of lookalike
+(no ADDRESS / FULL_NAME sub-models): normalising them is ``org``'s job, and a union of lookalike
 object models would guess.
 """
 

@@ -1,11 +1,11 @@
-"""A saved plan file (``lfr plan --out``) read as hostile input (design §4, issue 12).
+"""A saved plan file (``lfr plan --out``) read as hostile input (architecture.md §4, issue 12).
 
 A reviewer may be handed a plan made elsewhere: a fork's CI artifact, a colleague's laptop. This
 module owns every rule such a file must pass before apply uses it: a size cap checked before
 reading, strict UTF-8 JSON (no NaN, no duplicate keys), bounded nesting, no control characters,
 every key and type of ``format_version`` 1 with unknown keys refused, ids of the API's shape for
 their kind, only the request paths and method lfr sends, and that each record sends exactly
-what it shows: ``diff.rebuilt`` computes its parts, bodies, idempotency keys and fingerprint
+what it shows: ``core.diff.rebuilt`` computes its parts, bodies, idempotency keys and fingerprint
 again from its planned-from values and targets, and anything else in the file is refused (so a
 plan cannot show ``$amount: 1 → 2`` and send an ``$owner`` change, nor carry a key forged to
 collide with another record's replay).

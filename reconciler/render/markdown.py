@@ -1,4 +1,4 @@
-"""Plan → Markdown for PR comments and job summaries (design §4).
+"""Plan → Markdown for PR comments and job summaries (architecture.md §4).
 
 A summary table, then one collapsible ``<details>`` section per changed record with a link to
 the record in Lightfield. GitHub caps a comment at 65,536 characters; the rendering stays under

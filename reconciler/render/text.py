@@ -1,4 +1,4 @@
-"""Plan → terminal text, Terraform-like (design §4); colour only when asked (a TTY).
+"""Plan → terminal text, Terraform-like (architecture.md §4); colour only when asked (a TTY).
 
 Every string from outside lfr (names, ids, keys, values, file names, API messages) goes through
 ``values.safe``, so each line printed here is one line, whatever the data holds.

@@ -1,6 +1,6 @@
 """How one value reads to a human, shared by the text and markdown renderers.
 
-Option ids and related-record ids are shown by label where the plan knows one (design §4:
+Option ids and related-record ids are shown by label where the plan knows one (architecture.md §4:
 "select values shown by label, relationships by name"). ``safe`` is the one rule for showing a
 string from outside lfr (a CRM value, a record or related-record name, a manifest file name, an
 API error message) on one line: nothing in it can break the line, move the cursor, recolour a

@@ -1,4 +1,5 @@
-"""Drift: a plan of the manifests as checked in, read as "what changed in the CRM" (design §6).
+"""Drift: a plan of the manifests as checked in, read as "what changed in the CRM" (architecture.md
+§6).
 
 Owns the one thing drift adds to a plan: for each drifted attribute-backed field, when it
 changed and what it showed before, from the field history endpoint (newest first, so the first

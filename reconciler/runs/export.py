@@ -8,8 +8,8 @@ select options by label, or by option id (with the label in a comment) when the 
 several options, which validation refuses; dates at midnight UTC as plain dates, other instants
 in full; numbers as numbers; ADDRESS / FULL_NAME as mappings; members and contacts by
 ``{email}``, accounts by ``{name}``, else ``{domain}``, else the raw id. A reference is written
-only when the resolver (``resolve.py``, the code ``lfr plan`` runs) finds exactly that record
-with it. Each field value is read back through ``schema.normalize_desired`` before it is
+only when the resolver (``runs.resolve``, the code ``lfr plan`` runs) finds exactly that record
+with it. Each field value is read back through ``core.org.normalize_desired`` before it is
 written: a value lfr could not read back as the same value is left out with a note. Left out on
 purpose: ``$pipeline`` (a write hint that follows from ``$stage``: writing both would make a later
 stage change across pipelines send a stale hint) and ``$createdBy`` (provenance, not intent; a
@@ -23,8 +23,8 @@ removed: a key whose live value became empty is written as null (``[]`` for HAS_
 stays managed. A file in which nothing changed is not rewritten. Other documents and files
 are never touched.
 
-The second user of ruamel.yaml besides manifests.py (design §3, "round trip that must preserve
-comments"). Called by the CLI; never prints.
+The second user of ruamel.yaml besides manifests.py (architecture.md §3, "round trip that must
+preserve comments"). Called by the CLI; never prints.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Live state for the desired records, in as few requests as the rate limits allow (design §2).
+"""Live state for the desired records, in as few requests as the rate limits allow (architecture.md
+§2).
 
 Owns the fetch strategy. Few id-addressed records: ``GET`` each by id (Read bucket). Many: scan
 the list (Search bucket, 25 per page, pages fetched concurrently) and ``GET`` by id only the
@@ -221,8 +222,8 @@ async def _find_match(
     return None, Problem(origin.file, origin.line, message)
 
 
-# The list filter operator each value type supports for a match (digest §1.4); types with none
-# (multi-select, address, ...) are not filtered, and the fresh read decides.
+# The list filter operator each value type supports for a match (lightfield-api.md §1.4); types with
+# none (multi-select, address, ...) are not filtered, and the fresh read decides.
 _FILTER_OPERATOR = {
     "TEXT": "equal",
     "NUMBER": "equal",

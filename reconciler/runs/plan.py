@@ -1,4 +1,4 @@
-"""The plan run end to end (design §2): files → problems or a Plan.
+"""The plan run end to end (architecture.md §2): files → problems or a Plan.
 
 Owns the order of the stages and the rule that a run with any problem stops before it could
 write: load and shape-check every file (no network), fetch the org's definitions, check values

@@ -1,4 +1,4 @@
-"""References → Lightfield ids, at plan time (design §2, §3).
+"""References → Lightfield ids, at plan time (architecture.md §2, §3).
 
 Owns how a human reference finds its record: a member by ``{email}`` (members have no filters:
 one scan of ``/v1/members``), a contact by ``{email}`` (``$email[contains]``, then an exact,
@@ -15,7 +15,7 @@ answers them all (the API has no id filter); else each lookup is a filtered list
 ``GET``. An id the scan did not show is confirmed with a ``GET`` before it is reported, as the
 list index lags writes. Lookups run concurrently; the client's buckets pace them.
 
-Each problem is reported at the line of its own item; ``desired.cap_problems`` keeps a list of
+Each problem is reported at the line of its own item; ``core.desired.cap_problems`` keeps a list of
 thousands readable. Also collects a readable name for every record it saw, which renderers use
 to show ``Jane Doe <jane@acme.com>`` instead of ``mem_...``.
 """
@@ -216,7 +216,8 @@ class _Resolver:
             return  # no endpoint for this type; desired.py already refused its lookups
         wanted = sum(map(len, lookups.values())) + len(ids)
         if object_type == "member":
-            # No member filters exist (digest §4.3): one scan answers every member reference.
+            # No member filters exist (lightfield-api.md §4.3): one scan answers every member
+            # reference.
             await self._from_scan(object_type, lookups, ids, await self.client.list_all(endpoint))
             return
         first = await self.client.list_page(endpoint, limit=PAGE)

@@ -82,7 +82,8 @@ def error_of(exc: APIStatusError) -> dict[str, Any]:
 
 
 def linked(record: Any, key: str) -> list[str]:
-    """The ids ``record`` links through ``key``; an absent block means none (digest §1.5)."""
+    """The ids ``record`` links through ``key``; an absent block means none (lightfield-api.md
+    §1.5)."""
     block = record.relationships.get(key)
     return [] if block is None else list(block.values)
 

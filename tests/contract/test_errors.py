@@ -1,5 +1,5 @@
 """Documented error cases come back as the SDK's typed exceptions, with the documented envelope
-``{"error": {"type", "message", "code"?, "param"?}}`` (digest §1.2).
+``{"error": {"type", "message", "code"?, "param"?}}`` (lightfield-api.md §1.2).
 
 Requests the SDK cannot produce (no JSON content type) go through a raw ``httpx`` client.
 """

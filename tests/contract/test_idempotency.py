@@ -1,5 +1,5 @@
-"""``Idempotency-Key`` through the official SDK (digest §7): a repeated key replays the stored
-response without running the operation again, failures are not stored, keys are scoped per
+"""``Idempotency-Key`` through the official SDK (lightfield-api.md §7): a repeated key replays the
+stored response without running the operation again, failures are not stored, keys are scoped per
 operation, a key still in flight is a 409 ``ConflictError``, and the SDK's own retries (which copy
 the caller's headers into every attempt) are made safe by the replay.
 

@@ -42,7 +42,8 @@ def test_definitions_describe_the_opportunity_schema(
     assert stage.value_type == "SINGLE_SELECT"
     options = stage.type_configuration.options or []
     assert options, "the $stage field lists no options"
-    # Pipelines beta (digest §2.6): $stage depends on $pipeline, each stage names its pipeline.
+    # Pipelines beta (lightfield-api.md §2.6): $stage depends on $pipeline, each stage names its
+    # pipeline.
     assert stage.type_configuration.parent_field_key == "$pipeline"
     pipeline_ids = {o.id for o in fields["$pipeline"].type_configuration.options or []}
     assert pipeline_ids

@@ -178,7 +178,7 @@ def test_an_unknown_filter_key_is_a_bad_request(client: Lightfield) -> None:
 
 
 def test_an_operator_the_type_does_not_support_is_a_bad_request(client: Lightfield) -> None:
-    # TEXT supports equal and startsWith only (digest §1.4).
+    # TEXT supports equal and startsWith only (lightfield-api.md §1.4).
     with pytest.raises(lightfield.BadRequestError) as caught:
         client.opportunity.list(extra_query={"$name[greaterThan]": "A"})
 

@@ -111,7 +111,7 @@ def test_the_demo_has_writable_fields_of_every_writable_value_type(
     definitions: OpportunityDefinitionsResponse,
 ) -> None:
     types = {field.value_type for field in _writable_fields(definitions).values()}
-    # MARKDOWN and HTML are AI-maintained, read-only types (digest §3).
+    # MARKDOWN and HTML are AI-maintained, read-only types (lightfield-api.md §3).
     assert types == WRITABLE_VALUE_TYPES, types
 
 
@@ -229,7 +229,8 @@ def test_a_pipeline_hint_resolves_a_shared_stage_label(
     shared = next(stage.label for stage in stages if labels.count(stage.label) > 1)
     created = create_opportunity(client, demo.account_ids[0])
 
-    # The hint may name the pipeline or give its id (digest §2.6); it is not stored by itself.
+    # The hint may name the pipeline or give its id (lightfield-api.md §2.6); it is not stored by
+    # itself.
     for pipeline in pipelines:
         owned = [s.id for s in stages if s.label == shared and s.parent_id == pipeline.id]
         if not owned:
@@ -302,7 +303,7 @@ def test_has_many_replace_with_an_array_sets_the_whole_relationship(
     assert set(created.relationships[key].values) == {c1, c2}
 
     # The SDK 0.20 types ``replace`` as one id or null; the seed update contract (and the older
-    # Go SDK) accept an array meaning "exactly these ids", which design §5 relies on.
+    # Go SDK) accept an array meaning "exactly these ids", which architecture.md §5 relies on.
     operation = cast(Any, {"replace": [c2, c3]})
     updated = client.opportunity.update(created.id, relationships={key: operation})
 
@@ -344,7 +345,7 @@ def test_a_relationship_id_that_does_not_exist_is_unprocessable(
     client: Lightfield, demo: Demo, value: str
 ) -> None:
     created = create_opportunity(client, demo.account_ids[0])
-    # A real id of the wrong type is "missing" too (digest §2.3), not a type error.
+    # A real id of the wrong type is "missing" too (lightfield-api.md §2.3), not a type error.
     target = demo.contact_ids[0] if value == "con_of_the_wrong_type" else value
 
     with pytest.raises(lightfield.UnprocessableEntityError) as caught:

@@ -1,6 +1,6 @@
-"""Rate limits through the official SDK (digest §8): ``X-RateLimit-*`` headers on every response
-(read through ``.with_raw_response``), an injected 429 and a real per-category limit both raised
-as ``RateLimitError`` with ``Retry-After``.
+"""Rate limits through the official SDK (lightfield-api.md §8): ``X-RateLimit-*`` headers on every
+response (read through ``.with_raw_response``), an injected 429 and a real per-category limit both
+raised as ``RateLimitError`` with ``Retry-After``.
 
 Each test runs on a private emulator whose clock only moves when the test says so, so bucket
 arithmetic is exact and nothing sleeps.

@@ -1,4 +1,5 @@
-"""Fault rules (design §7): matching, skip/times windows, seeded probability, config files."""
+"""Fault rules (architecture.md §7): matching, skip/times windows, seeded probability, config
+files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Fault knobs end to end (design §7): what a client of the emulator sees for each of them."""
+"""Fault knobs end to end (architecture.md §7): what a client of the emulator sees for each of
+them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Idempotency-Key end to end (digest §7): every rule seen from an HTTP client of the emulator."""
+"""Idempotency-Key end to end (lightfield-api.md §7): every rule seen from an HTTP client of the
+emulator."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Rate limits end to end (digest §8): buckets, headers and 429s as an HTTP client sees them."""
+"""Rate limits end to end (lightfield-api.md §8): buckets, headers and 429s as an HTTP client sees
+them."""
 
 from __future__ import annotations
 

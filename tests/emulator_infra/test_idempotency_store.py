@@ -1,4 +1,5 @@
-"""The Idempotency-Key store (digest §7): replay, in flight, TTL, failures, scope, strict mode."""
+"""The Idempotency-Key store (lightfield-api.md §7): replay, in flight, TTL, failures, scope, strict
+mode."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Token buckets and rate categories of the emulator (digest §8), driven by a ManualClock."""
+"""Token buckets and rate categories of the emulator (lightfield-api.md §8), driven by a
+ManualClock."""
 
 from __future__ import annotations
 

@@ -203,7 +203,7 @@ async def test_a_green_plan_is_an_accepted_write_for_every_hostile_value(
         values += BAD.get(kind, []) + (STAGES if key == "$stage" else [])
         for value in values:
             await _field_case(client, schema, key, value, tally)
-    # $pipeline is a hint that needs its $stage (digest §2.6).
+    # $pipeline is a hint that needs its $stage (lightfield-api.md §2.6).
     for pipeline, stage in [("Sales", None), ("Renewals", "Renewed"), ("Sales", "Renewed")]:
         fields = {"$pipeline": pipeline, **({"$stage": stage} if stage else {})}
         tally.cases += 1
