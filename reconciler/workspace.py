@@ -11,8 +11,8 @@ port, plain http to a non-loopback host, credentials in the URL, whitespace insi
 key inside the URL) is a ``TargetError`` here, before the CLI prints or sends anything; its
 message never echoes either value.
 
-Called by ``cli.py`` only; it is the one module besides the CLI that may wire the emulator to
-the client, because the local workspace is exactly that wiring.
+Called by the CLI (``cli/``) only; it is the one module besides the CLI that may wire the emulator
+to the client, because the local workspace is exactly that wiring.
 """
 
 from __future__ import annotations

@@ -1,0 +1,246 @@
+"""``lfr plan``, ``lfr apply`` and ``lfr drift``: a run called, its plan or report rendered.
+
+The apply use case is ``runs.apply``'s; this module shows the plan to the person approving and
+asks the question (only ``yes`` applies; never under ``CI=true``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..adapters.buckets import RateConfig
+from ..core.plan import Plan, SafetyRails
+from ..core.reports import DriftReport
+from ..render.formats import Style, render
+from ..runs.apply import ApplyOutcome, run_apply
+from ..runs.drift import explain_drift
+from ..runs.plan import Outcome, run_plan
+from ..workspace import open_client
+from .shared import (
+    ApiKeyOption,
+    ArrayReplaceOption,
+    BaseUrlOption,
+    DirArgument,
+    LocalOption,
+    OutputFormat,
+    ProgressLine,
+    ReportOption,
+    TitleOption,
+    app,
+    echo,
+    fail,
+    plan_of,
+    report_problems,
+    run_command,
+    show_result,
+    stderr_is_tty,
+    target_of,
+    write_file,
+)
+
+
+@app.command()
+def plan(
+    directory: DirArgument = Path("manifests"),
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="How to print the plan.")
+    ] = OutputFormat.text,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also save the plan as JSON (format_version 1) at this path."),
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 2 when the plan has changes, 0 when it has none (1 is always an error).",
+        ),
+    ] = False,
+    show_unchanged: Annotated[
+        bool, typer.Option(help="List unchanged records too (text format).")
+    ] = False,
+    color: Annotated[
+        bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
+    ] = None,
+    array_replace: ArrayReplaceOption = True,
+    report: ReportOption = None,
+    title: TitleOption = None,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Show what would change: the manifests against live Lightfield opportunities.
+
+    Reads every manifest, checks it against the org's definitions (every problem is listed
+    with file:line and nothing is sent), resolves references, fetches the live records and
+    prints the difference. Only keys a manifest declares are compared.
+
+    Exit codes: 0 success, 1 error or invalid manifests, 2 changes present (with
+    --detailed-exitcode).
+    """
+    target = target_of(api_key, base_url, local)
+    progress = ProgressLine(stderr_is_tty())
+
+    async def go() -> Outcome:
+        async with open_client(target) as client:
+            return await run_plan(
+                client,
+                directory,
+                target=target.identity,
+                array_replace=array_replace,
+                progress=progress,
+            )
+
+    result = plan_of(run_command(go(), progress))
+    if out is not None:
+        write_file(out, render(result, "json"))
+    show_result(result, output, color, report, title, show_unchanged=show_unchanged)
+    if detailed_exitcode and result.has_changes:
+        raise typer.Exit(2)
+
+
+@app.command()
+def apply(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="Manifest directory to plan and apply, or a plan saved by `lfr plan --out`."
+        ),
+    ] = Path("manifests"),
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Apply without asking (for CI).")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Apply even past the mass-change threshold.")
+    ] = False,
+    max_change: Annotated[
+        float,
+        typer.Option(
+            help="Mass-change threshold: without --force, refuse a plan that changes more than "
+            "this fraction of the managed records (when at least --min-records are managed)."
+        ),
+    ] = 0.30,
+    min_records: Annotated[
+        int, typer.Option(help="The mass-change threshold applies from this many records.")
+    ] = 10,
+    rate: Annotated[
+        float,
+        typer.Option(help="Writes per second (the API's Write limit is 25/s per org)."),
+    ] = 25.0,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="How to print the apply report.")
+    ] = OutputFormat.text,
+    array_replace: ArrayReplaceOption = True,
+    color: Annotated[
+        bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
+    ] = None,
+    report_file: ReportOption = None,
+    title: TitleOption = None,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Apply the manifests: plan, show the plan, ask, then send the minimal writes.
+
+    Each write carries an Idempotency-Key derived from the manifest revision, the record, the
+    body and the live values it was planned from, so re-running after a crash never applies a
+    change twice. Every write is verified against the record the API returns.
+
+    A saved plan (PLAN.json) is applied only if none of the live values it was planned from
+    has moved since; otherwise it is refused with the record and key that changed.
+
+    Exit codes: 0 everything applied (or nothing to do), 1 refused, cancelled or any failure.
+    """
+    target = target_of(api_key, base_url, local)
+    if rate <= 0:
+        raise fail("--rate must be positive")
+    use_color = sys.stdout.isatty() if color is None else color
+    rails = SafetyRails(max_change, min_records, force)
+    progress = ProgressLine(stderr_is_tty())
+
+    def show(plan: Plan) -> None:
+        progress.close()
+        # The plan is for the person approving; with a machine format on stdout (a PR comment,
+        # a job summary) it goes to stderr instead.
+        to_stderr = output is not OutputFormat.text
+        plan_color = (stderr_is_tty() if color is None else color) if to_stderr else use_color
+        echo(render(plan, "text", Style(color=plan_color)), nl=False, err=to_stderr)
+
+    async def go() -> ApplyOutcome:
+        async with open_client(target, rates=RateConfig(write=rate)) as client:
+            return await run_apply(
+                client,
+                source,
+                target=target.identity,
+                rails=rails,
+                approved=auto_approve,
+                show=show,
+                confirm=_confirm,
+                array_replace=array_replace,
+                progress=progress,
+            )
+
+    outcome = run_command(go(), progress)
+    if outcome.problems:
+        report_problems(outcome.problems)
+    if outcome.report is not None:  # writes already under way completed, and are reported
+        show_result(outcome.report, output, color, report_file, title)
+    if outcome.error is not None:
+        raise fail(str(outcome.error), *outcome.error.details)
+    if outcome.problems or outcome.report is None or not outcome.report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def drift(
+    directory: DirArgument = Path("manifests"),
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="How to print the drift report.")
+    ] = OutputFormat.text,
+    report_file: ReportOption = None,
+    title: TitleOption = None,
+    color: Annotated[
+        bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
+    ] = None,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Report managed values that differ in the CRM from the manifests (drift).
+
+    A plan of the manifests as they are, read the other way round: for each drifted key, the
+    manifest value, the live value and, for fields with history, when the live value was
+    recorded and what it replaced. Values the CRM only formats differently (labels vs ids,
+    number and date formats, list order) are never drift. A read-only key is enough.
+
+    Exit codes: 0 no drift, 2 drift, 1 error.
+    """
+    target = target_of(api_key, base_url, local)
+    progress = ProgressLine(stderr_is_tty())
+
+    async def go() -> DriftReport:
+        async with open_client(target) as client:
+            outcome = await run_plan(client, directory, target=target.identity, progress=progress)
+            progress.close()
+            return await explain_drift(client, plan_of(outcome))
+
+    report = run_command(go(), progress)
+    show_result(report, output, color, report_file, title)
+    if report.drifted:
+        raise typer.Exit(2)
+
+
+def _confirm() -> None:
+    """Terraform's rule: only the word 'yes' applies; anything else, or no input, cancels."""
+    if os.environ.get("CI", "").lower() == "true":
+        raise fail("refusing to ask for confirmation under CI=true; pass --auto-approve.")
+    answer = typer.prompt(
+        "Apply these changes? Only 'yes' is accepted", default="", show_default=False
+    )
+    if answer.strip() != "yes":
+        raise fail("Apply cancelled; nothing was sent.")

@@ -1,0 +1,231 @@
+"""What every ``lfr`` command shares: the typer app, its options, and the output.
+
+Owns how a command talks to the terminal: stdout for results, stderr for the target line,
+problems and progress; every line that quotes data made safe (``render.values.safe``) and, in
+GitHub Actions, workflow commands neutralised; an ``LfrError`` becomes ``Error: ...`` and exit 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import sys
+import time
+from collections.abc import Coroutine
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ..core.errors import LfrError
+from ..core.plan import Plan
+from ..core.vocabulary import Problem
+from ..render import github as github_render
+from ..render import text as text_render
+from ..render.formats import Style, Subject, render
+from ..render.values import safe
+from ..runs.plan import Outcome
+from ..workspace import Target, choose_target
+
+app = typer.Typer(
+    name="lfr",
+    help=(
+        "Declarative, GitOps-style reconciler for Lightfield CRM opportunities.\n\n"
+        "With no LIGHTFIELD_API_KEY set, commands run against an embedded local workspace "
+        "(.lfr/workspace.sqlite3, demo data), so you can try everything without an account."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+emulator_app = typer.Typer(
+    help="Run the bundled Lightfield API emulator (the local test bench).",
+    no_args_is_help=True,
+)
+app.add_typer(emulator_app, name="emulator")
+
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        help="Lightfield API key (default: $LIGHTFIELD_API_KEY). Prefer the variable: "
+        "flags end up in shell history.",
+        show_default=False,
+    ),
+]
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="API base URL (default: $LIGHTFIELD_BASE_URL, else https://api.lightfield.app).",
+        show_default=False,
+    ),
+]
+LocalOption = Annotated[
+    bool,
+    typer.Option("--local", help="Use the embedded local workspace even under CI=true."),
+]
+
+ArrayReplaceOption = Annotated[
+    bool,
+    typer.Option(
+        "--array-replace/--no-array-replace",
+        help="Allow HAS_MANY `replace` with an id array when that body is smaller; turn it off "
+        "for an org whose API takes `replace` as one id or null only. (A saved plan keeps the "
+        "bodies it was made with.)",
+    ),
+]
+
+
+ReportOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Also write the rendered output (in --format) to this file, e.g. for a job summary "
+        "or a PR comment.",
+    ),
+]
+TitleOption = Annotated[
+    str | None,
+    typer.Option(help="Heading of the markdown output (e.g. to say which target it ran on)."),
+]
+
+
+def write_file(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print ``text``. Every string from outside lfr is shown by ``render.values.safe`` before it
+    gets here, so it cannot start a line with a workflow command; in GitHub Actions the output
+    is also passed through ``neutralise_commands``, for what did not come through a renderer
+    (messages composed below the CLI) or will not in some future change: a missed ``safe``
+    would otherwise let a CRM value mask secrets or stop commands in a job that holds the
+    write key. Annotations, the one output that must be commands, bypass it."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        text = github_render.neutralise_commands(text)
+    typer.echo(text, err=err, nl=nl)
+
+
+def show_result(
+    subject: Subject,
+    output: OutputFormat,
+    color: bool | None,
+    report: Path | None,
+    title: str | None,
+    *,
+    show_unchanged: bool = False,
+) -> None:
+    """A plan or report on stdout in ``output`` (and in ``report``, a file): colour on a TTY
+    unless ``--color/--no-color`` says otherwise, never in a file."""
+    use_color = (sys.stdout.isatty() if color is None else color) and report is None
+    style = Style(color=use_color, title=title, show_unchanged=show_unchanged)
+    emit(render(subject, output.value, style), report)
+
+
+def emit(rendered: str, report: Path | None) -> None:
+    if report is not None:
+        write_file(report, rendered)
+    echo(rendered, nl=False)
+
+
+def fail(message: str, *more: str) -> typer.Exit:
+    """``Error: message`` and any ``more`` lines on stderr, each shown as one line: errors quote
+    data (API messages, file names, values), which must not break or start a line."""
+    for line in (f"Error: {message}", *more):
+        echo(safe(line), err=True)
+    return typer.Exit(1)
+
+
+def target_of(api_key: str | None, base_url: str | None, local: bool) -> Target:
+    """The target of a command that talks to an API; said on stderr, as every such run does."""
+    try:
+        target = choose_target(os.environ, api_key=api_key, base_url=base_url, local=local)
+    except LfrError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(target.describe(), err=True)
+    return target
+
+
+def plan_of(outcome: Outcome) -> Plan:
+    """The outcome's plan, or its problems on stderr and exit 1."""
+    if outcome.problems or outcome.plan is None:
+        report_problems(outcome.problems)
+        raise typer.Exit(1)
+    return outcome.plan
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+DirArgument = Annotated[
+    Path,
+    typer.Argument(
+        help="Manifest directory (every *.yaml / *.yml below it) or a single file.",
+        show_default=True,
+    ),
+]
+
+
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+def report_problems(problems: list[Problem]) -> None:
+    """Problems go to stderr as text, and as annotations when running in GitHub Actions."""
+    echo(text_render.render_problems(problems, color=stderr_is_tty()), err=True, nl=False)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        typer.echo(github_render.render_problems(problems), nl=False)  # commands, on purpose
+
+
+class ProgressLine:
+    """``Fetching live state: 120/500`` on stderr, only on a TTY and only for slow runs."""
+
+    def __init__(self, enabled: bool, delay: float = 0.5) -> None:
+        self.enabled, self.delay, self.start = enabled, delay, time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or time.monotonic() - self.start < self.delay:
+            return
+        self.shown = True
+        sys.stderr.write(f"\rFetching live state: {done}/{total}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+T = TypeVar("T")
+
+
+def run_command(work: Coroutine[Any, Any, T], progress: ProgressLine | None = None) -> T:
+    """Run one command's async work; an LfrError becomes "Error: ..." and exit 1."""
+    try:
+        return asyncio.run(work)
+    except LfrError as exc:
+        raise fail(str(exc), *exc.details) from None
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+# An lfr run builds large structures that live until it ends (documents, records, the plan)
+# and makes few reference cycles. At Python's defaults (a collection every 700 allocations, a
+# full one every 100 of those) the collector kept re-scanning them: a third of the CPU time of
+# planning 10,000 records (BENCHMARKS.md). So the young generation is collected every 100,000
+# allocations, and the older ones almost never within a run. Set by the entry point, as the
+# process is lfr's; imported as a library, lfr leaves the collector alone; and `lfr emulator
+# serve`, which may run for days, goes back to the defaults.
+GC_THRESHOLD = (100_000, 1_000, 1_000)
+GC_DEFAULTS = gc.get_threshold()  # read at import, before main() changes them
