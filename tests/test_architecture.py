@@ -64,6 +64,7 @@ OWNERS = {
     "deepdiff": {"core/diff.py"},
     "ruamel": {
         "adapters/loader.py",
+        "adapters/yaml_events.py",
         "adapters/nodes.py",
         "adapters/writer.py",
         "adapters/merge.py",

@@ -14,7 +14,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from ..core.org import OrgSchema, ValueProblem, normalize_desired, same_value
+from ..core.org import OrgSchema, normalize_desired, same_value
 from ..core.spelling import (
     EMPTY,
     NOT_EXPORTED_FIELDS,
@@ -26,6 +26,7 @@ from ..core.spelling import (
     plain,
     reference_items,
 )
+from ..core.value_types import ValueProblem
 from .nodes import as_node_in, replace_note
 
 

@@ -28,7 +28,8 @@ from .model import (
     RelationshipSpec,
     lookup_of,
 )
-from .org import ID_PREFIXES, OrgSchema, ValueProblem, is_empty, normalize_desired, visible
+from .org import ID_PREFIXES, OrgSchema, is_empty, normalize_desired
+from .value_types import ValueProblem, visible
 from .vocabulary import Origin, Problem
 
 # What a create must carry (lightfield-api.md §2.2), and the fields no write may empty (the API

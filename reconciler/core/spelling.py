@@ -22,13 +22,13 @@ from .org import (
     ADDRESS_PARTS,
     FULL_NAME_PARTS,
     OrgSchema,
-    ValueProblem,
     fold,
     is_empty,
     normalize_desired,
     normalize_live,
 )
 from .records import FieldDefinition, Record
+from .value_types import ValueProblem
 
 # Keys export does not add (see the module docstring); refreshed when a manifest has them.
 NOT_EXPORTED_FIELDS = frozenset({"$pipeline"})
