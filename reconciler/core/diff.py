@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 from .model import DesiredField, DesiredRecord, DesiredRelationship
 from .org import OrgSchema, is_empty, normalize_live, same_value
 from .plan import (
+    CREATE_PATH,
+    UPDATE_PATH,
     FieldChange,
     Plan,
     PlannedRequest,
@@ -299,7 +301,7 @@ def _update_requests(
     field_body = {c.key: _field_body_value(c, planned_from[c.key]) for c in fields}
     ops = [op for change in relationships for op in _relationship_ops(change, options)]
     bodies = _pack(field_body, ops)
-    path = f"/v1/opportunities/{record_id}"
+    path = UPDATE_PATH.format(id=record_id)
     return tuple(
         PlannedRequest(
             "POST",
@@ -406,7 +408,7 @@ def _create_requests(
     return tuple(
         PlannedRequest(
             "POST",
-            "/v1/opportunities" if index == 0 else None,
+            CREATE_PATH if index == 0 else None,
             body,
             # No revision in a create's key: a new commit must not create the record again
             # while a lagging list index still hides the first one (the API replays instead).

@@ -50,6 +50,12 @@ class RelationshipChange:
     exact: bool = True
 
 
+# The two writes lfr sends (lightfield-api.md §2.1): a create to the collection, an update to a
+# record.
+CREATE_PATH = "/v1/opportunities"
+UPDATE_PATH = "/v1/opportunities/{id}"
+
+
 @dataclass(frozen=True)
 class PlannedRequest:
     """One write apply sends: ``POST path`` with ``body`` and ``Idempotency-Key: key``.
@@ -62,6 +68,12 @@ class PlannedRequest:
     path: str | None
     body: dict[str, Any]
     idempotency_key: str
+
+    @property
+    def kind(self) -> Literal["create", "update"]:
+        """A create (to the collection), or an update (of the record, or of the one the create
+        before it returned)."""
+        return "create" if self.path == CREATE_PATH else "update"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,16 @@ from .diff import DiffOptions, rebuilt
 from .errors import LfrError
 from .model import NAME_PATTERN
 from .org import ID_PREFIXES, OrgSchema
-from .plan import FORMAT_VERSION, KEY_PREFIX, Plan, RecordChange, RelationshipChange, plan_from_dict
+from .plan import (
+    CREATE_PATH,
+    FORMAT_VERSION,
+    KEY_PREFIX,
+    UPDATE_PATH,
+    Plan,
+    RecordChange,
+    RelationshipChange,
+    plan_from_dict,
+)
 from .vocabulary import MAX_DEPTH as MANIFEST_DEPTH
 
 # A 10,000-record plan is ~15 MiB; the cap stops a file from exhausting memory before a check.
@@ -40,9 +49,6 @@ MAX_TEXT = 1024 * 1024  # no manifest (1 MiB) can give a longer string
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _FROM_CRM = frozenset({"planned_from", "before", "body"})
 _SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-UPDATE_PATH = "/v1/opportunities/{id}"
-CREATE_PATH = "/v1/opportunities"
 
 
 class SavedPlanError(LfrError):

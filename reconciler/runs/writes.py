@@ -198,7 +198,7 @@ async def _send(
     record_id = change.id
     for request in requests:
         sent.count += 1
-        if request.path == "/v1/opportunities" and record_id is None:
+        if request.kind == "create" and record_id is None:
             record = await _create(client, request, sent)
             record_id = sent.record_id = record.id
         else:
