@@ -1,4 +1,9 @@
-"""Reports."""
+"""What apply and drift report, as data the renderers read (docs/architecture.md §5, §6).
+
+``ApplyReport``: each record's result (applied, failed with the API's error and the manifest
+``file:line`` it concerns, not attempted, or not verified) and why a run stopped early.
+``DriftReport``: the plan read as drift, with the field history of each drifted field.
+"""
 
 from __future__ import annotations
 

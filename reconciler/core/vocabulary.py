@@ -1,10 +1,15 @@
-"""The shared vocabulary."""
+"""The words every floor shares: a ``Problem`` (what is wrong, at ``file:line``), an ``Origin``
+(where a manifest or one key of it was written) and a ``Document`` (one YAML document's values
+and the line of every path in it). They lived in the YAML loader and the manifest model, which
+put the loader under the model; here they stand under everything.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+# How deep a manifest value may nest (the loader refuses deeper; a saved plan allows a few more).
 MAX_DEPTH = 64
 
 
