@@ -18,10 +18,10 @@ from pathlib import Path
 from ..adapters.client import LightfieldClient
 from ..core.errors import ApplyRefused, LfrError
 from ..core.org import OrgSchema
-from ..core.plan import Plan, RecordChange, SafetyRails, check_rails
+from ..core.plan import Plan, SafetyRails, check_rails
 from ..core.reports import ApplyReport
 from ..core.vocabulary import Problem
-from .plan import run_plan
+from .plan import Planning
 from .saved_plan import is_saved_plan, open_saved_plan
 from .writes import ApplyRun, Progress
 
@@ -56,25 +56,21 @@ async def run_apply(
     saved = is_saved_plan(source)
     streaming = approved and rails.force and not saved
 
-    def hand_over(change: RecordChange, org: OrgSchema) -> None:
-        nonlocal early
-        early = early or ApplyRun(client, org, progress=progress)
-        early.submit(change)
-
     try:
         if saved:
             plan, schema = await open_saved_plan(client, source, target=target)
         else:
+            planning = Planning(
+                client, source, target=target, array_replace=array_replace, progress=progress
+            )
             if streaming:
                 await require_scopes(client, ["opportunities:update"])
-            outcome = await run_plan(
-                client,
-                source,
-                target=target,
-                array_replace=array_replace,
-                progress=progress,
-                on_change=hand_over if streaming else None,
-            )
+            async for change in planning.changes():
+                if streaming:
+                    assert planning.schema is not None, "changes come after the definitions"
+                    early = early or ApplyRun(client, planning.schema, progress=progress)
+                    early.submit(change)
+            outcome = planning.outcome
             if outcome.problems or outcome.plan is None:
                 partial = await early.abandon() if early is not None else None
                 return ApplyOutcome(report=partial, problems=outcome.problems)

@@ -184,7 +184,7 @@ async def _find_matched(
     resolution = await resolve_references(client, desired)
     if resolution.problems:
         raise ExportProblems(resolution.problems)
-    fetched = await fetch_live(client, resolution.records, lambda wanted, listed: False, schema)
+    fetched = await fetch_live(client, resolution.records, schema)
     if fetched.problems:
         raise ExportProblems(fetched.problems)
     by_origin = {(d.file, d.line): (Path(d.file), d.index) for d in selectors}

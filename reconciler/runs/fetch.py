@@ -7,113 +7,174 @@ records whose listed values differ from the manifest or that the scan did not sh
 the list index lags writes and a difference is confirmed on a fresh read before it is
 reported. The confirming reads start while the scan is still running, so Read and Search
 buckets work at the same time. ``match`` manifests are found with list filters and confirmed by
-id (``find_matching``, also used to re-check a saved plan's creates). Returns (desired,
-live-or-None) pairs and ``Problem``s; never prints.
+id (``find_matching``, also used to re-check a saved plan's creates). ``LiveFetch.settled()``
+yields each id-addressed record as soon as its live state is final, with its change; the result
+holds every ``Settled`` record and ``Problem``. Never prints.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..adapters.client import MAX_PAGE_SIZE, LightfieldClient
+from ..core.diff import DiffOptions, diff_record
 from ..core.errors import NotFound
 from ..core.model import DesiredRecord
 from ..core.org import OrgSchema, fold, normalize_live, same_value
+from ..core.plan import RecordChange
 from ..core.records import ListPage, Record
 from ..core.vocabulary import Problem
 
 PAGE = MAX_PAGE_SIZE
 Progress = Callable[[int, int], None]
-Differs = Callable[[DesiredRecord, Record], bool]
-Ready = Callable[[DesiredRecord, Record], None]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A desired record whose live state is final, and the change that takes it there (None
+    when fetched without diff options, as export does, or when there is no live record)."""
+
+    desired: DesiredRecord
+    live: Record | None
+    change: RecordChange | None
 
 
 @dataclass
 class FetchResult:
-    pairs: list[tuple[DesiredRecord, Record | None]] = field(default_factory=list)
+    settled: list[Settled] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     strategy: str = "by-id"
+
+    @property
+    def pairs(self) -> list[tuple[DesiredRecord, Record | None]]:
+        return [(s.desired, s.live) for s in self.settled]
 
 
 async def fetch_live(
     client: LightfieldClient,
     desired: Sequence[DesiredRecord],
-    differs: Differs,
     schema: OrgSchema,
+    options: DiffOptions | None = None,
     *,
     progress: Progress | None = None,
-    on_ready: Ready | None = None,
 ) -> FetchResult:
-    """Live records for ``desired``; ``differs(desired, listed)`` says whether a listed record
-    needs a confirming read (a pure diff, passed in so this module stays about I/O).
+    """Live records for ``desired``, each with its change when ``options`` are given."""
+    fetch = LiveFetch(client, desired, schema, options, progress=progress)
+    async for _ in fetch.settled():
+        pass
+    return fetch.result
 
-    ``on_ready(desired, live)`` is called for each id-addressed record as soon as its live state
-    is final (read, or listed and equal), so a caller can act on it while the rest is read."""
-    by_id = [d for d in desired if d.id is not None]
-    by_match = [d for d in desired if d.id is None]
-    tracker = _Tracker(len(desired), progress, on_ready)
-    result = FetchResult()
-    live: dict[str, Record | None] = {}
 
-    async def fetch_by_id() -> None:
-        if not by_id:
-            return
-        first = None
-        if len(by_id) > PAGE:
-            first = await client.list_page("opportunities", limit=PAGE)
-        pages = math.ceil((first.total_count or 0) / PAGE) if first is not None else 0
-        if first is None or len(by_id) <= pages:
-            live.update(await _get_each(client, by_id, tracker))
-        else:
-            result.strategy = "scan"
-            live.update(await _scan_then_confirm(client, by_id, first, differs, tracker))
+class LiveFetch:
+    """One fetch of live state. ``settled()`` yields each id-addressed record as soon as its live
+    state is final (read, or listed and unchanged), with its change, so a caller can act on it
+    while the rest is read; once it is exhausted, ``result`` holds every record and problem.
 
-    # Selectors (Search + Read) run beside the id-addressed fetch: the buckets pace them all.
-    _, matched = await asyncio.gather(
-        fetch_by_id(),
-        asyncio.gather(*(_find_match(client, d, schema, tracker) for d in by_match)),
-    )
-    for d in by_id:
-        record = live.get(d.id or "")
-        if record is None:
-            result.problems.append(
-                Problem(
-                    d.origin.file,
-                    d.origin.line,
-                    f"opportunity {d.id} ({d.name}) does not exist or is in the trash",
+    With diff options, a listed record is diffed (the pure ``core.diff``) to decide whether it
+    needs a confirming read; each record is diffed once per live state it is seen in, and that
+    change travels with it. Without them (export) a listed record is taken as it is."""
+
+    def __init__(
+        self,
+        client: LightfieldClient,
+        desired: Sequence[DesiredRecord],
+        schema: OrgSchema,
+        options: DiffOptions | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> None:
+        self.client, self.desired, self.schema, self.options = client, desired, schema, options
+        self.progress = progress
+        self.result = FetchResult()
+
+    def diff(self, wanted: DesiredRecord, live: Record | None) -> RecordChange | None:
+        if self.options is None:
+            return None
+        return diff_record(wanted, live, self.schema, self.options)
+
+    async def settled(self) -> AsyncIterator[Settled]:
+        queue: asyncio.Queue[Settled | None] = asyncio.Queue()
+        task = asyncio.create_task(self._fetch(queue))
+        try:
+            while (item := await queue.get()) is not None:
+                yield item
+            await task  # what the fetch raised, it raises here
+        finally:
+            task.cancel()  # a caller that stops early stops the reads too
+
+    async def _fetch(self, queue: asyncio.Queue[Settled | None]) -> None:
+        try:
+            await self._run(_Tracker(len(self.desired), self.progress, queue))
+        finally:
+            queue.put_nowait(None)
+
+    async def _run(self, tracker: _Tracker) -> None:
+        client, schema, result = self.client, self.schema, self.result
+        by_id = [d for d in self.desired if d.id is not None]
+        by_match = [d for d in self.desired if d.id is None]
+        live: dict[str, Settled] = {}
+
+        async def fetch_by_id() -> None:
+            if not by_id:
+                return
+            first = None
+            if len(by_id) > PAGE:
+                first = await client.list_page("opportunities", limit=PAGE)
+            pages = math.ceil((first.total_count or 0) / PAGE) if first is not None else 0
+            if first is None or len(by_id) <= pages:
+                live.update(await _get_each(client, by_id, self, tracker))
+            else:
+                result.strategy = "scan"
+                live.update(await _scan_then_confirm(client, by_id, first, self, tracker))
+
+        # Selectors (Search + Read) run beside the id-addressed fetch: the buckets pace them all.
+        _, matched = await asyncio.gather(
+            fetch_by_id(),
+            asyncio.gather(*(_find_match(client, d, schema, tracker) for d in by_match)),
+        )
+        for d in by_id:
+            found = live.get(d.id or "")
+            if found is None or found.live is None:
+                result.problems.append(
+                    Problem(
+                        d.origin.file,
+                        d.origin.line,
+                        f"opportunity {d.id} ({d.name}) does not exist or is in the trash",
+                    )
                 )
-            )
-        else:
-            result.pairs.append((d, record))
+            else:
+                result.settled.append(found)
 
-    for d, (record, problem) in zip(by_match, matched, strict=True):
-        if problem is not None:
-            result.problems.append(problem)
-        else:
-            result.pairs.append((d, record))
-    result.problems.extend(_same_record_twice(result.pairs))
-    result.problems.sort()
-    return result
+        for d, (record, problem) in zip(by_match, matched, strict=True):
+            if problem is not None:
+                result.problems.append(problem)
+            else:
+                result.settled.append(Settled(d, record, self.diff(d, record)))
+        result.problems.extend(_same_record_twice(result.pairs))
+        result.problems.sort()
 
 
 class _Tracker:
-    def __init__(self, total: int, progress: Progress | None, on_ready: Ready | None) -> None:
-        self.total, self.done, self.progress, self.on_ready = total, 0, progress, on_ready
+    def __init__(
+        self, total: int, progress: Progress | None, queue: asyncio.Queue[Settled | None]
+    ) -> None:
+        self.total, self.done, self.progress, self.queue = total, 0, progress, queue
 
     def advance(self, n: int = 1) -> None:
         self.done += n
         if self.progress is not None:
             self.progress(min(self.done, self.total), self.total)
 
-    def settle(self, desired: DesiredRecord, record: Record | None) -> None:
+    def settle(self, settled: Settled) -> Settled:
         """A record's live state is final."""
         self.advance()
-        if record is not None and self.on_ready is not None:
-            self.on_ready(desired, record)
+        if settled.live is not None:
+            self.queue.put_nowait(settled)
+        return settled
 
 
 async def _get(client: LightfieldClient, record_id: str) -> Record | None:
@@ -124,13 +185,13 @@ async def _get(client: LightfieldClient, record_id: str) -> Record | None:
 
 
 async def _get_each(
-    client: LightfieldClient, desired: Sequence[DesiredRecord], tracker: _Tracker
-) -> dict[str, Record | None]:
-    async def one(wanted: DesiredRecord) -> tuple[str, Record | None]:
+    client: LightfieldClient, desired: Sequence[DesiredRecord], fetch: LiveFetch, tracker: _Tracker
+) -> dict[str, Settled]:
+    async def one(wanted: DesiredRecord) -> tuple[str, Settled]:
         assert wanted.id is not None
         record = await _get(client, wanted.id)
-        tracker.settle(wanted, record)
-        return wanted.id, record
+        change = fetch.diff(wanted, record) if record is not None else None
+        return wanted.id, tracker.settle(Settled(wanted, record, change))
 
     return dict(await asyncio.gather(*(one(d) for d in desired)))
 
@@ -139,17 +200,18 @@ async def _scan_then_confirm(
     client: LightfieldClient,
     desired: Sequence[DesiredRecord],
     first_page: ListPage,
-    differs: Differs,
+    fetch: LiveFetch,
     tracker: _Tracker,
-) -> dict[str, Record | None]:
+) -> dict[str, Settled]:
     wanted = {d.id: d for d in desired if d.id is not None}
-    live: dict[str, Record | None] = {}
+    live: dict[str, Settled] = {}
     confirmations: list[asyncio.Task[None]] = []
     seen: set[str] = set()
 
     async def confirm(record_id: str) -> None:
-        live[record_id] = await _get(client, record_id)
-        tracker.settle(wanted[record_id], live[record_id])
+        record = await _get(client, record_id)
+        change = fetch.diff(wanted[record_id], record) if record is not None else None
+        live[record_id] = tracker.settle(Settled(wanted[record_id], record, change))
 
     def take(page: ListPage) -> None:
         for listed in page.data:
@@ -157,11 +219,11 @@ async def _scan_then_confirm(
             if target is None or listed.id in seen:
                 continue
             seen.add(listed.id)
-            if differs(target, listed):
+            change = fetch.diff(target, listed)
+            if change is not None and change.action != "noop":
                 confirmations.append(asyncio.create_task(confirm(listed.id)))
             else:
-                live[listed.id] = listed
-                tracker.settle(target, listed)
+                live[listed.id] = tracker.settle(Settled(target, listed, change))
 
     take(first_page)
     total = first_page.total_count or 0

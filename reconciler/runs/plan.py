@@ -11,24 +11,21 @@ never prints.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..adapters.client import LightfieldClient
 from ..adapters.revision import manifest_revision
 from ..core.desired import cap_problems
-from ..core.diff import DiffOptions, diff_record, plan_of
-from ..core.model import DesiredRecord, LoadedManifest
+from ..core.diff import DiffOptions, plan_of
+from ..core.model import LoadedManifest
 from ..core.org import OrgSchema, option_labels
 from ..core.plan import Plan, RecordChange
-from ..core.records import Record
 from ..core.vocabulary import Problem
-from .fetch import Progress, fetch_live
+from .fetch import LiveFetch, Progress
 from .resolve import link_problems
 from .validate import against_org, read_manifests
-
-OnChange = Callable[[RecordChange, OrgSchema], None]
 
 
 @dataclass
@@ -50,57 +47,75 @@ async def run_plan(
     target: str,
     array_replace: bool = True,
     progress: Progress | None = None,
-    on_change: OnChange | None = None,
 ) -> Outcome:
-    """Plan ``root`` against the org. ``on_change(change, schema)`` receives each id-addressed
-    record's change as soon as its live state is final, before the whole plan is known (apply
-    uses it to overlap writes with the remaining reads); the returned plan holds them all."""
-    read = read_manifests(root)
-    manifests = read.manifests
-    if read.problems:
-        return Outcome(problems=read.problems, manifests=manifests)
-    schema, resolution = await against_org(client, manifests)
-    if resolution.problems:
-        return Outcome(problems=resolution.problems, manifests=manifests)
-    revision = manifest_revision(root, read.digest)
-    options = DiffOptions(revision=revision, target=target, array_replace=array_replace)
+    """Plan ``root`` against the org: the whole plan, or the problems that stopped it."""
+    planning = Planning(client, root, target=target, array_replace=array_replace, progress=progress)
+    async for _ in planning.changes():
+        pass
+    return planning.outcome
 
-    # Each record is diffed once per live state it is seen in: the scan asks whether a listed
-    # record differs, ``on_ready`` and the plan then want the change for that same state.
-    last: dict[int, tuple[Record | None, RecordChange]] = {}  # by id(desired): all stay alive
 
-    def diff(wanted: DesiredRecord, live: Record | None) -> RecordChange:
-        seen = last.get(id(wanted))
-        if seen is not None and seen[0] is live:
-            return seen[1]
-        change = diff_record(wanted, live, schema, options)
-        last[id(wanted)] = (live, change)
-        return change
+class Planning:
+    """One plan being made. ``changes()`` yields each id-addressed record's change as soon as its
+    live state is final and it can be written now (it changes something and links no missing
+    id): apply starts those writes while the rest is read. Once ``changes()`` is exhausted,
+    ``outcome`` holds the whole plan (those changes included), or the problems that stopped it;
+    ``schema`` is the org's definitions, known before the first change."""
 
-    def differs(wanted: DesiredRecord, listed: Record) -> bool:
-        return diff(wanted, listed).action != "noop"
+    def __init__(
+        self,
+        client: LightfieldClient,
+        root: Path,
+        *,
+        target: str,
+        array_replace: bool = True,
+        progress: Progress | None = None,
+    ) -> None:
+        self.client, self.root, self.target = client, root, target
+        self.array_replace, self.progress = array_replace, progress
+        self.outcome = Outcome()
+        self.schema: OrgSchema | None = None
 
-    def ready(wanted: DesiredRecord, live: Record) -> None:
-        if (
-            on_change is not None
-            and (change := diff(wanted, live)).action != "noop"
-            and not link_problems(wanted, change, resolution.missing)  # (refused below)
-        ):
-            on_change(change, schema)
-
-    fetched = await fetch_live(
-        client, resolution.records, differs, schema, progress=progress, on_ready=ready
-    )
-    if fetched.problems:
-        return Outcome(problems=fetched.problems, manifests=manifests)
-    # A write that would link an id with no active record is refused by the API: a problem here.
-    unlinkable = [
-        problem
-        for wanted, live in fetched.pairs
-        for problem in link_problems(wanted, diff(wanted, live), resolution.missing)
-    ]
-    if unlinkable:
-        return Outcome(problems=cap_problems(sorted(unlinkable)), manifests=manifests)
-    labels = {**resolution.names, **option_labels(schema)}
-    plan = plan_of((diff(wanted, live) for wanted, live in fetched.pairs), options, labels)
-    return Outcome(plan=plan, manifests=manifests, fetch_strategy=fetched.strategy, schema=schema)
+    async def changes(self) -> AsyncIterator[RecordChange]:
+        read = read_manifests(self.root)
+        manifests = read.manifests
+        if read.problems:
+            self.outcome = Outcome(problems=read.problems, manifests=manifests)
+            return
+        schema, resolution = await against_org(self.client, manifests)
+        if resolution.problems:
+            self.outcome = Outcome(problems=resolution.problems, manifests=manifests)
+            return
+        self.schema = schema
+        revision = manifest_revision(self.root, read.digest)
+        options = DiffOptions(
+            revision=revision, target=self.target, array_replace=self.array_replace
+        )
+        fetch = LiveFetch(self.client, resolution.records, schema, options, progress=self.progress)
+        async for settled in fetch.settled():
+            change = settled.change
+            if (
+                change is not None
+                and change.action != "noop"
+                and not link_problems(settled.desired, change, resolution.missing)  # (below)
+            ):
+                yield change
+        fetched = fetch.result
+        if fetched.problems:
+            self.outcome = Outcome(problems=fetched.problems, manifests=manifests)
+            return
+        changes = [(s.desired, s.change) for s in fetched.settled if s.change is not None]
+        # A write that would link an id with no active record is refused by the API: a problem.
+        unlinkable = [
+            problem
+            for wanted, change in changes
+            for problem in link_problems(wanted, change, resolution.missing)
+        ]
+        if unlinkable:
+            self.outcome = Outcome(problems=cap_problems(sorted(unlinkable)), manifests=manifests)
+            return
+        labels = {**resolution.names, **option_labels(schema)}
+        plan = plan_of((change for _, change in changes), options, labels)
+        self.outcome = Outcome(
+            plan=plan, manifests=manifests, fetch_strategy=fetched.strategy, schema=schema
+        )

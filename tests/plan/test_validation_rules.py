@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.adapters.client import LightfieldClient
 from reconciler.emulator import Emulator
-from reconciler.runs.plan import run_plan
+from reconciler.runs.plan import Planning, run_plan
 from tests.demo import ACME_RENEWAL, ALEX, INITECH, NINA, SAM, WriteManifest, opportunity
 
 # (spec under `spec:`, line of the problem, text the message must contain). Spec lines start
@@ -303,10 +303,9 @@ async def test_a_change_linking_a_missing_id_is_never_handed_to_a_streaming_appl
     missing = "con_cmzzzzzzzzzzzzz"
     write("good.yaml", opportunity("good", INITECH, "fields:\n  priority: 3"))
     write("bad.yaml", opportunity("bad", ACME_RENEWAL, f"relationships:\n  $champion: {missing}"))
-    handed: list[str] = []
-    outcome = await run_plan(
-        client, manifest_dir, target="t", on_change=lambda change, _: handed.append(change.name)
-    )
+    planning = Planning(client, manifest_dir, target="t")
+    handed = [change.name async for change in planning.changes()]
+    outcome = planning.outcome
     assert handed == ["good"]
     assert [str(p) for p in outcome.problems] == [
         f"manifests/bad.yaml:8: $champion: no active contact with id '{missing}' (it does not "
