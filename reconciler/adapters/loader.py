@@ -22,7 +22,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.vocabulary import MAX_DEPTH, Document, Problem
+from ..core.vocabulary import MAX_DEPTH, Document, Origin, Problem
 from . import yaml_subset
 from .yaml_events import parse_events, plain_or_value_error, refused_character
 
@@ -80,7 +80,7 @@ def load_tree(root: Path, display_base: Path | None = None) -> LoadResult:
         shown = (path if shown_base is None else path.removeprefix(shown_base)).replace(os.sep, "/")
         raw = _read(path, inside)
         if isinstance(raw, str):
-            result.problems.append(Problem(shown, 0, raw))
+            result.problems.append(Problem(Origin(shown, 0), raw))
             continue
         for part in (path.removeprefix(base).replace(os.sep, "/").encode(), b"\0", raw, b"\0"):
             digest.update(part)  # one part at a time: no copy of the file's bytes
@@ -228,11 +228,13 @@ def _events_of(text: str, file: str) -> LoadResult:
         # scalar, as in `[https://x.io]`); the pure parser decides those, at its own speed.
         builder = parse_events(text, file, pure=True)
     if not builder.documents and not builder.problems:
-        builder.problems.append(Problem(file, 0, "file is empty: expected a manifest document"))
+        builder.problems.append(
+            Problem(Origin(file, 0), "file is empty: expected a manifest document")
+        )
     if builder.problems:
         return LoadResult([], sorted(builder.problems))
     return LoadResult(builder.documents, [])
 
 
 def _failed(file: str, line: int, message: str) -> LoadResult:
-    return LoadResult([], [Problem(file, line, message)])
+    return LoadResult([], [Problem(Origin(file, line), message)])

@@ -32,7 +32,7 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.nodes import ScalarNode
 
-from ..core.vocabulary import MAX_DEPTH, Document, Path_, Problem
+from ..core.vocabulary import MAX_DEPTH, Document, Origin, Path_, Problem
 
 MAX_PROBLEMS_PER_FILE = 50
 
@@ -123,10 +123,10 @@ def parse_events(text: str, file: str, *, pure: bool) -> _Builder:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
-        builder.problems.append(Problem(file, line, f"invalid YAML: {exc.problem or exc}"))
+        builder.problems.append(Problem(Origin(file, line), f"invalid YAML: {exc.problem or exc}"))
         builder.syntax_error = True
     except YAMLError as exc:
-        builder.problems.append(Problem(file, 0, f"invalid YAML: {exc}"))
+        builder.problems.append(Problem(Origin(file, 0), f"invalid YAML: {exc}"))
         builder.syntax_error = True
     return builder
 
@@ -211,9 +211,11 @@ class _Builder:
                 self._root = frame.container
 
     def _problem(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.file, line, message))
+        self.problems.append(Problem(Origin(self.file, line), message))
         if len(self.problems) >= MAX_PROBLEMS_PER_FILE:
-            self.problems.append(Problem(self.file, line, "too many problems; stopped reading"))
+            self.problems.append(
+                Problem(Origin(self.file, line), "too many problems; stopped reading")
+            )
             self.fatal = True
 
     def _open(self, container: dict[Any, Any] | list[Any], line: int) -> None:

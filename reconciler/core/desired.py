@@ -84,8 +84,7 @@ def cap_problems(problems: Sequence[Problem], cap: int = PROBLEMS_PER_KIND) -> l
     for (file, template), rest in left_out.items():
         kept.append(
             Problem(
-                file,
-                rest[0].line,
+                Origin(file, rest[0].line),
                 f"and {len(rest):,} more like this in this file, from this line on: {template}",
             )
         )
@@ -99,7 +98,7 @@ def _build_one(
     problems: list[Problem] = []
 
     def report(origin: Origin, message: str) -> None:
-        problems.append(Problem(origin.file, origin.line, message))
+        problems.append(Problem(origin, message))
 
     fields = _fields(loaded, schema, manifest.spec.fields, ("spec", "fields"), report)
     relationships = _relationships(
@@ -395,8 +394,7 @@ def _duplicates(manifests: Sequence[LoadedManifest]) -> list[Problem]:
             origin = loaded.origin_of("metadata", kind)
             problems.append(
                 Problem(
-                    origin.file,
-                    origin.line,
+                    origin,
                     f"{what} is managed twice: here and at {first.origin_of('metadata', kind)}",
                 )
             )

@@ -177,10 +177,10 @@ def _problems_from(exc: ValidationError, document: Document) -> list[Problem]:
             if error["type"] == "value_error":
                 message = f"relationship {key!r}: {_strip_value_error(error['msg'])}"
             path: tuple[Any, ...] = ("spec", "relationships", key)
-            seen.setdefault(path, Problem(document.file, document.line_of(path), message))
+            seen.setdefault(path, Problem(Origin(document.file, document.line_of(path)), message))
             continue
         message = _message(error, loc)
-        seen.setdefault(loc, Problem(document.file, document.line_of(loc), message))
+        seen.setdefault(loc, Problem(Origin(document.file, document.line_of(loc)), message))
     return sorted(seen.values())
 
 

@@ -17,12 +17,31 @@ Path_ = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, order=True)
-class Problem:
-    """One thing wrong with the input, at a place a user can jump to."""
+class Origin:
+    """Where a manifest, or one key of it, was written."""
 
     file: str
-    line: int  # 1-based; 0 when the problem is the whole file
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input, at a place a user can jump to (``origin.line`` is 0 when
+    the problem is the whole file). Sorted by file, line, then message."""
+
+    origin: Origin
     message: str
+
+    @property
+    def file(self) -> str:
+        return self.origin.file
+
+    @property
+    def line(self) -> int:
+        return self.origin.line
 
     def __str__(self) -> str:
         return (
@@ -55,14 +74,3 @@ class Document:
             if line is not None:
                 return line
         return self.line
-
-
-@dataclass(frozen=True, order=True)
-class Origin:
-    """Where a manifest, or one key of it, was written."""
-
-    file: str
-    line: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"

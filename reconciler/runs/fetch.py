@@ -141,8 +141,7 @@ class LiveFetch:
             if found is None or found.live is None:
                 result.problems.append(
                     Problem(
-                        d.origin.file,
-                        d.origin.line,
+                        d.origin,
                         f"opportunity {d.id} ({d.name}) does not exist or is in the trash",
                     )
                 )
@@ -275,13 +274,13 @@ async def _find_match(
         if desired.on_missing == "create":
             return None, None
         message = f"{desired.name}: no opportunity matches metadata.match (onMissing: error)"
-        return None, Problem(origin.file, origin.line, message)
+        return None, Problem(origin, message)
     names = ", ".join(f"{c.id} ({c.value('$name')})" for c in candidates[:10])
     message = (
         f"{desired.name}: metadata.match selects {len(candidates)} opportunities: {names}; "
         "narrow the selector or use metadata.id"
     )
-    return None, Problem(origin.file, origin.line, message)
+    return None, Problem(origin, message)
 
 
 # The list filter operator each value type supports for a match (lightfield-api.md §1.4); types with
@@ -356,8 +355,7 @@ def _same_record_twice(pairs: Sequence[tuple[DesiredRecord, Record | None]]) -> 
         if first is not desired:
             problems.append(
                 Problem(
-                    desired.origin.file,
-                    desired.origin.line,
+                    desired.origin,
                     f"{desired.name} selects {record.id}, which {first.name} "
                     f"({first.origin}) already manages",
                 )

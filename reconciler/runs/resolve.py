@@ -137,7 +137,7 @@ def _rewrite(
                 continue
             origin = relationship.origin_of_item(index)
             message = _not_unique(relationship, lookup, found, resolver)
-            problems.append(Problem(origin.file, origin.line, message))
+            problems.append(Problem(origin, message))
         return tuple(result)
 
     include = ids(relationship.include, 0)
@@ -148,7 +148,7 @@ def _rewrite(
         origin = relationship.origin
         both = ", ".join(sorted(str(i) for i in overlap))
         message = f"{relationship.key}: {both} is both included and excluded"
-        problems.append(Problem(origin.file, origin.line, message))
+        problems.append(Problem(origin, message))
     return replace(relationship, include=include, exclude=exclude, item_origins=tuple(origins))
 
 
@@ -174,7 +174,7 @@ def link_problems(
             origin = relationship.origin_of_item(index) if index >= 0 else relationship.origin
             kind = relationship.object_type
             message = f"{link.key}: no active {kind} with id {record_id!r} ({why})"
-            problems.append(Problem(origin.file, origin.line, message))
+            problems.append(Problem(origin, message))
     return problems
 
 

@@ -16,7 +16,7 @@ from ..adapters.loader import load_tree
 from ..core.desired import build_desired
 from ..core.model import LoadedManifest, parse_manifests
 from ..core.org import OrgSchema
-from ..core.vocabulary import Problem
+from ..core.vocabulary import Origin, Problem
 from .resolve import Resolution, resolve_references
 
 
@@ -32,7 +32,7 @@ class ManifestSet:
 def read_manifests(root: Path) -> ManifestSet:
     """Offline half: every file loaded and shape-checked, with paths shown relative to cwd."""
     if not root.exists():
-        return ManifestSet([], [Problem(str(root), 0, "no such file or directory")], "")
+        return ManifestSet([], [Problem(Origin(str(root), 0), "no such file or directory")], "")
     loaded = load_tree(root, display_base=Path.cwd())
     manifests, problems = parse_manifests(loaded.documents)
     return ManifestSet(manifests, sorted(loaded.problems + problems), loaded.digest)

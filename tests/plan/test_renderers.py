@@ -191,9 +191,9 @@ def test_json_refuses_an_unknown_format_version() -> None:
 
 def test_github_annotations_escape_their_syntax() -> None:
     problems = [
-        Problem("manifests/a,b.yaml", 3, "50% wrong\nsecond line"),
-        Problem("manifests/c.yaml", 0, "file is empty"),
-        Problem("m/x::y,z%.yaml", 1, "::add-mask::x"),
+        Problem(Origin("manifests/a,b.yaml", 3), "50% wrong\nsecond line"),
+        Problem(Origin("manifests/c.yaml", 0), "file is empty"),
+        Problem(Origin("m/x::y,z%.yaml", 1), "::add-mask::x"),
     ]
     assert github.render_problems(problems) == (
         # The message is shown as the text output shows it (one line); the file name exact.
