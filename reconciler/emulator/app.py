@@ -55,7 +55,7 @@ from .parts import EmulatorParts
 from .ratelimit import category_for
 from .responses import damaged, encode, error_response, injected, json_response
 from .routes import ApiRoute, match_route
-from .store import KeyGrant
+from .stored import KeyGrant
 
 API_VERSION = "2026-03-01"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from .definitions import cuid_like, stage_outcome
 from .operations import Records
-from .store import Record
+from .stored import Record
 
 DAY = 24 * 3600.0
 

@@ -17,7 +17,8 @@ from .idempotency import IdempotencyStore
 from .operations import Records
 from .ratelimit import RateLimitConfig, RateLimiter
 from .seed import DEMO_ORG, seed_org
-from .store import OrgSettings, Store
+from .store import Store
+from .stored import OrgSettings
 
 
 class Emulator:

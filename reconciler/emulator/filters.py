@@ -15,7 +15,7 @@ from typing import Any
 
 from .definitions import FieldDef, ObjectDefs, RelDef
 from .errors import ApiError, bad_request
-from .store import Record
+from .stored import Record
 from .values import address_text, full_name_text, normalize_phone, parse_datetime
 
 COMPARISONS = ("greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual")

@@ -15,7 +15,8 @@ from typing import Any
 
 from .definitions import ObjectDefs
 from .errors import bad_request
-from .store import HistoryEntry, Record, Store
+from .store import Store
+from .stored import HistoryEntry, Record
 from .validation import int_param
 from .values import display, format_timestamp
 

@@ -22,7 +22,8 @@ from .errors import not_found, unprocessable
 from .history import field_history, history_keys
 from .listing import list_records
 from .relationships import RelPlan, link_inverses, plan_create, plan_update
-from .store import OrgSettings, Record, Store
+from .store import Store
+from .stored import OrgSettings, Record
 from .validation import (
     check_not_cleared,
     check_required,

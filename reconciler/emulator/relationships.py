@@ -16,7 +16,8 @@ from typing import Any
 
 from .definitions import ObjectDefs, RelDef
 from .errors import bad_request, invalid_type, unprocessable
-from .store import OrgSettings, Record, Store
+from .store import Store
+from .stored import OrgSettings, Record
 
 RELATIONSHIP_ID_LIMIT = 25
 RELATIONSHIP_CHANGE_LIMIT = 25

@@ -17,7 +17,7 @@ from typing import Any
 
 from .definitions import cuid_like
 from .operations import Records
-from .store import OrgSettings, Record
+from .stored import OrgSettings, Record
 
 DEMO_ORG = "org_demo"
 FULL_KEY = "sk_lf_demo_full"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .definitions import ObjectDefs
-from .store import Record
+from .stored import Record
 from .values import format_timestamp
 
 HTTP_LINK_BASE = "https://lightfield.emulator.invalid"
