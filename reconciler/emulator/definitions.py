@@ -5,7 +5,8 @@ in ``data/definitions.json`` (the fields, relationships and select options of op
 accounts, contacts and members, and the two pipelines of ``$stage``) with deterministic ids of
 definitions and options. Every org gets the same layout, but ids are derived from the org id, so
 option ids differ between orgs exactly as they do in Lightfield (definitions are per org).
-Called by operations.py (validation, rendering), filters.py and seed.py.
+Called by operations.py and the modules it runs (validation, relationships, wire shape), filters.py
+and the seeds.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Owns which operators each value type allows, the ``-op`` negation, the no-operator default
 (``equal`` where legal, else ``contains``), relationship filters (``$account=acc_…``, with
 ``equal`` and ``contains`` meaning "links to"), and ``$pipeline`` / ``$stage`` filter rules.
-Query keys arrive already percent-decoded (Starlette decodes them). Called by operations.py.
+Query keys arrive already percent-decoded (Starlette decodes them). Called by listing.py.
+validation.py reuses ``stage_candidates`` for the 422 of an unresolved stage.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .definitions import FieldDef, ObjectDefs, RelDef
+from .display import address_text, full_name_text
 from .errors import ApiError, bad_request
 from .stored import Record
-from .values import address_text, full_name_text, normalize_phone, parse_datetime
+from .values import normalize_phone, parse_datetime
 
 COMPARISONS = ("greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual")
 OPERATORS = ("equal", *COMPARISONS, "startsWith", "contains")

@@ -14,11 +14,12 @@ import base64
 from typing import Any
 
 from .definitions import ObjectDefs
+from .display import display
 from .errors import bad_request
 from .store import Store
 from .stored import HistoryEntry, Record
 from .validation import int_param
-from .values import display, format_timestamp
+from .values import format_timestamp
 
 HISTORY_DEFAULT_LIMIT = 20
 HISTORY_MAX_LIMIT = 100
