@@ -5,6 +5,7 @@ in ``data/definitions.json`` (the fields, relationships and select options of op
 accounts, contacts and members, and the two pipelines of ``$stage``) with deterministic ids of
 definitions and options. Every org gets the same layout, but ids are derived from the org id, so
 option ids differ between orgs exactly as they do in Lightfield (definitions are per org).
+Also owns what a stage implies (its outcome, and how an ambiguous one is listed in an error).
 Called by operations.py and the modules it runs (validation, relationships, wire shape), filters.py
 and the seeds.
 """
@@ -238,6 +239,25 @@ def _stages(org: str) -> tuple[Option, ...]:
                 Option(stage_id, label, parent_id=pipeline.id, outcome=stage.get("outcome"))
             )
     return tuple(stages)
+
+
+def stage_candidates(defs: ObjectDefs, options: list[Option]) -> list[dict[str, Any]]:
+    """Stage options with their pipelines, as a 400 / 422 about an ambiguous stage lists them."""
+    pipelines = defs.fields.get("$pipeline")
+    out = []
+    for option in options:
+        pipeline = (
+            pipelines.option_by_id(option.parent_id) if pipelines and option.parent_id else None
+        )
+        out.append(
+            {
+                "stageOptionId": option.id,
+                "stageLabel": option.label,
+                "pipelineId": option.parent_id,
+                "pipelineName": pipeline.label if pipeline else None,
+            }
+        )
+    return out
 
 
 def stage_outcome(defs: ObjectDefs, stage_id: str | None) -> str:

@@ -4,7 +4,6 @@ Owns which operators each value type allows, the ``-op`` negation, the no-operat
 (``equal`` where legal, else ``contains``), relationship filters (``$account=acc_…``, with
 ``equal`` and ``contains`` meaning "links to"), and ``$pipeline`` / ``$stage`` filter rules.
 Query keys arrive already percent-decoded (Starlette decodes them). Called by listing.py.
-validation.py reuses ``stage_candidates`` for the 422 of an unresolved stage.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .definitions import FieldDef, ObjectDefs, RelDef
+from .definitions import FieldDef, ObjectDefs, RelDef, stage_candidates
 from .display import address_text, full_name_text
 from .errors import ApiError, bad_request
 from .stored import Record
@@ -230,24 +229,6 @@ def _select_filter_value(defs: ObjectDefs, f: FieldDef, value: str, param: str) 
         param=param,
         extra={"candidates": stage_candidates(defs, candidates)},
     )
-
-
-def stage_candidates(defs: ObjectDefs, options: list[Any]) -> list[dict[str, Any]]:
-    pipelines = defs.fields.get("$pipeline")
-    out = []
-    for option in options:
-        pipeline = (
-            pipelines.option_by_id(option.parent_id) if pipelines and option.parent_id else None
-        )
-        out.append(
-            {
-                "stageOptionId": option.id,
-                "stageLabel": option.label,
-                "pipelineId": option.parent_id,
-                "pipelineName": pipeline.label if pipeline else None,
-            }
-        )
-    return out
 
 
 def _relationship_filter(

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .definitions import FieldDef, ObjectDefs, Option
+from .definitions import FieldDef, ObjectDefs, Option, stage_candidates
 from .errors import ApiError, bad_request, invalid_type, unprocessable
-from .filters import stage_candidates
 from .values import coerce
 
 # Create bodies: which top-level members each type accepts, and which fields are required.
