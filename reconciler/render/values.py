@@ -37,7 +37,7 @@ _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # at the start of a line after any whitespace (TryParseV2 trims it), and the legacy
 # `##[name ...]data` anywhere in a line (TryParse looks for the prefix with IndexOf). Once line
 # breaks are escapes, a string can only start a line where a renderer puts it first, so its own
-# leading `::` (after spaces: every other whitespace is an escape by then) is escaped, and so
+# leading `:` (after spaces: every other whitespace is an escape by then) is escaped, and so
 # is the `[` of every `##[`. Applied to every string, whatever the environment, so the output
 # under GITHUB_ACTIONS is the output everywhere else.
 _LEGACY_COMMAND = "##["
@@ -55,7 +55,9 @@ def safe(text: str) -> str:
     text = INVISIBLE.sub(lambda m: _escape(m.group()), text)
     if _LEGACY_COMMAND in text:
         text = text.replace(_LEGACY_COMMAND, "##\\u005b")
-    if text.lstrip(" ").startswith("::"):
+    # A single leading ':' too: renderers follow a key or name with their own ':' (a field
+    # key ":" would make "    :: manifest ...").
+    if text.lstrip(" ").startswith(":"):
         text = _LEADING_COMMAND.sub(r"\1\\u003a", text, count=1)
     return text
 
