@@ -193,6 +193,9 @@ def _field_change(desired: DesiredField, live: Any) -> FieldChange | None:
     if same_value(after, live):
         return None
     if isinstance(after, dict):
+        if live is not None and not isinstance(live, dict):
+            # A live value of another shape (a malformed answer): every part is set anew.
+            return FieldChange(desired.key, live, after, desired.origin, tuple(sorted(after)))
         # Objects are managed part by part: only the parts the manifest names count.
         before = {part: (live or {}).get(part) for part in after}
         return FieldChange(
@@ -219,7 +222,7 @@ def _field_body_value(change: FieldChange, live: Any) -> Any:
     if isinstance(change.after, dict):
         # Live parts plus the manifest's (nulls included): right whether the API merges a
         # partial object or replaces the whole one.
-        merged = {**(live or {}), **change.after}
+        merged = {**(live if isinstance(live, dict) else {}), **change.after}
         return plain(merged)
     return plain(change.after)
 
