@@ -501,7 +501,10 @@ def _spell_field(definition: FieldDefinition, canonical: Any) -> Any:
         parts = ADDRESS_PARTS if kind == "ADDRESS" else FULL_NAME_PARTS
         return {part: canonical[part] for part in parts if canonical.get(part) is not None}
     if kind in ("EMAIL", "URL", "TELEPHONE"):
-        return list(canonical) if isinstance(canonical, tuple) else canonical
+        # Plain str (an address is an EmailAddress, which YAML cannot represent).
+        if isinstance(canonical, tuple):
+            return [str(item) for item in canonical]
+        return str(canonical) if isinstance(canonical, str) else canonical
     if kind in ("NUMBER", "CURRENCY", "CHECKBOX", "TEXT", "MARKDOWN", "HTML", "SOCIAL_HANDLE"):
         return canonical
     raise ValueError(f"value type {kind} is not written by lfr")

@@ -55,7 +55,9 @@ GOOD: dict[str, list[Any]] = {
     "CHECKBOX": [True, False],
     "DATETIME": ["2027-03-31", "2027-03-31T12:00:00Z", "2027-03-31T12:00:00+02:00",
                  "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2027-03-31T12:00:00.123Z"],
-    "EMAIL": ["ada@acme.com", "Ada.Lovelace+crm@sub.acme.co.uk", "ünï@exämple.de"],
+    "EMAIL": ["ada@acme.com", "Ada.Lovelace+crm@sub.acme.co.uk", "ünï@exämple.de",
+              # Casefolding changes these: longer than 254, a dotted i in the domain, ss.
+              "ß" * 130 + "@acme.com", "jane@İstanbul.com", "Straße@acme.com"],
     "TELEPHONE": ["+12025551234", "(202) 555-1234 x100", "5551234", "+44 20 7946 0958"],
     "URL": ["https://acme.com", "acme.com", "http://acme.com:8080/a?b=c#d", "HTTPS://ACME.COM",
             "https://192.168.1.10/x", "https://xn--nicode-2ya.com", "https://ünicode.com/p"],
