@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from .client import MAX_BODY_BYTES, wire_body
+from .manifests import Problem
 from .model import DesiredField, DesiredRecord, DesiredRelationship
 from .plan import (
     FieldChange,
@@ -183,6 +185,31 @@ def unmet(change: RecordChange, live: Record, schema: OrgSchema) -> list[str]:
     expected.update({c.key: c.after for c in change.relationships})
     now = observed(live, list(expected), schema)
     return [key for key, want in expected.items() if not same_value(want, now[key])]
+
+
+def oversized_bodies(change: RecordChange) -> list[Problem]:
+    """A problem for each request of ``change`` whose body as sent is over the API's size limit
+    (the API refuses it whole; JSON doubles every ``\\`` and ``"``, so a manifest under the file
+    cap can make one), at the line of the largest field it sets."""
+    problems: list[Problem] = []
+    for request in change.requests:
+        size = len(wire_body(request.body))
+        if size <= MAX_BODY_BYTES:
+            continue
+        sent = request.body.get("fields") or {}
+        named = [c for c in change.fields if c.key in sent]
+        largest = max(named, key=lambda c: len(wire_body(sent[c.key])), default=None)
+        origin = change.origin if largest is None else largest.origin
+        key = f"{largest.key}: " if largest is not None else ""
+        problems.append(
+            Problem(
+                origin.file,
+                origin.line,
+                f"{key}the request that sets it would be {size:,} bytes as sent (JSON escapes "
+                f"included); the API takes at most {MAX_BODY_BYTES:,}",
+            )
+        )
+    return problems
 
 
 # --- fields ----------------------------------------------------------------------------------
