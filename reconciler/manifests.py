@@ -322,6 +322,16 @@ def _refused_character(text: str) -> tuple[int, str] | None:
     return text.count("\n", 0, found.start()) + 1, _refused_message(found.group())
 
 
+def refused_in(text: str) -> str | None:
+    """Which character of ``text`` no manifest may hold (``U+202E (RIGHT-TO-LEFT OVERRIDE)``),
+    or None: for writers of manifests (export), so they never write what the loader refuses."""
+    found = _REFUSED.search(text)
+    if found is None:
+        return None
+    name = unicodedata.name(found.group(), "")
+    return f"U+{ord(found.group()):04X}{f' ({name})' if name else ''}"
+
+
 def _refused_message(character: str, written: str = "") -> str:
     """Which refused character, and why: ``written`` is the escape that wrote it, if any."""
     kind, why = next((kind, why) for kind, chars, why in _REFUSED_KINDS if chars.match(character))
