@@ -90,6 +90,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_RATES = RateConfig()
 MAX_PAGE_SIZE = 25  # digest §1.3
 MAX_IDEMPOTENCY_KEY_LENGTH = 255  # digest §7
+# The API's request body limit (docs/emulator.md "Bounds"; the emulator's body.MAX_BODY_BYTES,
+# held equal by tests/plan/test_values_agree_with_the_api.py).
+MAX_BODY_BYTES = 1024 * 1024
 EXCERPT = 200  # characters of a non-JSON error body kept in its message
 # The head of such a body that is redacted and then cut to EXCERPT: an echo that starts inside
 # the excerpt ends long before, and redacting a whole multi-MB page costs ~0.5 s per MB.
@@ -566,7 +569,7 @@ class LightfieldClient:
         headers: dict[str, str] = {}
         content: bytes | None = None
         if body is not None:
-            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+            content = wire_body(body)
             headers["Content-Type"] = "application/json"
         if idempotency_key is not None:
             _check_token(idempotency_key, "Idempotency-Key")
@@ -763,3 +766,8 @@ def _should_retry(error: ApiError, response: httpx.Response, keyed: bool) -> boo
         idempotency = isinstance(error, Conflict) and error.is_idempotency_conflict
         return idempotency or keyed
     return False
+
+
+def wire_body(body: Any) -> bytes:
+    """``body`` as it is sent (compact JSON, UTF-8): what the API's size limit counts."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

@@ -37,7 +37,7 @@ import re
 import tempfile
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from io import StringIO
@@ -53,7 +53,7 @@ from .client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
 from .desired import build_desired
 from .errors import LfrError, NotFound
 from .fetch import fetch_live
-from .manifests import Document, Problem, load_tree
+from .manifests import Document, Problem, load_tree, refused_in
 from .model import (
     API_VERSION,
     KIND,
@@ -375,12 +375,17 @@ class _References:
 
 def _candidates(object_type: str, record: Record) -> list[LookupKey]:
     """References that could name ``record``, best first."""
+    # A name or address holding a character no manifest may hold is no reference: the id is.
     if object_type in ("member", "contact"):
-        return [(object_type, "email", e) for e in texts(record.value("$email")) if e.strip()]
+        return [
+            (object_type, "email", e)
+            for e in texts(record.value("$email"))
+            if e.strip() and refused_in(e) is None
+        ]
     if object_type == "account":
         keys: list[LookupKey] = []
         name = record.value("$name")
-        if isinstance(name, str) and name.strip():
+        if isinstance(name, str) and name.strip() and refused_in(name) is None:
             keys.append((object_type, "name", name))
         for url in texts(record.value("$website")):
             host = bare_domain(url)
@@ -438,6 +443,14 @@ class _Fresh:
             if schema.field_read_only(key):
                 continue
             canonical = fresh.canonical[key] = normalize_live(definition, record.value(key))
+            refused = _refused(canonical)
+            if refused is not None:  # the loader would refuse the file: leave the key out
+                fresh.fields[key] = UNWRITABLE
+                notes.append(
+                    f"{record.id}: field {key} left out: its value holds {refused}, which no "
+                    "manifest may hold"
+                )
+                continue
             fresh.fields[key] = _field_value(schema, key, definition, canonical)
             if fresh.fields[key] is UNWRITABLE:
                 notes.append(
@@ -459,6 +472,16 @@ class _Fresh:
                 fresh.relationships[key] = UNWRITABLE
                 notes.append(f"{record.id}: HAS_ONE {key} links {len(ids)} records; left out")
         return fresh
+
+
+def _refused(value: Any) -> str | None:
+    """The first character of a live value's text that no manifest may hold, if any."""
+    if isinstance(value, str):
+        return refused_in(value)
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(items, Iterable) and not isinstance(items, str | bytes):
+        return next((found for item in items if (found := _refused(item)) is not None), None)
+    return None
 
 
 def _field_value(schema: OrgSchema, key: str, definition: FieldDefinition, canonical: Any) -> Any:
@@ -501,7 +524,10 @@ def _spell_field(definition: FieldDefinition, canonical: Any) -> Any:
         parts = ADDRESS_PARTS if kind == "ADDRESS" else FULL_NAME_PARTS
         return {part: canonical[part] for part in parts if canonical.get(part) is not None}
     if kind in ("EMAIL", "URL", "TELEPHONE"):
-        return list(canonical) if isinstance(canonical, tuple) else canonical
+        # Plain str (an address is an EmailAddress, which YAML cannot represent).
+        if isinstance(canonical, tuple):
+            return [str(item) for item in canonical]
+        return str(canonical) if isinstance(canonical, str) else canonical
     if kind in ("NUMBER", "CURRENCY", "CHECKBOX", "TEXT", "MARKDOWN", "HTML", "SOCIAL_HANDLE"):
         return canonical
     raise ValueError(f"value type {kind} is not written by lfr")

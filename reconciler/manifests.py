@@ -194,7 +194,9 @@ def load_tree(root: Path, display_base: Path | None = None) -> LoadResult:
         if isinstance(raw, str):
             result.problems.append(Problem(shown, 0, raw))
             continue
-        for part in (path.removeprefix(base).replace(os.sep, "/").encode(), b"\0", raw, b"\0"):
+        # A file name need not be UTF-8 (it then holds surrogate escapes): fsencode gives its bytes.
+        name = os.fsencode(path.removeprefix(base).replace(os.sep, "/"))
+        for part in (name, b"\0", raw, b"\0"):
             digest.update(part)  # one part at a time: no copy of the file's bytes
         file_result = load_bytes(raw, shown)
         result.documents.extend(file_result.documents)
@@ -318,6 +320,16 @@ def _refused_character(text: str) -> tuple[int, str] | None:
     if found is None:
         return None
     return text.count("\n", 0, found.start()) + 1, _refused_message(found.group())
+
+
+def refused_in(text: str) -> str | None:
+    """Which character of ``text`` no manifest may hold (``U+202E (RIGHT-TO-LEFT OVERRIDE)``),
+    or None: for writers of manifests (export), so they never write what the loader refuses."""
+    found = _REFUSED.search(text)
+    if found is None:
+        return None
+    name = unicodedata.name(found.group(), "")
+    return f"U+{ord(found.group()):04X}{f' ({name})' if name else ''}"
 
 
 def _refused_message(character: str, written: str = "") -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from .apply import check_stale
 from .client import LightfieldClient
 from .desired import build_desired, cap_problems
-from .diff import DiffOptions, diff_record, plan_of
+from .diff import DiffOptions, diff_record, oversized_bodies, plan_of
 from .fetch import Progress, fetch_live, find_matching
 from .manifests import Problem, load_tree
 from .model import DesiredRecord, LoadedManifest, parse_manifests
@@ -128,6 +128,7 @@ async def run_plan(
             on_change is not None
             and (change := diff(wanted, live)).action != "noop"
             and not link_problems(wanted, change, resolution.missing)  # (refused below)
+            and not oversized_bodies(change)
         ):
             on_change(change, schema)
 
@@ -137,10 +138,14 @@ async def run_plan(
     if fetched.problems:
         return Outcome(problems=fetched.problems, manifests=manifests)
     # A write that would link an id with no active record is refused by the API: a problem here.
+    # So is a body over the API's size limit.
     unlinkable = [
         problem
         for wanted, live in fetched.pairs
-        for problem in link_problems(wanted, diff(wanted, live), resolution.missing)
+        for problem in (
+            *link_problems(wanted, diff(wanted, live), resolution.missing),
+            *oversized_bodies(diff(wanted, live)),
+        )
     ]
     if unlinkable:
         return Outcome(problems=cap_problems(sorted(unlinkable)), manifests=manifests)

@@ -12,6 +12,7 @@ values), the diff and fetch (live values), export and the manifest schema.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import math
@@ -85,6 +86,22 @@ _HANDLES: dict[str, tuple[re.Pattern[str], str]] = {
         "https://www.instagram.com/<user>",
     ),
 }
+
+
+class EmailAddress(str):
+    """An email address as written, equal to one that differs only in letter case (``lower``,
+    not ``casefold``: "straße@" and "strasse@" are two mailboxes)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and self.lower() == other.lower()
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.lower())
 
 
 class ValueProblem(Exception):
@@ -198,15 +215,31 @@ def normalize_live(definition: FieldDefinition | None, value: Any) -> Any:
             return _datetime(value)
         if kind in ("EMAIL", "URL", "TELEPHONE"):
             return _multi(definition, value, strict=False)
-        if kind == "MULTI_SELECT" and isinstance(value, list):
+        # Option ids are text; a malformed answer (numbers, objects) is kept as it came.
+        if (
+            kind == "MULTI_SELECT"
+            and isinstance(value, list)
+            and all(isinstance(item, str) for item in value)
+        ):
             return tuple(sorted(set(value)))
         if kind in ("ADDRESS", "FULL_NAME") and isinstance(value, dict):
-            return {k: v for k, v in value.items() if v is not None} or None
+            return _live_parts(value, ADDRESS_PARTS if kind == "ADDRESS" else FULL_NAME_PARTS)
     except ValueProblem:
         return value
     if isinstance(value, str) and kind in ("SOCIAL_HANDLE",):
         return value.strip()
     return value
+
+
+def _live_parts(value: dict[str, Any], parts: Sequence[str]) -> dict[str, Any] | None:
+    """The parts of a live object that lfr could send back: an unknown part or a part of the
+    wrong type (a malformed answer) is left out, so the diff never merges it into a body."""
+    kept: dict[str, Any] = {}
+    for part, item in value.items():
+        if item is not None:
+            with contextlib.suppress(ValueProblem):
+                kept.update(_parts({part: item}, parts, ""))
+    return kept or None
 
 
 def is_empty(value: Any) -> bool:
@@ -218,7 +251,9 @@ def same_value(want: Any, have: Any) -> bool:
     """Whether canonical ``have`` holds canonical ``want`` as the CRM sees it: equal, or both
     empty; of an object (ADDRESS, FULL_NAME) only the parts ``want`` names count."""
     if isinstance(want, dict):
-        have = {part: (have or {}).get(part) for part in want}
+        if not isinstance(have, dict):  # a live value of another shape (a malformed answer)
+            return is_empty(have) and all(is_empty(v) for v in want.values())
+        have = {part: have.get(part) for part in want}
     return bool(want == have or (is_empty(want) and is_empty(have)))
 
 
@@ -325,15 +360,17 @@ def _multi(definition: FieldDefinition, value: Any, *, strict: bool) -> Any:
         reason = (email_problem if kind == "EMAIL" else url_problem)(text) if strict else None
         if reason is not None:
             raise ValueProblem(f"{item!r} {reason}")
-        # Mail systems treat addresses case-insensitively, and so does the comparison; lfr
-        # writes them in lower case.
-        return text.casefold() if kind == "EMAIL" else text
+        # Sent as written (what was validated: casefolding "ß" or "İ" changes the address, its
+        # length and its domain); compared case-insensitively, as mail systems do.
+        return EmailAddress(text) if kind == "EMAIL" else text
 
     normalized = _each(items, one) if strict else [one(item) for item in items]
     # The API keeps one of the values that differ only in letter case (URLs too): so does lfr,
-    # the first in sorted order, so that what it sends is what it reads back.
+    # the first in sorted order, so that what it sends is what it reads back. Addresses sort
+    # by their lower case first, so that two spellings of one set line up item by item.
+    order = (lambda t: (t.lower(), t)) if kind == "EMAIL" else None
     unique: dict[str, str] = {}
-    for text in sorted(normalized):
+    for text in sorted(normalized, key=order):
         unique.setdefault(text.casefold(), text)
     values = list(unique.values())
     if multiple:
