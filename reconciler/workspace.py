@@ -17,6 +17,7 @@ to the client, because the local workspace is exactly that wiring.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,8 @@ from pathlib import Path
 from .adapters.buckets import RateConfig
 from .adapters.client import DEFAULT_BASE_URL, DEFAULT_RATES, LightfieldClient
 from .adapters.http import check_api_key, check_base_url
-from .adapters.redact import redact
 from .core.errors import LfrError
+from .core.redact import redact
 
 LOCAL_WORKSPACE_DIR = Path(".lfr")
 LOCAL_DB_NAME = "workspace.sqlite3"
@@ -116,8 +117,11 @@ def open_client(target: Target, rates: RateConfig | None = DEFAULT_RATES) -> Lig
     # Imported here: only local runs need the emulator, and it costs every command ~85 ms.
     from .emulator import Emulator
 
-    target.local_db.parent.mkdir(parents=True, exist_ok=True)
-    emulator = Emulator(db=str(target.local_db), seed="demo")
+    try:
+        target.local_db.parent.mkdir(parents=True, exist_ok=True)
+        emulator = Emulator(db=str(target.local_db), seed="demo")
+    except (OSError, sqlite3.Error) as exc:  # .lfr is a file, the database is not one, ...
+        raise LfrError(f"cannot open the local workspace {target.local_db}: {exc}") from None
     return LightfieldClient.for_asgi_app(
         emulator.app, target.api_key, base_url=target.base_url, rates=rates
     )

@@ -35,7 +35,7 @@ The API key is held in a redacting wrapper and sent only as the ``Authorization`
 requests to the configured host; it never appears in reprs, exception messages or log records.
 Every server-provided string that reaches an exception (error fields, non-JSON excerpts,
 protocol failures quoting response bytes, a redirect's host, a malformed body's field path)
-goes through ``adapters.redact`` first, and excerpts are cut only after that.
+goes through ``core.redact`` first, and excerpts are cut only after that.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Owns the httpx client and the key (held in a redacting wrapper, sent only as the
 ``Authorization`` header to the checked base URL), the encoding of a request (JSON body,
 ``Idempotency-Key`` checked for header injection and length), and the reading of one answer: a
 2xx as the promised model, anything else as a typed error (``core.errors``) whose server-provided
-text went through ``adapters.redact`` first, with whether retrying it could help and the wait
+text went through ``core.redact`` first, with whether retrying it could help and the wait
 the server asked for. The retry loop is ``adapters.retry``'s; the endpoints are
 ``adapters.client``'s.
 """
@@ -25,9 +25,10 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from ..core.errors import ApiError, Conflict, LfrError, TransportError, api_error_class
+from ..core.plan import wire_body
 from ..core.records import MalformedResponse, Response, from_json
+from ..core.redact import redact, redact_json
 from .buckets import Clock, wall_time
-from .redact import redact, redact_json
 
 logger = logging.getLogger("reconciler.client")  # one name for the client's log
 
@@ -264,7 +265,7 @@ class Exchange:
         headers: dict[str, str] = {}
         content: bytes | None = None
         if body is not None:
-            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+            content = wire_body(body)
             headers["Content-Type"] = "application/json"
         if idempotency_key is not None:
             _check_token(idempotency_key, "Idempotency-Key")

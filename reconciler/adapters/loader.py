@@ -82,7 +82,9 @@ def load_tree(root: Path, display_base: Path | None = None) -> LoadResult:
         if isinstance(raw, str):
             result.problems.append(Problem(Origin(shown, 0), raw))
             continue
-        for part in (path.removeprefix(base).replace(os.sep, "/").encode(), b"\0", raw, b"\0"):
+        # A file name need not be UTF-8 (it then holds surrogate escapes): fsencode gives its bytes.
+        name = os.fsencode(path.removeprefix(base).replace(os.sep, "/"))
+        for part in (name, b"\0", raw, b"\0"):
             digest.update(part)  # one part at a time: no copy of the file's bytes
         file_result = load_bytes(raw, shown)
         result.documents.extend(file_result.documents)

@@ -12,7 +12,6 @@ from it. libyaml speaks YAML 1.1; the pure parser is the YAML 1.2 second opinion
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +31,7 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.nodes import ScalarNode
 
+from ..core.characters import REFUSED, refused_message
 from ..core.vocabulary import MAX_DEPTH, Document, Origin, Path_, Problem
 
 MAX_PROBLEMS_PER_FILE = 50
@@ -42,43 +42,9 @@ MAX_PROBLEMS_PER_FILE = 50
 _ALLOWED_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null")}
 
 
-# The characters refused anywhere in a manifest, whether written raw or as a YAML escape in a
-# double-quoted scalar (`"\e"`, `"\x00"`, `"\u202e"`): ones a reviewer could not see in a diff,
-# or would see in another order or on other lines than the loader reads them. The one list both
-# checks are built from (README, "YAML is untrusted input").
-_REFUSED_CHARACTERS: tuple[tuple[str, str, str], ...] = (
-    # C0 except tab and line feed (a CR only in a CRLF line end, see _REFUSED_RAW), DEL, C1.
-    ("control character", "\x00-\x08\x0b-\x1f\x7f-\x9f", "invisible in a review"),
-    # Trojan Source: embeddings, overrides and isolates reorder the text a reviewer sees; the
-    # marks (LRM, RLM, ALM) are invisible.
-    (
-        "bidirectional control",
-        "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069",
-        "it reorders or hides text in a review",
-    ),
-    # Zero-width and invisible format characters, and Unicode tags (text hidden in plain
-    # sight). Not ZWNJ / ZWJ (U+200C, U+200D): Persian, Indic scripts and emoji need them.
-    (
-        "invisible character",
-        "\xad\u180e\u200b\u2060-\u2064\ufeff\ufff9-\ufffb\U000e0000-\U000e007f",
-        "invisible in a review",
-    ),
-    # Line breaks to YAML 1.1 (libyaml), not to most editors.
-    ("line separator", "\u2028\u2029", "YAML and editors disagree on the lines around it"),
-    # Only reachable as escapes (`"\ud800"`): no valid JSON string for the API.
-    ("surrogate or noncharacter", "\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff", "it is not text"),
-)
-
-
-_REFUSED = re.compile("[" + "".join(ranges for _, ranges, _ in _REFUSED_CHARACTERS) + "]")
-
-
-_REFUSED_KINDS = [(kind, re.compile(f"[{chars}]"), why) for kind, chars, why in _REFUSED_CHARACTERS]
-
-
 # In the file itself a CR is allowed before a LF (files saved on Windows), never alone: YAML
 # would count it as a line break, and lines would no longer match what a reviewer sees.
-_REFUSED_RAW = re.compile(r"(?!\r\n)" + _REFUSED.pattern)
+_REFUSED_RAW = re.compile(r"(?!\r\n)" + REFUSED.pattern)
 
 
 # A YAML escape in a double-quoted scalar, to find the line of one that wrote a refused
@@ -95,22 +61,12 @@ _SHORT_ESCAPES = dict(
 
 def refused_character(text: str) -> tuple[int, str] | None:
     """The line and message of the first character of ``text`` that no manifest may hold."""
-    found = _REFUSED.search(text)
+    found = REFUSED.search(text)
     if found is not None and found.group() == "\r":
         found = _REFUSED_RAW.search(text, found.start())  # CRLF files only: slower
     if found is None:
         return None
-    return text.count("\n", 0, found.start()) + 1, _refused_message(found.group())
-
-
-def _refused_message(character: str, written: str = "") -> str:
-    """Which refused character, and why: ``written`` is the escape that wrote it, if any."""
-    kind, why = next((kind, why) for kind, chars, why in _REFUSED_KINDS if chars.match(character))
-    name = unicodedata.name(character, "")
-    return (
-        f"{kind} U+{ord(character):04X}{f' ({name})' if name else ''} is not allowed"
-        f"{f' (written as {written})' if written else ''}: {why}"
-    )
+    return text.count("\n", 0, found.start()) + 1, refused_message(found.group())
 
 
 def parse_events(text: str, file: str, *, pure: bool) -> _Builder:
@@ -243,7 +199,7 @@ class _Builder:
     def _refuse_escapes(self, event: ScalarEvent) -> None:
         """Refuse a character refused raw (``refused_character``) written as an escape
         (`"\\e"`), at the line of the escape: a double-quoted scalar may span several lines."""
-        found = _REFUSED.search(event.value)
+        found = REFUSED.search(event.value)
         if found is None:
             return
         start, end = event.start_mark, event.end_mark
@@ -251,11 +207,11 @@ class _Builder:
         for escape in _ESCAPE.finditer(source):
             code = escape.group(1) or escape.group(2) or escape.group(3)
             character = chr(int(code, 16)) if code else _SHORT_ESCAPES[escape.group(4)]
-            if _REFUSED.match(character):
+            if REFUSED.match(character):
                 line = start.line + 1 + source.count("\n", 0, escape.start())
-                self._problem(line, _refused_message(character, escape.group()))
+                self._problem(line, refused_message(character, escape.group()))
                 return
-        self._problem(start.line + 1, _refused_message(found.group()))  # not found: still refused
+        self._problem(start.line + 1, refused_message(found.group()))  # not found: still refused
 
     def _construct(self, event: ScalarEvent, line: int) -> Any:
         try:

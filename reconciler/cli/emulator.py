@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sqlite3
 from pathlib import Path
 from typing import Annotated
 
@@ -71,14 +72,19 @@ def emulator_serve(
         if rate > 0
         else RateLimitConfig(enabled=False)
     )
-    emulator = Emulator(
-        db=str(db) if db else ":memory:",
-        seed=seed,
-        rate_limits=limits,
-        faults=fault_config,
-        strict_idempotency=strict_idempotency,
-        admin_token=admin_token or None,
-    )
+    if not 0 <= port <= 65535:  # bind() would raise OverflowError
+        raise fail(f"--port must be between 0 and 65535, not {port}.")
+    try:
+        emulator = Emulator(
+            db=str(db) if db else ":memory:",
+            seed=seed,
+            rate_limits=limits,
+            faults=fault_config,
+            strict_idempotency=strict_idempotency,
+            admin_token=admin_token or None,
+        )
+    except sqlite3.Error as exc:  # a directory, a file that is no database, no permission
+        raise fail(f"cannot open --db {db}: {exc}") from None
     try:
         sock = listen(host, port)
     except OSError as exc:

@@ -20,6 +20,7 @@ from .model import DesiredField, DesiredRecord, DesiredRelationship
 from .org import OrgSchema, is_empty, normalize_live, same_value
 from .plan import (
     CREATE_PATH,
+    MAX_BODY_BYTES,
     UPDATE_PATH,
     FieldChange,
     Plan,
@@ -30,8 +31,10 @@ from .plan import (
     fingerprint,
     idempotency_key,
     plain,
+    wire_body,
 )
 from .records import Record
+from .vocabulary import Problem
 
 _Keyed = TypeVar("_Keyed", DesiredField, DesiredRelationship)
 
@@ -187,6 +190,30 @@ def unmet(change: RecordChange, live: Record, schema: OrgSchema) -> list[str]:
     return [key for key, want in expected.items() if not same_value(want, now[key])]
 
 
+def oversized_bodies(change: RecordChange) -> list[Problem]:
+    """A problem for each request of ``change`` whose body as sent is over the API's size limit
+    (the API refuses it whole; JSON doubles every ``\\`` and ``"``, so a manifest under the file
+    cap can make one), at the line of the largest field it sets."""
+    problems: list[Problem] = []
+    for request in change.requests:
+        size = len(wire_body(request.body))
+        if size <= MAX_BODY_BYTES:
+            continue
+        sent = request.body.get("fields") or {}
+        named = [c for c in change.fields if c.key in sent]
+        largest = max(named, key=lambda c: len(wire_body(sent[c.key])), default=None)
+        origin = change.origin if largest is None else largest.origin
+        key = f"{largest.key}: " if largest is not None else ""
+        problems.append(
+            Problem(
+                origin,
+                f"{key}the request that sets it would be {size:,} bytes as sent (JSON escapes "
+                f"included); the API takes at most {MAX_BODY_BYTES:,}",
+            )
+        )
+    return problems
+
+
 # --- fields ----------------------------------------------------------------------------------
 
 
@@ -195,6 +222,9 @@ def _field_change(desired: DesiredField, live: Any) -> FieldChange | None:
     if same_value(after, live):
         return None
     if isinstance(after, dict):
+        if live is not None and not isinstance(live, dict):
+            # A live value of another shape (a malformed answer): every part is set anew.
+            return FieldChange(desired.key, live, after, desired.origin, tuple(sorted(after)))
         # Objects are managed part by part: only the parts the manifest names count.
         before = {part: (live or {}).get(part) for part in after}
         return FieldChange(
@@ -221,7 +251,7 @@ def _field_body_value(change: FieldChange, live: Any) -> Any:
     if isinstance(change.after, dict):
         # Live parts plus the manifest's (nulls included): right whether the API merges a
         # partial object or replaces the whole one.
-        merged = {**(live or {}), **change.after}
+        merged = {**(live if isinstance(live, dict) else {}), **change.after}
         return plain(merged)
     return plain(change.after)
 

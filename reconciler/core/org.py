@@ -12,9 +12,10 @@ values), the diff and fetch (live values), export and the manifest schema.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,15 +153,31 @@ def normalize_live(definition: FieldDefinition | None, value: Any) -> Any:
             return instant(value)
         if kind in ("EMAIL", "URL", "TELEPHONE"):
             return multi(definition, value, strict=False)
-        if kind == "MULTI_SELECT" and isinstance(value, list):
+        # Option ids are text; a malformed answer (numbers, objects) is kept as it came.
+        if (
+            kind == "MULTI_SELECT"
+            and isinstance(value, list)
+            and all(isinstance(item, str) for item in value)
+        ):
             return tuple(sorted(set(value)))
         if kind in ("ADDRESS", "FULL_NAME") and isinstance(value, dict):
-            return {k: v for k, v in value.items() if v is not None} or None
+            return _live_parts(value, ADDRESS_PARTS if kind == "ADDRESS" else FULL_NAME_PARTS)
     except ValueProblem:
         return value
     if isinstance(value, str) and kind in ("SOCIAL_HANDLE",):
         return value.strip()
     return value
+
+
+def _live_parts(value: dict[str, Any], parts: Sequence[str]) -> dict[str, Any] | None:
+    """The parts of a live object that lfr could send back: an unknown part or a part of the
+    wrong type (a malformed answer) is left out, so the diff never merges it into a body."""
+    kept: dict[str, Any] = {}
+    for part, item in value.items():
+        if item is not None:
+            with contextlib.suppress(ValueProblem):
+                kept.update(named_parts({part: item}, parts, ""))
+    return kept or None
 
 
 def is_empty(value: Any) -> bool:
@@ -172,7 +189,9 @@ def same_value(want: Any, have: Any) -> bool:
     """Whether canonical ``have`` holds canonical ``want`` as the CRM sees it: equal, or both
     empty; of an object (ADDRESS, FULL_NAME) only the parts ``want`` names count."""
     if isinstance(want, dict):
-        have = {part: (have or {}).get(part) for part in want}
+        if not isinstance(have, dict):  # a live value of another shape (a malformed answer)
+            return is_empty(have) and all(is_empty(v) for v in want.values())
+        have = {part: have.get(part) for part in want}
     return bool(want == have or (is_empty(want) and is_empty(have)))
 
 

@@ -52,6 +52,9 @@ class RelationshipChange:
 
 # The two writes lfr sends (lightfield-api.md §2.1): a create to the collection, an update to a
 # record.
+# The API's request body limit (docs/emulator.md "Bounds"; the emulator's body.MAX_BODY_BYTES,
+# held equal by tests/plan/test_values_agree_with_the_api.py).
+MAX_BODY_BYTES = 1024 * 1024
 CREATE_PATH = "/v1/opportunities"
 UPDATE_PATH = "/v1/opportunities/{id}"
 
@@ -332,3 +335,8 @@ def check_rails(plan: Plan, rails: SafetyRails) -> None:
             f"({changing / managed:.0%}, over the {rails.max_change_fraction:.0%} safety "
             "threshold). Review the plan, then re-run with --force if it is intended."
         )
+
+
+def wire_body(body: Any) -> bytes:
+    """``body`` as it is sent (compact JSON, UTF-8): what the API's size limit counts."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

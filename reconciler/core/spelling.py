@@ -13,10 +13,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from .characters import refused_in
 from .model import lookup_of
 from .org import (
     ADDRESS_PARTS,
@@ -99,6 +101,14 @@ class Fresh:
             if schema.field_read_only(key):
                 continue
             canonical = fresh.canonical[key] = normalize_live(definition, record.value(key))
+            refused = _refused(canonical)
+            if refused is not None:  # the loader would refuse the file: leave the key out
+                fresh.fields[key] = UNWRITABLE
+                notes.append(
+                    f"{record.id}: field {key} left out: its value holds {refused}, which no "
+                    "manifest may hold"
+                )
+                continue
             fresh.fields[key] = field_value(schema, key, definition, canonical)
             if fresh.fields[key] is UNWRITABLE:
                 notes.append(
@@ -120,6 +130,16 @@ class Fresh:
                 fresh.relationships[key] = UNWRITABLE
                 notes.append(f"{record.id}: HAS_ONE {key} links {len(ids)} records; left out")
         return fresh
+
+
+def _refused(value: Any) -> str | None:
+    """The first character of a live value's text that no manifest may hold, if any."""
+    if isinstance(value, str):
+        return refused_in(value)
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(items, Iterable) and not isinstance(items, str | bytes):
+        return next((found for item in items if (found := _refused(item)) is not None), None)
+    return None
 
 
 def field_value(schema: OrgSchema, key: str, definition: FieldDefinition, canonical: Any) -> Any:
@@ -162,7 +182,10 @@ def _spell_field(definition: FieldDefinition, canonical: Any) -> Any:
         parts = ADDRESS_PARTS if kind == "ADDRESS" else FULL_NAME_PARTS
         return {part: canonical[part] for part in parts if canonical.get(part) is not None}
     if kind in ("EMAIL", "URL", "TELEPHONE"):
-        return list(canonical) if isinstance(canonical, tuple) else canonical
+        # Plain str (an address is an EmailAddress, which YAML cannot represent).
+        if isinstance(canonical, tuple):
+            return [str(item) for item in canonical]
+        return str(canonical) if isinstance(canonical, str) else canonical
     if kind in ("NUMBER", "CURRENCY", "CHECKBOX", "TEXT", "MARKDOWN", "HTML", "SOCIAL_HANDLE"):
         return canonical
     raise ValueError(f"value type {kind} is not written by lfr")

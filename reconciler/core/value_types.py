@@ -88,6 +88,22 @@ _HANDLES: dict[str, tuple[re.Pattern[str], str]] = {
 }
 
 
+class EmailAddress(str):
+    """An email address as written, equal to one that differs only in letter case (``lower``,
+    not ``casefold``: "straße@" and "strasse@" are two mailboxes)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and self.lower() == other.lower()
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.lower())
+
+
 class ValueProblem(Exception):
     """A value that does not fit its definition; the message is shown after ``file:line:``.
 
@@ -199,15 +215,17 @@ def multi(definition: FieldDefinition, value: Any, *, strict: bool) -> Any:
         reason = (email_problem if kind == "EMAIL" else url_problem)(text) if strict else None
         if reason is not None:
             raise ValueProblem(f"{item!r} {reason}")
-        # Mail systems treat addresses case-insensitively, and so does the comparison; lfr
-        # writes them in lower case.
-        return text.casefold() if kind == "EMAIL" else text
+        # Sent as written (what was validated: casefolding "ß" or "İ" changes the address, its
+        # length and its domain); compared case-insensitively, as mail systems do.
+        return EmailAddress(text) if kind == "EMAIL" else text
 
     normalized = each(items, one) if strict else [one(item) for item in items]
     # The API keeps one of the values that differ only in letter case (URLs too): so does lfr,
-    # the first in sorted order, so that what it sends is what it reads back.
+    # the first in sorted order, so that what it sends is what it reads back. Addresses sort
+    # by their lower case first, so that two spellings of one set line up item by item.
+    order = (lambda t: (t.lower(), t)) if kind == "EMAIL" else None
     unique: dict[str, str] = {}
-    for text in sorted(normalized):
+    for text in sorted(normalized, key=order):
         unique.setdefault(text.casefold(), text)
     values = list(unique.values())
     if multiple:

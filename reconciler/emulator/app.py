@@ -1,6 +1,8 @@
 """The HTTP face of the emulator: one Starlette app running the request pipeline in order.
 
-Owns routing, the pipeline and the admin endpoints; operations.py does the record work.
+Owns the pipeline; routes.py says which endpoint a request is, responses.py how answers are
+encoded (and damaged by faults), admin.py answers ``/_emulator/*``, operations.py does the record
+work.
 Pipeline (every step may end the request, and every step's outcome is in the request log):
 
 1. ``/_emulator/*`` admin routes bypass everything (not logged); admin.py says who gets in.
@@ -33,148 +35,29 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, request_response
 from starlette.types import Receive, Scope, Send
 
-from .admin import admin_allowed
+from .admin import admin_response
 from .body import parse_json, read_body
 from .definitions import PLURAL_TO_TYPE
-from .errors import ApiError, error_type
-from .faults import COMMITTING_ACTIONS, FaultConfig, FaultRule
+from .errors import ApiError
+from .faults import COMMITTING_ACTIONS
 from .idempotency import InFlight, Mismatch, Proceed, Replay, key_too_long
 from .operations import Caller
-from .ratelimit import category_for, retry_after_headers
-from .store import KeyGrant
-
-if TYPE_CHECKING:
-    from .emulator import Emulator
+from .parts import EmulatorParts
+from .ratelimit import category_for
+from .responses import damaged, encode, error_response, injected, json_response
+from .routes import ApiRoute, match_route
+from .stored import KeyGrant
 
 API_VERSION = "2026-03-01"
-# Members are read-only: they have list and retrieve routes of their own, no writes.
-RESOURCE_PLURALS = tuple(plural for plural, kind in PLURAL_TO_TYPE.items() if kind != "member")
-# Answers given while the rest of the body is still unread: the connection cannot be reused.
-UNREAD_BODY_STATUSES = frozenset({408, 413})
-MALFORMED_BODY = b"<html><body>502 Bad Gateway: upstream sent garbage</body></html>"
-
-
-class EmulatedDisconnect(httpx.RemoteProtocolError):
-    """Raised mid-response to break the connection (a real drop under uvicorn; in-process,
-    ``httpx.ASGITransport`` hands it to the client as the transport error a drop would be)."""
-
-
-@dataclass(frozen=True)
-class ApiRoute:
-    method: str
-    pattern: re.Pattern[str]
-    action: str
-    plural: str | None
-
-    def scopes(self, request: Request) -> list[str]:
-        verb = {
-            "list": "read",
-            "retrieve": "read",
-            "definitions": "read",
-            "history": "read",
-            "create": "create",
-            "update": "update",
-            "delete": "delete",
-            "restore": "restore",
-        }.get(self.action)
-        if verb is None or self.plural is None:
-            return []
-        needed = [f"{self.plural}:{verb}"]
-        if self.action == "list" and request.query_params.get("status") == "trashed":
-            needed.append(f"{self.plural}:restore")
-        return needed
-
-
-def _routes() -> list[ApiRoute]:
-    routes = [ApiRoute("GET", re.compile(r"/v1/auth/validate"), "validate", None)]
-    for plural in RESOURCE_PLURALS:
-        base = f"/v1/{plural}"
-        routes += [
-            ApiRoute("GET", re.compile(base), "list", plural),
-            ApiRoute("POST", re.compile(base), "create", plural),
-            ApiRoute("GET", re.compile(f"{base}/definitions"), "definitions", plural),
-            ApiRoute("GET", re.compile(f"{base}/(?P<id>[^/]+)"), "retrieve", plural),
-            ApiRoute("POST", re.compile(f"{base}/(?P<id>[^/]+)"), "update", plural),
-            ApiRoute("DELETE", re.compile(f"{base}/(?P<id>[^/]+)"), "delete", plural),
-            ApiRoute("POST", re.compile(f"{base}/(?P<id>[^/]+)/restore"), "restore", plural),
-            ApiRoute(
-                "GET",
-                re.compile(f"{base}/(?P<id>[^/]+)/fields/(?P<key>[^/]+)/history"),
-                "history",
-                plural,
-            ),
-        ]
-    routes += [
-        ApiRoute("GET", re.compile(r"/v1/members"), "list", "members"),
-        ApiRoute("GET", re.compile(r"/v1/members/(?P<id>[^/]+)"), "retrieve", "members"),
-    ]
-    return routes
-
-
-ROUTES = _routes()
-
-
-def match_route(method: str, path: str) -> tuple[ApiRoute, dict[str, str]]:
-    for route in ROUTES:
-        found = route.pattern.fullmatch(path)
-        if found and route.method == method:
-            return route, found.groupdict()
-    raise ApiError(404, f"No endpoint {method} {path}.")
-
-
-def _json(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(_json(data), status, headers=headers, media_type="application/json")
-
-
-def error_response(error: ApiError, headers: dict[str, str]) -> Response:
-    if error.status in UNREAD_BODY_STATUSES:
-        headers = {**headers, "connection": "close"}
-    return json_response(error.status, error.body(), headers)
-
-
-class DropResponse(Response):
-    """Sends the headers and part of the body, then breaks the connection."""
-
-    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        super().__init__(body, status, headers=headers, media_type="application/json")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
-        await send(
-            {
-                "type": "http.response.body",
-                "body": self.body[: len(self.body) // 2],
-                "more_body": True,
-            }
-        )
-        raise EmulatedDisconnect("the emulator dropped the connection (fault injection)")
-
-
-class TruncatedResponse(Response):
-    """A complete HTTP message whose JSON body is cut off."""
-
-    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        super().__init__(
-            body[: max(1, len(body) // 2)], status, headers=headers, media_type="application/json"
-        )
 
 
 def _fingerprint(body: Any) -> str:
@@ -184,13 +67,13 @@ def _fingerprint(body: Any) -> str:
 
 
 class Pipeline:
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: EmulatorParts) -> None:
         self.emu = emu
 
     # ---- entry --------------------------------------------------------------------------
     async def handle(self, request: Request) -> Response:
         if request.url.path.startswith("/_emulator/"):
-            return await self.admin(request)
+            return await admin_response(self.emu, request)
         log: dict[str, Any] = {
             "at": self.emu.clock.now(),
             "org": None,
@@ -240,7 +123,7 @@ class Pipeline:
         if rule is not None and rule.action not in COMMITTING_ACTIONS:
             await _pause(latency)
             log["fault"] = rule.action
-            return self._injected(rule, headers)
+            return injected(rule, headers)
         body = await self._body(request)
         log["body"] = body
         route, params = match_route(method, path)
@@ -261,7 +144,7 @@ class Pipeline:
         if rule is not None:
             log["fault"] = rule.action
             log["status"] = 200 if rule.action != "commit_then_status" else rule.status
-            return self._damaged(rule, 200, _json(payload), headers)
+            return damaged(rule, 200, encode(payload), headers)
         return json_response(200, payload, headers)
 
     # ---- steps --------------------------------------------------------------------------
@@ -324,13 +207,13 @@ class Pipeline:
             await _pause(latency)
             payload = operate()
         except ApiError as error:
-            store.finish(caller.org, operation, key, error.status, _json(error.body()), {})
+            store.finish(caller.org, operation, key, error.status, encode(error.body()), {})
             raise
         except BaseException:
             store.abandon(caller.org, operation, key)
             raise
         store.finish(
-            caller.org, operation, key, 200, _json(payload), {"content-type": "application/json"}
+            caller.org, operation, key, 200, encode(payload), {"content-type": "application/json"}
         )
         return payload
 
@@ -379,111 +262,8 @@ class Pipeline:
         }
         return actions[route.action]()
 
-    def _injected(self, rule: FaultRule, headers: dict[str, str]) -> Response:
-        """A fault answered instead of running the operation."""
-        extra = dict(headers)
-        if rule.should_retry is not None:
-            extra["x-should-retry"] = "true" if rule.should_retry else "false"
-        if rule.action == "drop":
-            return DropResponse(200, _json({"dropped": True}), extra)
-        if rule.action == "redirect":
-            assert rule.location is not None
-            extra["location"] = rule.location
-            return Response(b"", rule.status, headers=extra)
-        return self._fault_status(rule, extra)
 
-    def _fault_status(self, rule: FaultRule, headers: dict[str, str]) -> Response:
-        extra = dict(headers)
-        if rule.should_retry is not None:
-            extra["x-should-retry"] = "true" if rule.should_retry else "false"
-        if rule.retry_after is not None:
-            extra.update(retry_after_headers(rule.retry_after))
-        messages = {
-            429: "Rate limit exceeded. Please try again later.",
-            503: "The service is temporarily unavailable.",
-        }
-        message = messages.get(rule.status, f"Injected fault: HTTP {rule.status}.")
-        body = {"error": {"type": error_type(rule.status), "message": message}}
-        return json_response(rule.status, body, extra)
-
-    def _damaged(
-        self, rule: FaultRule, status: int, body: bytes, headers: dict[str, str]
-    ) -> Response:
-        """A committing fault: the operation ran, the client gets a damaged answer."""
-        if rule.action == "commit_then_status":
-            return self._fault_status(rule, headers)
-        if rule.action == "commit_then_drop":
-            return DropResponse(status, body, headers)
-        if rule.action == "malformed_body":
-            return Response(MALFORMED_BODY, status, headers=headers, media_type="application/json")
-        return TruncatedResponse(status, body, headers)
-
-    # ---- admin --------------------------------------------------------------------------
-    async def admin(self, request: Request) -> Response:
-        if not admin_allowed(self.emu.admin_token, request):
-            return error_response(
-                ApiError(401, "The /_emulator endpoints need the emulator's admin token."), {}
-            )
-        try:
-            return await self._admin(request)
-        except ApiError as error:
-            return error_response(error, {})
-        except Exception:  # answer the envelope, never a trace
-            return error_response(ApiError(500, "The emulator failed on this request."), {})
-
-    async def _admin(self, request: Request) -> Response:
-        emu = self.emu
-        path, method = request.url.path, request.method
-        since = _since(request.query_params.get("since"))
-        if (method, path) == ("GET", "/_emulator/mutations"):
-            return json_response(200, emu.mutations(since))
-        if (method, path) == ("GET", "/_emulator/requests"):
-            return json_response(200, emu.requests(since))
-        if (method, path) == ("GET", "/_emulator/faults"):
-            return json_response(200, emu.faults.to_dict())
-        if (method, path) == ("PUT", "/_emulator/faults"):
-            data = await _admin_body(request)
-            try:
-                emu.faults.configure(FaultConfig.from_dict(data))
-            except ValueError as exc:
-                raise ApiError(400, str(exc), code="invalid_parameter") from None
-            return json_response(200, emu.faults.to_dict())
-        if (method, path) == ("POST", "/_emulator/clock/advance"):
-            data = await _admin_body(request)
-            advance = getattr(emu.clock, "advance", None)
-            if advance is None:
-                raise ApiError(
-                    409, "The emulator clock is not a manual clock.", code="clock_not_manual"
-                )
-            seconds = data.get("seconds") if isinstance(data, dict) else None
-            if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-                raise ApiError(
-                    400, "'seconds' must be a number.", code="invalid_type", param="seconds"
-                )
-            advance(seconds)
-            return json_response(200, {"now": emu.clock.now()})
-        if (method, path) == ("POST", "/_emulator/reset-logs"):
-            emu.reset_logs()
-            return json_response(200, {"ok": True})
-        raise ApiError(404, f"No admin endpoint {method} {path}.")
-
-
-async def _admin_body(request: Request) -> Any:
-    raw = await read_body(request)
-    return parse_json(raw) if raw.strip() else {}
-
-
-def _since(raw: str | None) -> int:
-    if not raw:
-        return 0
-    if not raw.isdigit():
-        raise ApiError(
-            400, "'since' must be a sequence number.", code="invalid_parameter", param="since"
-        )
-    return int(raw)
-
-
-def build_app(emu: Emulator) -> Starlette:
+def build_app(emu: EmulatorParts) -> Starlette:
     return Starlette(routes=[Route("/{path:path}", _AnyMethod(Pipeline(emu).handle))])
 
 

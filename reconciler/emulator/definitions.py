@@ -1,17 +1,22 @@
 """Object definitions of the emulated orgs (digest §2.5, §2.6, §2.8, §4) and their wire shape.
 
-Owns the field / relationship definitions of opportunities, accounts, contacts and members, the
-select options (with the two-pipeline ``$stage`` of the demo), and the deterministic ids of
+Owns the definition types and their wire shape, and builds each org's definitions from the layout
+in ``data/definitions.json`` (the fields, relationships and select options of opportunities,
+accounts, contacts and members, and the two pipelines of ``$stage``) with deterministic ids of
 definitions and options. Every org gets the same layout, but ids are derived from the org id, so
 option ids differ between orgs exactly as they do in Lightfield (definitions are per org).
-Called by operations.py (validation, rendering), filters.py and seed.py.
+Also owns what a stage implies (its outcome, and how an ambiguous one is listed in an error).
+Called by operations.py and the modules it runs (validation, relationships, wire shape), filters.py
+and the seeds.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Literal
 
 Cardinality = Literal["HAS_ONE", "HAS_MANY"]
@@ -181,253 +186,78 @@ class ObjectDefs:
         }
 
 
-# Stage layout of the demo: a default "Sales" pipeline and a "Renewals" pipeline that shares the
-# "Negotiation" label, so that label is ambiguous on writes (422) and filters (400).
-PIPELINES: tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...] = (
-    (
-        "Sales",
-        (
-            ("Prospecting", None),
-            ("Discovery", None),
-            ("Proposal", None),
-            ("Negotiation", None),
-            ("Closed Won", "Won"),
-            ("Closed Lost", "Lost"),
-        ),
-    ),
-    (
-        "Renewals",
-        (("Renewal Review", None), ("Negotiation", None), ("Renewed", "Won"), ("Churned", "Lost")),
-    ),
+LAYOUT: dict[str, Any] = json.loads(
+    resources.files(__package__).joinpath("data", "definitions.json").read_text(encoding="utf-8")
 )
-
-READ_ONLY_NOTE = "Read-only: maintained from the other side of the link."
-
-
-class _Builder:
-    """Builds one org's definitions with ids derived from (org, object type, key)."""
-
-    def __init__(self, org: str) -> None:
-        self.org = org
-
-    def options(
-        self, object_type: str, key: str, labels: list[str], prefix: str = "opt"
-    ) -> tuple[Option, ...]:
-        return tuple(
-            Option(id=ulid_like(prefix, self.org, object_type, key, label), label=label)
-            for label in labels
-        )
-
-    def field(self, object_type: str, key: str, label: str, value_type: str, **kw: Any) -> FieldDef:
-        def_id = ulid_like("ad", self.org, object_type, key)
-        return FieldDef(key=key, id=def_id, label=label, value_type=value_type, **kw)
-
-    def rel(
-        self,
-        object_type: str,
-        key: str,
-        label: str,
-        cardinality: Cardinality,
-        target: str,
-        **kw: Any,
-    ) -> RelDef:
-        rel_id = ulid_like("rd", self.org, object_type, key)
-        return RelDef(
-            key=key, id=rel_id, label=label, cardinality=cardinality, object_type=target, **kw
-        )
-
-
-def _opportunity(b: _Builder) -> ObjectDefs:
-    t = "opportunity"
-    pipelines = b.options(t, "$pipeline", [name for name, _ in PIPELINES], prefix="pd")
-    stages: list[Option] = []
-    for pipeline, (_, stage_specs) in zip(pipelines, PIPELINES, strict=True):
-        for label, outcome in stage_specs:
-            stage_id = ulid_like("opt", b.org, t, "$stage", pipeline.label, label)
-            stages.append(Option(stage_id, label, parent_id=pipeline.id, outcome=outcome))
-    fields = [
-        b.field(
-            t, "$name", "Name", "TEXT", description="Name of the opportunity.", has_history=False
-        ),
-        b.field(
-            t,
-            "$pipeline",
-            "Pipeline",
-            "SINGLE_SELECT",
-            options=pipelines,
-            description="Pipeline of the opportunity; follows from $stage.",
-        ),
-        b.field(
-            t,
-            "$stage",
-            "Stage",
-            "SINGLE_SELECT",
-            options=tuple(stages),
-            parent_field_key="$pipeline",
-            description="What stage is the opportunity in?",
-        ),
-        b.field(t, "$amount", "Amount", "CURRENCY", currency="USD", description="Deal amount."),
-        b.field(t, "$closeDate", "Close date", "DATETIME", description="Expected close date."),
-        b.field(t, "$nextSteps", "Next steps", "TEXT"),
-        b.field(
-            t,
-            "$opportunityStatus",
-            "Status",
-            "SINGLE_SELECT",
-            read_only=True,
-            options=b.options(t, "$opportunityStatus", ["Open", "Won", "Lost"]),
-            description="Derived from the stage; read-only.",
-        ),
-        b.field(
-            t,
-            "$aiSummary",
-            "AI summary",
-            "MARKDOWN",
-            read_only=True,
-            description="AI-generated summary; read-only.",
-        ),
-        b.field(t, "priority", "Priority", "NUMBER"),
-        b.field(t, "strategic", "Strategic", "CHECKBOX"),
-        b.field(t, "billingEmails", "Billing emails", "EMAIL", multiple=True, unique=False),
-        b.field(t, "legalEmail", "Legal email", "EMAIL", multiple=False, unique=False),
-        b.field(t, "phone", "Phone", "TELEPHONE", multiple=False, unique=False),
-        b.field(t, "supportPhones", "Support phones", "TELEPHONE", multiple=True, unique=False),
-        b.field(t, "docsUrl", "Docs URL", "URL", multiple=False, unique=False),
-        b.field(t, "competitorUrls", "Competitor URLs", "URL", multiple=True, unique=False),
-        b.field(t, "shippingAddress", "Shipping address", "ADDRESS"),
-        b.field(t, "signatory", "Signatory", "FULL_NAME"),
-        b.field(t, "twitter", "Twitter", "SOCIAL_HANDLE", handle_service="TWITTER"),
-        b.field(
-            t,
-            "products",
-            "Products",
-            "MULTI_SELECT",
-            options=b.options(t, "products", ["Platform", "Analytics", "Support", "Training"]),
-        ),
-        b.field(
-            t,
-            "region",
-            "Region",
-            "SINGLE_SELECT",
-            options=b.options(t, "region", ["North America", "EMEA", "APAC"]),
-        ),
-        b.field(t, "competitor", "Competitor", "TEXT"),
-    ]
-    rels = [
-        b.rel(
-            t, "$account", "Account", "HAS_ONE", "account", inverse="$opportunity", required=True
-        ),
-        b.rel(t, "$owner", "Owner", "HAS_ONE", "member"),
-        b.rel(t, "$champion", "Champion", "HAS_ONE", "contact"),
-        b.rel(t, "$evaluator", "Evaluator", "HAS_ONE", "contact"),
-        b.rel(t, "$contact", "Contacts", "HAS_MANY", "contact"),
-        b.rel(t, "partners", "Partners", "HAS_MANY", "account"),
-        b.rel(t, "$createdBy", "Created by", "HAS_ONE", "member"),
-        *_maintained_elsewhere(b, t),
-    ]
-    return ObjectDefs(t, {f.key: f for f in fields}, {r.key: r for r in rels})
-
-
-def _maintained_elsewhere(b: _Builder, t: str) -> list[RelDef]:
-    """The read-only ``$task`` / ``$note`` / ``$meeting`` links (digest §2.4): maintained from
-    the task, note or meeting side."""
-    return [
-        b.rel(t, key, label, "HAS_MANY", target, read_only=True, description=READ_ONLY_NOTE)
-        for key, label, target in (
-            ("$task", "Tasks", "task"),
-            ("$note", "Notes", "note"),
-            ("$meeting", "Meetings", "meeting"),
-        )
-    ]
-
-
-def _account(b: _Builder) -> ObjectDefs:
-    t = "account"
-    fields = [
-        b.field(t, "$name", "Name", "TEXT", has_history=False),
-        b.field(t, "$website", "Website", "URL", multiple=True, unique=True),
-        b.field(
-            t,
-            "$industry",
-            "Industry",
-            "MULTI_SELECT",
-            options=b.options(
-                t, "$industry", ["Software", "Manufacturing", "Finance", "Healthcare", "Retail"]
-            ),
-        ),
-        b.field(
-            t,
-            "$headcount",
-            "Headcount",
-            "SINGLE_SELECT",
-            options=b.options(t, "$headcount", ["1-10", "11-50", "51-200", "201-1000", "1000+"]),
-        ),
-        b.field(t, "$primaryAddress", "Primary address", "ADDRESS"),
-        b.field(t, "$linkedIn", "LinkedIn", "SOCIAL_HANDLE", handle_service="LINKEDIN"),
-        b.field(
-            t,
-            "$accountStatus",
-            "Account status",
-            "SINGLE_SELECT",
-            read_only=True,
-            options=b.options(t, "$accountStatus", ["Prospect", "Customer", "Churned"]),
-        ),
-        b.field(t, "$howTheyMakeMoney", "How they make money", "MARKDOWN", read_only=True),
-        b.field(
-            t,
-            "tier",
-            "Tier",
-            "SINGLE_SELECT",
-            options=b.options(t, "tier", ["Enterprise", "Mid-market", "SMB"]),
-        ),
-    ]
-    rels = [
-        b.rel(t, "$owner", "Owner", "HAS_ONE", "member"),
-        b.rel(t, "$contact", "Contacts", "HAS_MANY", "contact", inverse="$account"),
-        b.rel(
-            t,
-            "$opportunity",
-            "Opportunities",
-            "HAS_MANY",
-            "opportunity",
-            read_only=True,
-            inverse="$account",
-            description=READ_ONLY_NOTE,
-        ),
-        *_maintained_elsewhere(b, t),
-    ]
-    return ObjectDefs(t, {f.key: f for f in fields}, {r.key: r for r in rels})
-
-
-def _contact(b: _Builder) -> ObjectDefs:
-    t = "contact"
-    fields = [
-        b.field(t, "$name", "Name", "FULL_NAME", has_history=False),
-        b.field(t, "$email", "Email", "EMAIL", multiple=True, unique=True),
-        b.field(t, "$title", "Title", "TEXT"),
-        b.field(t, "$phone", "Phone", "TELEPHONE", multiple=True, unique=False),
-        b.field(t, "doNotContact", "Do not contact", "CHECKBOX"),
-    ]
-    rels = [b.rel(t, "$account", "Account", "HAS_ONE", "account", inverse="$contact")]
-    return ObjectDefs(t, {f.key: f for f in fields}, {r.key: r for r in rels})
-
-
-def _member(b: _Builder) -> ObjectDefs:
-    t = "member"
-    fields = [
-        b.field(t, "$email", "Email", "EMAIL", multiple=False),
-        b.field(t, "$name", "Name", "FULL_NAME"),
-        b.field(t, "$profileImage", "Profile image", "URL", multiple=False),
-        b.field(t, "$role", "Role", "TEXT"),
-    ]
-    rels = [b.rel(t, "$user", "User", "HAS_ONE", "user", read_only=True)]
-    return ObjectDefs(t, {f.key: f for f in fields}, {r.key: r for r in rels})
 
 
 def build_definitions(org: str) -> dict[str, ObjectDefs]:
     """The definitions of every object type of ``org`` (same layout, org-specific ids)."""
-    b = _Builder(org)
-    return {d.object_type: d for d in (_opportunity(b), _account(b), _contact(b), _member(b))}
+    return {t: _object(org, t, spec) for t, spec in LAYOUT["objects"].items()}
+
+
+def _object(org: str, object_type: str, spec: dict[str, Any]) -> ObjectDefs:
+    fields = [_field(org, object_type, f) for f in spec["fields"]]
+    rels = [
+        RelDef(id=ulid_like("rd", org, object_type, r["key"]), **r) for r in spec["relationships"]
+    ]
+    return ObjectDefs(object_type, {f.key: f for f in fields}, {r.key: r for r in rels})
+
+
+def _field(org: str, object_type: str, spec: dict[str, Any]) -> FieldDef:
+    """A field with ids derived from (org, object type, key), and from each option's label."""
+    attributes = dict(spec)
+    key = attributes["key"]
+    labels = attributes.pop("options", [])
+    options = tuple(
+        Option(id=ulid_like("opt", org, object_type, key, label), label=label) for label in labels
+    )
+    if object_type == "opportunity" and key == "$pipeline":
+        options = _pipelines(org)
+    elif object_type == "opportunity" and key == "$stage":
+        options = _stages(org)
+    return FieldDef(id=ulid_like("ad", org, object_type, key), options=options, **attributes)
+
+
+# The stage layout (data/definitions.json): a default "Sales" pipeline and a "Renewals" pipeline
+# that shares the "Negotiation" label, so that label is ambiguous on writes (422) and filters
+# (400). A stage's id derives from its pipeline's name too, so the two "Negotiation"s differ.
+def _pipelines(org: str) -> tuple[Option, ...]:
+    return tuple(
+        Option(id=ulid_like("pd", org, "opportunity", "$pipeline", p["name"]), label=p["name"])
+        for p in LAYOUT["pipelines"]
+    )
+
+
+def _stages(org: str) -> tuple[Option, ...]:
+    stages: list[Option] = []
+    for pipeline, spec in zip(_pipelines(org), LAYOUT["pipelines"], strict=True):
+        for stage in spec["stages"]:
+            label = stage["label"]
+            stage_id = ulid_like("opt", org, "opportunity", "$stage", pipeline.label, label)
+            stages.append(
+                Option(stage_id, label, parent_id=pipeline.id, outcome=stage.get("outcome"))
+            )
+    return tuple(stages)
+
+
+def stage_candidates(defs: ObjectDefs, options: list[Option]) -> list[dict[str, Any]]:
+    """Stage options with their pipelines, as a 400 / 422 about an ambiguous stage lists them."""
+    pipelines = defs.fields.get("$pipeline")
+    out = []
+    for option in options:
+        pipeline = (
+            pipelines.option_by_id(option.parent_id) if pipelines and option.parent_id else None
+        )
+        out.append(
+            {
+                "stageOptionId": option.id,
+                "stageLabel": option.label,
+                "pipelineId": option.parent_id,
+                "pipelineName": pipeline.label if pipeline else None,
+            }
+        )
+    return out
 
 
 def stage_outcome(defs: ObjectDefs, stage_id: str | None) -> str:

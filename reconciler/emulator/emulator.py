@@ -10,13 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from .app import build_app
+from .bulk import seed_bulk
 from .clock import Clock, SystemClock
 from .faults import FaultConfig, Faults
 from .idempotency import IdempotencyStore
 from .operations import Records
 from .ratelimit import RateLimitConfig, RateLimiter
-from .seed import DEMO_ORG, seed_bulk, seed_org
-from .store import OrgSettings, Store
+from .seed import DEMO_ORG, seed_org
+from .store import Store
+from .stored import OrgSettings
 
 
 class Emulator:

@@ -3,7 +3,7 @@
 Owns which operators each value type allows, the ``-op`` negation, the no-operator default
 (``equal`` where legal, else ``contains``), relationship filters (``$account=acc_…``, with
 ``equal`` and ``contains`` meaning "links to"), and ``$pipeline`` / ``$stage`` filter rules.
-Query keys arrive already percent-decoded (Starlette decodes them). Called by operations.py.
+Query keys arrive already percent-decoded (Starlette decodes them). Called by listing.py.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .definitions import FieldDef, ObjectDefs, RelDef
+from .definitions import FieldDef, ObjectDefs, RelDef, stage_candidates
+from .display import address_text, full_name_text
 from .errors import ApiError, bad_request
-from .store import Record
-from .values import address_text, full_name_text, normalize_phone, parse_datetime
+from .stored import Record
+from .values import normalize_phone, parse_datetime
 
 COMPARISONS = ("greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual")
 OPERATORS = ("equal", *COMPARISONS, "startsWith", "contains")
@@ -228,24 +229,6 @@ def _select_filter_value(defs: ObjectDefs, f: FieldDef, value: str, param: str) 
         param=param,
         extra={"candidates": stage_candidates(defs, candidates)},
     )
-
-
-def stage_candidates(defs: ObjectDefs, options: list[Any]) -> list[dict[str, Any]]:
-    pipelines = defs.fields.get("$pipeline")
-    out = []
-    for option in options:
-        pipeline = (
-            pipelines.option_by_id(option.parent_id) if pipelines and option.parent_id else None
-        )
-        out.append(
-            {
-                "stageOptionId": option.id,
-                "stageLabel": option.label,
-                "pipelineId": option.parent_id,
-                "pipelineName": pipeline.label if pipeline else None,
-            }
-        )
-    return out
 
 
 def _relationship_filter(

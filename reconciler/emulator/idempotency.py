@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .clock import Clock
-from .store import StoredOutcome
+from .stored import StoredOutcome
 
 MAX_KEY_LENGTH = 255
 DEFAULT_TTL_SECONDS = 24 * 3600

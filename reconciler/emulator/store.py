@@ -3,25 +3,28 @@
 Owns the tables: orgs, API keys (only a sha256 of each key is stored), records (current state),
 record versions (every state a record had, with the time it started: the lagging list index reads
 them), field history, the stored answers of Idempotency-Keys (so a restart on the same file still
-replays them), the mutation log and the request log. SQLite (stdlib ``sqlite3``, a file or
-``":memory:"``) is the durable copy; current records and their versions are mirrored in memory
-and reloaded from the file on start, so list scans never decode JSON. One re-entrant lock guards
+replays them), the mutation log and the request log (their columns and reads: logs.py). The
+types it stores are stored.py's. SQLite (stdlib ``sqlite3``, a file or ``":memory:"``) is the
+durable copy; current records and their versions are mirrored in memory and reloaded from the
+file on start, so list scans never decode JSON. One re-entrant lock guards
 everything: the app runs on one event loop, but tests read the logs from other threads.
-Called by operations.py, seed.py and emulator.py.
+Called by the record operations (operations.py and its helpers), the seeds, app.py (keys, the
+request log) and emulator.py.
 """
 
 from __future__ import annotations
 
 import bisect
-import copy
 import hashlib
 import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
+
+from .logs import Logs
+from .stored import HistoryEntry, KeyGrant, OrgSettings, Record, StoredOutcome
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orgs (
@@ -70,67 +73,6 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-@dataclass
-class Record:
-    """One record's state. ``fields`` holds only set (non-null) values; ids in relationships."""
-
-    id: str
-    org: str
-    object_type: str
-    seq: int
-    created_at: float
-    updated_at: float
-    trashed: bool = False
-    fields: dict[str, Any] = field(default_factory=dict)
-    relationships: dict[str, list[str]] = field(default_factory=dict)
-
-    def snapshot(self) -> Record:
-        return Record(
-            self.id,
-            self.org,
-            self.object_type,
-            self.seq,
-            self.created_at,
-            self.updated_at,
-            self.trashed,
-            copy.deepcopy(self.fields),
-            {k: list(v) for k, v in self.relationships.items()},
-        )
-
-
-@dataclass(frozen=True)
-class OrgSettings:
-    id: str
-    allow_array_replace: bool = True
-    require_stage_on_create: bool = False
-
-
-@dataclass(frozen=True)
-class KeyGrant:
-    org: str
-    scopes: tuple[str, ...]  # empty = full access
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    seq: int
-    at: float
-    value: Any
-    is_create: bool
-
-
-@dataclass(frozen=True)
-class StoredOutcome:
-    """The stored 2xx answer of an Idempotency-Key: ``scope`` is (org, operation, key)."""
-
-    scope: tuple[str, str, str]
-    created: float
-    fingerprint: str | None
-    status: int
-    body: bytes
-    headers: dict[str, str]
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
@@ -153,6 +95,7 @@ class Store:
         self._versions: dict[str, list[tuple[float, Record]]] = {}
         self._seq = 0
         self._depth = 0
+        self._logs = Logs(self._db, self._lock, self.transaction)
         self._load()
 
     # ---- transactions -------------------------------------------------------------------
@@ -392,66 +335,25 @@ class Store:
 
     # ---- logs ---------------------------------------------------------------------------
     def log_mutation(self, entry: dict[str, Any]) -> None:
-        self._append("mutations", _MUTATION_COLUMNS, entry)
+        self._logs.append("mutations", entry)
 
     def mutations(self, since: int = 0) -> list[dict[str, Any]]:
-        return self._read("mutations", _MUTATION_COLUMNS, since)
+        return self._logs.read("mutations", since)
 
     def log_request(self, entry: dict[str, Any]) -> None:
-        self._append("requests", _REQUEST_COLUMNS, entry)
+        self._logs.append("requests", entry)
 
     def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        return self._read("requests", _REQUEST_COLUMNS, since)
-
-    def _append(self, table: str, columns: tuple[str, ...], entry: dict[str, Any]) -> None:
-        values = [
-            _json_or_none(entry.get(c)) if c in _JSON_COLUMNS else entry.get(c) for c in columns
-        ]
-        marks = ", ".join("?" * len(columns))
-        with self.transaction():
-            self._db.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608 - fixed names
-                values,
-            )
-
-    def _read(self, table: str, columns: tuple[str, ...], since: int) -> list[dict[str, Any]]:
-        """A log, oldest first (entries with ``seq > since``); JSON columns decoded."""
-        names = ("seq", *columns)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {', '.join(names)} FROM {table} WHERE seq > ? ORDER BY seq",  # noqa: S608
-                (since,),
-            ).fetchall()
-        out = []
-        for row in rows:
-            item = dict(zip(names, row, strict=True))
-            for column in _JSON_COLUMNS & set(columns):
-                item[column] = None if item[column] is None else json.loads(item[column])
-            out.append(item)
-        return out
+        return self._logs.read("requests", since)
 
     def reset_logs(self) -> None:
-        with self.transaction():
-            self._db.execute("DELETE FROM mutations")
-            self._db.execute("DELETE FROM requests")
+        self._logs.reset()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
 
-# The two append-only logs: their columns (after ``seq``) and which hold JSON.
-_MUTATION_COLUMNS = (
-    "at",
-    "org",
-    "method",
-    "path",
-    "idempotency_key",
-    "record_id",
-    "object_type",
-    "operation",
-    "changes",
-)
 _INSERT_RECORD = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_VERSION = (
     "INSERT INTO record_versions (id, at, updated_at, trashed, fields, relationships) "
@@ -476,22 +378,3 @@ def _record_row(r: Record) -> tuple[Any, ...]:
 def _version_row(r: Record, at: float) -> tuple[Any, ...]:
     """The state of ``r`` as a version starting at ``at``."""
     return (r.id, at, r.updated_at, int(r.trashed), _dumps(r.fields), _dumps(r.relationships))
-
-
-_REQUEST_COLUMNS = (
-    "at",
-    "org",
-    "method",
-    "path",
-    "query",
-    "category",
-    "status",
-    "idempotency_key",
-    "body",
-    "fault",
-)
-_JSON_COLUMNS = frozenset({"changes", "body"})
-
-
-def _json_or_none(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)

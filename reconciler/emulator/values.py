@@ -1,10 +1,11 @@
-"""Write validation, coercion and display of field values, one rule per value type (digest §3).
+"""Write validation and coercion of field values, one rule per value type (digest §3).
 
 ``coerce`` turns a bare JSON value from a create/update body into the stored value (or raises
-``ApiError`` 400 ``invalid_type`` naming ``fields.<key>``); ``display`` renders a stored value as
-the readable ``displayValue`` of field history; ``normalize_phone`` is shared with filters.py.
-Select fields (option id or label) and ``$stage`` pipeline rules live in operations.py because
-they need the whole request (the ``$pipeline`` hint). Called by operations.py and filters.py.
+``ApiError`` 400 ``invalid_type`` naming ``fields.<key>``); ``normalize_phone`` and
+``parse_datetime`` are shared with filters.py, the timestamp format with the wire shape. How a
+stored value reads as text is display.py's. Select fields (option id or label) and ``$stage``
+pipeline rules live in validation.py because they need the whole request (the ``$pipeline``
+hint). Called by validation.py, filters.py, wire.py, history.py and display.py.
 """
 
 from __future__ import annotations
@@ -381,57 +382,3 @@ def _social(f: FieldDef, value: Any) -> str:
             _param(f),
         )
     return candidate
-
-
-def full_name_text(value: Any) -> str:
-    if not isinstance(value, dict):
-        return ""
-    return " ".join(str(value[p]) for p in FULL_NAME_PARTS if value.get(p))
-
-
-def address_text(value: Any) -> str:
-    if not isinstance(value, dict):
-        return ""
-    city_line = " ".join(str(value[p]) for p in ("state", "postalCode") if value.get(p))
-    parts = [
-        value.get("street"),
-        value.get("street2"),
-        value.get("city"),
-        city_line,
-        value.get("country"),
-    ]
-    return ", ".join(str(p) for p in parts if p)
-
-
-def _number_text(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.2f}".rstrip("0")
-
-
-def display(f: FieldDef, value: Any) -> str:
-    """Readable rendering for field history ``displayValue``: labels for selects, text else."""
-    if value is None:
-        return ""
-    vt = f.value_type
-    if vt == "SINGLE_SELECT":
-        option = f.option_by_id(value)
-        return option.label if option else str(value)
-    if vt == "MULTI_SELECT":
-        labels = []
-        for option_id in value:
-            option = f.option_by_id(option_id)
-            labels.append(option.label if option else option_id)
-        return ", ".join(labels)
-    if vt == "CHECKBOX":
-        return "Yes" if value else "No"
-    if vt == "CURRENCY":
-        amount = f"{value:,.2f}"
-        return f"${amount}" if f.currency == "USD" else f"{amount} {f.currency or ''}".strip()
-    if vt == "NUMBER":
-        return _number_text(value)
-    if vt == "ADDRESS":
-        return address_text(value)
-    if vt == "FULL_NAME":
-        return full_name_text(value)
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)

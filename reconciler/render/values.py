@@ -4,7 +4,8 @@ Option ids and related-record ids are shown by label where the plan knows one (a
 "select values shown by label, relationships by name"). ``safe`` is the one rule for showing a
 string from outside lfr (a CRM value, a record or related-record name, a manifest file name, an
 API error message) on one line: nothing in it can break the line, move the cursor, recolour a
-terminal, hide or reorder text, or become a GitHub Actions workflow command.
+terminal, hide or reorder text, or become a GitHub Actions workflow command; and no API key
+in it (an ``sk_lf_`` token) is shown.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from ..core.redact import redact
 
 _MIDNIGHT_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T00:00:00\.000Z")
 # Every character that does not show as itself on one line, except the plain space (U+0020):
@@ -37,10 +40,11 @@ _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # at the start of a line after any whitespace (TryParseV2 trims it), and the legacy
 # `##[name ...]data` anywhere in a line (TryParse looks for the prefix with IndexOf). Once line
 # breaks are escapes, a string can only start a line where a renderer puts it first, so its own
-# leading `::` (after spaces: every other whitespace is an escape by then) is escaped, and so
+# leading `:` (after spaces: every other whitespace is an escape by then) is escaped, and so
 # is the `[` of every `##[`. Applied to every string, whatever the environment, so the output
 # under GITHUB_ACTIONS is the output everywhere else.
 _LEGACY_COMMAND = "##["
+_KEY_PREFIX = re.compile("sk_lf_", re.IGNORECASE)
 _LEADING_COMMAND = re.compile(r"^( *):")
 
 
@@ -51,11 +55,17 @@ def _escape(char: str) -> str:
 
 def safe(text: str) -> str:
     """``text`` as one inert line: invisible, control and line-breaking characters shown as
-    escapes (``\\n``, ``\\u200b``), and nothing that GitHub Actions would run as a command."""
+    escapes (``\\n``, ``\\u200b``), and nothing that GitHub Actions would run as a command.
+    An ``sk_lf_`` token in it (a CRM value holding a key) shows as ``redact.MARK``."""
+    # Two substring checks first: nearly no string holds "f_" at all (this runs on every one).
+    if ("f_" in text or "F_" in text) and _KEY_PREFIX.search(text) is not None:
+        text = redact(text, "")
     text = INVISIBLE.sub(lambda m: _escape(m.group()), text)
     if _LEGACY_COMMAND in text:
         text = text.replace(_LEGACY_COMMAND, "##\\u005b")
-    if text.lstrip(" ").startswith("::"):
+    # A single leading ':' too: renderers follow a key or name with their own ':' (a field
+    # key ":" would make "    :: manifest ...").
+    if text.lstrip(" ").startswith(":"):
         text = _LEADING_COMMAND.sub(r"\1\\u003a", text, count=1)
     return text
 

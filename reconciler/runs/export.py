@@ -38,6 +38,7 @@ from typing import Any
 from ..adapters.client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
 from ..adapters.loader import load_tree
 from ..adapters.writer import Existing, ExportedFile, Writer
+from ..core.characters import refused_in
 from ..core.desired import build_desired
 from ..core.errors import LfrError, NotFound
 from ..core.model import (
@@ -314,12 +315,17 @@ class _References:
 
 def _candidates(object_type: str, record: Record) -> list[LookupKey]:
     """References that could name ``record``, best first."""
+    # A name or address holding a character no manifest may hold is no reference: the id is.
     if object_type in ("member", "contact"):
-        return [(object_type, "email", e) for e in texts(record.value("$email")) if e.strip()]
+        return [
+            (object_type, "email", e)
+            for e in texts(record.value("$email"))
+            if e.strip() and refused_in(e) is None
+        ]
     if object_type == "account":
         keys: list[LookupKey] = []
         name = record.value("$name")
-        if isinstance(name, str) and name.strip():
+        if isinstance(name, str) and name.strip() and refused_in(name) is None:
             keys.append((object_type, "name", name))
         for url in texts(record.value("$website")):
             host = bare_domain(url)

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..adapters.client import LightfieldClient
 from ..adapters.revision import manifest_revision
 from ..core.desired import cap_problems
-from ..core.diff import DiffOptions, plan_of
+from ..core.diff import DiffOptions, oversized_bodies, plan_of
 from ..core.model import LoadedManifest
 from ..core.org import OrgSchema, option_labels
 from ..core.plan import Plan, RecordChange
@@ -98,6 +98,7 @@ class Planning:
                 change is not None
                 and change.action != "noop"
                 and not link_problems(settled.desired, change, resolution.missing)  # (below)
+                and not oversized_bodies(change)
             ):
                 yield change
         fetched = fetch.result
@@ -106,10 +107,14 @@ class Planning:
             return
         changes = [(s.desired, s.change) for s in fetched.settled if s.change is not None]
         # A write that would link an id with no active record is refused by the API: a problem.
+        # So is a body over the API's size limit.
         unlinkable = [
             problem
             for wanted, change in changes
-            for problem in link_problems(wanted, change, resolution.missing)
+            for problem in (
+                *link_problems(wanted, change, resolution.missing),
+                *oversized_bodies(change),
+            )
         ]
         if unlinkable:
             self.outcome = Outcome(problems=cap_problems(sorted(unlinkable)), manifests=manifests)

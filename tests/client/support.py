@@ -9,11 +9,13 @@ real transport (the emulator's ASGI app) while keeping a copy of what was sent.
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from urllib.parse import unquote
 
 import httpx
 
-from reconciler.adapters.redact import MIN_FRAGMENT
+from reconciler.core.redact import MIN_FRAGMENT
 from reconciler.emulator.clock import ManualClock
 
 FULL_KEY = "sk_lf_demo_full"
@@ -55,12 +57,18 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
 def shown_key_runs(text: str, secrets: tuple[str, ...]) -> list[str]:
     """The runs of MIN_FRAGMENT characters of any of ``secrets`` that ``text`` shows, in any
-    letter case, also once percent-decoded up to three times: what redaction must leave none of."""
+    letter case, also once percent-decoded up to three times, HTML character references and
+    JSON ``\\uXXXX`` escapes decoded: what redaction must leave none of."""
     views = [text.lower()]
     for _ in range(3):
         views.append(unquote(views[-1]))
+    views += [html.unescape(view) for view in views]
+    views += [_JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), view) for view in views]
     shown = "\n".join(views)
     runs = {
         secret.lower()[i : i + MIN_FRAGMENT]

@@ -18,9 +18,9 @@ import pytest
 
 from reconciler.adapters.client import LightfieldClient
 from reconciler.adapters.http import EXCERPT
-from reconciler.adapters.redact import MARK, MIN_FRAGMENT, redact
 from reconciler.adapters.retry import RetryPolicy
 from reconciler.core.errors import ApiError, LfrError, RetryBudgetExhausted, TransportError
+from reconciler.core.redact import MARK, MIN_FRAGMENT, redact
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.server import running_server
@@ -213,6 +213,17 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "encoded once, lower hex": lambda s: _percent(s).lower(),
     "encoded twice": lambda s: quote(_percent(s), safe=""),
     "upper, encoded twice": lambda s: quote(_percent(s.upper()), safe=""),
+    "html decimal references": lambda s: "".join(f"&#{ord(c)};" for c in s),
+    "html hex references": lambda s: "".join(f"&#x{ord(c):x};" for c in s),
+    "html references, zero-padded, some": lambda s: "".join(
+        f"&#X{ord(c):04X};" if i % 2 else c for i, c in enumerate(s)
+    ),
+    "html named underscores": lambda s: s.replace("_", "&lowbar;"),
+    "html named underscores, other name": lambda s: s.replace("_", "&UnderBar;"),
+    "json escapes": lambda s: "".join(f"\\u{ord(c):04x}" for c in s),
+    "json escapes, upper hex, some": lambda s: "".join(
+        f"\\u{ord(c):04X}" if i % 3 == 0 else c for i, c in enumerate(s)
+    ),
 }
 
 
@@ -269,6 +280,11 @@ CONTAINERS: dict[str, Callable[[str], Answer]] = {
                 }
             }
         ).encode(),
+    ),
+    "json, a top-level list (the excerpt path)": lambda e: (
+        400,
+        {"content-type": "application/json"},
+        f'["Authorization: Bearer {e}"]'.encode(),  # JSON escapes stay as sent
     ),
     "json without envelope": lambda e: (
         404,

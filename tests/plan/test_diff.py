@@ -3,6 +3,7 @@ request bodies apply would send. No network: definitions come from the demo org 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -65,6 +66,8 @@ EQUAL = [
     ),
     ("fields: {billingEmails: [B@x.io, a@x.io]}", {"billingEmails": ["a@x.io", "b@X.io"]}),
     ("fields: {billingEmails: a@x.io}", {"billingEmails": ["a@x.io"]}),
+    ("fields: {legalEmail: ADA@Acme.com}", {"legalEmail": "ada@acme.com"}),
+    ("fields: {billingEmails: [b@x.io, A@x.io]}", {"billingEmails": ["B@x.io", "a@x.io"]}),
     ("fields: {phone: '(202) 555-1234 x100'}", {"phone": "+12025551234;ext=100"}),
     ("fields: {$nextSteps: null}", {"$nextSteps": ""}),
     ("fields: {$nextSteps: null}", {}),
@@ -92,6 +95,19 @@ DIFFERENT = [
     ("fields: {$amount: 120000}", {"$amount": 120000.5}, {"$amount": 120000}),
     ("fields: {$nextSteps: null}", {"$nextSteps": "call"}, {"$nextSteps": None}),
     ("fields: {strategic: false}", {}, {"strategic": False}),
+    # An address is sent as written, never casefolded (a longer address, another domain or
+    # mailbox than the one validated).
+    (
+        "fields: {legalEmail: Straße@acme.com}",
+        {"legalEmail": "strasse@acme.com"},
+        {"legalEmail": "Straße@acme.com"},
+    ),
+    ("fields: {legalEmail: jane@İstanbul.com}", {}, {"legalEmail": "jane@İstanbul.com"}),
+    (
+        f"fields: {{billingEmails: [{'ß' * 130}@acme.com]}}",
+        {},
+        {"billingEmails": ["ß" * 130 + "@acme.com"]},
+    ),
     (
         "fields: {$closeDate: 2027-04-01}",
         {"$closeDate": "2027-03-31T00:00:00.000Z"},
@@ -129,6 +145,8 @@ async def test_a_difference_sends_only_the_changed_field(
     result = change(schema, spec, live({**fields, "priority": 3}))
     assert result.action == "update"
     assert [r.body for r in result.requests] == [{"fields": body}]
+    # Byte for byte as sent (an address compares case-insensitively, its JSON does not).
+    assert [json.dumps(r.body) for r in result.requests] == [json.dumps({"fields": body})]
     assert [r.path for r in result.requests] == ["/v1/opportunities/opp_1"]
 
 

@@ -68,6 +68,16 @@ def test_no_string_starts_a_workflow_command() -> None:
     assert safe("::1") == "\\u003a:1"  # an IPv6 loopback too: a rare price for a simple rule
 
 
+def test_no_renderer_can_make_a_command_from_a_string_and_its_own_colon() -> None:
+    """A renderer writes ``{safe(key)}: ...`` (drift, plan, problems): a key ``:`` from the
+    server must not become ``    :: manifest ...`` at a line start."""
+    for text in (":", " :", "  :x", ":\n", ": :"):
+        for composed in (f"    {safe(text)}: manifest 1", f"{safe(text)}:", f"~ {safe(text)}:"):
+            assert not composed.lstrip().lstrip("~ ").startswith("::"), composed
+    assert safe(":") == "\\u003a"
+    assert safe("a:b") == "a:b"  # only the start of a string matters
+
+
 def test_json_escapes_the_same_characters_and_reads_back_exactly() -> None:
     # Surrogates one at a time: JSON reads an escaped high-low pair as one character.
     visible = sorted(ch for ch in DOCUMENTED if unicodedata.category(ch) != "Cs")

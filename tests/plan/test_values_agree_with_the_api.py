@@ -25,8 +25,10 @@ from reconciler.core.diff import DiffOptions, diff_record
 from reconciler.core.errors import ApiError
 from reconciler.core.model import parse_manifests
 from reconciler.core.org import OrgSchema
+from reconciler.core.plan import MAX_BODY_BYTES
 from reconciler.core.vocabulary import Document
 from reconciler.emulator import Emulator
+from reconciler.emulator.body import MAX_BODY_BYTES as API_MAX_BODY_BYTES
 from reconciler.runs.plan import run_plan
 from tests.demo import (
     ACME_COM,
@@ -55,7 +57,9 @@ GOOD: dict[str, list[Any]] = {
     "CHECKBOX": [True, False],
     "DATETIME": ["2027-03-31", "2027-03-31T12:00:00Z", "2027-03-31T12:00:00+02:00",
                  "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2027-03-31T12:00:00.123Z"],
-    "EMAIL": ["ada@acme.com", "Ada.Lovelace+crm@sub.acme.co.uk", "ünï@exämple.de"],
+    "EMAIL": ["ada@acme.com", "Ada.Lovelace+crm@sub.acme.co.uk", "ünï@exämple.de",
+              # Casefolding changes these: longer than 254, a dotted i in the domain, ss.
+              "ß" * 130 + "@acme.com", "jane@İstanbul.com", "Straße@acme.com"],
     "TELEPHONE": ["+12025551234", "(202) 555-1234 x100", "5551234", "+44 20 7946 0958"],
     "URL": ["https://acme.com", "acme.com", "http://acme.com:8080/a?b=c#d", "HTTPS://ACME.COM",
             "https://192.168.1.10/x", "https://xn--nicode-2ya.com", "https://ünicode.com/p"],
@@ -277,5 +281,46 @@ async def test_a_green_plan_links_only_ids_the_api_accepts(
                         tally.green_but_refused.append(f"{key}={raw!r}: {refused}")
     print(tally.report("relationship ids"))
     assert tally.cases >= 120 and tally.sent >= 6
+    assert tally.green_but_refused == []
+    assert tally.stricter == []
+
+
+@pytest.mark.anyio
+async def test_a_green_plan_never_sends_a_body_over_the_apis_size_limit(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    """A manifest under the 1 MiB file cap can make a larger body: JSON doubles every ``\\``
+    and ``"``. Around the limit, by each of them, plan is green exactly when the API
+    takes the body as sent; a refusal names the key's line."""
+    assert MAX_BODY_BYTES == API_MAX_BODY_BYTES
+    tally = Tally()
+    envelope = len('{"fields":{"$nextSteps":""}}')
+    # (Plain text cannot reach the limit from a file under the cap: only escapes can.)
+    for char, cost in [("\\", 2), ('"', 2)]:
+        for excess in (-cost, 0, 1, cost, 700_000 * cost - MAX_BODY_BYTES):
+            tally.cases += 1
+            count = (MAX_BODY_BYTES - envelope + excess) // cost
+            value = char * count
+            quoted = "'" + value.replace("'", "''") + "'"
+            write(
+                "case.yaml", opportunity("case", ACME_RENEWAL, f"fields:\n  $nextSteps: {quoted}")
+            )
+            outcome = await run_plan(client, manifest_dir, target="t")
+            refused = await _accepted(client, {"fields": {"$nextSteps": value}})
+            if outcome.plan is None:
+                assert [(p.file, p.line) for p in outcome.problems] == [("manifests/case.yaml", 8)]
+                assert "bytes" in outcome.problems[0].message
+                if refused is None:
+                    tally.stricter.append(f"{count} × {char!r}")
+                continue
+            tally.green += 1
+            for change in outcome.plan.records:
+                for request in change.requests:
+                    tally.sent += 1
+                    refused = await _accepted(client, request.body)
+                    if refused is not None:
+                        tally.green_but_refused.append(f"{count} × {char!r}: {refused}")
+    print(tally.report("bodies around the size limit"))
+    assert tally.cases == 10 and tally.green >= 4
     assert tally.green_but_refused == []
     assert tally.stricter == []

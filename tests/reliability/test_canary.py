@@ -24,8 +24,8 @@ from typer.testing import CliRunner, Result
 
 from reconciler.adapters.client import API_VERSION
 from reconciler.adapters.http import EXCERPT
-from reconciler.adapters.redact import MIN_FRAGMENT
 from reconciler.cli import app
+from reconciler.core.redact import MIN_FRAGMENT
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES

@@ -8,8 +8,10 @@ Owned here so the rule is one function the client applies to every server-provid
 - any run of at least ``MIN_FRAGMENT`` consecutive characters of the configured key (the
   whole key, or a page that cut it short at either end), or the whole key if it is shorter.
 
-A character is matched as itself or as ``%HH`` after any number of encoding rounds (``%5F``,
-``%255F``, ...): what a URL encoder makes of it, once or repeatedly. The text is not decoded;
+A character is matched as itself, as ``%HH`` after any number of encoding rounds (``%5F``,
+``%255F``, ...): what a URL encoder makes of it, once or repeatedly; as an HTML character
+reference (``&#95;``, ``&#x5f;``, ``&lowbar;``) or a JSON ``\\u005f`` escape (a JSON body cut
+as an excerpt is not decoded). The text is not decoded;
 only the spans that spell a key are replaced, the rest stays as sent. Callers redact first and
 cut excerpts afterwards, so a cut can never leave a partial key behind.
 """
@@ -25,10 +27,23 @@ MARK = "sk_lf_…(redacted)"
 MIN_FRAGMENT = 8
 
 
+# HTML's named references for the characters a key is made of (HTML5 names; the rest are
+# letters and digits, which have none).
+_NAMED = {"_": ("lowbar", "UnderBar"), ".": ("period",), "/": ("sol",), "+": ("plus",),
+          "=": ("equals",), "%": ("percnt",)}  # fmt: skip
+
+
 def _char(c: str) -> str:
-    """``c`` in either case, literally or percent-encoded once or more (``%(25)*HH``)."""
-    codes = "|".join(sorted({f"{ord(v):02X}" for v in (c.lower(), c.upper())}))
-    return f"(?:{re.escape(c)}|%(?:25)*(?:{codes}))"
+    """``c`` in either case, literally, percent-encoded once or more (``%(25)*HH``), as an HTML
+    character reference (``&#115;``, ``&#x73;``, ``&lowbar;``) or a JSON escape (``\\u0073``)."""
+    variants = sorted({c.lower(), c.upper()})
+    codes = "|".join(f"{ord(v):02X}" for v in variants)
+    decimal = "|".join(str(ord(v)) for v in variants)
+    named = "".join(f"|&{name};" for name in _NAMED.get(c, ()))
+    return (
+        f"(?:{re.escape(c)}|%(?:25)*(?:{codes})|&#0*(?:{decimal});?|&#x0*(?:{codes});?"
+        f"|\\\\+u00(?:{codes}){named})"  # \\+: a repr() doubles the backslash
+    )
 
 
 def _spelled(text: str) -> str:
@@ -36,7 +51,12 @@ def _spelled(text: str) -> str:
 
 
 # sk_lf_, then the characters a token is made of (base64, base64url) or their escapes.
-_TOKEN = re.compile(_spelled("sk_lf_") + r"[A-Za-z0-9_\-.~+/=%]+", re.IGNORECASE)
+_TOKEN = re.compile(
+    _spelled("sk_lf_")
+    + r"(?:[A-Za-z0-9_\-.~+/=%]|&#x?[0-9A-Fa-f]+;?|&(?:lowbar|UnderBar|period);"
+    + r"|\\+u[0-9A-Fa-f]{4})+",
+    re.IGNORECASE,
+)
 
 
 @lru_cache(maxsize=8)
