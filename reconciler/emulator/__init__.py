@@ -1,4 +1,4 @@
-"""A faithful local emulator of the Lightfield CRM REST API (design §7).
+"""A faithful local emulator of the Lightfield CRM REST API (architecture.md §7).
 
 ``Emulator`` is an ASGI app on SQLite: embed it in-process through ``httpx.ASGITransport``
 (``emu.app``) or serve it with uvicorn (``server.running_server`` / ``server.serve``). It imports

@@ -1,4 +1,5 @@
-"""Object definitions of the emulated orgs (digest §2.5, §2.6, §2.8, §4) and their wire shape.
+"""Object definitions of the emulated orgs and their wire shape (lightfield-api.md §2.5, §2.6,
+§2.8, §4).
 
 Owns the definition types and their wire shape, and builds each org's definitions from the layout
 in ``data/definitions.json`` (the fields, relationships and select options of opportunities,
@@ -92,7 +93,7 @@ class FieldDef:
     currency: str | None = None
     handle_service: str | None = None
     parent_field_key: str | None = None
-    has_history: bool = True  # False for column-backed fields (digest §2.9)
+    has_history: bool = True  # False for column-backed fields (lightfield-api.md §2.9)
 
     @property
     def system(self) -> bool:

@@ -1,4 +1,4 @@
-"""The emulated API's error type and its wire envelope (digest §1.2).
+"""The emulated API's error type and its wire envelope (lightfield-api.md §1.2).
 
 Every layer of the emulator (values, filters, operations, the HTTP pipeline) raises ``ApiError``;
 only app.py turns it into a response. ``TYPE_FOR_STATUS`` is the documented status → ``type``

@@ -1,4 +1,5 @@
-"""Fault injection for the emulator: the test bench for reliability and benchmarks (design §7).
+"""Fault injection for the emulator: the test bench for reliability and benchmarks
+(architecture.md §7).
 
 Owns the fault configuration (``FaultConfig``: global latency, list lag, an ordered list of
 ``FaultRule``) and the run-time state that decides which request a rule hits (``Faults``).

@@ -1,4 +1,4 @@
-"""List filters ``key[op]=value`` (digest §1.4, §2.6): parsing, validation and matching.
+"""List filters ``key[op]=value`` (lightfield-api.md §1.4, §2.6): parsing, validation and matching.
 
 Owns which operators each value type allows, the ``-op`` negation, the no-operator default
 (``equal`` where legal, else ``contains``), relationship filters (``$account=acc_…``, with
@@ -205,7 +205,8 @@ def _contains(key: str, value: str, *, phone: bool) -> Predicate:
 
 
 def _select_filter_value(defs: ObjectDefs, f: FieldDef, value: str, param: str) -> str:
-    """An option id from a select filter value; ``$pipeline`` takes ids only (digest §2.6)."""
+    """An option id from a select filter value; ``$pipeline`` takes ids only
+    (lightfield-api.md §2.6)."""
     if f.option_by_id(value) is not None:
         return value
     if f.key == "$pipeline":

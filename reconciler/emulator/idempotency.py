@@ -1,10 +1,10 @@
-"""The emulated ``Idempotency-Key`` store (digest §7).
+"""The emulated ``Idempotency-Key`` store (lightfield-api.md §7).
 
 Owns the stored outcomes of keyed POSTs. app.py calls ``begin`` before running a POST that
 carries the header, then exactly one of ``finish`` (the operation answered, an API error
 included; the response is stored only when it is 2xx) or ``abandon`` (anything else went wrong).
 
-Decisions where the docs are open (digest §7 and "Open questions" 2-3):
+Decisions where the docs are open (lightfield-api.md §7 and "Open questions" 2-3):
 
 - Scope: an entry is keyed by (org, operation, key) where ``operation`` is
   ``"METHOD /concrete/path"``. So a key is reusable across entity types and across create vs

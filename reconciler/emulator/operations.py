@@ -203,7 +203,7 @@ class Records:
             self.store.save(record, now)
             link_inverses(self.store, self.defs, record, plans.values(), now)
             # Every written field gets a history entry, even an unchanged value: history reads
-            # collapse consecutive identical values (digest §2.9).
+            # collapse consecutive identical values (lightfield-api.md §2.9).
             self.store.add_history_many(
                 [
                     (record.id, key, now, record.fields.get(key), False)

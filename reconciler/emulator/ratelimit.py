@@ -1,4 +1,4 @@
-"""Per-organisation token buckets of the emulated API (digest §8).
+"""Per-organisation token buckets of the emulated API (lightfield-api.md §8).
 
 Owns the rate categories (Read / Search / Write) and one token bucket per (org, category).
 app.py calls ``category_for`` and ``RateLimiter.take`` once per authenticated request and puts

@@ -70,7 +70,7 @@ def check_not_cleared(defs: ObjectDefs, values: dict[str, Any]) -> None:
     """An update may not clear a required field (nor an opportunity's ``$stage``)."""
     object_type = defs.object_type
     for key in REQUIRED_FIELDS[object_type] + (("$stage",) if object_type == "opportunity" else ()):
-        # Blank is no name, as on create: "CrmAccount requires name field" (digest §1.2).
+        # Blank is no name, as on create: "CrmAccount requires name field" (lightfield-api.md §1.2).
         if key in values and (values[key] is None or _blank(values[key])):
             raise invalid_type(f"'{key}' cannot be cleared.", f"fields.{key}")
 
@@ -141,7 +141,8 @@ def _multi_select(f: FieldDef, raw: Any) -> list[str] | None:
 
 
 def _stage(defs: ObjectDefs, fields_in: dict[str, Any]) -> str | None:
-    """``$stage`` by id or label, with ``$pipeline`` as an optional hint (digest §2.6)."""
+    """``$stage`` by id or label, with ``$pipeline`` as an optional hint
+    (lightfield-api.md §2.6)."""
     stage_def = defs.fields["$stage"]
     pipeline_def = defs.fields["$pipeline"]
     hint = fields_in.get("$pipeline")

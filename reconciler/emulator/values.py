@@ -1,4 +1,4 @@
-"""Write validation and coercion of field values, one rule per value type (digest §3).
+"""Write validation and coercion of field values, one rule per value type (lightfield-api.md §3).
 
 ``coerce`` turns a bare JSON value from a create/update body into the stored value (or raises
 ``ApiError`` 400 ``invalid_type`` naming ``fields.<key>``); ``normalize_phone`` and
