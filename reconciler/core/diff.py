@@ -1,8 +1,9 @@
 """Desired × live → Plan: the pure heart of lfr (architecture.md §4, §5). No I/O.
 
 Owns how one desired record and its live counterpart turn into a ``RecordChange``: which managed
-keys differ (canonical values compared with ``==`` first; deepdiff only for objects that
-differ, to name the parts; deepdiff types never leave this module), the minimal request bodies
+keys differ (canonical values compared with ``==`` first; deepdiff only on what differs, for
+the detail the plan shows: an object's changed parts, a list's added and removed items; its
+types never leave this module), the minimal request bodies
 (HAS_ONE ``replace``; HAS_MANY ``add``/``remove``, or array ``replace`` when that body is
 smaller and the org allows it), their split when a body would reference more than 25 ids or
 change more than 25 links, and each request's idempotency key.
@@ -219,6 +220,7 @@ def oversized_bodies(change: RecordChange) -> list[Problem]:
 
 def _field_change(desired: DesiredField, live: Any) -> FieldChange | None:
     after = desired.value
+    # `==` on canonical values first (~0.1 µs): deepdiff (~0.15 ms) runs only on what differs.
     if same_value(after, live):
         return None
     if isinstance(after, dict):
@@ -230,21 +232,64 @@ def _field_change(desired: DesiredField, live: Any) -> FieldChange | None:
         return FieldChange(
             desired.key, before, after, desired.origin, _changed_parts(before, after)
         )
+    present = [value for value in (live, after) if value is not None]
+    if present and all(isinstance(value, tuple | list) for value in present):
+        # A list (null: must be empty): the items added and removed.
+        added, removed = _items_changed(live or (), after or ())
+        return FieldChange(desired.key, live, after, desired.origin, (), added, removed)
     return FieldChange(desired.key, live, after, desired.origin)
 
 
-def _changed_parts(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, ...]:
-    # Imported on first use: only objects that differ need it, and it costs ~75 ms to import.
+def _deepdiff(before: Any, after: Any) -> Any:
+    """deepdiff's tree of ``before`` → ``after``; its types never leave this module."""
+    # Imported on first use: only values that differ need it, and it costs ~75 ms to import.
     from deepdiff import DeepDiff
 
-    # 37 and 37.0 are one number to the API, as to the `==` that found the object changed.
-    difference = DeepDiff(
-        before, after, ignore_order=True, ignore_numeric_type_changes=True, view="tree"
-    )
+    # Lists are sets here (canonical forms are sorted); 37 and 37.0 are one number to the
+    # API, as to the `==` that found the value changed.
+    return DeepDiff(before, after, ignore_order=True, ignore_numeric_type_changes=True, view="tree")
+
+
+def _changed_parts(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, ...]:
+    difference = _deepdiff(before, after)
     parts = {
         level.path(output_format="list")[0] for report in difference.values() for level in report
     }
     return tuple(sorted(str(part) for part in parts))
+
+
+def _items_changed(
+    before: Sequence[Any], after: Sequence[Any]
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The items ``after`` adds to ``before`` and those it removes, as deepdiff finds them
+    (an item it pairs as changed is one removed and one added)."""
+    from deepdiff.helper import notpresent
+
+    added: list[Any] = []
+    removed: list[Any] = []
+    for report in _deepdiff(list(before), list(after)).values():
+        for found in report:
+            level = found
+            while level.up is not None and len(level.path(output_format="list")) > 1:
+                level = level.up  # a part inside an item (a malformed live list): the item
+            if level.t1 is not notpresent:
+                removed.append(level.t1)
+            if level.t2 is not notpresent:
+                added.append(level.t2)
+    # Items equal under the canonical `==` (an e-mail address differing only in case, which
+    # deepdiff's hashes tell apart) are neither added nor removed.
+    return (
+        _sorted(item for item in added if item not in before),
+        _sorted(item for item in removed if item not in after),
+    )
+
+
+def _sorted(found: Iterable[Any]) -> tuple[Any, ...]:
+    items = list(found)
+    try:
+        return tuple(sorted(dict.fromkeys(items)))
+    except TypeError:  # a malformed live list (objects, mixed types): as deepdiff gave them
+        return tuple(items)
 
 
 def _field_body_value(change: FieldChange, live: Any) -> Any:

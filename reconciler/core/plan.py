@@ -31,8 +31,14 @@ class FieldChange:
     before: Any
     after: Any
     origin: Origin
-    # For objects (ADDRESS, FULL_NAME): the parts that differ, e.g. ("city",).
+    # deepdiff's detail of the difference (``core.diff``), what the plan shows of an update.
+    # For objects (ADDRESS, FULL_NAME): the parts that differ, e.g. ("city",); their values
+    # are ``before[part]`` and ``after[part]``.
     parts: tuple[str, ...] = ()
+    # For lists (MULTI_SELECT; EMAIL / URL / TELEPHONE with multiple values): the items the
+    # update adds and removes, in the canonical (sorted) order.
+    added: tuple[Any, ...] = ()
+    removed: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,8 @@ def _record_to_dict(record: RecordChange) -> dict[str, Any]:
                 "before": plain(c.before),
                 "after": plain(c.after),
                 "parts": list(c.parts),
+                "added": plain(c.added),
+                "removed": plain(c.removed),
                 "origin": {"file": c.origin.file, "line": c.origin.line},
             }
             for c in record.fields
@@ -253,6 +261,8 @@ def _record_from_dict(data: dict[str, Any]) -> RecordChange:
                 _tupled(c["after"]),
                 _origin(c["origin"]),
                 tuple(c.get("parts", ())),
+                _tupled(c.get("added", [])),
+                _tupled(c.get("removed", [])),
             )
             for c in data["fields"]
         ),

@@ -47,7 +47,7 @@ MAX_DEPTH = MANIFEST_DEPTH + 8
 MAX_TEXT = 1024 * 1024  # no manifest (1 MiB) can give a longer string
 # The same characters manifests refuse: invisible in a review, so a reviewer could not see them.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_FROM_CRM = frozenset({"planned_from", "before", "body"})
+_FROM_CRM = frozenset({"planned_from", "before", "body", "removed"})
 _SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -92,6 +92,8 @@ class _Field(_Strict):
     before: JsonValue
     after: JsonValue
     parts: list[Key]
+    added: list[JsonValue]
+    removed: list[JsonValue]
     origin: _Origin
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from ..core.plan import Plan, RecordChange
+from ..core.plan import FieldChange, Plan, RecordChange
 from ..core.reports import ApplyReport, DriftReport
 from .values import link_name, safe, show
 
@@ -103,10 +103,17 @@ def _section(record: RecordChange, plan: Plan) -> str:
     name = _html(record.name)  # <summary> is raw HTML: no Markdown escapes
     rows = ["| key | before | after |", "|---|---|---|"]
     for change in record.fields:
-        before = "" if record.action == "create" else escape(show(change.before, plan.labels))
-        after = escape(show(change.after, plan.labels))
-        rows.append(f"| {code(change.key, cell=True)} | {before} | {after} |")
+        if record.action == "create":
+            after = escape(show(change.after, plan.labels))
+            rows.append(f"| {code(change.key, cell=True)} |  | {after} |")
+        else:
+            rows.extend(_field_rows(change, plan))
     for links in record.relationships:
+        if links.cardinality == "HAS_MANY" and record.action != "create":
+            removed = [escape(link_name(i, plan.labels)) for i in links.remove]
+            added = [escape(link_name(i, plan.labels)) for i in links.add]
+            rows.append(_items_row(code(links.key, cell=True), added, removed))
+            continue
         before, after = _links(links.before, plan.labels), _links(links.after, plan.labels)
         rows.append(f"| {code(links.key, cell=True)} | {before} | {after} |")
     count = len(record.fields) + len(record.relationships)
@@ -123,6 +130,33 @@ def _section(record: RecordChange, plan: Plan) -> str:
             "</details>",
         ]
     )
+
+
+def _field_rows(change: FieldChange, plan: Plan) -> list[str]:
+    """An update of one field as deepdiff's detail shows it: a row per changed part of an
+    object, the items a list loses (before) and gains (after), else the value before → after."""
+    labels = plan.labels
+    if change.parts and isinstance(change.before, dict) and isinstance(change.after, dict):
+        return [
+            f"| {code(f'{change.key}.{part}', cell=True)} | "
+            f"{escape(show(change.before.get(part), labels))} | "
+            f"{escape(show(change.after.get(part), labels))} |"
+            for part in change.parts
+        ]
+    key = code(change.key, cell=True)
+    if change.added or change.removed:
+        added = [escape(show(item, labels)) for item in change.added]
+        removed = [escape(show(item, labels)) for item in change.removed]
+        return [_items_row(key, added, removed)]
+    before, after = escape(show(change.before, labels)), escape(show(change.after, labels))
+    return [f"| {key} | {before} | {after} |"]
+
+
+def _items_row(key: str, added: list[str], removed: list[str]) -> str:
+    """A list's change: what it loses under before, what it gains under after (escaped)."""
+    before = "<br>".join(f"- {item}" for item in removed)
+    after = "<br>".join(f"+ {item}" for item in added)
+    return f"| {key} | {before} | {after} |"
 
 
 def _where(record: RecordChange) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..core.plan import Plan, RecordChange, RelationshipChange
+from ..core.plan import FieldChange, Plan, RecordChange, RelationshipChange
 from ..core.reports import ApplyReport, DriftReport
 from ..core.vocabulary import Problem
 from .values import link_name, safe, show
@@ -56,18 +56,37 @@ def _record(record: RecordChange, plan: Plan, paint: Paint) -> list[str]:
     head = f"{symbol} {safe(record.name)} ({what})  {safe(str(record.origin))}"
     lines = [paint(symbol, head) if symbol.strip() else head]
     for change in record.fields:
-        marker = "+" if record.action == "create" else "~"
         if record.action == "create":
-            text = f"    + {safe(change.key)}: {show(change.after, plan.labels)}"
+            lines.append(paint("+", f"    + {safe(change.key)}: {show(change.after, plan.labels)}"))
         else:
-            before, after = show(change.before, plan.labels), show(change.after, plan.labels)
-            text = f"    ~ {safe(change.key)}: {before} → {after}"
-        lines.append(paint(marker, text))
+            lines.extend(_field(change, plan, paint))
     for link in record.relationships:
         lines.extend(_relationship(link, plan, paint))
     if len(record.requests) > 1:
         lines.append(f"    ({len(record.requests)} requests: split to stay within API limits)")
     return lines
+
+
+def _field(change: FieldChange, plan: Plan, paint: Paint) -> list[str]:
+    """An update of one field as deepdiff's detail shows it: an object's changed parts, a
+    list's added and removed items, else the value before → after."""
+    key, labels = safe(change.key), plan.labels
+    if change.parts and isinstance(change.before, dict) and isinstance(change.after, dict):
+        return [
+            paint(
+                "~",
+                f"    ~ {key}.{safe(part)}: {show(change.before.get(part), labels)} → "
+                f"{show(change.after.get(part), labels)}",
+            )
+            for part in change.parts
+        ]
+    if change.added or change.removed:
+        lines = [paint("~", f"    ~ {key}:")]
+        lines += [paint("+", f"        + {show(item, labels)}") for item in change.added]
+        lines += [paint("-", f"        - {show(item, labels)}") for item in change.removed]
+        return lines
+    before, after = show(change.before, labels), show(change.after, labels)
+    return [paint("~", f"    ~ {key}: {before} → {after}")]
 
 
 def _relationship(link: RelationshipChange, plan: Plan, paint: Paint) -> list[str]:

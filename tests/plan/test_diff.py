@@ -4,6 +4,8 @@ request bodies apply would send. No network: definitions come from the demo org 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -278,3 +280,77 @@ async def test_a_create_with_links_beyond_one_body_is_its_own_rebuild(schema: Or
         # What it shows decides what it sends: another target, another body.
         shown = replace(create, fields=(replace(create.fields[0], after="Other"),))
         assert rebuilt(shown, options).requests[0].body != create.requests[0].body
+
+
+def option(schema: OrgSchema, key: str, label: str) -> str:
+    _, by_label = schema.option_index(key)
+    (found,) = by_label[label.casefold()]
+    return found.id
+
+
+@pytest.mark.anyio
+async def test_list_change_is_the_items_added_and_removed(schema: OrgSchema) -> None:
+    platform, support, analytics = (
+        option(schema, "products", label) for label in ("Platform", "Support", "Analytics")
+    )
+    record = live({"products": [support, platform]})
+    (field,) = change(schema, "fields: {products: [Platform, Analytics]}", record).fields
+    assert (field.added, field.removed, field.parts) == ((analytics,), (support,), ())
+    # `null` (must be empty) removes every item; a list on an empty field adds every one.
+    (field,) = change(schema, "fields: {products: null}", record).fields
+    assert (field.added, field.removed) == ((), tuple(sorted((platform, support))))
+    (field,) = change(schema, "fields: {products: [Support]}", live()).fields
+    assert (field.added, field.removed) == ((support,), ())
+
+
+@pytest.mark.anyio
+async def test_list_detail_follows_the_canonical_comparison(schema: OrgSchema) -> None:
+    # E-mail addresses compare case-insensitively: one differing only in case is kept, not
+    # shown as removed and added again (deepdiff alone would tell them apart).
+    record = live({"billingEmails": ["AP@acme.com", "old@acme.com"]})
+    spec = "fields: {billingEmails: [ap@acme.com, new@acme.com]}"
+    (field,) = change(schema, spec, record).fields
+    assert (field.added, field.removed) == (("new@acme.com",), ("old@acme.com",))
+
+
+@pytest.mark.anyio
+async def test_object_change_names_only_changed_parts_with_no_list_detail(
+    schema: OrgSchema,
+) -> None:
+    record = live({"signatory": {"firstName": "Ann", "lastName": "Lee"}})
+    spec = "fields: {signatory: {firstName: Anne, lastName: Lee}}"
+    (field,) = change(schema, spec, record).fields
+    assert (field.parts, field.added, field.removed) == (("firstName",), (), ())
+    assert (field.before["firstName"], field.after["firstName"]) == ("Ann", "Anne")
+
+
+@pytest.mark.anyio
+async def test_scalar_change_has_no_detail(schema: OrgSchema) -> None:
+    (field,) = change(schema, "fields: {$amount: 5}", live({"$amount": 4})).fields
+    assert (field.parts, field.added, field.removed) == ((), (), ())
+
+
+def test_deepdiff_runs_only_on_values_that_differ() -> None:
+    # `==` on canonical values decides; deepdiff (imported on first use) only details what
+    # differs. In a fresh interpreter: a plan of equal values never loads it, one change does.
+    script = """
+import sys
+from reconciler.core.diff import DiffOptions, rebuilt
+from reconciler.core.plan import FieldChange, RecordChange
+from reconciler.core.vocabulary import Origin
+
+at = Origin("t.yaml", 1)
+def planned(after):
+    shown = (FieldChange("products", ("opt_a",), after, at),)
+    return RecordChange("update", "t", "opp_1", at, fields=shown,
+                        planned_from={"products": ("opt_a",)})
+options = DiffOptions("git:abc", "https://api.example")
+same = rebuilt(planned(("opt_a",)), options)
+print(same.action, "deepdiff" in sys.modules)
+other = rebuilt(planned(("opt_b",)), options)
+print(other.fields[0].added, "deepdiff" in sys.modules)
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert run.stdout.split("\n")[:2] == ["noop False", "('opt_b',) True"]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.core.diff import DiffOptions, rebuilt
 from reconciler.core.plan import (
     FieldChange,
     Plan,
@@ -22,6 +23,7 @@ from reconciler.core.plan import (
     plan_from_dict,
     plan_to_dict,
 )
+from reconciler.core.saved_plan import parse_saved_plan
 from reconciler.core.vocabulary import Origin, Problem
 from reconciler.render import github, markdown, text
 from reconciler.render import json as json_render
@@ -232,3 +234,85 @@ def test_markdown_links_a_record_only_by_a_plain_url() -> None:
     assert "[open in Lightfield](https://crm.lightfield.app/o/opp_acme)" in markdown.render_plan(
         PLAN
     )
+
+
+# An update whose detail comes from the real diff (``rebuilt`` runs deepdiff on each differing
+# value): a multi-select, an e-mail list, an ADDRESS and a FULL_NAME, hostile values included.
+_D = Origin("manifests/globex.yaml", 4)
+_DETAIL_FROM = {
+    "products": ("opt_platform", "opt_support"),
+    "billingEmails": ("ap@globex.example", "x@evil.example\n::error::pwned"),
+    "shippingAddress": {"city": "Oslo", "street": "Karl Johans gate 1", "country": EVIL},
+    "signatory": {"firstName": "Ann", "lastName": "Lee"},
+}
+DETAIL_PLAN = Plan(
+    revision=PLAN.revision,
+    target=PLAN.target,
+    labels={
+        "opt_platform": "Platform",
+        "opt_support": "Support",
+        "opt_analytics": "Analytics",
+        "opt_evil": "Evil | *label* <b>@octocat</b>",
+    },
+    records=(
+        rebuilt(
+            RecordChange(
+                action="update",
+                name="globex-renewal",
+                id="opp_globex",
+                origin=_D,
+                fields=(
+                    FieldChange(
+                        "products", None, ("opt_analytics", "opt_evil", "opt_platform"), _D
+                    ),
+                    FieldChange("billingEmails", None, ("ap@globex.example",), _D),
+                    FieldChange(
+                        "shippingAddress",
+                        None,
+                        {"city": "Bergen", "street": "Karl Johans gate 1", "country": "NO"},
+                        _D,
+                    ),
+                    FieldChange("signatory", None, {"firstName": "Anne", "lastName": "Lee"}, _D),
+                ),
+                planned_from=_DETAIL_FROM,
+            ),
+            DiffOptions(PLAN.revision, PLAN.target),
+        ),
+    ),
+)
+
+
+def test_text_golden_shows_deepdiffs_detail() -> None:
+    rendered = text.render_plan(DETAIL_PLAN)
+    check_golden("plan_detail.txt", rendered)
+    assert "        + Analytics\n" in rendered and "        - Support\n" in rendered
+    assert '    ~ shippingAddress.city: "Oslo" → "Bergen"\n' in rendered
+    assert '    ~ signatory.firstName: "Ann" → "Anne"\n' in rendered
+    assert "street" not in rendered and "lastName" not in rendered  # unchanged parts
+    assert '        - "x@evil.example\\n::error::pwned"\n' in rendered
+
+
+def test_markdown_golden_shows_deepdiffs_detail() -> None:
+    rendered = markdown.render_plan(DETAIL_PLAN)
+    check_golden("plan_detail.md", rendered)
+    assert "| `products` | - Support | + Analytics<br>+ Evil \\| " in rendered
+    assert '| `shippingAddress.city` | "Oslo" | "Bergen" |' in rendered
+    assert '| `signatory.firstName` | "Ann" | "Anne" |' in rendered
+    assert "street" not in rendered and "lastName" not in rendered
+    assert "<b>@" not in rendered and "@octocat" not in rendered and "\x1b" not in rendered
+
+
+def test_json_carries_deepdiffs_detail_and_round_trips() -> None:
+    data = json.loads(json_render.render_plan(DETAIL_PLAN))
+    fields = {f["key"]: f for f in data["records"][0]["fields"]}
+    detail = {k: (f["parts"], f["added"], f["removed"]) for k, f in fields.items()}
+    assert detail == {
+        "products": ([], ["opt_analytics", "opt_evil"], ["opt_support"]),
+        "billingEmails": ([], [], ["x@evil.example\n::error::pwned"]),
+        "shippingAddress": (["city", "country"], [], []),
+        "signatory": (["firstName"], [], []),
+    }
+    assert plan_from_dict(data) == DETAIL_PLAN
+    # As a saved plan (strict shape, every record rebuilt and compared) it is accepted.
+    raw = json_render.render_plan(DETAIL_PLAN).encode()
+    assert parse_saved_plan(raw, "plan.json", target=PLAN.target) == DETAIL_PLAN
