@@ -13,10 +13,10 @@ import pytest
 
 from reconciler.adapters.loader import load_bytes
 from reconciler.core.desired import build_desired
-from reconciler.core.diff import DiffOptions, diff_record, rebuilt
+from reconciler.core.diff import DiffOptions, diff_record, plan_of, rebuilt
 from reconciler.core.model import DesiredRecord, parse_manifests
 from reconciler.core.org import OrgSchema
-from reconciler.core.plan import RecordChange
+from reconciler.core.plan import RecordChange, plan_from_dict, plan_to_dict
 from reconciler.core.records import Record
 from tests.demo import ACME_COM, ALEX, JANE, NINA, PRIYA, SAM, opportunity
 
@@ -304,13 +304,28 @@ async def test_list_change_is_the_items_added_and_removed(schema: OrgSchema) -> 
 
 
 @pytest.mark.anyio
-async def test_list_detail_follows_the_canonical_comparison(schema: OrgSchema) -> None:
-    # E-mail addresses compare case-insensitively: one differing only in case is kept, not
-    # shown as removed and added again (deepdiff alone would tell them apart).
+async def test_list_detail_shows_an_address_whose_case_changes(schema: OrgSchema) -> None:
+    # Addresses are compared case-insensitively (no change for case alone), but once the list
+    # is written it is sent as written: the plan shows the new spelling replacing the old, and
+    # a saved plan (plain text, no EmailAddress) rebuilds to the same detail.
     record = live({"billingEmails": ["AP@acme.com", "old@acme.com"]})
     spec = "fields: {billingEmails: [ap@acme.com, new@acme.com]}"
-    (field,) = change(schema, spec, record).fields
-    assert (field.added, field.removed) == (("new@acme.com",), ("old@acme.com",))
+    result = change(schema, spec, record)
+    (field,) = result.fields
+    assert (field.added, field.removed) == (
+        ("ap@acme.com", "new@acme.com"),
+        ("AP@acme.com", "old@acme.com"),
+    )
+    saved = plan_from_dict(plan_to_dict(plan_of([result], OPTIONS)))
+    assert rebuilt(saved.records[0], OPTIONS).fields == saved.records[0].fields
+    assert (
+        change(
+            schema,
+            "fields: {billingEmails: [ap@acme.com]}",
+            live({"billingEmails": ["AP@acme.com"]}),
+        ).action
+        == "noop"
+    )
 
 
 @pytest.mark.anyio
