@@ -23,7 +23,7 @@ from reconciler.core.plan import (
     plan_from_dict,
     plan_to_dict,
 )
-from reconciler.core.saved_plan import parse_saved_plan
+from reconciler.core.saved_plan import SavedPlanError, parse_saved_plan
 from reconciler.core.vocabulary import Origin, Problem
 from reconciler.render import github, markdown, text
 from reconciler.render import json as json_render
@@ -316,3 +316,8 @@ def test_json_carries_deepdiffs_detail_and_round_trips() -> None:
     # As a saved plan (strict shape, every record rebuilt and compared) it is accepted.
     raw = json_render.render_plan(DETAIL_PLAN).encode()
     assert parse_saved_plan(raw, "plan.json", target=PLAN.target) == DETAIL_PLAN
+    # A saved plan cannot show a detail other than its values' (it is rebuilt and compared).
+    forged = json.loads(raw)
+    forged["records"][0]["fields"][0]["removed"] = []
+    with pytest.raises(SavedPlanError, match=r"records\[0\]\.fields\[0\]: differs"):
+        parse_saved_plan(json.dumps(forged).encode(), "plan.json", target=PLAN.target)
