@@ -41,7 +41,8 @@ def job() -> dict[str, Any]:
 
 
 def comment_step() -> dict[str, Any]:
-    (step,) = [s for s in job()["steps"] if s.get("name") == "Post or update the plan comment"]
+    steps: list[dict[str, Any]] = job()["steps"]
+    (step,) = [s for s in steps if s.get("name") == "Post or update the plan comment"]
     return step
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from reconciler.cli import app
 from reconciler.core.plan import plan_from_dict
@@ -31,7 +31,7 @@ def server() -> Iterator[tuple[Emulator, str]]:
         yield emu, base_url
 
 
-def invoke(args: list[str], env: dict[str, str] | None = None) -> object:
+def invoke(args: list[str], env: dict[str, str] | None = None) -> Result:
     runner = CliRunner(env={"LIGHTFIELD_API_KEY": None, "CI": None, **(env or {})})
     return runner.invoke(app, args, catch_exceptions=False)
 
