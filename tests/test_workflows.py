@@ -21,7 +21,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.emulator import Emulator
-from tests.demo import ACME_RENEWAL, FULL_KEY, READ_KEY
+from tests.support.demo import ACME_RENEWAL, FULL_KEY, READ_KEY
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / ".github" / "workflows"

@@ -28,8 +28,8 @@ from lightfield.types import OpportunityDefinitionsResponse
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
-
-from .support import READ_KEY, Demo, Served
+from tests.support.demo import READ_KEY
+from tests.support.sdk import Demo, Served
 
 
 def _start(stack: ExitStack, **options: Any) -> Served:

@@ -9,7 +9,7 @@ import lightfield
 import pytest
 from lightfield import Lightfield
 
-from .support import Demo, error_of, parse_timestamp, unique
+from tests.support.sdk import Demo, error_of, parse_timestamp, unique
 
 
 def test_account_definitions(sdk: Lightfield) -> None:

@@ -14,16 +14,9 @@ import pytest
 from lightfield import Lightfield, Omit
 from lightfield.types import OpportunityDefinitionsResponse
 
-from .support import (
-    API_VERSION,
-    FULL_KEY,
-    Demo,
-    Served,
-    create_opportunity,
-    error_of,
-    linked,
-    unique,
-)
+from tests.support.demo import FULL_KEY
+from tests.support.emulator import VERSION as API_VERSION
+from tests.support.sdk import Demo, Served, create_opportunity, error_of, linked, unique
 
 
 @pytest.fixture

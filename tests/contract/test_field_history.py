@@ -12,7 +12,7 @@ import pytest
 from lightfield import Lightfield
 from lightfield.types import OpportunityDefinitionsResponse
 
-from .support import Demo, create_opportunity, error_of, parse_timestamp
+from tests.support.sdk import Demo, create_opportunity, error_of, parse_timestamp
 
 
 @dataclass(frozen=True)

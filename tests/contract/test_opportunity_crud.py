@@ -13,7 +13,7 @@ import pytest
 from lightfield import AsyncLightfield, Lightfield
 from lightfield.types import OpportunityDefinitionsResponse
 
-from .support import Demo, Served, create_opportunity, error_of, parse_timestamp, unique
+from tests.support.sdk import Demo, Served, create_opportunity, error_of, parse_timestamp, unique
 
 
 def _stage_options(definitions: OpportunityDefinitionsResponse) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ import pytest
 from lightfield import Lightfield
 from lightfield.types import OpportunityCreateResponse, OpportunityDefinitionsResponse
 
-from .support import create_opportunity, error_of, unique
+from tests.support.sdk import create_opportunity, error_of, unique
 
 
 @pytest.fixture

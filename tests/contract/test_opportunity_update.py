@@ -17,9 +17,8 @@ from lightfield.types import OpportunityDefinitionsResponse
 from lightfield.types.opportunity_definitions_response import FieldDefinitions
 from pydantic import BaseModel
 
-from tests.demo import WRITABLE_VALUE_TYPES
-
-from .support import Demo, create_opportunity, error_of, linked, parse_timestamp, unique
+from tests.support.demo import WRITABLE_VALUE_TYPES
+from tests.support.sdk import Demo, create_opportunity, error_of, linked, parse_timestamp, unique
 
 # Maintained from the other side (SDK docstrings); never written by a client.
 READ_ONLY_RELATIONSHIPS = frozenset({"$task", "$note", "$meeting"})

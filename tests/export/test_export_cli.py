@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from reconciler.cli import app
-from tests.demo import ACME_RENEWAL, INITECH
+from tests.support.demo import ACME_RENEWAL, INITECH
 
 DEMO_OPPORTUNITIES = 17
 

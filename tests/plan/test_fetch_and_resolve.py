@@ -15,8 +15,8 @@ from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.runs.plan import run_plan
-from tests.demo import ACME_COM as ACME
-from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
+from tests.support.demo import ACME_COM as ACME
+from tests.support.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
 
 
 def categories(emu: Emulator) -> Counter[str]:

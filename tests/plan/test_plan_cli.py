@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 from reconciler.cli import app
 from reconciler.core.plan import plan_from_dict
 from reconciler.emulator import Emulator
-from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
+from tests.support.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
 
 REPO = Path(__file__).resolve().parents[2]
 

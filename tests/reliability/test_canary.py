@@ -29,8 +29,8 @@ from reconciler.core.redact import MIN_FRAGMENT
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES
-from tests.client.support import shown_key_runs
-from tests.demo import ACME_RENEWAL, NINA, opportunity
+from tests.support.client import shown_key_runs
+from tests.support.demo import ACME_RENEWAL, NINA, opportunity
 
 from .harness import collector, write_manifests
 

@@ -22,7 +22,7 @@ from reconciler.core.org import OrgSchema
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.runs.export import export_opportunities
-from tests.demo import ACME_RENEWAL, FULL_KEY, opportunity
+from tests.support.demo import ACME_RENEWAL, FULL_KEY, opportunity
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "schema" / "manifest.schema.json"

@@ -28,7 +28,7 @@ from reconciler.cli import app
 from reconciler.core.diff import DiffOptions, rebuilt
 from reconciler.core.plan import RecordChange, plan_from_dict, plan_to_dict
 from reconciler.emulator import Emulator
-from tests.demo import (
+from tests.support.demo import (
     ACME_RENEWAL,
     ALEX,
     FULL_KEY,
