@@ -15,7 +15,7 @@ from reconciler.core.org import OrgSchema
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
-from tests.demo import FULL_KEY, WriteManifest
+from tests.support.demo import FULL_KEY, WriteManifest
 
 
 @pytest.fixture

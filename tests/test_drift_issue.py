@@ -1,5 +1,5 @@
 """drift.yml's issue step, run exactly as written (its `run:` in bash, its `env:` filled in) in a
-checkout-like directory against a fake GitHub REST API on loopback (tests/fake_github.py).
+checkout-like directory against a fake GitHub REST API on loopback (tests/support/fake_github.py).
 
 The step edits and closes only the open lfr-drift issues its bot opened: an issue anyone else
 wrote keeps its body and stays open, whatever its label."""
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from tests.fake_github import BOT, TOKEN, FakeGitHub, serving
+from tests.support.fake_github import BOT, TOKEN, FakeGitHub, serving
 
 REPO = Path(__file__).resolve().parents[1]
 STEP = "Open, update or close the drift issue"

@@ -1,7 +1,7 @@
 """plan-comment.yml's comment step, run exactly as written (its `run:` in bash, its `env:` filled
-in) against a fake GitHub REST API on loopback (tests/fake_github.py), with the artifact and the
-pull request made hostile: the artifact is whatever the pull request's own plan.yml wrote, and a
-fork's pull request runs the fork's plan.yml.
+in) against a fake GitHub REST API on loopback (tests/support/fake_github.py), with the artifact
+and the pull request made hostile: the artifact is whatever the pull request's own plan.yml wrote,
+and a fork's pull request runs the fork's plan.yml.
 
 Each test asserts which pull request is commented, which comment is written, and, for forks,
 that the fork's text renders as nothing but plain text (parsed with a CommonMark parser)."""
@@ -20,7 +20,7 @@ import pytest
 from markdown_it import MarkdownIt
 from ruamel.yaml import YAML
 
-from tests.fake_github import BOT, TOKEN, FakeGitHub, serving
+from tests.support.fake_github import BOT, TOKEN, FakeGitHub, serving
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github" / "workflows" / "plan-comment.yml"
@@ -41,7 +41,8 @@ def job() -> dict[str, Any]:
 
 
 def comment_step() -> dict[str, Any]:
-    (step,) = [s for s in job()["steps"] if s.get("name") == "Post or update the plan comment"]
+    steps: list[dict[str, Any]] = job()["steps"]
+    (step,) = [s for s in steps if s.get("name") == "Post or update the plan comment"]
     return step
 
 

@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.emulator import Emulator
-from reconciler.emulator.ratelimit import RateLimitConfig
-from reconciler.emulator.server import running_server
-from tests.demo import ACME_RENEWAL, FULL_KEY, READ_KEY
+from tests.support.demo import ACME_RENEWAL, FULL_KEY, READ_KEY
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -35,13 +32,6 @@ def steps(workflow: str) -> dict[str, dict[str, Any]]:
     data = YAML(typ="safe").load((WORKFLOWS / workflow).read_text())
     (job,) = data["jobs"].values()
     return {step["name"]: step for step in job["steps"] if "name" in step}
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[Emulator, str]]:
-    emu = Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
-    with running_server(emu, host="127.0.0.1", port=0) as base_url:
-        yield emu, base_url
 
 
 class Runner:
@@ -97,11 +87,11 @@ class Runner:
 
 
 @pytest.fixture
-def runner(server: tuple[Emulator, str], tmp_path: Path) -> Runner:
+def runner(server: str, tmp_path: Path) -> Runner:
     import shutil
 
     shutil.copytree(REPO / "manifests", tmp_path / "manifests")
-    return Runner(tmp_path, server[1])
+    return Runner(tmp_path, server)
 
 
 def test_every_lfr_step_is_covered_here() -> None:
@@ -147,8 +137,7 @@ def test_no_workflow_interpolates_expressions_into_a_script() -> None:
                 assert "${{" not in step.get("run", ""), (path.name, job, step.get("name"))
 
 
-def test_pull_request_plan_steps(runner: Runner, server: tuple[Emulator, str]) -> None:
-    emu, _ = server
+def test_pull_request_plan_steps(runner: Runner, emu: Emulator) -> None:
     plan = steps("plan.yml")
     validated = runner.run(plan["Validate manifests (annotations at file:line)"])
     assert validated.returncode == 0, validated.stderr
@@ -180,8 +169,8 @@ def test_invalid_manifests_fail_validation_with_annotations(runner: Runner) -> N
     assert "duplicate key '$amount'" in result.stdout
 
 
-def test_apply_then_drift_steps(runner: Runner, server: tuple[Emulator, str]) -> None:
-    emu, base_url = server
+def test_apply_then_drift_steps(runner: Runner, emu: Emulator, server: str) -> None:
+    base_url = server
     applied = runner.run(steps("apply.yml")["Apply"])
     assert applied.returncode == 0, applied.stderr
     report = (runner.workdir / "apply.md").read_text()

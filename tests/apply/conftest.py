@@ -12,7 +12,7 @@ import pytest
 from reconciler.adapters.client import LightfieldClient
 from reconciler.adapters.retry import RetryPolicy
 from reconciler.emulator import Emulator
-from tests.demo import FULL_KEY
+from tests.support.demo import FULL_KEY
 
 
 class InstantSleep:

@@ -18,7 +18,7 @@ from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.runs.apply import apply_plan
 from reconciler.runs.plan import run_plan
-from tests.demo import (
+from tests.support.demo import (
     ACME_RENEWAL,
     ALEX,
     FULL_KEY,

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from reconciler.cli import app
 from reconciler.emulator import Emulator
-from tests.cli import api, lfr
-from tests.demo import (
+from tests.support.cli import api, lfr
+from tests.support.demo import (
     ACME_RENEWAL,
     ALEX,
     FULL_KEY,

@@ -24,7 +24,7 @@ from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.runs.apply import apply_plan
 from reconciler.runs.plan import run_plan
-from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, opportunity
+from tests.support.demo import ACME_RENEWAL, FULL_KEY, INITECH, opportunity
 
 from .conftest import changes_applied
 

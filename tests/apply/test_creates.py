@@ -17,7 +17,7 @@ from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.runs.apply import apply_plan
 from reconciler.runs.plan import run_plan
-from tests.demo import FULL_KEY, INITECH_ACCOUNT, JANE, WriteManifest
+from tests.support.demo import FULL_KEY, INITECH_ACCOUNT, JANE, WriteManifest
 
 HOOLI = "acc_cm77puc4peiezar"
 

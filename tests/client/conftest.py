@@ -21,8 +21,8 @@ from reconciler.adapters.retry import RetryPolicy
 from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.ratelimit import RateLimitConfig
-
-from .support import FULL_KEY, FakeClock, RecordingTransport
+from tests.support.client import FakeClock, RecordingTransport
+from tests.support.demo import FULL_KEY
 
 ClientFactory = Callable[..., LightfieldClient]
 UNLIMITED = RateConfig(read=None, search=None, write=None)

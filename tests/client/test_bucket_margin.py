@@ -17,8 +17,7 @@ import pytest
 from reconciler.adapters.buckets import Buckets, RateConfig
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.ratelimit import RateLimitConfig, RateLimiter
-
-from .support import FakeClock
+from tests.support.client import FakeClock
 
 JITTER_SECONDS = 0.08  # how much later than it was sent a request may reach the server
 

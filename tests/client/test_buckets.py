@@ -9,8 +9,7 @@ import pytest
 
 from reconciler.adapters.buckets import Buckets, RateConfig, TokenBucket
 from reconciler.emulator.clock import ManualClock
-
-from .support import FakeClock
+from tests.support.client import FakeClock
 
 
 def assert_rate_bound(times: list[float], rate: float, capacity: float) -> None:

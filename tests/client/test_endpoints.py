@@ -17,9 +17,10 @@ from reconciler.core.errors import (
 )
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
+from tests.support.client import RecordingTransport
+from tests.support.demo import FULL_KEY, READ_KEY
 
 from .conftest import ClientFactory
-from .support import FULL_KEY, READ_KEY, RecordingTransport
 
 
 @pytest.mark.anyio

@@ -28,8 +28,7 @@ from reconciler.core.errors import (
     Unprocessable,
 )
 from reconciler.emulator.clock import ManualClock
-
-from .support import FakeClock
+from tests.support.client import FakeClock
 
 KEY = "sk_lf_0_secretvalue42"
 RECORD = {"id": "opp_1", "createdAt": "2026-01-01T00:00:00.000Z", "fields": {}, "relationships": {}}

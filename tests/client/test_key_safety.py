@@ -24,9 +24,10 @@ from reconciler.core.redact import MARK, MIN_FRAGMENT, redact
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.server import running_server
+from tests.support.client import RecordingTransport, shown_key_runs
+from tests.support.demo import FULL_KEY, READ_KEY
 
 from .conftest import ClientFactory
-from .support import FULL_KEY, READ_KEY, RecordingTransport, shown_key_runs
 
 LOGGERS = ("httpx", "httpcore", "reconciler.client", "reconciler")
 

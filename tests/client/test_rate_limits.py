@@ -11,9 +11,9 @@ from reconciler.adapters.client import LightfieldClient
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.ratelimit import RateLimitConfig
+from tests.support.client import FakeClock
 
 from .conftest import ClientFactory
-from .support import FakeClock
 
 
 def limit(emu: Emulator, **per_second: float) -> None:

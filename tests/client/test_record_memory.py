@@ -13,7 +13,7 @@ import tracemalloc
 
 from reconciler.core.records import Record
 from reconciler.emulator import Emulator
-from tests.demo import ACME_RENEWAL
+from tests.support.demo import ACME_RENEWAL
 
 
 def _wire() -> bytes:

@@ -16,9 +16,9 @@ from reconciler.core.errors import (
 )
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
+from tests.support.client import FakeClock, RecordingTransport
 
 from .conftest import ClientFactory
-from .support import FakeClock, RecordingTransport
 
 UPDATE = {"fields": {"$nextSteps": "Send the order form"}}
 

@@ -28,8 +28,8 @@ from lightfield.types import OpportunityDefinitionsResponse
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
-
-from .support import READ_KEY, Demo, Served
+from tests.support.demo import READ_KEY
+from tests.support.sdk import Demo, Served
 
 
 def _start(stack: ExitStack, **options: Any) -> Served:
@@ -58,27 +58,27 @@ def fresh(serve: Callable[..., Served]) -> Served:
 
 
 @pytest.fixture(scope="session")
-def client(served: Served) -> Iterator[Lightfield]:
+def sdk(served: Served) -> Iterator[Lightfield]:
     with served.client() as sdk:
         yield sdk
 
 
 @pytest.fixture(scope="session")
-def read_client(served: Served) -> Iterator[Lightfield]:
+def read_sdk(served: Served) -> Iterator[Lightfield]:
     with served.client(READ_KEY) as sdk:
         yield sdk
 
 
 @pytest.fixture(scope="session")
-def definitions(client: Lightfield) -> OpportunityDefinitionsResponse:
-    return client.opportunity.definitions()
+def definitions(sdk: Lightfield) -> OpportunityDefinitionsResponse:
+    return sdk.opportunity.definitions()
 
 
 @pytest.fixture(scope="session")
-def demo(client: Lightfield) -> Demo:
-    accounts = client.account.list(limit=25).data
-    members = client.member.list(limit=25).data
-    contacts = client.contact.list(limit=25).data
+def demo(sdk: Lightfield) -> Demo:
+    accounts = sdk.account.list(limit=25).data
+    members = sdk.member.list(limit=25).data
+    contacts = sdk.contact.list(limit=25).data
     assert len(accounts) >= 2, "the demo seed should hold at least two accounts"
     assert len(members) >= 2, "the demo seed should hold at least two members"
     assert len(contacts) >= 3, "the demo seed should hold at least three contacts"

@@ -9,22 +9,22 @@ import lightfield
 import pytest
 from lightfield import Lightfield
 
-from .support import Demo, error_of, parse_timestamp, unique
+from tests.support.sdk import Demo, error_of, parse_timestamp, unique
 
 
-def test_account_definitions(client: Lightfield) -> None:
-    definitions = client.account.definitions()
+def test_account_definitions(sdk: Lightfield) -> None:
+    definitions = sdk.account.definitions()
 
     assert definitions.object_type == "account"
     assert definitions.field_definitions["$name"].value_type == "TEXT"
     assert "$opportunity" in definitions.relationship_definitions
 
 
-def test_account_create_retrieve_update_and_find_by_name(client: Lightfield, demo: Demo) -> None:
+def test_account_create_retrieve_update_and_find_by_name(sdk: Lightfield, demo: Demo) -> None:
     name = unique("Account")
     owner = demo.member_ids[0]
 
-    created = client.account.create(
+    created = sdk.account.create(
         fields={"$name": name}, relationships={"$owner": owner}, skip_enrichment=True
     )
     assert created.id.startswith("acc_")
@@ -32,36 +32,36 @@ def test_account_create_retrieve_update_and_find_by_name(client: Lightfield, dem
     assert created.fields["$name"].value == name
     assert created.relationships["$owner"].values == [owner]
 
-    assert client.account.retrieve(created.id).fields["$name"].value == name
+    assert sdk.account.retrieve(created.id).fields["$name"].value == name
 
-    renamed = client.account.update(created.id, fields={"$name": name + " renamed"})
+    renamed = sdk.account.update(created.id, fields={"$name": name + " renamed"})
     assert renamed.fields["$name"].value == name + " renamed"
 
-    found = client.account.list(extra_query={"$name[equal]": name + " renamed"})
+    found = sdk.account.list(extra_query={"$name[equal]": name + " renamed"})
     assert [record.id for record in found.data] == [created.id]
     assert found.total_count == 1
-    assert client.account.list(extra_query={"$name[equal]": name}).total_count == 0
+    assert sdk.account.list(extra_query={"$name[equal]": name}).total_count == 0
 
 
-def test_account_list_pages(client: Lightfield) -> None:
-    whole = client.account.list(limit=25)
-    first = client.account.list(limit=1)
-    second = client.account.list(limit=1, offset=1)
+def test_account_list_pages(sdk: Lightfield) -> None:
+    whole = sdk.account.list(limit=25)
+    first = sdk.account.list(limit=1)
+    second = sdk.account.list(limit=1, offset=1)
 
     assert whole.object == "list"
     assert whole.total_count == first.total_count >= 2
     assert [first.data[0].id, second.data[0].id] == [r.id for r in whole.data[:2]]
 
 
-def test_unknown_account_is_not_found(client: Lightfield) -> None:
+def test_unknown_account_is_not_found(sdk: Lightfield) -> None:
     with pytest.raises(lightfield.NotFoundError) as caught:
-        client.account.retrieve("acc_doesnotexist000")
+        sdk.account.retrieve("acc_doesnotexist000")
 
     assert error_of(caught.value)["type"] == "not_found"
 
 
-def test_contact_definitions(client: Lightfield) -> None:
-    definitions = client.contact.definitions()
+def test_contact_definitions(sdk: Lightfield) -> None:
+    definitions = sdk.contact.definitions()
 
     assert definitions.object_type == "contact"
     assert definitions.field_definitions["$name"].value_type == "FULL_NAME"
@@ -69,11 +69,11 @@ def test_contact_definitions(client: Lightfield) -> None:
     assert definitions.relationship_definitions["$account"].object_type == "account"
 
 
-def test_contact_create_retrieve_update_and_find_by_email(client: Lightfield, demo: Demo) -> None:
+def test_contact_create_retrieve_update_and_find_by_email(sdk: Lightfield, demo: Demo) -> None:
     email = f"{unique('ada').replace(' ', '.')}@example.com"
     account_id = demo.account_ids[0]
 
-    created = client.contact.create(
+    created = sdk.contact.create(
         # The SDK's typed params use snake_case and send the wire's camelCase.
         fields={"$name": {"first_name": "Ada", "last_name": "Lovelace"}, "$email": [email]},
         relationships={"$account": account_id},
@@ -90,28 +90,28 @@ def test_contact_create_retrieve_update_and_find_by_email(client: Lightfield, de
     assert created.fields["$email"].value == [email]
     assert account_id in created.relationships["$account"].values
 
-    retrieved = client.contact.retrieve(created.id)
+    retrieved = sdk.contact.retrieve(created.id)
     assert retrieved.fields["$email"].value == [email]
 
-    updated = client.contact.update(created.id, fields={"$title": "Chief Analyst"})
+    updated = sdk.contact.update(created.id, fields={"$title": "Chief Analyst"})
     assert updated.fields["$title"].value == "Chief Analyst"
     assert updated.fields["$email"].value == [email]
 
-    found = client.contact.list(extra_query={"$email[contains]": email})
+    found = sdk.contact.list(extra_query={"$email[contains]": email})
     assert [record.id for record in found.data] == [created.id]
     assert found.total_count == 1
 
 
-def test_contact_list_pages(client: Lightfield) -> None:
-    whole = client.contact.list(limit=25)
-    offset = client.contact.list(limit=2, offset=1)
+def test_contact_list_pages(sdk: Lightfield) -> None:
+    whole = sdk.contact.list(limit=25)
+    offset = sdk.contact.list(limit=2, offset=1)
 
     assert whole.total_count >= 3
     assert [r.id for r in offset.data] == [r.id for r in whole.data[1:3]]
 
 
-def test_member_list_and_retrieve(client: Lightfield) -> None:
-    page = client.member.list()
+def test_member_list_and_retrieve(sdk: Lightfield) -> None:
+    page = sdk.member.list()
 
     assert page.object == "list"
     assert page.total_count == len(page.data) >= 2
@@ -120,23 +120,23 @@ def test_member_list_and_retrieve(client: Lightfield) -> None:
         assert "@" in member.fields.email.value
         assert member.fields.role.value
         assert member.relationships.user.values, member.id
-        retrieved = client.member.retrieve(member.id)
+        retrieved = sdk.member.retrieve(member.id)
         assert retrieved.model_dump() == member.model_dump()
 
-    one = client.member.list(limit=1, offset=1)
+    one = sdk.member.list(limit=1, offset=1)
     assert [m.id for m in one.data] == [page.data[1].id]
     assert one.total_count == page.total_count
 
 
-def test_unknown_member_is_not_found(client: Lightfield) -> None:
+def test_unknown_member_is_not_found(sdk: Lightfield) -> None:
     with pytest.raises(lightfield.NotFoundError) as caught:
-        client.member.retrieve("mem_doesnotexist000")
+        sdk.member.retrieve("mem_doesnotexist000")
 
     assert error_of(caught.value)["type"] == "not_found"
 
 
-def test_auth_validate_full_key(client: Lightfield) -> None:
-    validation = client.auth.validate()
+def test_auth_validate_full_key(sdk: Lightfield) -> None:
+    validation = sdk.auth.validate()
 
     assert validation.active is True
     assert validation.token_type == "api_key"
@@ -144,8 +144,8 @@ def test_auth_validate_full_key(client: Lightfield) -> None:
     assert validation.scopes == []  # documented: empty means full access
 
 
-def test_auth_validate_read_key(read_client: Lightfield) -> None:
-    validation = read_client.auth.validate()
+def test_auth_validate_read_key(read_sdk: Lightfield) -> None:
+    validation = read_sdk.auth.validate()
 
     assert validation.active is True
     assert validation.scopes, "a restricted key lists its scopes"

@@ -1,7 +1,7 @@
 """Documented error cases come back as the SDK's typed exceptions, with the documented envelope
 ``{"error": {"type", "message", "code"?, "param"?}}`` (lightfield-api.md §1.2).
 
-Requests the SDK cannot produce (no JSON content type) go through a raw ``httpx`` client.
+Requests the SDK cannot produce (no JSON content type) go through a raw ``httpx`` sdk.
 """
 
 from __future__ import annotations
@@ -14,16 +14,9 @@ import pytest
 from lightfield import Lightfield, Omit
 from lightfield.types import OpportunityDefinitionsResponse
 
-from .support import (
-    API_VERSION,
-    FULL_KEY,
-    Demo,
-    Served,
-    create_opportunity,
-    error_of,
-    linked,
-    unique,
-)
+from tests.support.demo import FULL_KEY
+from tests.support.emulator import VERSION as API_VERSION
+from tests.support.sdk import Demo, Served, create_opportunity, error_of, linked, unique
 
 
 @pytest.fixture
@@ -44,11 +37,11 @@ def ambiguous_stage(definitions: OpportunityDefinitionsResponse) -> str:
     return shared[0]
 
 
-def test_unknown_field_is_a_bad_request_naming_the_param(client: Lightfield, demo: Demo) -> None:
-    created = create_opportunity(client, demo.account_ids[0])
+def test_unknown_field_is_a_bad_request_naming_the_param(sdk: Lightfield, demo: Demo) -> None:
+    created = create_opportunity(sdk, demo.account_ids[0])
 
     with pytest.raises(lightfield.BadRequestError) as caught:
-        client.opportunity.update(created.id, fields={"bogus": 1})
+        sdk.opportunity.update(created.id, fields={"bogus": 1})
 
     error = error_of(caught.value)
     assert (error["type"], error["code"], error["param"]) == (
@@ -59,41 +52,41 @@ def test_unknown_field_is_a_bad_request_naming_the_param(client: Lightfield, dem
 
 
 def test_unknown_relationship_is_a_bad_request_naming_the_param(
-    client: Lightfield, demo: Demo
+    sdk: Lightfield, demo: Demo
 ) -> None:
-    created = create_opportunity(client, demo.account_ids[0])
+    created = create_opportunity(sdk, demo.account_ids[0])
 
     with pytest.raises(lightfield.BadRequestError) as caught:
-        client.opportunity.update(created.id, relationships={"bogus": {"add": demo.contact_ids[0]}})
+        sdk.opportunity.update(created.id, relationships={"bogus": {"add": demo.contact_ids[0]}})
 
     error = error_of(caught.value)
     assert (error["code"], error["param"]) == ("unknown_relationship", "relationships.bogus")
 
 
 def test_writing_a_read_only_field_is_rejected(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
     assert definitions.field_definitions["$opportunityStatus"].read_only is True
-    created = create_opportunity(client, demo.account_ids[0])
+    created = create_opportunity(sdk, demo.account_ids[0])
 
     with pytest.raises(lightfield.BadRequestError) as caught:
-        client.opportunity.update(created.id, fields={"$opportunityStatus": "Won"})
+        sdk.opportunity.update(created.id, fields={"$opportunityStatus": "Won"})
 
     error = error_of(caught.value)
     assert (error["code"], error["param"]) == ("read_only_field", "fields.$opportunityStatus")
 
 
-def test_a_missing_version_header_is_a_bad_request(client: Lightfield) -> None:
+def test_a_missing_version_header_is_a_bad_request(sdk: Lightfield) -> None:
     with pytest.raises(lightfield.BadRequestError) as caught:
-        client.opportunity.list(extra_headers={"Lightfield-Version": Omit()})
+        sdk.opportunity.list(extra_headers={"Lightfield-Version": Omit()})
 
     error = error_of(caught.value)
     assert (error["type"], error["code"]) == ("bad_request", "version_header")
 
 
-def test_an_unknown_version_is_a_bad_request(client: Lightfield) -> None:
+def test_an_unknown_version_is_a_bad_request(sdk: Lightfield) -> None:
     with pytest.raises(lightfield.BadRequestError) as caught:
-        client.auth.validate(extra_headers={"Lightfield-Version": "1999-01-01"})
+        sdk.auth.validate(extra_headers={"Lightfield-Version": "1999-01-01"})
 
     assert error_of(caught.value)["code"] == "version_header"
 
@@ -107,21 +100,21 @@ def test_raw_request_without_version_header(served: Served) -> None:
     assert response.json()["error"]["code"] == "version_header"
 
 
-def test_an_overlong_idempotency_key_is_a_bad_request(client: Lightfield, demo: Demo) -> None:
+def test_an_overlong_idempotency_key_is_a_bad_request(sdk: Lightfield, demo: Demo) -> None:
     name = unique("Too long key")
 
     with pytest.raises(lightfield.BadRequestError) as caught:
         create_opportunity(
-            client, demo.account_ids[0], name=name, extra_headers={"Idempotency-Key": "k" * 256}
+            sdk, demo.account_ids[0], name=name, extra_headers={"Idempotency-Key": "k" * 256}
         )
 
     error = error_of(caught.value)
     assert (error["code"], error["param"]) == ("idempotency_key_too_long", "Idempotency-Key")
-    assert client.opportunity.list(extra_query={"$name[equal]": name}).total_count == 0
+    assert sdk.opportunity.list(extra_query={"$name[equal]": name}).total_count == 0
 
     # 255 characters is the documented maximum and is accepted.
     created = create_opportunity(
-        client, demo.account_ids[0], name=name, extra_headers={"Idempotency-Key": "k" * 255}
+        sdk, demo.account_ids[0], name=name, extra_headers={"Idempotency-Key": "k" * 255}
     )
     assert created.fields["$name"].value == name
 
@@ -143,32 +136,32 @@ def test_a_missing_authorization_header_is_unauthenticated(raw: httpx.Client) ->
     assert response.json()["error"]["type"] == "unauthorized"
 
 
-def test_a_read_key_may_not_update(client: Lightfield, read_client: Lightfield, demo: Demo) -> None:
-    created = create_opportunity(client, demo.account_ids[0])
+def test_a_read_key_may_not_update(sdk: Lightfield, read_sdk: Lightfield, demo: Demo) -> None:
+    created = create_opportunity(sdk, demo.account_ids[0])
 
     with pytest.raises(lightfield.PermissionDeniedError) as caught:
-        read_client.opportunity.update(created.id, fields={"$name": "Not allowed"})
+        read_sdk.opportunity.update(created.id, fields={"$name": "Not allowed"})
 
     error = error_of(caught.value)
     assert error["type"] == "forbidden"
     assert "opportunities:update" in error["message"]
-    unchanged = client.opportunity.retrieve(created.id)
+    unchanged = sdk.opportunity.retrieve(created.id)
     assert unchanged.fields["$name"].value == created.fields["$name"].value
 
 
-def test_a_read_key_may_read(read_client: Lightfield, demo: Demo) -> None:
-    assert read_client.account.retrieve(demo.account_ids[0]).id == demo.account_ids[0]
+def test_a_read_key_may_read(read_sdk: Lightfield, demo: Demo) -> None:
+    assert read_sdk.account.retrieve(demo.account_ids[0]).id == demo.account_ids[0]
 
 
-def test_updating_an_unknown_opportunity_is_not_found(client: Lightfield) -> None:
+def test_updating_an_unknown_opportunity_is_not_found(sdk: Lightfield) -> None:
     with pytest.raises(lightfield.NotFoundError) as caught:
-        client.opportunity.update("opp_doesnotexist000", fields={"$name": "x"})
+        sdk.opportunity.update("opp_doesnotexist000", fields={"$name": "x"})
 
     assert error_of(caught.value)["type"] == "not_found"
 
 
 def test_an_ambiguous_stage_label_lists_the_candidates(
-    client: Lightfield,
+    sdk: Lightfield,
     demo: Demo,
     definitions: OpportunityDefinitionsResponse,
     ambiguous_stage: str,
@@ -183,10 +176,10 @@ def test_an_ambiguous_stage_label_lists_the_candidates(
         for o in stage.type_configuration.options or []
         if o.label == ambiguous_stage
     }
-    created = create_opportunity(client, demo.account_ids[0])
+    created = create_opportunity(sdk, demo.account_ids[0])
 
     with pytest.raises(lightfield.UnprocessableEntityError) as caught:
-        client.opportunity.update(created.id, fields={"$stage": ambiguous_stage})
+        sdk.opportunity.update(created.id, fields={"$stage": ambiguous_stage})
 
     error = error_of(caught.value)
     assert (error["type"], error["code"]) == ("unprocessable_content", "ambiguous_stage_label")
@@ -198,19 +191,19 @@ def test_an_ambiguous_stage_label_lists_the_candidates(
 
 
 def test_an_ambiguous_stage_label_in_a_filter_is_a_bad_request(
-    client: Lightfield, ambiguous_stage: str
+    sdk: Lightfield, ambiguous_stage: str
 ) -> None:
     with pytest.raises(lightfield.BadRequestError) as caught:
-        client.opportunity.list(extra_query={"$stage[equal]": ambiguous_stage})
+        sdk.opportunity.list(extra_query={"$stage[equal]": ambiguous_stage})
 
     assert error_of(caught.value)["code"] == "ambiguous_stage_label"
 
 
 @pytest.fixture(scope="module")
-def many_contacts(client: Lightfield) -> list[str]:
+def many_contacts(sdk: Lightfield) -> list[str]:
     """26 contacts: one more than a request may reference."""
     return [
-        client.contact.create(
+        sdk.contact.create(
             fields={"$name": {"first_name": "Bulk", "last_name": unique("contact")}},
             skip_enrichment=True,
         ).id
@@ -219,32 +212,32 @@ def many_contacts(client: Lightfield) -> list[str]:
 
 
 def test_26_relationship_ids_exceed_the_write_limit(
-    client: Lightfield, demo: Demo, many_contacts: list[str]
+    sdk: Lightfield, demo: Demo, many_contacts: list[str]
 ) -> None:
-    created = create_opportunity(client, demo.account_ids[0])
+    created = create_opportunity(sdk, demo.account_ids[0])
 
     with pytest.raises(lightfield.UnprocessableEntityError) as caught:
-        client.opportunity.update(created.id, relationships={"$contact": {"add": many_contacts}})
+        sdk.opportunity.update(created.id, relationships={"$contact": {"add": many_contacts}})
 
     error = error_of(caught.value)
     assert (error["type"], error["code"]) == (
         "unprocessable_content",
         "relationship_write_limit_exceeded",
     )
-    assert linked(client.opportunity.retrieve(created.id), "$contact") == []
+    assert linked(sdk.opportunity.retrieve(created.id), "$contact") == []
 
     # 25 is the documented maximum and goes through.
-    updated = client.opportunity.update(
+    updated = sdk.opportunity.update(
         created.id, relationships={"$contact": {"add": many_contacts[:25]}}
     )
     assert set(updated.relationships["$contact"].values) == set(many_contacts[:25])
 
 
-def test_create_without_account_is_unprocessable(client: Lightfield) -> None:
+def test_create_without_account_is_unprocessable(sdk: Lightfield) -> None:
     name = unique("No account")
 
     with pytest.raises(lightfield.UnprocessableEntityError) as caught:
-        client.opportunity.create(fields={"$name": name}, relationships={})
+        sdk.opportunity.create(fields={"$name": name}, relationships={})
 
     error = error_of(caught.value)
     assert (error["type"], error["code"], error["param"]) == (
@@ -252,12 +245,12 @@ def test_create_without_account_is_unprocessable(client: Lightfield) -> None:
         "parameter_missing",
         "relationships.$account",
     )
-    assert client.opportunity.list(extra_query={"$name[equal]": name}).total_count == 0
+    assert sdk.opportunity.list(extra_query={"$name[equal]": name}).total_count == 0
 
 
-def test_create_without_name_is_unprocessable(client: Lightfield, demo: Demo) -> None:
+def test_create_without_name_is_unprocessable(sdk: Lightfield, demo: Demo) -> None:
     with pytest.raises(lightfield.UnprocessableEntityError) as caught:
-        client.opportunity.create(fields={}, relationships={"$account": demo.account_ids[0]})
+        sdk.opportunity.create(fields={}, relationships={"$account": demo.account_ids[0]})
 
     error = error_of(caught.value)
     assert (error["code"], error["param"]) == ("parameter_missing", "fields.$name")

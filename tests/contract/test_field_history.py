@@ -12,7 +12,7 @@ import pytest
 from lightfield import Lightfield
 from lightfield.types import OpportunityDefinitionsResponse
 
-from .support import Demo, create_opportunity, error_of, parse_timestamp
+from tests.support.sdk import Demo, create_opportunity, error_of, parse_timestamp
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class History:
 
 
 @pytest.fixture
-def history(client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse) -> History:
+def history(sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse) -> History:
     """An opportunity whose custom single-select went A (create) -> B -> B -> C."""
     key, field = next(
         (k, f)
@@ -34,17 +34,17 @@ def history(client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsR
         and len(f.type_configuration.options or []) >= 3
     )
     a, b, c = [(o.id, o.label) for o in (field.type_configuration.options or [])[:3]]
-    created = create_opportunity(client, demo.account_ids[0], fields={key: a[0]})
-    client.opportunity.update(created.id, fields={key: b[1]})  # by label
-    client.opportunity.update(created.id, fields={key: b[0]})  # the same value again
-    client.opportunity.update(created.id, fields={key: c[0]})
+    created = create_opportunity(sdk, demo.account_ids[0], fields={key: a[0]})
+    sdk.opportunity.update(created.id, fields={key: b[1]})  # by label
+    sdk.opportunity.update(created.id, fields={key: b[0]})  # the same value again
+    sdk.opportunity.update(created.id, fields={key: c[0]})
     return History(created.id, key, [a, b, c])
 
 
 def test_full_history_is_newest_first_collapsed_and_labelled(
-    client: Lightfield, history: History
+    sdk: Lightfield, history: History
 ) -> None:
-    page = client.opportunity.field_history(history.field_key, id=history.opportunity_id)
+    page = sdk.opportunity.field_history(history.field_key, id=history.opportunity_id)
 
     newest_first = list(reversed(history.written))
     assert [entry.value for entry in page.data] == [option_id for option_id, _ in newest_first]
@@ -57,17 +57,17 @@ def test_full_history_is_newest_first_collapsed_and_labelled(
     assert page.next_cursor is None
 
 
-def test_history_pages_with_after(client: Lightfield, history: History) -> None:
+def test_history_pages_with_after(sdk: Lightfield, history: History) -> None:
     seen: list[str] = []
     cursor: str | None = None
     pages = 0
     while True:
         if cursor is None:
-            page = client.opportunity.field_history(
+            page = sdk.opportunity.field_history(
                 history.field_key, id=history.opportunity_id, limit=1
             )
         else:
-            page = client.opportunity.field_history(
+            page = sdk.opportunity.field_history(
                 history.field_key, id=history.opportunity_id, limit=1, after=cursor
             )
         pages += 1
@@ -86,17 +86,17 @@ def test_history_pages_with_after(client: Lightfield, history: History) -> None:
 
 
 def test_history_of_a_text_field_shows_the_text(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
     key = next(
         k
         for k, f in definitions.field_definitions.items()
         if not k.startswith("$") and f.value_type == "TEXT" and not f.read_only
     )
-    created = create_opportunity(client, demo.account_ids[0], fields={key: "first"})
-    client.opportunity.update(created.id, fields={key: "second"})
+    created = create_opportunity(sdk, demo.account_ids[0], fields={key: "first"})
+    sdk.opportunity.update(created.id, fields={key: "second"})
 
-    page = client.opportunity.field_history(key, id=created.id)
+    page = sdk.opportunity.field_history(key, id=created.id)
 
     assert [(e.value, e.display_value) for e in page.data] == [
         ("second", "second"),
@@ -104,17 +104,15 @@ def test_history_of_a_text_field_shows_the_text(
     ]
 
 
-def test_history_of_an_unknown_opportunity_is_not_found(
-    client: Lightfield, history: History
-) -> None:
+def test_history_of_an_unknown_opportunity_is_not_found(sdk: Lightfield, history: History) -> None:
     with pytest.raises(lightfield.NotFoundError) as caught:
-        client.opportunity.field_history(history.field_key, id="opp_doesnotexist000")
+        sdk.opportunity.field_history(history.field_key, id="opp_doesnotexist000")
 
     assert error_of(caught.value)["type"] == "not_found"
 
 
-def test_history_of_an_unknown_field_is_a_bad_request(client: Lightfield, history: History) -> None:
+def test_history_of_an_unknown_field_is_a_bad_request(sdk: Lightfield, history: History) -> None:
     with pytest.raises(lightfield.BadRequestError) as caught:
-        client.opportunity.field_history("bogus", id=history.opportunity_id)
+        sdk.opportunity.field_history("bogus", id=history.opportunity_id)
 
     assert error_of(caught.value)["code"] == "unknown_field"

@@ -16,8 +16,7 @@ import pytest
 from lightfield import Lightfield
 
 from reconciler.emulator.faults import FaultConfig, FaultRule
-
-from .support import Served, create_opportunity, error_of, unique
+from tests.support.sdk import Served, create_opportunity, error_of, unique
 
 
 def _key() -> str:

@@ -13,7 +13,7 @@ import pytest
 from lightfield import AsyncLightfield, Lightfield
 from lightfield.types import OpportunityDefinitionsResponse
 
-from .support import Demo, Served, create_opportunity, error_of, parse_timestamp, unique
+from tests.support.sdk import Demo, Served, create_opportunity, error_of, parse_timestamp, unique
 
 
 def _stage_options(definitions: OpportunityDefinitionsResponse) -> list[tuple[str, str]]:
@@ -68,13 +68,13 @@ def test_definitions_describe_the_opportunity_schema(
 
 
 def test_create_returns_the_full_record(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
     stage_id, _ = _stage_options(definitions)[0]
     name = unique("Create")
     account_id, owner_id = demo.account_ids[0], demo.member_ids[0]
 
-    created = client.opportunity.create(
+    created = sdk.opportunity.create(
         fields={"$name": name, "$stage": stage_id},
         relationships={"$account": account_id, "$owner": owner_id},
     )
@@ -95,10 +95,10 @@ def test_create_returns_the_full_record(
     assert (owner.object_type, owner.values) == ("member", [owner_id])
 
 
-def test_retrieve_returns_what_create_returned(client: Lightfield, demo: Demo) -> None:
-    created = create_opportunity(client, demo.account_ids[0])
+def test_retrieve_returns_what_create_returned(sdk: Lightfield, demo: Demo) -> None:
+    created = create_opportunity(sdk, demo.account_ids[0])
 
-    retrieved = client.opportunity.retrieve(created.id)
+    retrieved = sdk.opportunity.retrieve(created.id)
 
     # Nothing changed in between, so the two responses carry the same record.
     assert retrieved.model_dump() == created.model_dump()
@@ -107,67 +107,67 @@ def test_retrieve_returns_what_create_returned(client: Lightfield, demo: Demo) -
 
 
 def test_create_takes_a_stage_label_and_stores_the_option_id(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
     stage_id, stage_label = _unambiguous_stage(definitions)
 
-    created = create_opportunity(client, demo.account_ids[0], fields={"$stage": stage_label})
+    created = create_opportunity(sdk, demo.account_ids[0], fields={"$stage": stage_label})
 
     assert created.fields["$stage"].value == stage_id
 
 
 def test_create_accepts_a_one_element_array_for_a_has_one_relationship(
-    client: Lightfield, demo: Demo
+    sdk: Lightfield, demo: Demo
 ) -> None:
-    created = client.opportunity.create(
+    created = sdk.opportunity.create(
         fields={"$name": unique("Array account")}, relationships={"$account": [demo.account_ids[1]]}
     )
 
     assert created.relationships["$account"].values == [demo.account_ids[1]]
 
 
-def test_retrieve_of_an_unknown_id_is_not_found(client: Lightfield) -> None:
+def test_retrieve_of_an_unknown_id_is_not_found(sdk: Lightfield) -> None:
     with pytest.raises(lightfield.NotFoundError) as caught:
-        client.opportunity.retrieve("opp_doesnotexist000")
+        sdk.opportunity.retrieve("opp_doesnotexist000")
 
     assert error_of(caught.value)["type"] == "not_found"
 
 
 def _listed(
-    client: Lightfield, name: str, status: Literal["active", "trashed"] = "active"
+    sdk: Lightfield, name: str, status: Literal["active", "trashed"] = "active"
 ) -> list[str]:
-    page = client.opportunity.list(status=status, extra_query={"$name[equal]": name})
+    page = sdk.opportunity.list(status=status, extra_query={"$name[equal]": name})
     return [record.id for record in page.data]
 
 
-def test_delete_trashes_and_restore_brings_back(client: Lightfield, demo: Demo) -> None:
+def test_delete_trashes_and_restore_brings_back(sdk: Lightfield, demo: Demo) -> None:
     name = unique("Trash me")
-    created = create_opportunity(client, demo.account_ids[0], name=name)
+    created = create_opportunity(sdk, demo.account_ids[0], name=name)
 
-    deleted = client.opportunity.delete(created.id)
+    deleted = sdk.opportunity.delete(created.id)
     assert deleted.id == created.id
     assert deleted.fields["$name"].value == name
-    assert _listed(client, name) == []
-    assert _listed(client, name, "trashed") == [created.id]
+    assert _listed(sdk, name) == []
+    assert _listed(sdk, name, "trashed") == [created.id]
 
-    again = client.opportunity.delete(created.id)  # documented no-op on a trashed record
+    again = sdk.opportunity.delete(created.id)  # documented no-op on a trashed record
     assert again.id == created.id
-    assert _listed(client, name, "trashed") == [created.id]
+    assert _listed(sdk, name, "trashed") == [created.id]
 
-    restored = client.opportunity.restore(created.id)
+    restored = sdk.opportunity.restore(created.id)
     assert restored.id == created.id
     assert restored.fields["$name"].value == name
-    assert _listed(client, name) == [created.id]
-    assert _listed(client, name, "trashed") == []
+    assert _listed(sdk, name) == [created.id]
+    assert _listed(sdk, name, "trashed") == []
 
-    noop = client.opportunity.restore(created.id)  # documented no-op on an active record
+    noop = sdk.opportunity.restore(created.id)  # documented no-op on an active record
     assert noop.id == created.id
-    assert _listed(client, name) == [created.id]
+    assert _listed(sdk, name) == [created.id]
 
 
-def test_delete_of_an_unknown_id_is_not_found(client: Lightfield) -> None:
+def test_delete_of_an_unknown_id_is_not_found(sdk: Lightfield) -> None:
     with pytest.raises(lightfield.NotFoundError) as caught:
-        client.opportunity.delete("opp_doesnotexist000")
+        sdk.opportunity.delete("opp_doesnotexist000")
 
     assert error_of(caught.value)["type"] == "not_found"
 

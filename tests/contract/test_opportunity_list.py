@@ -12,28 +12,28 @@ import pytest
 from lightfield import Lightfield
 from lightfield.types import OpportunityCreateResponse, OpportunityDefinitionsResponse
 
-from .support import create_opportunity, error_of, unique
+from tests.support.sdk import create_opportunity, error_of, unique
 
 
 @pytest.fixture
-def account_id(client: Lightfield) -> str:
-    return client.account.create(fields={"$name": unique("List account")}, skip_enrichment=True).id
+def account_id(sdk: Lightfield) -> str:
+    return sdk.account.create(fields={"$name": unique("List account")}, skip_enrichment=True).id
 
 
 @pytest.fixture
-def three(client: Lightfield, account_id: str) -> list[OpportunityCreateResponse]:
+def three(sdk: Lightfield, account_id: str) -> list[OpportunityCreateResponse]:
     """Three opportunities on a fresh account, in creation order."""
-    return [create_opportunity(client, account_id, name=unique(f"Listed {i}")) for i in range(3)]
+    return [create_opportunity(sdk, account_id, name=unique(f"Listed {i}")) for i in range(3)]
 
 
 def test_a_relationship_filter_pages_newest_first(
-    client: Lightfield, account_id: str, three: list[OpportunityCreateResponse]
+    sdk: Lightfield, account_id: str, three: list[OpportunityCreateResponse]
 ) -> None:
     newest_first = [record.id for record in reversed(three)]
 
-    first = client.opportunity.list(limit=2, extra_query={"$account": account_id})
-    second = client.opportunity.list(limit=2, offset=2, extra_query={"$account": account_id})
-    beyond = client.opportunity.list(limit=2, offset=3, extra_query={"$account": account_id})
+    first = sdk.opportunity.list(limit=2, extra_query={"$account": account_id})
+    second = sdk.opportunity.list(limit=2, offset=2, extra_query={"$account": account_id})
+    beyond = sdk.opportunity.list(limit=2, offset=3, extra_query={"$account": account_id})
 
     assert first.object == "list"
     assert [record.id for record in first.data] == newest_first[:2]
@@ -44,8 +44,8 @@ def test_a_relationship_filter_pages_newest_first(
         assert record.relationships["$account"].values == [account_id]
 
 
-def test_list_without_limit_returns_at_most_25(client: Lightfield) -> None:
-    page = client.opportunity.list()
+def test_list_without_limit_returns_at_most_25(sdk: Lightfield) -> None:
+    page = sdk.opportunity.list()
 
     assert len(page.data) <= 25
     assert page.total_count >= len(page.data)
@@ -54,30 +54,30 @@ def test_list_without_limit_returns_at_most_25(client: Lightfield) -> None:
 
 
 @pytest.mark.parametrize("limit", [0, 26])
-def test_a_limit_outside_1_to_25_is_a_bad_request(client: Lightfield, limit: int) -> None:
+def test_a_limit_outside_1_to_25_is_a_bad_request(sdk: Lightfield, limit: int) -> None:
     with pytest.raises(lightfield.BadRequestError) as caught:
-        client.opportunity.list(limit=limit)
+        sdk.opportunity.list(limit=limit)
 
     assert error_of(caught.value)["param"] == "limit"
 
 
 def test_total_count_counts_all_matches_not_the_page(
-    client: Lightfield, account_id: str, three: list[OpportunityCreateResponse]
+    sdk: Lightfield, account_id: str, three: list[OpportunityCreateResponse]
 ) -> None:
-    page = client.opportunity.list(limit=1, extra_query={"$account": account_id})
+    page = sdk.opportunity.list(limit=1, extra_query={"$account": account_id})
 
     assert len(page.data) == 1
     assert page.total_count == 3
 
 
 def test_name_equal_and_its_negation(
-    client: Lightfield, account_id: str, three: list[OpportunityCreateResponse]
+    sdk: Lightfield, account_id: str, three: list[OpportunityCreateResponse]
 ) -> None:
     name = three[1].fields["$name"].value
     assert isinstance(name, str)
 
-    equal = client.opportunity.list(extra_query={"$name[equal]": name})
-    not_equal = client.opportunity.list(extra_query={"$account": account_id, "$name[-equal]": name})
+    equal = sdk.opportunity.list(extra_query={"$name[equal]": name})
+    not_equal = sdk.opportunity.list(extra_query={"$account": account_id, "$name[-equal]": name})
 
     assert [record.id for record in equal.data] == [three[1].id]
     assert equal.total_count == 1
@@ -85,19 +85,19 @@ def test_name_equal_and_its_negation(
     assert not_equal.total_count == 2
 
 
-def test_a_bare_key_means_equal(client: Lightfield, three: list[OpportunityCreateResponse]) -> None:
+def test_a_bare_key_means_equal(sdk: Lightfield, three: list[OpportunityCreateResponse]) -> None:
     name = three[0].fields["$name"].value
     assert isinstance(name, str)
 
-    page = client.opportunity.list(extra_query={"$name": name})
+    page = sdk.opportunity.list(extra_query={"$name": name})
 
     assert [record.id for record in page.data] == [three[0].id]
 
 
 def test_name_starts_with(
-    client: Lightfield, account_id: str, three: list[OpportunityCreateResponse]
+    sdk: Lightfield, account_id: str, three: list[OpportunityCreateResponse]
 ) -> None:
-    page = client.opportunity.list(
+    page = sdk.opportunity.list(
         extra_query={"$account": account_id, "$name[startsWith]": "Listed 1"}
     )
 
@@ -105,10 +105,10 @@ def test_name_starts_with(
 
 
 def test_negated_account_filter_excludes_the_account(
-    client: Lightfield, account_id: str, three: list[OpportunityCreateResponse]
+    sdk: Lightfield, account_id: str, three: list[OpportunityCreateResponse]
 ) -> None:
-    everything = client.opportunity.list(limit=1).total_count
-    others = client.opportunity.list(limit=25, extra_query={"$account[-equal]": account_id})
+    everything = sdk.opportunity.list(limit=1).total_count
+    others = sdk.opportunity.list(limit=25, extra_query={"$account[-equal]": account_id})
 
     assert others.total_count == everything - 3
     for record in others.data:
@@ -116,7 +116,7 @@ def test_negated_account_filter_excludes_the_account(
 
 
 def test_number_comparison_filters(
-    client: Lightfield, account_id: str, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, account_id: str, definitions: OpportunityDefinitionsResponse
 ) -> None:
     key = next(
         (
@@ -127,36 +127,32 @@ def test_number_comparison_filters(
         None,
     )
     assert key is not None, "the demo should have a writable NUMBER or CURRENCY field"
-    small = create_opportunity(client, account_id, fields={key: 10})
-    big = create_opportunity(client, account_id, fields={key: 1000})
+    small = create_opportunity(sdk, account_id, fields={key: 10})
+    big = create_opportunity(sdk, account_id, fields={key: 1000})
 
-    at_least = client.opportunity.list(
+    at_least = sdk.opportunity.list(
         extra_query={"$account": account_id, f"{key}[greaterThanOrEqual]": "1000"}
     )
-    below = client.opportunity.list(
-        extra_query={"$account": account_id, f"{key}[lessThan]": "1000"}
-    )
+    below = sdk.opportunity.list(extra_query={"$account": account_id, f"{key}[lessThan]": "1000"})
 
     assert [record.id for record in at_least.data] == [big.id]
     assert [record.id for record in below.data] == [small.id]
 
 
 def test_stage_and_pipeline_filters_take_option_ids(
-    client: Lightfield, account_id: str, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, account_id: str, definitions: OpportunityDefinitionsResponse
 ) -> None:
     stages = definitions.field_definitions["$stage"].type_configuration.options or []
     first, other = stages[0], next(s for s in stages if s.parent_id != stages[0].parent_id)
-    in_first = create_opportunity(client, account_id, fields={"$stage": first.id})
-    in_other = create_opportunity(client, account_id, fields={"$stage": other.id})
+    in_first = create_opportunity(sdk, account_id, fields={"$stage": first.id})
+    in_other = create_opportunity(sdk, account_id, fields={"$stage": other.id})
 
-    by_stage = client.opportunity.list(
-        extra_query={"$account": account_id, "$stage[equal]": first.id}
-    )
-    by_pipeline = client.opportunity.list(
+    by_stage = sdk.opportunity.list(extra_query={"$account": account_id, "$stage[equal]": first.id})
+    by_pipeline = sdk.opportunity.list(
         extra_query={"$account": account_id, "$pipeline[equal]": other.parent_id}
     )
     # Filters AND: a stage id with a pipeline that does not own it matches nothing.
-    crossed = client.opportunity.list(
+    crossed = sdk.opportunity.list(
         extra_query={
             "$account": account_id,
             "$stage[equal]": first.id,
@@ -169,29 +165,29 @@ def test_stage_and_pipeline_filters_take_option_ids(
     assert crossed.total_count == 0
 
 
-def test_an_unknown_filter_key_is_a_bad_request(client: Lightfield) -> None:
+def test_an_unknown_filter_key_is_a_bad_request(sdk: Lightfield) -> None:
     with pytest.raises(lightfield.BadRequestError) as caught:
-        client.opportunity.list(extra_query={"bogusField[equal]": "x"})
+        sdk.opportunity.list(extra_query={"bogusField[equal]": "x"})
 
     error = error_of(caught.value)
     assert (error["type"], error["code"]) == ("bad_request", "unknown_field")
 
 
-def test_an_operator_the_type_does_not_support_is_a_bad_request(client: Lightfield) -> None:
+def test_an_operator_the_type_does_not_support_is_a_bad_request(sdk: Lightfield) -> None:
     # TEXT supports equal and startsWith only (lightfield-api.md §1.4).
     with pytest.raises(lightfield.BadRequestError) as caught:
-        client.opportunity.list(extra_query={"$name[greaterThan]": "A"})
+        sdk.opportunity.list(extra_query={"$name[greaterThan]": "A"})
 
     assert error_of(caught.value)["type"] == "bad_request"
 
 
 def test_status_trashed_lists_only_the_trash(
-    client: Lightfield, account_id: str, three: list[OpportunityCreateResponse]
+    sdk: Lightfield, account_id: str, three: list[OpportunityCreateResponse]
 ) -> None:
-    client.opportunity.delete(three[0].id)
+    sdk.opportunity.delete(three[0].id)
 
-    active = client.opportunity.list(extra_query={"$account": account_id})
-    trashed = client.opportunity.list(status="trashed", extra_query={"$account": account_id})
+    active = sdk.opportunity.list(extra_query={"$account": account_id})
+    trashed = sdk.opportunity.list(status="trashed", extra_query={"$account": account_id})
 
     assert {record.id for record in active.data} == {three[1].id, three[2].id}
     assert active.total_count == 2
@@ -199,9 +195,9 @@ def test_status_trashed_lists_only_the_trash(
     assert trashed.total_count == 1
 
 
-def test_status_trashed_needs_the_restore_scope(read_client: Lightfield) -> None:
+def test_status_trashed_needs_the_restore_scope(read_sdk: Lightfield) -> None:
     with pytest.raises(lightfield.PermissionDeniedError) as caught:
-        read_client.opportunity.list(status="trashed")
+        read_sdk.opportunity.list(status="trashed")
 
     error = error_of(caught.value)
     assert error["type"] == "forbidden"

@@ -17,9 +17,8 @@ from lightfield.types import OpportunityDefinitionsResponse
 from lightfield.types.opportunity_definitions_response import FieldDefinitions
 from pydantic import BaseModel
 
-from tests.demo import WRITABLE_VALUE_TYPES
-
-from .support import Demo, create_opportunity, error_of, linked, parse_timestamp, unique
+from tests.support.demo import WRITABLE_VALUE_TYPES
+from tests.support.sdk import Demo, create_opportunity, error_of, linked, parse_timestamp, unique
 
 # Maintained from the other side (SDK docstrings); never written by a client.
 READ_ONLY_RELATIONSHIPS = frozenset({"$task", "$note", "$meeting"})
@@ -116,15 +115,15 @@ def test_the_demo_has_writable_fields_of_every_writable_value_type(
 
 
 def test_each_writable_field_round_trips_and_clears(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
-    created = create_opportunity(client, demo.account_ids[0])
+    created = create_opportunity(sdk, demo.account_ids[0])
     name = created.fields["$name"].value
     failures: dict[str, str] = {}
 
     for key, field in _writable_fields(definitions).items():
         written, expected = _sample(field)
-        updated = client.opportunity.update(created.id, fields={key: written})
+        updated = sdk.opportunity.update(created.id, fields={key: written})
         got = updated.fields.get(key)
         if got is None or got.value_type != field.value_type:
             failures[key] = f"after writing {written!r}: field block {got!r}"
@@ -138,12 +137,12 @@ def test_each_writable_field_round_trips_and_clears(
         if updated.fields["$name"].value != name:
             failures[key] = "a partial update of one field changed $name"
             continue
-        stored = client.opportunity.retrieve(created.id).fields[key]
+        stored = sdk.opportunity.retrieve(created.id).fields[key]
         if _normalized(field.value_type, stored.value) != expected:
             failures[key] = f"retrieve after update shows {stored.value!r}"
             continue
 
-        cleared = client.opportunity.update(created.id, fields={key: None}).fields.get(key)
+        cleared = sdk.opportunity.update(created.id, fields={key: None}).fields.get(key)
         # Absent and null mean the same (digest 1.5); an empty array is "no values".
         if cleared is not None and cleared.value not in (None, []):
             failures[key] = f"null did not clear it: {cleared.value!r}"
@@ -152,22 +151,22 @@ def test_each_writable_field_round_trips_and_clears(
 
 
 def test_update_is_partial_and_null_clears_only_the_named_field(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
     text_keys = [k for k, f in _writable_fields(definitions).items() if f.value_type == "TEXT"]
     assert text_keys, "the demo should have a writable TEXT field"
     number_keys = [k for k, f in _writable_fields(definitions).items() if f.value_type == "NUMBER"]
     text_key, number_key = text_keys[0], number_keys[0]
     created = create_opportunity(
-        client, demo.account_ids[0], fields={text_key: "keep me", number_key: 7}
+        sdk, demo.account_ids[0], fields={text_key: "keep me", number_key: 7}
     )
 
-    renamed = client.opportunity.update(created.id, fields={"$name": "Renamed " + created.id})
+    renamed = sdk.opportunity.update(created.id, fields={"$name": "Renamed " + created.id})
     assert renamed.fields["$name"].value == "Renamed " + created.id
     assert renamed.fields[text_key].value == "keep me"
     assert renamed.fields[number_key].value == 7
 
-    cleared = client.opportunity.update(created.id, fields={number_key: None})
+    cleared = sdk.opportunity.update(created.id, fields={number_key: None})
     assert cleared.fields.get(number_key) is None or cleared.fields[number_key].value is None
     assert cleared.fields[text_key].value == "keep me"
     assert cleared.relationships["$account"].values == [demo.account_ids[0]]
@@ -181,26 +180,26 @@ def _select_field(definitions: OpportunityDefinitionsResponse, value_type: str) 
 
 
 def test_single_select_by_label_and_by_id_reads_back_the_id(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
     key = _select_field(definitions, "SINGLE_SELECT")
     options = definitions.field_definitions[key].type_configuration.options or []
-    created = create_opportunity(client, demo.account_ids[0])
+    created = create_opportunity(sdk, demo.account_ids[0])
 
-    by_label = client.opportunity.update(created.id, fields={key: options[0].label})
+    by_label = sdk.opportunity.update(created.id, fields={key: options[0].label})
     assert by_label.fields[key].value == options[0].id
-    by_id = client.opportunity.update(created.id, fields={key: options[1].id})
+    by_id = sdk.opportunity.update(created.id, fields={key: options[1].id})
     assert by_id.fields[key].value == options[1].id
 
 
 def test_multi_select_takes_labels_and_ids_and_reads_back_ids(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
     key = _select_field(definitions, "MULTI_SELECT")
     options = definitions.field_definitions[key].type_configuration.options or []
-    created = create_opportunity(client, demo.account_ids[0])
+    created = create_opportunity(sdk, demo.account_ids[0])
 
-    updated = client.opportunity.update(created.id, fields={key: [options[0].label, options[1].id]})
+    updated = sdk.opportunity.update(created.id, fields={key: [options[0].label, options[1].id]})
 
     value = updated.fields[key].value
     assert isinstance(value, list)
@@ -208,26 +207,26 @@ def test_multi_select_takes_labels_and_ids_and_reads_back_ids(
 
 
 def test_stage_by_label_reads_back_the_option_id(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
     options = definitions.field_definitions["$stage"].type_configuration.options or []
     labels = [option.label.casefold() for option in options]
     target = next(option for option in options if labels.count(option.label.casefold()) == 1)
-    created = create_opportunity(client, demo.account_ids[0])
+    created = create_opportunity(sdk, demo.account_ids[0])
 
-    updated = client.opportunity.update(created.id, fields={"$stage": target.label})
+    updated = sdk.opportunity.update(created.id, fields={"$stage": target.label})
 
     assert updated.fields["$stage"].value == target.id
 
 
 def test_a_pipeline_hint_resolves_a_shared_stage_label(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
     stages = definitions.field_definitions["$stage"].type_configuration.options or []
     pipelines = definitions.field_definitions["$pipeline"].type_configuration.options or []
     labels = [stage.label for stage in stages]
     shared = next(stage.label for stage in stages if labels.count(stage.label) > 1)
-    created = create_opportunity(client, demo.account_ids[0])
+    created = create_opportunity(sdk, demo.account_ids[0])
 
     # The hint may name the pipeline or give its id (lightfield-api.md §2.6); it is not stored by
     # itself.
@@ -236,7 +235,7 @@ def test_a_pipeline_hint_resolves_a_shared_stage_label(
         if not owned:
             continue
         for hint in (pipeline.label, pipeline.id):
-            updated = client.opportunity.update(
+            updated = sdk.opportunity.update(
                 created.id, fields={"$pipeline": hint, "$stage": shared}
             )
             assert updated.fields["$stage"].value == owned[0], hint
@@ -245,15 +244,15 @@ def test_a_pipeline_hint_resolves_a_shared_stage_label(
 
 
 def test_a_pipeline_without_a_stage_is_rejected(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
     pipelines = definitions.field_definitions["$pipeline"].type_configuration.options or []
-    created = create_opportunity(client, demo.account_ids[0])
+    created = create_opportunity(sdk, demo.account_ids[0])
 
     with pytest.raises((lightfield.BadRequestError, lightfield.UnprocessableEntityError)):
-        client.opportunity.update(created.id, fields={"$pipeline": pipelines[-1].id})
+        sdk.opportunity.update(created.id, fields={"$pipeline": pipelines[-1].id})
 
-    stage = client.opportunity.retrieve(created.id).fields["$stage"].value
+    stage = sdk.opportunity.retrieve(created.id).fields["$stage"].value
     assert stage == created.fields["$stage"].value
 
 
@@ -270,102 +269,100 @@ def _has_many_contacts(definitions: OpportunityDefinitionsResponse) -> str:
 
 
 def test_has_many_add_and_remove(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
     key = _has_many_contacts(definitions)
     c1, c2, c3 = demo.contact_ids[:3]
-    created = create_opportunity(client, demo.account_ids[0])
+    created = create_opportunity(sdk, demo.account_ids[0])
 
-    added = client.opportunity.update(created.id, relationships={key: {"add": [c1, c2]}})
+    added = sdk.opportunity.update(created.id, relationships={key: {"add": [c1, c2]}})
     block = added.relationships[key]
     assert (block.cardinality, block.object_type) == ("HAS_MANY", "contact")
     assert set(block.values) == {c1, c2}
 
-    removed = client.opportunity.update(created.id, relationships={key: {"remove": c1}})
+    removed = sdk.opportunity.update(created.id, relationships={key: {"remove": c1}})
     assert set(removed.relationships[key].values) == {c2}
 
-    one_more = client.opportunity.update(created.id, relationships={key: {"add": c3}})
+    one_more = sdk.opportunity.update(created.id, relationships={key: {"add": c3}})
     assert set(one_more.relationships[key].values) == {c2, c3}
 
-    both = client.opportunity.update(
-        created.id, relationships={key: {"add": c1, "remove": [c2, c3]}}
-    )
+    both = sdk.opportunity.update(created.id, relationships={key: {"add": c1, "remove": [c2, c3]}})
     assert both.relationships[key].values == [c1]
-    assert client.opportunity.retrieve(created.id).relationships[key].values == [c1]
+    assert sdk.opportunity.retrieve(created.id).relationships[key].values == [c1]
 
 
 def test_has_many_replace_with_an_array_sets_the_whole_relationship(
-    client: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
+    sdk: Lightfield, demo: Demo, definitions: OpportunityDefinitionsResponse
 ) -> None:
     key = _has_many_contacts(definitions)
     c1, c2, c3 = demo.contact_ids[:3]
-    created = create_opportunity(client, demo.account_ids[0], relationships={key: [c1, c2]})
+    created = create_opportunity(sdk, demo.account_ids[0], relationships={key: [c1, c2]})
     assert set(created.relationships[key].values) == {c1, c2}
 
     # The SDK 0.20 types ``replace`` as one id or null; the seed update contract (and the older
     # Go SDK) accept an array meaning "exactly these ids", which architecture.md §5 relies on.
     operation = cast(Any, {"replace": [c2, c3]})
-    updated = client.opportunity.update(created.id, relationships={key: operation})
+    updated = sdk.opportunity.update(created.id, relationships={key: operation})
 
     assert set(updated.relationships[key].values) == {c2, c3}
 
 
-def test_has_one_replace_switches_and_null_clears(client: Lightfield, demo: Demo) -> None:
+def test_has_one_replace_switches_and_null_clears(sdk: Lightfield, demo: Demo) -> None:
     m1, m2 = demo.member_ids[:2]
-    created = create_opportunity(client, demo.account_ids[0], relationships={"$owner": m1})
+    created = create_opportunity(sdk, demo.account_ids[0], relationships={"$owner": m1})
     assert created.relationships["$owner"].values == [m1]
 
-    switched = client.opportunity.update(created.id, relationships={"$owner": {"replace": m2}})
+    switched = sdk.opportunity.update(created.id, relationships={"$owner": {"replace": m2}})
     owner = switched.relationships["$owner"]
     assert (owner.cardinality, owner.object_type, owner.values) == ("HAS_ONE", "member", [m2])
 
-    cleared = client.opportunity.update(created.id, relationships={"$owner": {"replace": None}})
+    cleared = sdk.opportunity.update(created.id, relationships={"$owner": {"replace": None}})
     assert linked(cleared, "$owner") == []
     assert cleared.relationships["$account"].values == [demo.account_ids[0]]
 
 
 def test_has_one_replace_moves_the_opportunity_to_another_account(
-    client: Lightfield, demo: Demo
+    sdk: Lightfield, demo: Demo
 ) -> None:
     a1, a2 = demo.account_ids[:2]
-    created = create_opportunity(client, a1)
+    created = create_opportunity(sdk, a1)
 
-    moved = client.opportunity.update(created.id, relationships={"$account": {"replace": a2}})
+    moved = sdk.opportunity.update(created.id, relationships={"$account": {"replace": a2}})
 
     assert moved.relationships["$account"].values == [a2]
     name = created.fields["$name"].value
-    on_a1 = client.opportunity.list(extra_query={"$account": a1, "$name[equal]": name})
-    on_a2 = client.opportunity.list(extra_query={"$account": a2, "$name[equal]": name})
+    on_a1 = sdk.opportunity.list(extra_query={"$account": a1, "$name[equal]": name})
+    on_a2 = sdk.opportunity.list(extra_query={"$account": a2, "$name[equal]": name})
     assert on_a1.total_count == 0
     assert [record.id for record in on_a2.data] == [created.id]
 
 
 @pytest.mark.parametrize("value", ["not-an-id", "acc_doesnotexist000", "con_of_the_wrong_type"])
 def test_a_relationship_id_that_does_not_exist_is_unprocessable(
-    client: Lightfield, demo: Demo, value: str
+    sdk: Lightfield, demo: Demo, value: str
 ) -> None:
-    created = create_opportunity(client, demo.account_ids[0])
+    created = create_opportunity(sdk, demo.account_ids[0])
     # A real id of the wrong type is "missing" too (lightfield-api.md §2.3), not a type error.
     target = demo.contact_ids[0] if value == "con_of_the_wrong_type" else value
 
     with pytest.raises(lightfield.UnprocessableEntityError) as caught:
-        client.opportunity.update(created.id, relationships={"$account": {"replace": target}})
+        sdk.opportunity.update(created.id, relationships={"$account": {"replace": target}})
 
     error = error_of(caught.value)
     assert (error["code"], error["param"]) == (
         "relationship_entity_missing",
         "relationships.$account",
     )
-    unchanged = client.opportunity.retrieve(created.id)
+    unchanged = sdk.opportunity.retrieve(created.id)
     assert unchanged.relationships["$account"].values == [demo.account_ids[0]]
 
 
-def test_a_trashed_relationship_target_is_inactive(client: Lightfield, demo: Demo) -> None:
-    trashed = client.account.create(fields={"$name": unique("Trashed account")}).id
-    client.account.delete(trashed)
-    created = create_opportunity(client, demo.account_ids[0])
+def test_a_trashed_relationship_target_is_inactive(sdk: Lightfield, demo: Demo) -> None:
+    trashed = sdk.account.create(fields={"$name": unique("Trashed account")}).id
+    sdk.account.delete(trashed)
+    created = create_opportunity(sdk, demo.account_ids[0])
 
     with pytest.raises(lightfield.UnprocessableEntityError) as caught:
-        client.opportunity.update(created.id, relationships={"$account": {"replace": trashed}})
+        sdk.opportunity.update(created.id, relationships={"$account": {"replace": trashed}})
 
     assert error_of(caught.value)["code"] == "relationship_entity_inactive"

@@ -17,8 +17,7 @@ import pytest
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.ratelimit import RateLimitConfig
-
-from .support import Served, error_of
+from tests.support.sdk import Served, error_of
 
 
 def _limits(headers: httpx.Headers) -> tuple[int, int, int]:

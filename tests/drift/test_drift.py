@@ -12,8 +12,16 @@ import pytest
 
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig
-from tests.cli import lfr
-from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, NINA, READ_KEY, WriteManifest, opportunity
+from tests.support.cli import lfr
+from tests.support.demo import (
+    ACME_RENEWAL,
+    FULL_KEY,
+    INITECH,
+    NINA,
+    READ_KEY,
+    WriteManifest,
+    opportunity,
+)
 
 
 @pytest.fixture

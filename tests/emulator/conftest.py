@@ -17,9 +17,8 @@ from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.seed import DEMO_ORG, demo_id
-from tests.demo import FULL_KEY, READ_KEY
-
-from .support import VERSION, client_for, headers
+from tests.support.demo import FULL_KEY, READ_KEY
+from tests.support.emulator import VERSION, client_for, headers
 
 __all__ = ["FULL_KEY", "READ_KEY", "VERSION", "client_for", "headers"]
 

@@ -9,7 +9,7 @@ import pytest
 from reconciler.emulator import Emulator
 from reconciler.emulator.admin import is_loopback, new_admin_token
 from reconciler.emulator.server import running_server
-from tests.demo import FULL_KEY, READ_KEY
+from tests.support.demo import FULL_KEY, READ_KEY
 
 from .conftest import error, headers
 

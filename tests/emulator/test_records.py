@@ -23,7 +23,7 @@ from lightfield.types import (
 
 from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
-from tests.demo import WRITABLE_VALUE_TYPES
+from tests.support.demo import WRITABLE_VALUE_TYPES
 
 from .conftest import acc, con, create_opportunity, error, mem, opp
 

@@ -15,8 +15,8 @@ from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.seed import DEMO_ORG, demo_id
-from tests.emulator.support import client_for
-from tests.emulator.support import headers as api_headers
+from tests.support.emulator import client_for
+from tests.support.emulator import headers as api_headers
 
 __all__ = ["api_headers", "client_for"]
 

@@ -13,8 +13,8 @@ from reconciler.adapters.loader import load_tree
 from reconciler.core.plan import Plan as PlanData
 from reconciler.emulator import Emulator
 from reconciler.runs.export import ExportError, ExportProblems, export_opportunities
-from tests.demo import ACME_COM, ACME_RENEWAL, INITECH_ACCOUNT, NINA, READ_KEY
 from tests.export.conftest import Export, Plan
+from tests.support.demo import ACME_COM, ACME_RENEWAL, INITECH_ACCOUNT, NINA, READ_KEY
 
 pytestmark = pytest.mark.anyio
 

@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from reconciler.cli import app
-from tests.demo import ACME_RENEWAL, INITECH
+from tests.support.demo import ACME_RENEWAL, INITECH
 
 DEMO_OPPORTUNITIES = 17
 

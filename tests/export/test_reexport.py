@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.adapters.client import LightfieldClient
-from tests.demo import ACME_RENEWAL, ALEX, INITECH, INITECH_ACCOUNT, NINA, SAM
 from tests.export.conftest import Export, Plan
 from tests.export.test_export import summary
+from tests.support.demo import ACME_RENEWAL, ALEX, INITECH, INITECH_ACCOUNT, NINA, SAM
 
 pytestmark = pytest.mark.anyio
 

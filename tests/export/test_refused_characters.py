@@ -12,8 +12,8 @@ import pytest
 
 from reconciler.adapters.client import LightfieldClient
 from reconciler.adapters.loader import load_tree
-from tests.demo import ACME_RENEWAL
 from tests.export.conftest import Export, Plan
+from tests.support.demo import ACME_RENEWAL
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ import gc
 import tracemalloc
 
 from reconciler.adapters.loader import load_bytes
-from tests.demo import opportunity
+from tests.support.demo import opportunity
 
 
 def _manifest(i: int) -> bytes:

@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.adapters.loader import MAX_FILE_BYTES, _read_capped, load_tree
 from reconciler.runs.validate import read_manifests
-from tests.demo import opportunity
+from tests.support.demo import opportunity
 
 SECRET = "sk_live_outside_the_root_9f8e7d"
 GOOD = opportunity("good", "opp_cmgood0000001", "fields:\n  $amount: 1\n")

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from reconciler.adapters.loader import load_bytes, load_events, load_simple
-from tests.demo import opportunity
+from tests.support.demo import opportunity
 
 # The refused set as README states it, written out here rather than imported: the test holds
 # the loader to the documented set, not to itself.

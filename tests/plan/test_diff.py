@@ -18,7 +18,7 @@ from reconciler.core.model import DesiredRecord, parse_manifests
 from reconciler.core.org import OrgSchema
 from reconciler.core.plan import RecordChange, plan_from_dict, plan_to_dict
 from reconciler.core.records import Record
-from tests.demo import ACME_COM, ALEX, JANE, NINA, PRIYA, SAM, opportunity
+from tests.support.demo import ACME_COM, ALEX, JANE, NINA, PRIYA, SAM, opportunity
 
 OPTIONS = DiffOptions(revision="git:abc", target="https://api.example")
 

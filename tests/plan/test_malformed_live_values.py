@@ -19,7 +19,7 @@ from reconciler.emulator import Emulator
 from reconciler.render import markdown as markdown_render
 from reconciler.render import text as text_render
 from reconciler.runs.plan import run_plan
-from tests.demo import ACME_RENEWAL, FULL_KEY, WriteManifest, opportunity
+from tests.support.demo import ACME_RENEWAL, FULL_KEY, WriteManifest, opportunity
 
 # A manifest value for a writable field of every value type of the demo org.
 WANTED = {

@@ -8,30 +8,20 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from reconciler.cli import app
 from reconciler.core.plan import plan_from_dict
 from reconciler.emulator import Emulator
-from reconciler.emulator.ratelimit import RateLimitConfig
-from reconciler.emulator.server import running_server
-from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
+from tests.support.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def server() -> Iterator[tuple[Emulator, str]]:
-    emu = Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
-    with running_server(emu, host="127.0.0.1", port=0) as base_url:
-        yield emu, base_url
-
-
-def invoke(args: list[str], env: dict[str, str] | None = None) -> object:
+def invoke(args: list[str], env: dict[str, str] | None = None) -> Result:
     runner = CliRunner(env={"LIGHTFIELD_API_KEY": None, "CI": None, **(env or {})})
     return runner.invoke(app, args, catch_exceptions=False)
 
@@ -41,9 +31,9 @@ def remote(base_url: str) -> dict[str, str]:
 
 
 def test_plan_prints_changes_and_detailed_exit_code(
-    server: tuple[Emulator, str], write: WriteManifest, manifest_dir: Path
+    emu: Emulator, server: str, write: WriteManifest, manifest_dir: Path
 ) -> None:
-    emu, base_url = server
+    base_url = server
     write("acme.yaml", opportunity("acme", ACME_RENEWAL, "fields:\n  $amount: 135000"))
     write("initech.yaml", opportunity("initech", INITECH, "fields:\n  $amount: 75000"))
     result = invoke(["plan", str(manifest_dir), "--detailed-exitcode"], remote(base_url))
@@ -60,9 +50,9 @@ def test_plan_prints_changes_and_detailed_exit_code(
 
 
 def test_plan_of_a_synced_record_exits_zero_with_detailed_exitcode(
-    server: tuple[Emulator, str], write: WriteManifest, manifest_dir: Path
+    server: str, write: WriteManifest, manifest_dir: Path
 ) -> None:
-    _, base_url = server
+    base_url = server
     write("initech.yaml", opportunity("initech", INITECH, "fields:\n  $amount: 75000"))
     result = invoke(["plan", str(manifest_dir), "--detailed-exitcode"], remote(base_url))
     assert result.exit_code == 0, result.output
@@ -70,9 +60,9 @@ def test_plan_of_a_synced_record_exits_zero_with_detailed_exitcode(
 
 
 def test_invalid_manifests_exit_one_with_file_line_and_annotations(
-    server: tuple[Emulator, str], write: WriteManifest, manifest_dir: Path
+    emu: Emulator, server: str, write: WriteManifest, manifest_dir: Path
 ) -> None:
-    emu, base_url = server
+    base_url = server
     write("bad.yaml", opportunity("bad", ACME_RENEWAL, "fields:\n  $amount: 12k"))
     env = {**remote(base_url), "GITHUB_ACTIONS": "true"}
     result = invoke(["plan", str(manifest_dir)], env)
@@ -84,9 +74,9 @@ def test_invalid_manifests_exit_one_with_file_line_and_annotations(
 
 
 def test_saved_plan_round_trips_and_json_output_is_versioned(
-    server: tuple[Emulator, str], write: WriteManifest, manifest_dir: Path, tmp_path: Path
+    server: str, write: WriteManifest, manifest_dir: Path, tmp_path: Path
 ) -> None:
-    _, base_url = server
+    base_url = server
     spec = "fields:\n  $amount: 135000\nrelationships:\n  $owner: {email: priya@acme-sales.example}"
     write("acme.yaml", opportunity("acme", ACME_RENEWAL, spec))
     saved = tmp_path / "plan.json"
@@ -114,9 +104,9 @@ def test_saved_plan_round_trips_and_json_output_is_versioned(
 
 
 def test_markdown_plan_has_marker_summary_and_link(
-    server: tuple[Emulator, str], write: WriteManifest, manifest_dir: Path
+    server: str, write: WriteManifest, manifest_dir: Path
 ) -> None:
-    _, base_url = server
+    base_url = server
     write("acme.yaml", opportunity("acme", ACME_RENEWAL, "fields:\n  $amount: 135000"))
     result = invoke(["plan", str(manifest_dir), "-f", "markdown"], remote(base_url))
     assert result.exit_code == 0

@@ -9,7 +9,7 @@ import pytest
 from reconciler.adapters.client import LightfieldClient
 from reconciler.emulator import Emulator
 from reconciler.runs.plan import Planning, run_plan
-from tests.demo import ACME_RENEWAL, ALEX, INITECH, NINA, SAM, WriteManifest, opportunity
+from tests.support.demo import ACME_RENEWAL, ALEX, INITECH, NINA, SAM, WriteManifest, opportunity
 
 # (spec under `spec:`, line of the problem, text the message must contain). Spec lines start
 # at line 7 of the file, so `fields:` is line 7 and its first key line 8.

@@ -30,7 +30,7 @@ from reconciler.core.vocabulary import Document
 from reconciler.emulator import Emulator
 from reconciler.emulator.body import MAX_BODY_BYTES as API_MAX_BODY_BYTES
 from reconciler.runs.plan import run_plan
-from tests.demo import (
+from tests.support.demo import (
     ACME_COM,
     ACME_RENEWAL,
     ALEX,

@@ -27,8 +27,8 @@ from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
-from tests.client.support import FakeClock
-from tests.demo import FULL_KEY
+from tests.support.client import FakeClock
+from tests.support.demo import FULL_KEY
 
 from .harness import write_manifests
 

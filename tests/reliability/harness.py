@@ -31,7 +31,7 @@ from reconciler.core.reports import ApplyReport
 from reconciler.emulator import Emulator
 from reconciler.runs.apply import apply_plan
 from reconciler.runs.plan import run_plan
-from tests.demo import (
+from tests.support.demo import (
     ACME_RENEWAL,
     ALEX,
     INITECH,

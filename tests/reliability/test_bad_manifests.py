@@ -27,7 +27,7 @@ from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.render import github as github_render
 from reconciler.render import text as text_render
 from reconciler.runs.plan import Outcome, run_plan
-from tests.demo import FULL_KEY
+from tests.support.demo import FULL_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 BAD = REPO / "tests" / "data" / "bad"

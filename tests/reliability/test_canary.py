@@ -29,10 +29,10 @@ from reconciler.core.redact import MIN_FRAGMENT
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES
-from tests.client.support import shown_key_runs
-from tests.demo import NINA, opportunity
+from tests.support.client import shown_key_runs
+from tests.support.demo import ACME_RENEWAL, NINA, opportunity
 
-from .harness import ACME_RENEWAL, collector, write_manifests
+from .harness import collector, write_manifests
 
 CANARY = "sk_lf_canary_3f9b1c7d5e2a4086"
 CANARY_READ = "sk_lf_canary_read_9e8d7c6b5a41"

@@ -30,8 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
-from tests.cli import lfr
-from tests.demo import FULL_KEY, opportunity
+from tests.support.cli import lfr
+from tests.support.demo import FULL_KEY, opportunity
 
 from .conftest import is_slow
 from .harness import creates, duplicate_changes

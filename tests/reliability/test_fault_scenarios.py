@@ -29,8 +29,8 @@ from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES, demo_id
 from reconciler.render import text as text_render
 from reconciler.runs.apply import apply_plan
-from tests.cli import lfr
-from tests.demo import ACME_RENEWAL, FULL_KEY, INITECH, READ_KEY, opportunity
+from tests.support.cli import lfr
+from tests.support.demo import ACME_RENEWAL, FULL_KEY, INITECH, READ_KEY, opportunity
 
 from .conftest import ClientFactory
 from .harness import (

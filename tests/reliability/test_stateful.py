@@ -43,8 +43,8 @@ from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.render import text as text_render
 from reconciler.runs.apply import apply_plan
 from tests.apply.test_convergence import RECORDS, live_body, manifest, values
-from tests.client.support import FakeClock
-from tests.demo import FULL_KEY
+from tests.support.client import FakeClock
+from tests.support.demo import FULL_KEY
 
 from .conftest import is_slow
 from .harness import duplicate_changes, last_seq, plan_of, snapshot, unmanaged_changes

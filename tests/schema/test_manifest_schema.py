@@ -22,10 +22,12 @@ from reconciler.core.org import OrgSchema
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.runs.export import export_opportunities
-from tests.demo import ACME_RENEWAL, FULL_KEY, opportunity
+from tests.support.definitions import demo_schema
+from tests.support.demo import ACME_RENEWAL, FULL_KEY, opportunity
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "schema" / "manifest.schema.json"
+DEMO = demo_schema()  # the demo org's definitions, frozen: the tables below need no emulator
 
 
 @pytest.fixture
@@ -62,20 +64,16 @@ def test_the_committed_schema_is_the_generator_output() -> None:
     assert COMMITTED.read_text(encoding="utf-8") == render_schema(static_schema())
 
 
-@pytest.mark.anyio
-async def test_both_schemas_are_valid_draft_2020_12(org: tuple[OrgSchema, Any]) -> None:
-    for schema in (static_schema(), org_schema(org[0])):
+def test_both_schemas_are_valid_draft_2020_12() -> None:
+    for schema in (static_schema(), org_schema(DEMO)):
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         validator(schema)
 
 
-@pytest.mark.anyio
-async def test_the_example_manifests_are_valid_under_both_schemas(
-    org: tuple[OrgSchema, Any],
-) -> None:
+def test_the_example_manifests_are_valid_under_both_schemas() -> None:
     loaded = load_tree(REPO / "manifests")
     assert len(loaded.documents) == 4
-    for schema in (static_schema(), org_schema(org[0])):
+    for schema in (static_schema(), org_schema(DEMO)):
         check = validator(schema)
         for document in loaded.documents:
             errors = [e.message for e in check.iter_errors(document.data)]
@@ -180,34 +178,25 @@ VALID = [
 ]
 
 
-@pytest.mark.anyio
 @pytest.mark.parametrize("spec", VALUE_ERRORS)
-async def test_the_org_schema_refuses_what_validation_refuses(
-    spec: str, org: tuple[OrgSchema, Any]
-) -> None:
+def test_the_org_schema_refuses_what_validation_refuses(spec: str) -> None:
     text = opportunity("a", ACME_RENEWAL, spec)
-    assert lfr_problems(text, org[0]), "lfr itself must refuse this manifest"
-    assert not validator(org_schema(org[0])).is_valid(data(text))
+    assert lfr_problems(text, DEMO), "lfr itself must refuse this manifest"
+    assert not validator(org_schema(DEMO)).is_valid(data(text))
     # The static schema leaves values to the org: it accepts what is well shaped.
 
 
-@pytest.mark.anyio
 @pytest.mark.parametrize("spec", VALID)
-async def test_the_org_schema_accepts_what_validation_accepts(
-    spec: str, org: tuple[OrgSchema, Any]
-) -> None:
+def test_the_org_schema_accepts_what_validation_accepts(spec: str) -> None:
     text = opportunity("a", ACME_RENEWAL, spec)
-    assert lfr_problems(text, org[0]) == []
-    for schema in (static_schema(), org_schema(org[0])):
+    assert lfr_problems(text, DEMO) == []
+    for schema in (static_schema(), org_schema(DEMO)):
         errors = [e.message for e in validator(schema).iter_errors(data(text))]
         assert errors == []
 
 
-@pytest.mark.anyio
-async def test_the_org_schema_lists_the_orgs_keys_and_options(
-    org: tuple[OrgSchema, Any],
-) -> None:
-    schema = org_schema(org[0])
+def test_the_org_schema_lists_the_orgs_keys_and_options() -> None:
+    schema = org_schema(DEMO)
     spec = schema["properties"]["spec"]["properties"]
     fields, links = spec["fields"], spec["relationships"]
     assert fields["additionalProperties"] is False

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import lfr
-from tests.demo import ACME_RENEWAL, opportunity
+from tests.support.cli import lfr
+from tests.support.demo import ACME_RENEWAL, opportunity
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.core.redact import MARK
-from tests.cli import api, lfr
-from tests.demo import ACME_RENEWAL, WriteManifest, opportunity
+from tests.support.cli import api, lfr
+from tests.support.demo import ACME_RENEWAL, WriteManifest, opportunity
 
 TOKENS = [
     "sk_lf_live_AbCdEf0123456789xyz",

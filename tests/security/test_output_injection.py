@@ -31,8 +31,8 @@ from reconciler.render import markdown as markdown_render
 from reconciler.render import text as text_render
 from reconciler.runs.drift import explain_drift
 from reconciler.runs.plan import run_plan
-from tests.cli import api, lfr
-from tests.demo import ACME_COM, ACME_RENEWAL, ALEX, FULL_KEY, WriteManifest, opportunity
+from tests.support.cli import api, lfr
+from tests.support.demo import ACME_COM, ACME_RENEWAL, ALEX, FULL_KEY, WriteManifest, opportunity
 
 EVIL = (
     "\x1b[2J\x1b]8;;https://evil.example\x07click\x1b]8;;\x07 \u202etxt.exe "

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from reconciler.emulator import Emulator
 from reconciler.emulator.seed import DEMO_ORG, READ_SCOPES
-from tests.cli import lfr
-from tests.demo import ACME_RENEWAL, FULL_KEY, READ_KEY, WriteManifest, opportunity
+from tests.support.cli import lfr
+from tests.support.demo import ACME_RENEWAL, FULL_KEY, READ_KEY, WriteManifest, opportunity
 
 
 def posts(emu: Emulator) -> list[dict[str, object]]:

@@ -28,7 +28,7 @@ from reconciler.cli import app
 from reconciler.core.diff import DiffOptions, rebuilt
 from reconciler.core.plan import RecordChange, plan_from_dict, plan_to_dict
 from reconciler.emulator import Emulator
-from tests.demo import (
+from tests.support.demo import (
     ACME_RENEWAL,
     ALEX,
     FULL_KEY,
@@ -66,7 +66,9 @@ def join(where: str, key: str | int) -> str:
     return f"{where}[{json.dumps(key)}]"
 
 
-def walk(value: Any, where: str = "", trail: tuple[Any, ...] = ()) -> Iterator[tuple[str, tuple]]:
+def walk(
+    value: Any, where: str = "", trail: tuple[Any, ...] = ()
+) -> Iterator[tuple[str, tuple[Any, ...]]]:
     """Every (JSON path, key trail) below the root."""
     items = (
         value.items()
@@ -140,7 +142,7 @@ def base_plan(
     saved = tmp_path / "base.json"
     made = lfr(["plan", str(manifest_dir), "--out", str(saved)], server)
     assert made.exit_code == 0, made.output
-    plan = json.loads(saved.read_text())
+    plan: dict[str, Any] = json.loads(saved.read_text())
     assert [r["action"] for r in plan["records"]] == ["update", "update", "create"]
     return plan
 

@@ -171,7 +171,11 @@ def run_with(
     command: list[str], via: str, *, key: str | None = CANARY, base_url: str | None = None
 ) -> Result:
     """``command`` with the key and base URL passed through the environment or as flags."""
-    env = {"LIGHTFIELD_API_KEY": None, "LIGHTFIELD_BASE_URL": None, "CI": None}
+    env: dict[str, str | None] = {
+        "LIGHTFIELD_API_KEY": None,
+        "LIGHTFIELD_BASE_URL": None,
+        "CI": None,
+    }
     args = list(command)
     if via == "env":
         env |= {"LIGHTFIELD_API_KEY": key, "LIGHTFIELD_BASE_URL": base_url}

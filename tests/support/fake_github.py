@@ -95,12 +95,12 @@ class FakeGitHub:
                     issue.update(body)
                     return 200, issue
         if parts[:1] == ["issues"] and len(parts) == 3 and parts[2] == "comments":
-            issue = int(parts[1])
+            number = int(parts[1])
             if method == "GET":
-                return 200, self.comments.get(issue, [])
+                return 200, self.comments.get(number, [])
             if method == "POST":
-                self.comment(issue, BOT, body["body"])
-                return 201, self.comments[issue][-1]
+                self.comment(number, BOT, body["body"])
+                return 201, self.comments[number][-1]
         if method == "PATCH" and parts[:2] == ["issues", "comments"] and len(parts) == 3:
             for comment in (c for cs in self.comments.values() for c in cs):
                 if comment["id"] == int(parts[2]):
@@ -117,11 +117,12 @@ def _handler(fake: FakeGitHub) -> type[http.server.BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
             fake.requests.append(Request(self.command, url.path, query, body))
+            headers: dict[str, str] = {}
+            data: Any
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                status, data, headers = 401, {"message": "Bad credentials"}, {}
+                status, data = 401, {"message": "Bad credentials"}
             else:
                 status, data = fake.answer(self.command, url.path, query, body)
-                headers = {}
                 if self.command == "GET" and isinstance(data, list):
                     page = int(query.get("page", "1"))
                     data, rest = (

@@ -1,6 +1,6 @@
 """Helpers shared by the contract tests (imported by ``conftest.py`` and the test modules).
 
-Owns the demo API keys, the ``Served`` pair (emulator + loopback URL) with its SDK-client
+Owns the ``Served`` pair (emulator + loopback URL) with its SDK-client
 factory, and small helpers that read the documented error envelope and create throw-away
 records. Records and ids are always obtained through the API, as a real client would; only the
 emulator's test knobs (faults, rate limits, logs) are used directly, by the tests that need them.
@@ -18,10 +18,7 @@ from lightfield import APIStatusError, AsyncLightfield, Lightfield
 from lightfield.types import OpportunityCreateResponse
 
 from reconciler.emulator import Emulator
-
-FULL_KEY = "sk_lf_demo_full"
-READ_KEY = "sk_lf_demo_read"
-API_VERSION = "2026-03-01"
+from tests.support.demo import FULL_KEY
 
 
 @dataclass(frozen=True)

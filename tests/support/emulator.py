@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 
 from reconciler.emulator import Emulator
-from tests.demo import FULL_KEY
+from tests.support.demo import FULL_KEY
 
 VERSION = "2026-03-01"
 

@@ -18,9 +18,6 @@ import httpx
 from reconciler.core.redact import MIN_FRAGMENT
 from reconciler.emulator.clock import ManualClock
 
-FULL_KEY = "sk_lf_demo_full"
-READ_KEY = "sk_lf_demo_read"
-
 
 class FakeClock:
     """The client's clock over the emulator's ``ManualClock``: sleeping advances simulated time

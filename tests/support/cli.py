@@ -13,7 +13,7 @@ import httpx
 from typer.testing import CliRunner, Result
 
 from reconciler.cli import app
-from tests.demo import FULL_KEY
+from tests.support.demo import FULL_KEY
 
 
 def lfr(args: list[str], base_url: str, *, key: str = FULL_KEY, stdin: str | None = None) -> Result:
