@@ -25,8 +25,9 @@ from pathlib import Path
 from reconciler.adapters.revision import manifest_revision
 from reconciler.cli import GC_THRESHOLD
 from reconciler.core.desired import build_desired
-from reconciler.core.diff import DiffOptions, build_plan
+from reconciler.core.diff import build_plan
 from reconciler.core.org import OrgSchema
+from reconciler.core.plan import DiffOptions
 from reconciler.core.records import Definitions, Record
 from reconciler.emulator.definitions import build_definitions
 from reconciler.emulator.seed import DEMO_ORG, MEMBERS, demo_id

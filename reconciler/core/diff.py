@@ -3,10 +3,9 @@
 Owns how one desired record and its live counterpart turn into a ``RecordChange``: which managed
 keys differ (canonical values compared with ``==`` first; deepdiff only on what differs, for
 the detail the plan shows: an object's changed parts, a list's added and removed items; its
-types never leave this module), the minimal request bodies
-(HAS_ONE ``replace``; HAS_MANY ``add``/``remove``, or array ``replace`` when that body is
-smaller and the org allows it), their split when a body would reference more than 25 ids or
-change more than 25 links, and each request's idempotency key.
+types never leave this module), and what each change's write is built from; the bodies
+themselves, their split and their keys are ``core.requests``'. ``rebuilt`` does the same from
+a change alone, so a saved plan can be checked to send what it shows.
 
 Only what the manifest declares is compared: an unmanaged key is never read here.
 """
@@ -14,42 +13,24 @@ Only what the manifest declares is compared: an unmanaged key is never read here
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from .model import DesiredField, DesiredRecord, DesiredRelationship
 from .org import OrgSchema, is_empty, normalize_live, same_value
 from .plan import (
-    CREATE_PATH,
-    MAX_BODY_BYTES,
-    UPDATE_PATH,
+    DiffOptions,
     FieldChange,
     Plan,
-    PlannedRequest,
     RecordChange,
     RelationshipChange,
-    canonical_json,
     fingerprint,
-    idempotency_key,
     plain,
-    wire_body,
 )
 from .records import Record
-from .vocabulary import Problem
+from .requests import create_requests, update_requests
 
 _Keyed = TypeVar("_Keyed", DesiredField, DesiredRelationship)
-
-# Per request: at most this many ids referenced and this many link changes (lightfield-api.md §2.3).
-MAX_IDS_PER_REQUEST = 25
-MAX_LINK_CHANGES_PER_REQUEST = 25
-
-
-@dataclass(frozen=True)
-class DiffOptions:
-    revision: str
-    target: str
-    # Off for orgs whose API types ``replace`` as one id or null (architecture.md §5).
-    array_replace: bool = True
 
 
 def build_plan(
@@ -89,7 +70,8 @@ def diff_record(
         for r in desired.relationships
         if (link := _relationship_change(r, planned_from[r.key])) is not None
     )
-    requests = _update_requests(live.id, fields, relationships, planned_from, options)
+    body = _field_body(fields, planned_from)
+    requests = update_requests(live.id, body, relationships, planned_from, options)
     return RecordChange(
         action="update" if requests else "noop",
         name=desired.name,
@@ -118,7 +100,7 @@ def rebuilt(change: RecordChange, options: DiffOptions) -> RecordChange:
             RelationshipChange(c.key, c.cardinality, (), c.after, c.after, (), c.origin)
             for c in change.relationships
         )
-        requests = _create_requests(change.name, fields, links, options)
+        requests = create_requests(change.name, fields, links, options)
         return replace(
             change,
             fields=fields,
@@ -151,7 +133,7 @@ def rebuilt(change: RecordChange, options: DiffOptions) -> RecordChange:
     # A key shown as changing whose target equals its live value rebuilds to no change.
     fields = tuple(c for c in field_changes if c is not None)
     links = tuple(c for c in link_changes if c is not None)
-    requests = _update_requests(change.id, fields, links, live, options)
+    requests = update_requests(change.id, _field_body(fields, live), links, live, options)
     return replace(
         change,
         action="update" if requests else "noop",
@@ -189,30 +171,6 @@ def unmet(change: RecordChange, live: Record, schema: OrgSchema) -> list[str]:
     expected.update({c.key: c.after for c in change.relationships})
     now = observed(live, list(expected), schema)
     return [key for key, want in expected.items() if not same_value(want, now[key])]
-
-
-def oversized_bodies(change: RecordChange) -> list[Problem]:
-    """A problem for each request of ``change`` whose body as sent is over the API's size limit
-    (the API refuses it whole; JSON doubles every ``\\`` and ``"``, so a manifest under the file
-    cap can make one), at the line of the largest field it sets."""
-    problems: list[Problem] = []
-    for request in change.requests:
-        size = len(wire_body(request.body))
-        if size <= MAX_BODY_BYTES:
-            continue
-        sent = request.body.get("fields") or {}
-        named = [c for c in change.fields if c.key in sent]
-        largest = max(named, key=lambda c: len(wire_body(sent[c.key])), default=None)
-        origin = change.origin if largest is None else largest.origin
-        key = f"{largest.key}: " if largest is not None else ""
-        problems.append(
-            Problem(
-                origin,
-                f"{key}the request that sets it would be {size:,} bytes as sent (JSON escapes "
-                f"included); the API takes at most {MAX_BODY_BYTES:,}",
-            )
-        )
-    return problems
 
 
 # --- fields ----------------------------------------------------------------------------------
@@ -308,6 +266,10 @@ def _sorted(found: Iterable[Any]) -> tuple[Any, ...]:
         return tuple(items)
 
 
+def _field_body(fields: tuple[FieldChange, ...], live: dict[str, Any]) -> dict[str, Any]:
+    return {c.key: _field_body_value(c, live[c.key]) for c in fields}
+
+
 def _field_body_value(change: FieldChange, live: Any) -> Any:
     if isinstance(change.after, dict):
         # Live parts plus the manifest's (nulls included): right whether the API merges a
@@ -336,102 +298,6 @@ def _relationship_change(
     return RelationshipChange(
         desired.key, desired.cardinality, live, after, add, remove, desired.origin, desired.exact
     )
-
-
-@dataclass(frozen=True)
-class _Op:
-    """One relationship operation and what it costs against the per-request limits."""
-
-    key: str
-    body: dict[str, Any]
-    ids: int
-    changes: int
-
-
-def _relationship_ops(change: RelationshipChange, options: DiffOptions) -> list[_Op]:
-    if change.cardinality == "HAS_ONE":
-        target = change.after[0] if change.after else None
-        return [_Op(change.key, {"replace": target}, len(change.after), len(change.before) + 1)]
-    # Adds and removes share the per-request budget, so chunk them together: 30 + 30 changes
-    # make bodies of 25, 25 and 10, not 25, 5, 25, 5.
-    items = [("add", i) for i in change.add] + [("remove", i) for i in change.remove]
-    ops: list[_Op] = []
-    for start in range(0, len(items), MAX_LINK_CHANGES_PER_REQUEST):
-        chunk = items[start : start + MAX_LINK_CHANGES_PER_REQUEST]
-        body: dict[str, Any] = {}
-        for verb, record_id in chunk:
-            body.setdefault(verb, []).append(record_id)
-        ops.append(_Op(change.key, body, len(chunk), len(chunk)))
-    n_changes = len(items)
-    # Array replace states the whole set, so it only fits a relationship the manifest owns
-    # entirely; under partial ownership it would drop links lfr does not manage.
-    if (
-        change.exact
-        and options.array_replace
-        and change.after
-        and len(change.after) <= MAX_IDS_PER_REQUEST
-    ):
-        replace = _Op(change.key, {"replace": list(change.after)}, len(change.after), n_changes)
-        add_remove = {k: v for op in ops for k, v in op.body.items()}
-        if n_changes <= MAX_LINK_CHANGES_PER_REQUEST and len(canonical_json(replace.body)) < len(
-            canonical_json(add_remove)
-        ):
-            return [replace]
-    return ops
-
-
-def _update_requests(
-    record_id: str,
-    fields: tuple[FieldChange, ...],
-    relationships: tuple[RelationshipChange, ...],
-    planned_from: dict[str, Any],
-    options: DiffOptions,
-) -> tuple[PlannedRequest, ...]:
-    if not fields and not relationships:
-        return ()
-    field_body = {c.key: _field_body_value(c, planned_from[c.key]) for c in fields}
-    ops = [op for change in relationships for op in _relationship_ops(change, options)]
-    bodies = _pack(field_body, ops)
-    path = UPDATE_PATH.format(id=record_id)
-    return tuple(
-        PlannedRequest(
-            "POST",
-            path,
-            body,
-            idempotency_key(
-                revision=options.revision,
-                target=options.target,
-                operation="update",
-                record=record_id,
-                body=body,
-                planned_from=planned_from,
-            ),
-        )
-        for body in bodies
-    )
-
-
-def _pack(field_body: dict[str, Any], ops: list[_Op]) -> list[dict[str, Any]]:
-    """Fields and relationship operations into as few bodies as the limits allow."""
-    bodies: list[dict[str, Any]] = []
-    current: dict[str, Any] = {"fields": field_body} if field_body else {}
-    ids = changes = 0
-    for op in ops:
-        links = current.setdefault("relationships", {})
-        fits = (
-            ids + op.ids <= MAX_IDS_PER_REQUEST
-            and changes + op.changes <= MAX_LINK_CHANGES_PER_REQUEST
-            and not set(op.body) & set(links.get(op.key, {}))
-        )
-        if not fits:
-            bodies.append(current)
-            current, ids, changes = {}, 0, 0
-            links = current.setdefault("relationships", {})
-        links.setdefault(op.key, {}).update(op.body)
-        ids, changes = ids + op.ids, changes + op.changes
-    if current:
-        bodies.append(current)
-    return bodies
 
 
 # --- creates ---------------------------------------------------------------------------------
@@ -464,55 +330,10 @@ def _create(desired: DesiredRecord, options: DiffOptions) -> RecordChange:
         origin=desired.origin,
         fields=field_changes,
         relationships=link_changes,
-        requests=_create_requests(desired.name, field_changes, link_changes, options),
+        requests=create_requests(desired.name, field_changes, link_changes, options),
         planned_from={},
         fingerprint=fingerprint({}),
         match=desired.selector(),
-    )
-
-
-def _create_requests(
-    name: str,
-    fields: tuple[FieldChange, ...],
-    links: tuple[RelationshipChange, ...],
-    options: DiffOptions,
-) -> tuple[PlannedRequest, ...]:
-    """A create's requests from the changes it shows (links in create order, ids sorted)."""
-    first: dict[str, Any] = {}
-    overflow: list[_Op] = []
-    budget = MAX_IDS_PER_REQUEST
-    for link in links:
-        ids = list(link.after)
-        if link.cardinality == "HAS_ONE":
-            first[link.key] = ids[0]
-            budget -= 1
-            continue
-        fitting, rest = ids[: max(budget, 0)], ids[max(budget, 0) :]
-        budget -= len(fitting)
-        if fitting:
-            first[link.key] = fitting
-        for start in range(0, len(rest), MAX_LINK_CHANGES_PER_REQUEST):
-            chunk = rest[start : start + MAX_LINK_CHANGES_PER_REQUEST]
-            overflow.append(_Op(link.key, {"add": chunk}, len(chunk), len(chunk)))
-    field_body = {f.key: plain(f.after) for f in fields}
-    bodies = [{"fields": field_body, "relationships": first}, *_pack({}, overflow)]
-    return tuple(
-        PlannedRequest(
-            "POST",
-            CREATE_PATH if index == 0 else None,
-            body,
-            # No revision in a create's key: a new commit must not create the record again
-            # while a lagging list index still hides the first one (the API replays instead).
-            idempotency_key(
-                revision="",
-                target=options.target,
-                operation="create" if index == 0 else "update",
-                record=f"create:{name}",
-                body=body,
-                planned_from={},
-            ),
-        )
-        for index, body in enumerate(bodies)
     )
 
 

@@ -66,6 +66,14 @@ UPDATE_PATH = "/v1/opportunities/{id}"
 
 
 @dataclass(frozen=True)
+class DiffOptions:
+    revision: str
+    target: str
+    # Off for orgs whose API types ``replace`` as one id or null (architecture.md §5).
+    array_replace: bool = True
+
+
+@dataclass(frozen=True)
 class PlannedRequest:
     """One write apply sends: ``POST path`` with ``body`` and ``Idempotency-Key: key``.
 

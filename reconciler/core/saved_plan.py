@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, ValidationError
 
-from .diff import DiffOptions, rebuilt
+from .diff import rebuilt
 from .errors import LfrError
 from .model import NAME_PATTERN
 from .org import ID_PREFIXES, OrgSchema
@@ -33,6 +33,7 @@ from .plan import (
     FORMAT_VERSION,
     KEY_PREFIX,
     UPDATE_PATH,
+    DiffOptions,
     Plan,
     RecordChange,
     RelationshipChange,

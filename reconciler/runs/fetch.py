@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..adapters.client import MAX_PAGE_SIZE, LightfieldClient
-from ..core.diff import DiffOptions, diff_record
+from ..core.diff import diff_record
 from ..core.errors import NotFound
 from ..core.model import DesiredRecord
 from ..core.org import OrgSchema, fold, normalize_live, same_value
-from ..core.plan import RecordChange
+from ..core.plan import DiffOptions, RecordChange
 from ..core.records import ListPage, Record
 from ..core.vocabulary import Problem
 

@@ -18,10 +18,11 @@ from pathlib import Path
 from ..adapters.client import LightfieldClient
 from ..adapters.revision import manifest_revision
 from ..core.desired import cap_problems
-from ..core.diff import DiffOptions, oversized_bodies, plan_of
+from ..core.diff import plan_of
 from ..core.model import LoadedManifest
 from ..core.org import OrgSchema, option_labels
-from ..core.plan import Plan, RecordChange
+from ..core.plan import DiffOptions, Plan, RecordChange
+from ..core.requests import oversized_bodies
 from ..core.vocabulary import Problem
 from .fetch import LiveFetch, Progress
 from .resolve import link_problems

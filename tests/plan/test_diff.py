@@ -13,10 +13,10 @@ import pytest
 
 from reconciler.adapters.loader import load_bytes
 from reconciler.core.desired import build_desired
-from reconciler.core.diff import DiffOptions, diff_record, plan_of, rebuilt
+from reconciler.core.diff import diff_record, plan_of, rebuilt
 from reconciler.core.model import DesiredRecord, parse_manifests
 from reconciler.core.org import OrgSchema
-from reconciler.core.plan import RecordChange, plan_from_dict, plan_to_dict
+from reconciler.core.plan import DiffOptions, RecordChange, plan_from_dict, plan_to_dict
 from reconciler.core.records import Record
 from tests.support.demo import ACME_COM, ALEX, JANE, NINA, PRIYA, SAM, opportunity
 
@@ -350,7 +350,8 @@ def test_deepdiff_runs_only_on_values_that_differ() -> None:
     # differs. In a fresh interpreter: a plan of equal values never loads it, one change does.
     script = """
 import sys
-from reconciler.core.diff import DiffOptions, rebuilt
+from reconciler.core.plan import DiffOptions
+from reconciler.core.diff import rebuilt
 from reconciler.core.plan import FieldChange, RecordChange
 from reconciler.core.vocabulary import Origin
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.diff import DiffOptions, rebuilt
+from reconciler.core.diff import rebuilt
 from reconciler.core.plan import (
+    DiffOptions,
     FieldChange,
     Plan,
     PlannedRequest,

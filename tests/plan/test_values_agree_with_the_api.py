@@ -21,11 +21,11 @@ import pytest
 
 from reconciler.adapters.client import LightfieldClient
 from reconciler.core.desired import build_desired
-from reconciler.core.diff import DiffOptions, diff_record
+from reconciler.core.diff import diff_record
 from reconciler.core.errors import ApiError
 from reconciler.core.model import parse_manifests
 from reconciler.core.org import OrgSchema
-from reconciler.core.plan import MAX_BODY_BYTES
+from reconciler.core.plan import MAX_BODY_BYTES, DiffOptions
 from reconciler.core.vocabulary import Document
 from reconciler.emulator import Emulator
 from reconciler.emulator.body import MAX_BODY_BYTES as API_MAX_BODY_BYTES

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 from reconciler.adapters.client import LightfieldClient
 from reconciler.cli import app
-from reconciler.core.diff import DiffOptions, rebuilt
-from reconciler.core.plan import FieldChange, plan_from_dict, plan_to_dict
+from reconciler.core.diff import rebuilt
+from reconciler.core.plan import DiffOptions, FieldChange, plan_from_dict, plan_to_dict
 from reconciler.core.vocabulary import Origin
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule

@@ -25,8 +25,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from reconciler.cli import app
-from reconciler.core.diff import DiffOptions, rebuilt
-from reconciler.core.plan import RecordChange, plan_from_dict, plan_to_dict
+from reconciler.core.diff import rebuilt
+from reconciler.core.plan import DiffOptions, RecordChange, plan_from_dict, plan_to_dict
 from reconciler.emulator import Emulator
 from tests.support.demo import (
     ACME_RENEWAL,

@@ -1,0 +1,200 @@
+"""A plan's write requests: the minimal bodies of an update or a create, packed within the API's
+per-request limits, each with its idempotency key (architecture.md §5). Pure; called by the diff,
+which decides what changes.
+
+Owns HAS_ONE ``replace``; HAS_MANY ``add``/``remove``, or array ``replace`` when that body is
+smaller and the org allows it; the split when a body would reference more than 25 ids or change
+more than 25 links; a create's overflow as updates of the created record; and the API's body
+size limit, which a manifest under the file cap can still exceed (``oversized_bodies``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .plan import (
+    CREATE_PATH,
+    MAX_BODY_BYTES,
+    UPDATE_PATH,
+    DiffOptions,
+    FieldChange,
+    PlannedRequest,
+    RecordChange,
+    RelationshipChange,
+    canonical_json,
+    idempotency_key,
+    plain,
+    wire_body,
+)
+from .vocabulary import Problem
+
+# Per request: at most this many ids referenced and this many link changes (lightfield-api.md §2.3).
+MAX_IDS_PER_REQUEST = 25
+MAX_LINK_CHANGES_PER_REQUEST = 25
+
+
+@dataclass(frozen=True)
+class Op:
+    """One relationship operation and what it costs against the per-request limits."""
+
+    key: str
+    body: dict[str, Any]
+    ids: int
+    changes: int
+
+
+def relationship_ops(change: RelationshipChange, options: DiffOptions) -> list[Op]:
+    if change.cardinality == "HAS_ONE":
+        target = change.after[0] if change.after else None
+        return [Op(change.key, {"replace": target}, len(change.after), len(change.before) + 1)]
+    # Adds and removes share the per-request budget, so chunk them together: 30 + 30 changes
+    # make bodies of 25, 25 and 10, not 25, 5, 25, 5.
+    items = [("add", i) for i in change.add] + [("remove", i) for i in change.remove]
+    ops: list[Op] = []
+    for start in range(0, len(items), MAX_LINK_CHANGES_PER_REQUEST):
+        chunk = items[start : start + MAX_LINK_CHANGES_PER_REQUEST]
+        body: dict[str, Any] = {}
+        for verb, record_id in chunk:
+            body.setdefault(verb, []).append(record_id)
+        ops.append(Op(change.key, body, len(chunk), len(chunk)))
+    n_changes = len(items)
+    # Array replace states the whole set, so it only fits a relationship the manifest owns
+    # entirely; under partial ownership it would drop links lfr does not manage.
+    if (
+        change.exact
+        and options.array_replace
+        and change.after
+        and len(change.after) <= MAX_IDS_PER_REQUEST
+    ):
+        replace = Op(change.key, {"replace": list(change.after)}, len(change.after), n_changes)
+        add_remove = {k: v for op in ops for k, v in op.body.items()}
+        if n_changes <= MAX_LINK_CHANGES_PER_REQUEST and len(canonical_json(replace.body)) < len(
+            canonical_json(add_remove)
+        ):
+            return [replace]
+    return ops
+
+
+def update_requests(
+    record_id: str,
+    field_body: dict[str, Any],
+    relationships: tuple[RelationshipChange, ...],
+    planned_from: dict[str, Any],
+    options: DiffOptions,
+) -> tuple[PlannedRequest, ...]:
+    """An update's requests: the changed fields' values and the relationship operations, packed
+    into as few bodies as the limits allow, each with its idempotency key."""
+    if not field_body and not relationships:
+        return ()
+    ops = [op for change in relationships for op in relationship_ops(change, options)]
+    bodies = _pack(field_body, ops)
+    path = UPDATE_PATH.format(id=record_id)
+    return tuple(
+        PlannedRequest(
+            "POST",
+            path,
+            body,
+            idempotency_key(
+                revision=options.revision,
+                target=options.target,
+                operation="update",
+                record=record_id,
+                body=body,
+                planned_from=planned_from,
+            ),
+        )
+        for body in bodies
+    )
+
+
+def _pack(field_body: dict[str, Any], ops: list[Op]) -> list[dict[str, Any]]:
+    """Fields and relationship operations into as few bodies as the limits allow."""
+    bodies: list[dict[str, Any]] = []
+    current: dict[str, Any] = {"fields": field_body} if field_body else {}
+    ids = changes = 0
+    for op in ops:
+        links = current.setdefault("relationships", {})
+        fits = (
+            ids + op.ids <= MAX_IDS_PER_REQUEST
+            and changes + op.changes <= MAX_LINK_CHANGES_PER_REQUEST
+            and not set(op.body) & set(links.get(op.key, {}))
+        )
+        if not fits:
+            bodies.append(current)
+            current, ids, changes = {}, 0, 0
+            links = current.setdefault("relationships", {})
+        links.setdefault(op.key, {}).update(op.body)
+        ids, changes = ids + op.ids, changes + op.changes
+    if current:
+        bodies.append(current)
+    return bodies
+
+
+def create_requests(
+    name: str,
+    fields: tuple[FieldChange, ...],
+    links: tuple[RelationshipChange, ...],
+    options: DiffOptions,
+) -> tuple[PlannedRequest, ...]:
+    """A create's requests from the changes it shows (links in create order, ids sorted)."""
+    first: dict[str, Any] = {}
+    overflow: list[Op] = []
+    budget = MAX_IDS_PER_REQUEST
+    for link in links:
+        ids = list(link.after)
+        if link.cardinality == "HAS_ONE":
+            first[link.key] = ids[0]
+            budget -= 1
+            continue
+        fitting, rest = ids[: max(budget, 0)], ids[max(budget, 0) :]
+        budget -= len(fitting)
+        if fitting:
+            first[link.key] = fitting
+        for start in range(0, len(rest), MAX_LINK_CHANGES_PER_REQUEST):
+            chunk = rest[start : start + MAX_LINK_CHANGES_PER_REQUEST]
+            overflow.append(Op(link.key, {"add": chunk}, len(chunk), len(chunk)))
+    field_body = {f.key: plain(f.after) for f in fields}
+    bodies = [{"fields": field_body, "relationships": first}, *_pack({}, overflow)]
+    return tuple(
+        PlannedRequest(
+            "POST",
+            CREATE_PATH if index == 0 else None,
+            body,
+            # No revision in a create's key: a new commit must not create the record again
+            # while a lagging list index still hides the first one (the API replays instead).
+            idempotency_key(
+                revision="",
+                target=options.target,
+                operation="create" if index == 0 else "update",
+                record=f"create:{name}",
+                body=body,
+                planned_from={},
+            ),
+        )
+        for index, body in enumerate(bodies)
+    )
+
+
+def oversized_bodies(change: RecordChange) -> list[Problem]:
+    """A problem for each request of ``change`` whose body as sent is over the API's size limit
+    (the API refuses it whole; JSON doubles every ``\\`` and ``"``, so a manifest under the file
+    cap can make one), at the line of the largest field it sets."""
+    problems: list[Problem] = []
+    for request in change.requests:
+        size = len(wire_body(request.body))
+        if size <= MAX_BODY_BYTES:
+            continue
+        sent = request.body.get("fields") or {}
+        named = [c for c in change.fields if c.key in sent]
+        largest = max(named, key=lambda c: len(wire_body(sent[c.key])), default=None)
+        origin = change.origin if largest is None else largest.origin
+        key = f"{largest.key}: " if largest is not None else ""
+        problems.append(
+            Problem(
+                origin,
+                f"{key}the request that sets it would be {size:,} bytes as sent (JSON escapes "
+                f"included); the API takes at most {MAX_BODY_BYTES:,}",
+            )
+        )
+    return problems
