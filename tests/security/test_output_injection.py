@@ -18,10 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 from reconciler.adapters.client import LightfieldClient
-from reconciler.cli import app
 from reconciler.core.diff import rebuilt
 from reconciler.core.plan import DiffOptions, FieldChange, plan_from_dict, plan_to_dict
 from reconciler.core.vocabulary import Origin
@@ -168,15 +166,7 @@ def test_problem_annotations_cannot_smuggle_a_workflow_command(
             '  $amount: "12k\\r\\n::warning::x"',
         ),
     )
-    runner = CliRunner(
-        env={
-            "LIGHTFIELD_API_KEY": FULL_KEY,
-            "LIGHTFIELD_BASE_URL": server,
-            "GITHUB_ACTIONS": "true",
-            "CI": None,
-        }
-    )
-    result = runner.invoke(app, ["plan", str(manifest_dir)])
+    result = lfr(["plan", str(manifest_dir)], server, env={"GITHUB_ACTIONS": "true"})
     assert result.exit_code == 1
     commands = [line for line in result.stdout.splitlines() if line.startswith("::")]
     assert len(commands) == 2
@@ -335,16 +325,8 @@ def test_no_data_breaks_a_line_or_starts_a_command_in_problems_and_annotations(
     for name in (HOSTILE_FILE, "plain.yaml"):
         (manifest_dir / name).write_text(opportunity("bad", ACME_RENEWAL, spec), encoding="utf-8")
     monkeypatch.chdir(manifest_dir)
-    runner = CliRunner(
-        env={
-            "LIGHTFIELD_API_KEY": FULL_KEY,
-            "LIGHTFIELD_BASE_URL": server,
-            "GITHUB_ACTIONS": "true",
-            "CI": None,
-        }
-    )
     for args in (["validate", "."], ["plan", "."]):
-        result = runner.invoke(app, args)
+        result = lfr(args, server, env={"GITHUB_ACTIONS": "true"})
         assert result.exit_code == 1, result.output
         assert_log_safe(f"{args} stderr", result.stderr)
         assert_log_safe(f"{args} annotations", result.stdout, annotations=True)

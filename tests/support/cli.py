@@ -16,8 +16,21 @@ from reconciler.cli import app
 from tests.support.demo import FULL_KEY
 
 
-def lfr(args: list[str], base_url: str, *, key: str = FULL_KEY, stdin: str | None = None) -> Result:
-    runner = CliRunner(env={"LIGHTFIELD_API_KEY": key, "LIGHTFIELD_BASE_URL": base_url, "CI": None})
+def lfr(
+    args: list[str],
+    base_url: str,
+    *,
+    key: str = FULL_KEY,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Result:
+    """``lfr ARGS`` against ``base_url`` with ``key``; ``env`` adds variables (GITHUB_ACTIONS)."""
+    variables: dict[str, str | None] = {
+        "LIGHTFIELD_API_KEY": key,
+        "LIGHTFIELD_BASE_URL": base_url,
+        "CI": None,
+    }
+    runner = CliRunner(env={**variables, **(env or {})})
     return runner.invoke(app, args, input=stdin, catch_exceptions=False)
 
 
