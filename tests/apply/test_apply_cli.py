@@ -28,6 +28,14 @@ from tests.support.demo import (
 from .conftest import writes
 
 
+def save_plan(manifest_dir: Path, server: str, tmp_path: Path, *options: str) -> Path:
+    """``lfr plan --out``: the saved plan of ``manifest_dir``, as a reviewer would be handed it."""
+    saved = tmp_path / "plan.json"
+    made = lfr(["plan", str(manifest_dir), *options, "--out", str(saved)], server)
+    assert made.exit_code == 0, made.output
+    return saved
+
+
 def test_confirmation_yes_applies_anything_else_cancels(
     server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
 ) -> None:
@@ -104,8 +112,7 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(
 ) -> None:
     write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
     write("b.yaml", opportunity("b", INITECH, "fields:\n  priority: 2"))
-    saved = tmp_path / "plan.json"
-    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    saved = save_plan(manifest_dir, server, tmp_path)
     # Someone edits a planned-from value in the CRM after the plan was made.
     api("POST", server, f"/v1/opportunities/{ACME_RENEWAL}", {"fields": {"$amount": 99}})
     emu.reset_logs()
@@ -129,8 +136,7 @@ def test_a_saved_plan_for_another_target_is_refused_before_any_request(
     server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
 ) -> None:
     write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
-    saved = tmp_path / "plan.json"
-    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    saved = save_plan(manifest_dir, server, tmp_path)
     planned = json.loads(saved.read_text())
     planned["target"] = "https://api.lightfield.app"
     saved.write_text(json.dumps(planned))
@@ -149,8 +155,7 @@ def test_a_saved_create_is_refused_once_its_match_finds_a_record(
         "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new-deal\n"
         f"  match: {{$name: Saved deal, $account: {INITECH_ACCOUNT}}}\n",
     )
-    saved = tmp_path / "plan.json"
-    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    saved = save_plan(manifest_dir, server, tmp_path)
     (create,) = json.loads(saved.read_text())["records"]
     assert create["match"] == {"$name": "Saved deal", "$account": [INITECH_ACCOUNT]}
     # Someone makes the deal by hand before the apply.
@@ -296,8 +301,7 @@ def test_a_saved_plan_sends_only_what_it_shows(
     server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
 ) -> None:
     write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
-    saved = tmp_path / "plan.json"
-    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    saved = save_plan(manifest_dir, server, tmp_path)
     planned = json.loads(saved.read_text())
     emu.reset_logs()
     # It shows `$amount: 120000 → 5` and would send an $owner change besides.
@@ -326,9 +330,7 @@ def test_a_saved_plan_made_without_array_replace_applies_as_made(
     server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
 ) -> None:
     write("a.yaml", opportunity("a", ACME_RENEWAL, f"relationships:\n  $contact: [{SAM}]"))
-    saved = tmp_path / "plan.json"
-    made = lfr(["plan", str(manifest_dir), "--no-array-replace", "--out", str(saved)], server)
-    assert made.exit_code == 0, made.output
+    saved = save_plan(manifest_dir, server, tmp_path, "--no-array-replace")
     emu.reset_logs()
     applied = lfr(["apply", str(saved), "--auto-approve"], server)
     assert applied.exit_code == 0, applied.output
@@ -345,8 +347,7 @@ def test_a_saved_plan_is_shown_with_the_orgs_labels_not_the_files(
             "a", ACME_RENEWAL, f"fields:\n  $stage: Discovery\nrelationships:\n  $owner: {PRIYA}"
         ),
     )
-    saved = tmp_path / "plan.json"
-    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    saved = save_plan(manifest_dir, server, tmp_path)
     planned = json.loads(saved.read_text())
     (stage,) = planned["records"][0]["fields"]
     # A select value is shown by its label alone: a forged one would show a stage not sent.
@@ -366,8 +367,7 @@ def test_a_saved_plan_of_a_record_with_control_characters_in_the_crm_applies(
     # Someone typed an escape into the CRM; the manifest puts the name right.
     api("POST", server, f"/v1/opportunities/{ACME_RENEWAL}", {"fields": {"$name": "Acme\x1b[2J"}})
     write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $name: Acme"))
-    saved = tmp_path / "plan.json"
-    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    saved = save_plan(manifest_dir, server, tmp_path)
     applied = lfr(["apply", str(saved), "--auto-approve"], server)
     assert applied.exit_code == 0, applied.output
     assert "\x1b" not in applied.output
