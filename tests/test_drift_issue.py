@@ -7,7 +7,6 @@ wrote keeps its body and stays open, whatever its label."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from tests.support.fake_github import BOT, TOKEN, FakeGitHub, serving
+from tests.support.fake_github import BOT, TOKEN, FakeGitHub, expand, serving
 
 REPO = Path(__file__).resolve().parents[1]
 STEP = "Open, update or close the drift issue"
@@ -48,10 +47,7 @@ def run_step(
     values = {"github.token": TOKEN, "steps.drift.outputs.exit": exit_code}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI"))}
     env |= {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/crm", "GITHUB_API_URL": github.url}
-    env |= {
-        k: re.sub(r"\$\{\{\s*([^}]+?)\s*\}\}", lambda m: values[m.group(1)], str(v))
-        for k, v in step["env"].items()
-    }
+    env |= {k: expand(str(v), values) for k, v in step["env"].items()}
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
         cwd=tmp_path,

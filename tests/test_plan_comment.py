@@ -20,7 +20,7 @@ import pytest
 from markdown_it import MarkdownIt
 from ruamel.yaml import YAML
 
-from tests.support.fake_github import BOT, TOKEN, FakeGitHub, serving
+from tests.support.fake_github import BOT, TOKEN, FakeGitHub, expand, serving
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github" / "workflows" / "plan-comment.yml"
@@ -105,10 +105,7 @@ class Run:
             "GITHUB_API_URL": self.github.url,
             "GITHUB_SERVER_URL": "https://github.com",
         }
-        env |= {
-            k: re.sub(r"\$\{\{\s*([^}]+?)\s*\}\}", lambda m: values[m.group(1)], str(v))
-            for k, v in step["env"].items()
-        }
+        env |= {k: expand(str(v), values) for k, v in step["env"].items()}
         return subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
             cwd=REPO,  # the job's sparse checkout of the default branch

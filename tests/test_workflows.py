@@ -22,6 +22,7 @@ from ruamel.yaml import YAML
 
 from reconciler.emulator import Emulator
 from tests.support.demo import ACME_RENEWAL, FULL_KEY, READ_KEY
+from tests.support.fake_github import expand
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -80,7 +81,7 @@ class Runner:
             "secrets.LIGHTFIELD_WRITE_KEY": FULL_KEY,
             "github.event.pull_request.number": "42",
         }
-        return re.sub(r"\$\{\{\s*([^}]+?)\s*\}\}", lambda m: values[m.group(1)], value)
+        return expand(value, values)
 
     def outputs(self) -> dict[str, str]:
         return dict(line.split("=", 1) for line in self.output.read_text().splitlines() if line)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 TOKEN = "test-token"
 BOT = {"login": "github-actions[bot]", "type": "Bot"}
 PAGE_SIZE = 2
+_EXPRESSION = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
+
+
+def expand(text: str, values: dict[str, str]) -> str:
+    """``text`` with each ``${{ name }}`` a workflow writes replaced by ``values[name]``, as the
+    runner would (an unknown name fails the test: a step reads something it was not given)."""
+    return _EXPRESSION.sub(lambda m: values[m.group(1)], text)
 
 
 @dataclass
