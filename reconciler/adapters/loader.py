@@ -19,6 +19,7 @@ import errno
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,19 +65,28 @@ def _manifest_paths(root: Path) -> list[str]:
     return [path for _, path in found]
 
 
-def load_tree(root: Path, display_base: Path | None = None) -> LoadResult:
+def load_tree(
+    root: Path,
+    display_base: Path | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadResult:
     """Load every manifest file below ``root``; problems of all files are collected.
 
     Files are named relative to ``display_base`` when they are below it (as
     ``Path.relative_to`` would), else as found. The manifest root is ``root``, or the directory
-    of ``root`` when it is a file: no file outside it is read (see ``_read``)."""
+    of ``root`` when it is a file: no file outside it is read (see ``_read``). ``progress``
+    hears (files read, files found) every 100 files and at the end."""
     result = LoadResult()
     digest = hashlib.sha256()
     top = root if root.is_dir() else root.parent
     base = _prefix(top)
     inside = _prefix(Path(os.path.realpath(top)))
     shown_base = None if display_base is None else _prefix(display_base)
-    for path in _manifest_paths(root):
+    paths = _manifest_paths(root)
+    for done, path in enumerate(paths):
+        if progress is not None and done % 100 == 0:
+            progress(done, len(paths))
         shown = (path if shown_base is None else path.removeprefix(shown_base)).replace(os.sep, "/")
         raw = _read(path, inside)
         if isinstance(raw, str):
@@ -90,6 +100,8 @@ def load_tree(root: Path, display_base: Path | None = None) -> LoadResult:
         result.documents.extend(file_result.documents)
         result.problems.extend(file_result.problems)
     result.digest = digest.hexdigest()
+    if progress is not None:
+        progress(len(paths), len(paths))
     return result
 
 

@@ -78,8 +78,11 @@ def parse_events(text: str, file: str, *, pure: bool) -> _Builder:
                 break
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        builder.problems.append(Problem(Origin(file, line), f"invalid YAML: {exc.problem or exc}"))
+        # The column too: a syntax error is at a character (a tab, a stray quote), not a key.
+        where = (
+            Origin(file, mark.line + 1, mark.column + 1) if mark is not None else Origin(file, 0)
+        )
+        builder.problems.append(Problem(where, f"invalid YAML: {exc.problem or exc}"))
         builder.syntax_error = True
     except YAMLError as exc:
         builder.problems.append(Problem(Origin(file, 0), f"invalid YAML: {exc}"))

@@ -20,13 +20,17 @@ from ..workspace import open_client
 from .shared import (
     ApiKeyOption,
     BaseUrlOption,
-    DirArgument,
+    ExcludeOption,
     LocalOption,
+    PathsArgument,
+    TargetOption,
     app,
     echo,
     fail,
+    paths_of,
     report_problems,
     run_command,
+    selection_of,
     target_of,
     write_file,
 )
@@ -34,7 +38,9 @@ from .shared import (
 
 @app.command()
 def validate(
-    directory: DirArgument = Path("manifests"),
+    paths: PathsArgument = None,
+    targets: TargetOption = None,
+    excludes: ExcludeOption = None,
     offline: Annotated[
         bool,
         typer.Option(
@@ -46,17 +52,22 @@ def validate(
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
 ) -> None:
-    """Check manifests without planning: every problem with file:line; exit 1 if any."""
-    read = read_manifests(directory)
+    """Check manifests without planning: every problem with file:line; exit 1 if any.
+
+    Each manifest is checked as far as it can be on its own: a file with a YAML or shape error
+    does not stop the value checks of the others, nor a value error the reference checks, so
+    one run lists every problem of every file.
+    """
+    read = read_manifests(paths_of(paths), selection_of(targets, excludes))
     manifests, problems = read.manifests, read.problems
-    if not problems and not offline:
+    if manifests and not offline:
         target = target_of(api_key, base_url, local)
 
         async def check() -> list[Problem]:
             async with open_client(target) as client:
                 return await validate_against_org(client, manifests)
 
-        problems = run_command(check())
+        problems = sorted(problems + run_command(check()))
     if problems:
         report_problems(problems)
         raise typer.Exit(1)

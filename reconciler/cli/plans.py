@@ -20,23 +20,29 @@ from ..render.formats import Style, render
 from ..runs.apply import ApplyOutcome, run_apply
 from ..runs.drift import explain_drift
 from ..runs.plan import Outcome, run_plan
+from ..runs.saved_plan import is_saved_plan
 from ..workspace import open_client
 from .shared import (
     ApiKeyOption,
     ArrayReplaceOption,
     BaseUrlOption,
-    DirArgument,
+    ExcludeOption,
     LocalOption,
     OutputFormat,
+    PathsArgument,
     ProgressLine,
     ReportOption,
+    TargetOption,
     TitleOption,
     app,
+    color_default,
     echo,
     fail,
+    paths_of,
     plan_of,
     report_problems,
     run_command,
+    selection_of,
     show_result,
     stderr_is_tty,
     target_of,
@@ -46,7 +52,9 @@ from .shared import (
 
 @app.command()
 def plan(
-    directory: DirArgument = Path("manifests"),
+    paths: PathsArgument = None,
+    targets: TargetOption = None,
+    excludes: ExcludeOption = None,
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="How to print the plan.")
     ] = OutputFormat.text,
@@ -90,10 +98,11 @@ def plan(
         async with open_client(target) as client:
             return await run_plan(
                 client,
-                directory,
+                paths_of(paths),
                 target=target.identity,
                 array_replace=array_replace,
                 progress=progress,
+                selection=selection_of(targets, excludes),
             )
 
     result = plan_of(run_command(go(), progress))
@@ -106,12 +115,16 @@ def plan(
 
 @app.command()
 def apply(
-    source: Annotated[
-        Path,
+    sources: Annotated[
+        list[Path] | None,
         typer.Argument(
-            help="Manifest directory to plan and apply, or a plan saved by `lfr plan --out`."
+            help="Manifest directories or files to plan and apply (several may be given), or "
+            "one plan saved by `lfr plan --out`. [default: manifests]",
+            show_default=False,
         ),
-    ] = Path("manifests"),
+    ] = None,
+    targets: TargetOption = None,
+    excludes: ExcludeOption = None,
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="Apply without asking (for CI).")
     ] = False,
@@ -156,10 +169,11 @@ def apply(
 
     Exit codes: 0 everything applied (or nothing to do), 1 refused, cancelled or any failure.
     """
-    target = target_of(api_key, base_url, local)
     if rate <= 0:
         raise fail("--rate must be positive")
-    use_color = sys.stdout.isatty() if color is None else color
+    source = _apply_source(paths_of(sources), bool(targets or excludes))
+    target = target_of(api_key, base_url, local)
+    use_color = color_default(sys.stdout.isatty()) if color is None else color
     rails = SafetyRails(max_change, min_records, force)
     progress = ProgressLine(stderr_is_tty())
 
@@ -168,7 +182,9 @@ def apply(
         # The plan is for the person approving; with a machine format on stdout (a PR comment,
         # a job summary) it goes to stderr instead.
         to_stderr = output is not OutputFormat.text
-        plan_color = (stderr_is_tty() if color is None else color) if to_stderr else use_color
+        plan_color = (
+            (color_default(stderr_is_tty()) if color is None else color) if to_stderr else use_color
+        )
         echo(render(plan, "text", Style(color=plan_color)), nl=False, err=to_stderr)
 
     async def go() -> ApplyOutcome:
@@ -183,6 +199,7 @@ def apply(
                 confirm=_confirm,
                 array_replace=array_replace,
                 progress=progress,
+                selection=selection_of(targets, excludes),
             )
 
     outcome = run_command(go(), progress)
@@ -198,7 +215,9 @@ def apply(
 
 @app.command()
 def drift(
-    directory: DirArgument = Path("manifests"),
+    paths: PathsArgument = None,
+    targets: TargetOption = None,
+    excludes: ExcludeOption = None,
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="How to print the drift report.")
     ] = OutputFormat.text,
@@ -225,7 +244,13 @@ def drift(
 
     async def go() -> DriftReport:
         async with open_client(target) as client:
-            outcome = await run_plan(client, directory, target=target.identity, progress=progress)
+            outcome = await run_plan(
+                client,
+                paths_of(paths),
+                target=target.identity,
+                progress=progress,
+                selection=selection_of(targets, excludes),
+            )
             progress.close()
             return await explain_drift(client, plan_of(outcome))
 
@@ -233,6 +258,22 @@ def drift(
     show_result(report, output, color, report_file, title)
     if report.drifted:
         raise typer.Exit(2)
+
+
+def _apply_source(paths: list[Path], selecting: bool) -> Path | list[Path]:
+    """The manifest paths, or the one saved plan among them. A saved plan is applied whole: it
+    is the selection it was made with (`lfr plan --target ... --out`)."""
+    saved = [path for path in paths if is_saved_plan(path)]
+    if not saved:
+        return paths
+    if len(paths) > 1:
+        raise fail("a saved plan is applied on its own: give one PLAN.json and no other path")
+    if selecting:
+        raise fail(
+            "--target / --exclude choose manifests to plan; a saved plan is already a "
+            "selection: make it with `lfr plan --target ... --out PLAN.json`"
+        )
+    return saved[0]
 
 
 def _confirm() -> None:

@@ -15,9 +15,12 @@ import time
 from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer._click.core import Context
+from typer._click.exceptions import UsageError  # typer 0.29 vendors click
+from typer.core import TyperGroup
 
 from ..core.errors import LfrError
 from ..core.plan import Plan
@@ -27,9 +30,36 @@ from ..render import text as text_render
 from ..render.formats import Style, Subject, render
 from ..render.values import safe
 from ..runs.plan import Outcome
+from ..runs.validate import Selection
 from ..workspace import Target, choose_target
 
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+
+class Commands(TyperGroup):
+    """lfr's command group: a usage error (unknown option, bad value, missing argument) exits 1,
+    like every other error. click's own code for it is 2, which lfr keeps for "changes
+    present" (``plan --detailed-exitcode``, ``drift``): a CI job must not read a typo as drift.
+    Parsing happens in ``make_context`` (the group's options) and in ``invoke`` (a command's)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            setattr(exc, "exit_code", 1)  # noqa: B010 - on this error, not on its class
+            raise
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            setattr(exc, "exit_code", 1)  # noqa: B010
+            raise
+
+
 app = typer.Typer(
+    cls=Commands,
     name="lfr",
     help=(
         "Declarative, GitOps-style reconciler for Lightfield CRM opportunities.\n\n"
@@ -112,6 +142,12 @@ def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
     typer.echo(text, err=err, nl=nl)
 
 
+def color_default(isatty: bool) -> bool:
+    """Colour when the stream is a terminal and ``NO_COLOR`` is not set (no-color.org: any
+    non-empty value); ``--color`` still turns it on."""
+    return isatty and not os.environ.get("NO_COLOR")
+
+
 def show_result(
     subject: Subject,
     output: OutputFormat,
@@ -123,7 +159,7 @@ def show_result(
 ) -> None:
     """A plan or report on stdout in ``output`` (and in ``report``, a file): colour on a TTY
     unless ``--color/--no-color`` says otherwise, never in a file."""
-    use_color = (sys.stdout.isatty() if color is None else color) and report is None
+    use_color = (color_default(sys.stdout.isatty()) if color is None else color) and report is None
     style = Style(color=use_color, title=title, show_unchanged=show_unchanged)
     emit(render(subject, output.value, style), report)
 
@@ -166,13 +202,42 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-DirArgument = Annotated[
-    Path,
+PathsArgument = Annotated[
+    list[Path] | None,
     typer.Argument(
-        help="Manifest directory (every *.yaml / *.yml below it) or a single file.",
-        show_default=True,
+        help="Manifest directories (every *.yaml / *.yml below each) or files; several may be "
+        "given. A directory with no manifest is an error. [default: manifests]",
+        show_default=False,
     ),
 ]
+TargetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--target",
+        metavar="NAME",
+        help="Work only on the manifests whose metadata.name matches this glob ('acme-*', "
+        "'globex-renewal'); repeat for several. A pattern that matches nothing is an error.",
+        show_default=False,
+    ),
+]
+ExcludeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        metavar="NAME",
+        help="Leave out the manifests whose metadata.name matches this glob; repeatable, and "
+        "stronger than --target.",
+        show_default=False,
+    ),
+]
+
+
+def paths_of(paths: list[Path] | None) -> list[Path]:
+    return list(paths) if paths else [Path("manifests")]
+
+
+def selection_of(targets: list[str] | None, excludes: list[str] | None) -> Selection:
+    return Selection(tuple(targets or ()), tuple(excludes or ()))
 
 
 def stderr_is_tty() -> bool:
@@ -181,29 +246,62 @@ def stderr_is_tty() -> bool:
 
 def report_problems(problems: list[Problem]) -> None:
     """Problems go to stderr as text, and as annotations when running in GitHub Actions."""
-    echo(text_render.render_problems(problems, color=stderr_is_tty()), err=True, nl=False)
+    colored = color_default(stderr_is_tty())
+    echo(text_render.render_problems(problems, color=colored), err=True, nl=False)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         typer.echo(github_render.render_problems(problems), nl=False)  # commands, on purpose
 
 
+# What each phase of a run is called on screen (runs.fetch.Progress names the phase).
+PHASES = {"reading": "Reading manifests", "fetching": "Fetching live state", "writing": "Writing"}
+
+
 class ProgressLine:
-    """``Fetching live state: 120/500`` on stderr, only on a TTY and only for slow runs."""
+    """Where a slow run is, on stderr: one bar per phase (reading manifests, fetching live
+    state, writing) with done/total, drawn by rich and cleared when the run prints its result.
+    Only on a TTY and only once the run has taken ``delay`` seconds: a fast run, a pipe or a CI
+    log gets no progress at all. rich is imported when the first bar is drawn (importing it
+    costs ~40 ms at startup, which most runs never need)."""
 
-    def __init__(self, enabled: bool, delay: float = 0.5) -> None:
+    def __init__(self, enabled: bool, delay: float = 0.5, *, console: Any = None) -> None:
         self.enabled, self.delay, self.start = enabled, delay, time.monotonic()
-        self.shown = False
+        self.console = console
+        self._display: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
 
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or time.monotonic() - self.start < self.delay:
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled:
             return
-        self.shown = True
-        sys.stderr.write(f"\rFetching live state: {done}/{total}")
-        sys.stderr.flush()
+        if self._display is None:
+            if time.monotonic() - self.start < self.delay:
+                return
+            self._display = self._open()
+        task = self._tasks.get(phase)
+        if task is None:
+            task = self._tasks[phase] = self._display.add_task(PHASES.get(phase, phase))
+        self._display.update(task, completed=done, total=total)
+
+    def _open(self) -> Progress:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        console = self.console or Console(stderr=True)
+        display = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        )
+        display.start()
+        self._tasks = {}
+        return display
 
     def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
+        """Clear the bars (before a plan or report is printed); a later phase draws anew."""
+        if self._display is not None:
+            self._display.stop()
+            self._display = None
 
 
 T = TypeVar("T")

@@ -144,6 +144,9 @@ def _build_one(
         DesiredRecord(
             name=manifest.metadata.name,
             origin=loaded.origin,
+            identity_origin=loaded.origin_of(
+                "metadata", "id" if manifest.metadata.id is not None else "match"
+            ),
             id=manifest.metadata.id,
             match_fields=match_fields,
             match_relationships=match_relationships,

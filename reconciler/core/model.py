@@ -300,6 +300,13 @@ class DesiredRecord:
     on_missing: Literal["create", "error"]
     fields: tuple[DesiredField, ...]
     relationships: tuple[DesiredRelationship, ...]
+    # Where its identity is written (the `id:` or `match:` line): where a problem finding its
+    # live record points. ``origin`` (the document) stays what plans show.
+    identity_origin: Origin | None = None
+
+    @property
+    def identity_at(self) -> Origin:
+        return self.identity_origin or self.origin
 
     def selector(self) -> dict[str, Any]:
         """``metadata.match`` as canonical values by key: a field's value, or the sorted ids a

@@ -18,13 +18,17 @@ Path_ = tuple[str | int, ...]
 
 @dataclass(frozen=True, order=True)
 class Origin:
-    """Where a manifest, or one key of it, was written."""
+    """Where a manifest, or one key of it, was written. ``column`` (from 1) only where the
+    place is a character, as a YAML syntax error is; 0 otherwise."""
 
     file: str
     line: int
+    column: int = 0
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
+        return (
+            f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
+        )
 
 
 @dataclass(frozen=True, order=True)
@@ -44,11 +48,7 @@ class Problem:
         return self.origin.line
 
     def __str__(self) -> str:
-        return (
-            f"{self.file}:{self.line}: {self.message}"
-            if self.line
-            else f"{self.file}: {self.message}"
-        )
+        return f"{self.origin}: {self.message}" if self.line else f"{self.file}: {self.message}"
 
 
 @dataclass(frozen=True)

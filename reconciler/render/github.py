@@ -31,6 +31,8 @@ def render_problems(problems: Sequence[Problem], *, title: str = "lfr") -> str:
         properties = [f"file={_property(safe(problem.file))}", f"title={_property(title)}"]
         if problem.line:
             properties.insert(1, f"line={problem.line}")
+        if problem.origin.column:
+            properties.insert(2, f"col={problem.origin.column}")
         lines.append(f"::error {','.join(properties)}::{_data(safe(problem.message))}")
     return "\n".join(lines) + ("\n" if lines else "")
 

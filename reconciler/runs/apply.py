@@ -21,9 +21,11 @@ from ..core.org import OrgSchema
 from ..core.plan import Plan, SafetyRails, check_rails
 from ..core.reports import ApplyReport
 from ..core.vocabulary import Problem
+from .fetch import Progress
 from .plan import Planning
 from .saved_plan import is_saved_plan, open_saved_plan
-from .writes import ApplyRun, Progress
+from .validate import Selection
+from .writes import ApplyRun
 
 
 @dataclass
@@ -39,7 +41,7 @@ class ApplyOutcome:
 
 async def run_apply(
     client: LightfieldClient,
-    source: Path,
+    source: Path | Sequence[Path],
     *,
     target: str,
     rails: SafetyRails,
@@ -48,20 +50,28 @@ async def run_apply(
     confirm: Callable[[], None],
     array_replace: bool = True,
     progress: Progress | None = None,
+    selection: Selection | None = None,
 ) -> ApplyOutcome:
-    """Apply ``source`` (a manifest directory or a saved plan) to ``target``. ``show(plan)``
+    """Apply ``source`` (manifest paths, or one saved plan) to ``target``; ``selection``: the
+    manifests ``--target`` / ``--exclude`` choose. ``show(plan)``
     is called once the plan passed the rails; ``confirm()`` unless ``approved``, after the
     scope check (it raises to cancel). An ``LfrError`` before any write propagates."""
     early: ApplyRun | None = None
-    saved = is_saved_plan(source)
+    saved = isinstance(source, Path) and is_saved_plan(source)
     streaming = approved and rails.force and not saved
 
     try:
         if saved:
+            assert isinstance(source, Path)
             plan, schema = await open_saved_plan(client, source, target=target)
         else:
             planning = Planning(
-                client, source, target=target, array_replace=array_replace, progress=progress
+                client,
+                source,
+                target=target,
+                array_replace=array_replace,
+                progress=progress,
+                selection=selection,
             )
             if streaming:
                 await require_scopes(client, ["opportunities:update"])

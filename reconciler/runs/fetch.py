@@ -30,7 +30,9 @@ from ..core.records import ListPage, Record
 from ..core.vocabulary import Problem
 
 PAGE = MAX_PAGE_SIZE
-Progress = Callable[[int, int], None]
+# Hears (phase, done, total) as a run goes: "reading" manifests, "fetching" live state,
+# "writing"; the CLI shows it.
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class LiveFetch:
             if found is None or found.live is None:
                 result.problems.append(
                     Problem(
-                        d.origin,
+                        d.identity_at,
                         f"opportunity {d.id} ({d.name}) does not exist or is in the trash",
                     )
                 )
@@ -166,7 +168,7 @@ class _Tracker:
     def advance(self, n: int = 1) -> None:
         self.done += n
         if self.progress is not None:
-            self.progress(min(self.done, self.total), self.total)
+            self.progress("fetching", min(self.done, self.total), self.total)
 
     def settle(self, settled: Settled) -> Settled:
         """A record's live state is final."""
@@ -267,7 +269,7 @@ async def _find_match(
 ) -> tuple[Record | None, Problem | None]:
     candidates = await find_matching(client, desired.selector(), schema)
     tracker.advance()
-    origin = desired.origin
+    origin = desired.identity_at
     if len(candidates) == 1:
         return candidates[0], None
     if not candidates:
@@ -355,7 +357,7 @@ def _same_record_twice(pairs: Sequence[tuple[DesiredRecord, Record | None]]) -> 
         if first is not desired:
             problems.append(
                 Problem(
-                    desired.origin,
+                    desired.identity_at,
                     f"{desired.name} selects {record.id}, which {first.name} "
                     f"({first.origin}) already manages",
                 )

@@ -11,12 +11,11 @@ never prints.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..adapters.client import LightfieldClient
-from ..adapters.revision import manifest_revision
 from ..core.desired import cap_problems
 from ..core.diff import plan_of
 from ..core.model import LoadedManifest
@@ -26,7 +25,7 @@ from ..core.requests import oversized_bodies
 from ..core.vocabulary import Problem
 from .fetch import LiveFetch, Progress
 from .resolve import link_problems
-from .validate import against_org, read_manifests
+from .validate import Selection, against_org, as_roots, read_manifests
 
 
 @dataclass
@@ -43,14 +42,23 @@ class Outcome:
 
 async def run_plan(
     client: LightfieldClient,
-    root: Path,
+    root: Path | Sequence[Path],
     *,
     target: str,
     array_replace: bool = True,
     progress: Progress | None = None,
+    selection: Selection | None = None,
 ) -> Outcome:
-    """Plan ``root`` against the org: the whole plan, or the problems that stopped it."""
-    planning = Planning(client, root, target=target, array_replace=array_replace, progress=progress)
+    """Plan the manifests below ``root`` (a path or several) that ``selection`` chooses against
+    the org: the whole plan, or the problems that stopped it."""
+    planning = Planning(
+        client,
+        root,
+        target=target,
+        array_replace=array_replace,
+        progress=progress,
+        selection=selection,
+    )
     async for _ in planning.changes():
         pass
     return planning.outcome
@@ -66,29 +74,40 @@ class Planning:
     def __init__(
         self,
         client: LightfieldClient,
-        root: Path,
+        root: Path | Sequence[Path],
         *,
         target: str,
         array_replace: bool = True,
         progress: Progress | None = None,
+        selection: Selection | None = None,
     ) -> None:
-        self.client, self.root, self.target = client, root, target
-        self.array_replace, self.progress = array_replace, progress
+        self.client, self.roots, self.target = client, as_roots(root), target
+        self.array_replace, self.progress, self.selection = array_replace, progress, selection
         self.outcome = Outcome()
         self.schema: OrgSchema | None = None
 
     async def changes(self) -> AsyncIterator[RecordChange]:
-        read = read_manifests(self.root)
+        progress = self.progress
+        read = read_manifests(
+            self.roots,
+            self.selection,
+            progress=None
+            if progress is None
+            else lambda done, total: progress("reading", done, total),
+        )
         manifests = read.manifests
-        if read.problems:
+        if not manifests:
             self.outcome = Outcome(problems=read.problems, manifests=manifests)
             return
+        # The manifests that read and shaped well are checked against the org even when other
+        # files did not: one run reports every problem of every file (runs.validate).
         schema, resolution = await against_org(self.client, manifests)
-        if resolution.problems:
-            self.outcome = Outcome(problems=resolution.problems, manifests=manifests)
+        problems = sorted(read.problems + resolution.problems)
+        if problems:
+            self.outcome = Outcome(problems=problems, manifests=manifests)
             return
         self.schema = schema
-        revision = manifest_revision(self.root, read.digest)
+        revision = read.revision()
         options = DiffOptions(
             revision=revision, target=self.target, array_replace=self.array_replace
         )

@@ -4,7 +4,8 @@ Owns how a human reference finds its record: a member by ``{email}`` (members ha
 one scan of ``/v1/members``), a contact by ``{email}`` (``$email[contains]``, then an exact,
 case-insensitive check), an account by ``{name}`` (``$name[equal]``) or ``{domain}``
 (``$website[contains]``, then a host check). Zero or several matches is a ``Problem`` listing the
-candidates; nothing is ever picked blindly. Also finds the raw ids that name no active record:
+candidates (for zero, the nearest spellings among the records read whole: a typo'd member email
+names the one meant); nothing is ever picked blindly. Also finds the raw ids that name no active record:
 the API refuses to link a missing id (``relationship_entity_missing``) or a trashed one
 (``relationship_entity_inactive``), so ``link_problems`` refuses a change that would link one
 (an id already linked is kept: nothing is sent for it, and the API lets it be).
@@ -23,6 +24,7 @@ to show ``Jane Doe <jane@acme.com>`` instead of ``mem_...``.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -187,7 +189,9 @@ def _not_unique(
     kind, value = lookup
     what = f"{relationship.key}: no {relationship.object_type} with {kind} {value!r}"
     if not found:
-        return what
+        nearest = resolver.nearest(relationship.object_type, kind, value)
+        hint = " or ".join(repr(text) for text in nearest)
+        return f"{what} (did you mean {hint}?)" if nearest else what
     candidates = ", ".join(f"{r.id} ({resolver.names.get(r.id, '?')})" for r in found[:10])
     more = f" and {len(found) - 10} more" if len(found) > 10 else ""
     return (
@@ -205,6 +209,29 @@ class _Resolver:
         self.names: dict[str, str] = {}
         # (object type, raw id) → why no active record of that type has the id
         self.missing: dict[tuple[str, str], str] = {}
+        # Every record of a type read whole (members always): where a typo finds its neighbours.
+        self.scanned: dict[str, Sequence[Record]] = {}
+
+    def nearest(self, object_type: str, kind: LookupKind, value: str) -> list[str]:
+        """Up to three spellings close to ``value`` among the records of a type read whole, as
+        they are written in the CRM (a typo'd email names the address meant)."""
+        records = self.scanned.get(object_type, ())
+        key = {"email": "$email", "name": "$name", "domain": "$website"}[kind]
+        written: dict[str, str] = {}
+        for record in records:
+            for text in texts(record.value(key)):
+                spelled = bare_domain(text) if kind == "domain" else text.strip()
+                written.setdefault(spelled.casefold() if kind == "email" else spelled, spelled)
+        close = difflib.get_close_matches(value, list(written), n=3, cutoff=0.75)
+        if not close:
+            return []
+        # Only the ones about as close as the closest: on one domain, every address is similar.
+        best = difflib.SequenceMatcher(None, value, close[0]).ratio()
+        return [
+            written[text]
+            for text in close
+            if difflib.SequenceMatcher(None, value, text).ratio() >= best - 0.03
+        ]
 
     async def find(
         self, object_type: str, lookups: dict[LookupKind, set[str]], ids: set[str]
@@ -245,6 +272,7 @@ class _Resolver:
         for kind, values in lookups.items():
             self._index(object_type, kind, values, records)
         self._remember(records)
+        self.scanned[object_type] = records
         listed = {record.id for record in records}
         unseen = sorted(ids - listed)
         endpoint = ENDPOINT_OF[object_type]

@@ -1,41 +1,133 @@
 """Validating manifests: the offline read and shape check, then the checks that need the org.
 
 Owns the first stages every run shares (``plan``, ``apply``, ``drift``, ``validate``): every file
-loaded and shape-checked with no network (``read_manifests``), then the org's definitions fetched,
-values checked into desired state and references resolved (``against_org``). Each stage reports
-every problem it finds. Never prints.
+below every path given loaded and shape-checked with no network (``read_manifests``), the
+manifests chosen by ``--target`` / ``--exclude`` (``Selection``), then the org's definitions
+fetched, values checked into desired state and references resolved (``against_org``).
+
+Each manifest goes as far through the checks as it can on its own: a file that cannot be read
+or shaped stops there, but the others still have their values checked, and every manifest whose
+values hold still has its references resolved. So one run reports the YAML error of one file,
+the unknown select label of another and the unknown email of a third, together (sorted by file
+and line). Never prints.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from ..adapters.client import LightfieldClient
 from ..adapters.loader import load_tree
+from ..adapters.revision import manifest_revision
 from ..core.desired import build_desired
 from ..core.model import LoadedManifest, parse_manifests
 from ..core.org import OrgSchema
-from ..core.vocabulary import Origin, Problem
+from ..core.vocabulary import Document, Origin, Problem
 from .resolve import Resolution, resolve_references
+
+# Reports how many of the files found have been read: (done, total).
+ReadProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which manifests a run works on: ``--target`` and ``--exclude`` globs (``*``, ``?``,
+    ``[...]``, case-sensitive, as ``metadata.name`` is lowercase) on ``metadata.name``. No
+    target means every manifest; an exclude wins over a target."""
+
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.targets or self.excludes)
+
+    def chooses(self, name: str) -> bool:
+        wanted = not self.targets or any(fnmatchcase(name, t) for t in self.targets)
+        return wanted and not any(fnmatchcase(name, e) for e in self.excludes)
 
 
 @dataclass(frozen=True)
 class ManifestSet:
-    """Every manifest below a root, shape-checked, and the digest of the bytes they came from."""
+    """The chosen manifests below the roots, shape-checked, and the digest of the bytes read."""
 
     manifests: list[LoadedManifest]
     problems: list[Problem]
     digest: str
+    roots: tuple[Path, ...] = ()
+
+    def revision(self) -> str:
+        """The git commit all the roots are clean at, else the hash of the bytes read."""
+        found = {manifest_revision(root, self.digest) for root in self.roots}
+        return found.pop() if len(found) == 1 else f"sha256:{self.digest}"
 
 
-def read_manifests(root: Path) -> ManifestSet:
-    """Offline half: every file loaded and shape-checked, with paths shown relative to cwd."""
-    if not root.exists():
-        return ManifestSet([], [Problem(Origin(str(root), 0), "no such file or directory")], "")
-    loaded = load_tree(root, display_base=Path.cwd())
-    manifests, problems = parse_manifests(loaded.documents)
-    return ManifestSet(manifests, sorted(loaded.problems + problems), loaded.digest)
+def as_roots(paths: Path | Sequence[Path]) -> tuple[Path, ...]:
+    return (paths,) if isinstance(paths, Path) else tuple(paths)
+
+
+def read_manifests(
+    paths: Path | Sequence[Path],
+    selection: Selection | None = None,
+    *,
+    progress: ReadProgress | None = None,
+) -> ManifestSet:
+    """Offline half: every file below each path loaded and shape-checked (paths shown relative
+    to cwd), then the manifests ``selection`` chooses. A path that does not exist, or a
+    directory with no manifest, is a problem: a job pointed at the wrong folder must fail, not
+    plan nothing. A file named twice (a directory and a file in it) is read once."""
+    roots = as_roots(paths)
+    problems: list[Problem] = []
+    documents: list[Document] = []
+    seen: set[str] = set()
+    digests: list[str] = []
+    for root in roots:
+        if not root.exists():
+            problems.append(Problem(Origin(str(root), 0), "no such file or directory"))
+            continue
+        loaded = load_tree(root, display_base=Path.cwd(), progress=progress)
+        if root.is_dir() and not loaded.documents and not loaded.problems:
+            problems.append(
+                Problem(Origin(str(root), 0), "no manifests here (no *.yaml or *.yml file)")
+            )
+        digests.append(loaded.digest)
+        documents.extend(d for d in loaded.documents if d.file not in seen)
+        problems.extend(p for p in loaded.problems if p.file not in seen)
+        seen.update(d.file for d in loaded.documents)
+        seen.update(p.file for p in loaded.problems)
+    manifests, shape_problems = parse_manifests(documents)
+    problems.extend(shape_problems)
+    if selection is not None and selection.narrowed:
+        problems.extend(_unmatched(selection, manifests, roots))
+        manifests = [m for m in manifests if selection.chooses(m.manifest.metadata.name)]
+    # One root keeps the loader's own digest (a revision outside git names exactly its bytes).
+    whole = digests[0] if len(digests) == 1 else _combined(digests)
+    return ManifestSet(manifests, sorted(set(problems)), whole, roots)
+
+
+def _combined(digests: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+def _unmatched(
+    selection: Selection, manifests: Sequence[LoadedManifest], roots: Sequence[Path]
+) -> list[Problem]:
+    """A ``--target`` that chooses nothing is a typo or a wrong folder: a problem, not a quiet
+    empty plan (which apply would call an empty manifest set)."""
+    names = [m.manifest.metadata.name for m in manifests]
+    where = Origin(", ".join(str(root) for root in roots), 0)
+    problems = [
+        Problem(where, f"--target {pattern!r} matches no manifest's metadata.name")
+        for pattern in selection.targets
+        if not any(fnmatchcase(name, pattern) for name in names)
+    ]
+    if names and not problems and not any(selection.chooses(name) for name in names):
+        problems.append(Problem(where, "--target / --exclude leave no manifest to work on"))
+    return problems
 
 
 async def validate_against_org(
@@ -49,9 +141,12 @@ async def validate_against_org(
 async def against_org(
     client: LightfieldClient, manifests: list[LoadedManifest]
 ) -> tuple[OrgSchema, Resolution]:
-    """Definitions, desired state and resolved references; problems in the resolution."""
+    """Definitions, desired state and resolved references; every problem in the resolution.
+
+    The references of every manifest whose values hold are resolved even when another
+    manifest's values do not: their problems come together."""
     schema = OrgSchema(await client.definitions("opportunities"))
     desired, problems = build_desired(manifests, schema)
-    if problems:
-        return schema, Resolution(problems=problems)
-    return schema, await resolve_references(client, desired)
+    resolution = await resolve_references(client, desired)
+    resolution.problems = sorted(problems + resolution.problems)
+    return schema, resolution

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -44,8 +44,8 @@ from ..core.plan import Plan, PlannedRequest, RecordChange
 from ..core.records import Record
 from ..core.reports import ApplyReport, Failure, RecordResult, Status
 from ..core.vocabulary import Origin
+from .fetch import Progress
 
-Progress = Callable[[int, int], None]
 # A create answered with a record older than this is checked to still exist (see _create).
 REPLAY_AGE_SECONDS = 60.0
 # Concurrent records in flight; the client's Write bucket, not this, sets the pace.
@@ -103,7 +103,7 @@ class ApplyRun:
             result = await _apply_record(self.client, change, self.schema, self._stop, self.report)
         self._done += 1
         if self.progress is not None:
-            self.progress(self._done, max(self._done, len(self._tasks)))
+            self.progress("writing", self._done, max(self._done, len(self._tasks)))
         return result
 
 

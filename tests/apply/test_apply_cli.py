@@ -76,9 +76,11 @@ def test_ci_without_auto_approve_refuses_instead_of_waiting(
 
 
 def test_empty_manifest_set_is_refused(server: str, emu: Emulator, manifest_dir: Path) -> None:
+    # A directory with no manifest never becomes a plan (the empty-set rail in core.plan stays
+    # as the saved plan's guard).
     result = lfr(["apply", str(manifest_dir), "--auto-approve"], server)
     assert result.exit_code == 1
-    assert "refusing to apply an empty manifest set" in result.stderr
+    assert f"{manifest_dir.name}: no manifests here (no *.yaml or *.yml file)" in result.stderr
     assert writes(emu) == []
 
 
@@ -269,7 +271,7 @@ def test_a_missing_record_found_while_writing_fails_the_run_and_reports_the_writ
     result = lfr(["apply", str(manifest_dir), "--auto-approve", "--force"], server)
     assert result.exit_code == 1
     assert (
-        "manifests/gone.yaml:1: opportunity opp_doesnotexist1 (gone) does not exist"
+        "manifests/gone.yaml:5: opportunity opp_doesnotexist1 (gone) does not exist"
         in result.stderr
     )
     # The valid record's write was already under way: it is reported, not hidden.

@@ -196,7 +196,7 @@ async def test_match_on_error_when_missing_is_a_problem(
     )
     outcome = await run_plan(client, manifest_dir, target="t")
     assert [str(p) for p in outcome.problems] == [
-        "manifests/strict.yaml:1: strict: no opportunity matches metadata.match (onMissing: error)"
+        "manifests/strict.yaml:5: strict: no opportunity matches metadata.match (onMissing: error)"
     ]
 
 

@@ -169,7 +169,7 @@ async def test_an_id_that_does_not_exist_is_a_problem_not_a_create(
     write("gone.yaml", opportunity("gone", "opp_doesnotexist1", "fields:\n  priority: 1"))
     outcome = await run_plan(client, manifest_dir, target="t")
     assert [str(p) for p in outcome.problems] == [
-        "manifests/gone.yaml:1: opportunity opp_doesnotexist1 (gone) does not exist or is in "
+        "manifests/gone.yaml:5: opportunity opp_doesnotexist1 (gone) does not exist or is in "
         "the trash"
     ]
 
