@@ -9,9 +9,9 @@ from ..core.plan import Plan
 from ..core.saved_plan import MAX_FILE_BYTES, SavedPlanError, malformed, parse_saved_plan
 
 
-def read_saved_plan(path: Path, *, target: str) -> Plan:
-    """The plan in ``path`` for ``target``, every rule of ``core.saved_plan`` checked; else a
-    ``SavedPlanError``."""
+def read_saved_plan(path: Path, *, target: str | None) -> Plan:
+    """The plan in ``path`` for ``target`` (None: whatever it was planned against, to show it),
+    every rule of ``core.saved_plan`` checked; else a ``SavedPlanError``."""
     file = str(path)
     try:
         size = path.stat().st_size

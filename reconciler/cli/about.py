@@ -42,5 +42,15 @@ def whoami(
     active, subject, scopes = run_command(check())
     if not active:
         raise fail(f"the {subject} key is not active; create a new key in Lightfield.")
-    echo(f"Key is active ({safe(subject)} key).")
+    if target.is_local:
+        # Not a Lightfield account: say so, and which key, as a user will wonder why whoami
+        # worked with no key set. Named, not printed: no key is ever printed.
+        echo(
+            f"This is the local workspace ({safe(str(target.local_db))}, demo data), not "
+            f"Lightfield: it uses the demo seed's built-in full-access {safe(subject)} key, "
+            "not LIGHTFIELD_API_KEY."
+        )
+        echo("Set LIGHTFIELD_API_KEY (and LIGHTFIELD_BASE_URL) to check a Lightfield key.")
+    else:
+        echo(f"Key is active ({safe(subject)} key) at {safe(target.base_url)}.")
     echo("Scopes: " + (", ".join(map(safe, scopes)) if scopes else "full access"))

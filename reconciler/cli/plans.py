@@ -1,4 +1,5 @@
-"""``lfr plan``, ``lfr apply`` and ``lfr drift``: a run called, its plan or report rendered.
+"""``lfr plan``, ``lfr apply``, ``lfr drift`` and ``lfr show``: a run called, its plan or
+report rendered.
 
 The apply use case is ``runs.apply``'s; this module shows the plan to the person approving and
 asks the question (only ``yes`` applies; never under ``CI=true``).
@@ -14,9 +15,12 @@ from typing import Annotated
 import typer
 
 from ..adapters.buckets import RateConfig
+from ..adapters.plan_file import read_saved_plan
+from ..core.errors import LfrError
 from ..core.plan import Plan, SafetyRails
 from ..core.reports import DriftReport
 from ..render.formats import Style, render
+from ..render.values import safe
 from ..runs.apply import ApplyOutcome, run_apply
 from ..runs.drift import explain_drift
 from ..runs.plan import Outcome, run_plan
@@ -258,6 +262,44 @@ def drift(
     show_result(report, output, color, report_file, title)
     if report.drifted:
         raise typer.Exit(2)
+
+
+@app.command()
+def show(
+    plan_file: Annotated[
+        Path, typer.Argument(metavar="PLAN.json", help="A plan saved by `lfr plan --out`.")
+    ],
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="How to print the plan.")
+    ] = OutputFormat.text,
+    show_unchanged: Annotated[
+        bool, typer.Option(help="List unchanged records too (text format).")
+    ] = False,
+    color: Annotated[
+        bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
+    ] = None,
+    report: ReportOption = None,
+    title: TitleOption = None,
+) -> None:
+    """Render a saved plan (e.g. a CI artifact) as text, markdown or JSON, with no network.
+
+    The file is hostile input until checked: it is read under the same size cap and strict
+    checks as `lfr apply PLAN.json` (its shape, and that every request sends exactly what it
+    shows), whatever target it was planned against. Its labels are shown as saved; apply shows
+    them from the org and refuses the plan if the CRM moved since.
+
+    Exit codes: 0 shown, 1 not a valid saved plan.
+    """
+    try:
+        saved = read_saved_plan(plan_file, target=None)
+    except LfrError as exc:
+        raise fail(str(exc)) from None
+    echo(
+        f"Saved plan {safe(plan_file.as_posix())}: planned against {safe(saved.target)} at "
+        f"{safe(saved.revision)}.",
+        err=True,
+    )
+    show_result(saved, output, color, report, title, show_unchanged=show_unchanged)
 
 
 def _apply_source(paths: list[Path], selecting: bool) -> Path | list[Path]:

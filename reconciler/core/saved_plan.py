@@ -146,11 +146,11 @@ class _Plan(_Strict):
     labels: dict[LabelId, Text]
 
 
-def parse_saved_plan(raw: bytes, file: str, *, target: str) -> Plan:
+def parse_saved_plan(raw: bytes, file: str, *, target: str | None) -> Plan:
     """The plan in ``raw`` (the bytes of ``file``, read under ``MAX_FILE_BYTES`` + 1) for
-    ``target`` (the API it will be applied to), every rule above checked; else a
-    ``SavedPlanError``. The target is checked before the requests, whose keys it is part of: a
-    plan for another org is refused as that, not as a forgery."""
+    ``target`` (the API it will be applied to; None to only show it), every rule above
+    checked; else a ``SavedPlanError``. The target is checked before the requests, whose keys
+    it is part of: a plan for another org is refused as that, not as a forgery."""
     return _Reader(file).read(raw, target)
 
 
@@ -167,7 +167,7 @@ class _Reader:
         place = f"{self.file}: {where}: " if where else f"{self.file}: "
         return SavedPlanError(f"{place}{message} (not a plan as `lfr plan --out` writes it)")
 
-    def read(self, raw: bytes, target: str) -> Plan:
+    def read(self, raw: bytes, target: str | None) -> Plan:
         data = self.load(raw)
         if not isinstance(data, dict):
             raise self.fail("", f"a JSON {type(data).__name__}, not an object")
@@ -189,7 +189,9 @@ class _Reader:
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
             raise self.fail(_json_path(first["loc"]), first["msg"] + more) from None
         plan = plan_from_dict(data)
-        if plan.target != target:  # before any request: the key may not fit that org
+        if (
+            target is not None and plan.target != target
+        ):  # before any request: the key may not fit that org
             raise SavedPlanError(
                 f"{self.file} was planned against {plan.target}, not {target}; "
                 "run lfr plan against this target."

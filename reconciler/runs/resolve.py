@@ -4,11 +4,11 @@ Owns how a human reference finds its record: a member by ``{email}`` (members ha
 one scan of ``/v1/members``), a contact by ``{email}`` (``$email[contains]``, then an exact,
 case-insensitive check), an account by ``{name}`` (``$name[equal]``) or ``{domain}``
 (``$website[contains]``, then a host check). Zero or several matches is a ``Problem`` listing the
-candidates (for zero, the nearest spellings among the records read whole: a typo'd member email
-names the one meant); nothing is ever picked blindly. Also finds the raw ids that name no active record:
-the API refuses to link a missing id (``relationship_entity_missing``) or a trashed one
-(``relationship_entity_inactive``), so ``link_problems`` refuses a change that would link one
-(an id already linked is kept: nothing is sent for it, and the API lets it be).
+candidates (for zero, the nearest spellings among the records read whole: a typo'd member
+email names the one meant); nothing is ever picked blindly. Also finds the raw ids that name no
+active record: the API refuses to link a missing id (``relationship_entity_missing``) or a
+trashed one (``relationship_entity_inactive``), so ``link_problems`` refuses a change that
+would link one (an id already linked is kept: nothing is sent for it, and the API lets it be).
 
 Cost: each distinct reference and id is looked up once per run, per related type. When a type
 has more distinct references and ids than its whole list has pages, one scan of that list
