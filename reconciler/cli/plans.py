@@ -281,7 +281,7 @@ def show(
     report: ReportOption = None,
     title: TitleOption = None,
 ) -> None:
-    """Render a saved plan (e.g. a CI artifact) as text, markdown or JSON, with no network.
+    """Render a saved plan (a CI artifact, say) as text, markdown or JSON, with no network.
 
     The file is hostile input until checked: it is read under the same size cap and strict
     checks as `lfr apply PLAN.json` (its shape, and that every request sends exactly what it

@@ -99,6 +99,7 @@ def test_a_record_that_cannot_be_found_is_reported_at_its_id_line(
 def test_a_missing_identity_is_reported_at_the_metadata_key(
     write: WriteManifest, manifest_dir: Path
 ) -> None:
-    write("noid.yaml", "# a comment\n\napiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: x\n")
+    header = "# a comment\n\napiVersion: lfr/v1\nkind: Opportunity\n"
+    write("noid.yaml", header + "metadata:\n  name: x\n")
     result = lfr(["validate", str(manifest_dir), "--offline"], "http://127.0.0.1:9")
     assert "manifests/noid.yaml:5: metadata: give exactly one of 'id'" in result.stderr

@@ -20,11 +20,12 @@ def lfr(
     args: list[str],
     base_url: str,
     *,
-    key: str = FULL_KEY,
+    key: str | None = FULL_KEY,
     stdin: str | None = None,
     env: dict[str, str] | None = None,
 ) -> Result:
-    """``lfr ARGS`` against ``base_url`` with ``key``; ``env`` adds variables (GITHUB_ACTIONS)."""
+    """``lfr ARGS`` against ``base_url`` with ``key`` (None: no key, the local workspace);
+    ``env`` adds variables (GITHUB_ACTIONS)."""
     variables: dict[str, str | None] = {
         "LIGHTFIELD_API_KEY": key,
         "LIGHTFIELD_BASE_URL": base_url,
