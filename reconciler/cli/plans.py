@@ -122,6 +122,7 @@ def apply(
     sources: Annotated[
         list[Path] | None,
         typer.Argument(
+            metavar="PATHS | PLAN.json",
             help="Manifest directories or files to plan and apply (several may be given), or "
             "one plan saved by `lfr plan --out`. [default: manifests]",
             show_default=False,

@@ -205,6 +205,7 @@ class OutputFormat(StrEnum):
 PathsArgument = Annotated[
     list[Path] | None,
     typer.Argument(
+        metavar="PATHS",
         help="Manifest directories (every *.yaml / *.yml below each) or files; several may be "
         "given. A directory with no manifest is an error. [default: manifests]",
         show_default=False,
