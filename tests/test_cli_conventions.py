@@ -16,8 +16,10 @@ import pytest
 from rich.console import Console
 
 from reconciler.cli.shared import ProgressLine
+from reconciler.emulator import Emulator
+from reconciler.emulator.faults import FaultConfig
 from tests.support.cli import lfr
-from tests.support.demo import ACME_RENEWAL, READ_KEY, WriteManifest, opportunity
+from tests.support.demo import ACME_RENEWAL, FULL_KEY, READ_KEY, WriteManifest, opportunity
 
 NO_SERVER = "http://127.0.0.1:9"
 
@@ -150,6 +152,21 @@ def test_progress_names_each_phase_with_done_and_total() -> None:
     assert "Reading manifests" in drawn and "40/40" in drawn
     assert "Fetching live state" in drawn and "7/12" in drawn
     assert "Writing" in drawn and "2/5" in drawn
+
+
+def test_a_slow_run_on_a_terminal_shows_each_phase(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    # Every answer takes 0.6 s, so the run is past the display's half-second wait before the
+    # live state comes back (slower machines only make it more so).
+    emu.faults.configure(FaultConfig(latency_ms=600))
+    remote = {"LIGHTFIELD_API_KEY": FULL_KEY, "LIGHTFIELD_BASE_URL": server}
+    applied = _on_a_terminal(["apply", "manifests", "--auto-approve"], manifest_dir.parent, remote)
+    assert "Fetching live state" in applied and "1/1" in applied
+    assert "Writing" in applied
+    assert "/100" not in applied  # each bar starts at its own total
+    assert "Apply: 1 applied." in applied
 
 
 def test_no_progress_off_a_terminal(server: str, write: WriteManifest, manifest_dir: Path) -> None:

@@ -279,8 +279,10 @@ class ProgressLine:
             self._display = self._open()
         task = self._tasks.get(phase)
         if task is None:
-            task = self._tasks[phase] = self._display.add_task(PHASES.get(phase, phase))
-        self._display.update(task, completed=done, total=total)
+            label = PHASES.get(phase, phase)
+            self._tasks[phase] = self._display.add_task(label, total=total, completed=done)
+        else:
+            self._display.update(task, completed=done, total=total)
 
     def _open(self) -> Progress:
         from rich.console import Console
