@@ -4,7 +4,9 @@ Owns the order of the stages and the rule that a run with any problem stops befo
 write: load and shape-check every file (no network), fetch the org's definitions, check values
 and build desired state, resolve references (and find raw ids with no active record), fetch live
 state, diff, and refuse a change that would link such an id. Each stage reports every
-problem it finds; the run returns them all together. The first stages are ``runs.validate``'s;
+problem it finds, and every manifest goes as far through the stages before the live read as it
+can on its own (a broken file does not stop the others' checks); the run returns them all
+together. ``--target`` / ``--exclude`` choose the manifests (``runs.validate.Selection``). The first stages are ``runs.validate``'s;
 a saved plan is ``runs.saved_plan``'s. Called by the CLI (plan, drift) and ``runs.apply``;
 never prints.
 """
