@@ -6,9 +6,9 @@ and build desired state, resolve references (and find raw ids with no active rec
 state, diff, and refuse a change that would link such an id. Each stage reports every
 problem it finds, and every manifest goes as far through the stages before the live read as it
 can on its own (a broken file does not stop the others' checks); the run returns them all
-together. ``--target`` / ``--exclude`` choose the manifests (``runs.validate.Selection``). The first stages are ``runs.validate``'s;
-a saved plan is ``runs.saved_plan``'s. Called by the CLI (plan, drift) and ``runs.apply``;
-never prints.
+together. ``--target`` / ``--exclude`` choose the manifests (``runs.validate.Selection``). The
+first stages are ``runs.validate``'s; a saved plan is ``runs.saved_plan``'s. Called by the CLI
+(plan, drift) and ``runs.apply``; never prints.
 """
 
 from __future__ import annotations
