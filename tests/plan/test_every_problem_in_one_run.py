@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from reconciler.adapters.client import LightfieldClient
 from reconciler.emulator import Emulator
+from reconciler.runs.plan import run_plan
 from tests.support.cli import lfr
 from tests.support.demo import ACME_RENEWAL, INITECH, WriteManifest, opportunity
 
@@ -65,6 +69,10 @@ def test_plan_reports_them_all_and_sends_nothing(
     # A syntax error is at a character: line and column.
     assert "manifests/d-syntax.yaml:4:1: invalid YAML:" in result.stderr
     assert [r for r in emu.requests() if r["method"] != "GET"] == []
+    annotated = lfr(["plan", str(manifest_dir)], server, env={"GITHUB_ACTIONS": "true"})
+    assert "::error file=manifests/d-syntax.yaml,line=4,col=1,title=lfr::invalid YAML" in (
+        annotated.stdout
+    )
 
 
 def test_offline_validate_still_lists_every_file_it_can_check_offline(
@@ -103,3 +111,20 @@ def test_a_missing_identity_is_reported_at_the_metadata_key(
     write("noid.yaml", header + "metadata:\n  name: x\n")
     result = lfr(["validate", str(manifest_dir), "--offline"], "http://127.0.0.1:9")
     assert "manifests/noid.yaml:5: metadata: give exactly one of 'id'" in result.stderr
+
+
+@pytest.mark.anyio
+async def test_a_plan_reports_its_phases_as_it_goes(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient
+) -> None:
+    write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 5"))
+    write("b.yaml", opportunity("b", INITECH, "fields:\n  $amount: 6"))
+    heard: list[tuple[str, int, int]] = []
+    outcome = await run_plan(
+        client, manifest_dir, target="t", progress=lambda *step: heard.append(step)
+    )
+    assert outcome.plan is not None
+    assert heard[0] == ("reading", 0, 2)
+    assert ("reading", 2, 2) in heard
+    assert heard[-1] == ("fetching", 2, 2)
+    assert [phase for phase, _, _ in heard].index("fetching") > heard.index(("reading", 2, 2))
