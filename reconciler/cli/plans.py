@@ -172,6 +172,9 @@ def apply(
     A saved plan (PLAN.json) is applied only if none of the live values it was planned from
     has moved since; otherwise it is refused with the record and key that changed.
 
+    With --target / --exclude, the plan, the mass-change threshold and the writes cover the
+    chosen records only; a saved plan is applied whole (it is the selection it was made with).
+
     Exit codes: 0 everything applied (or nothing to do), 1 refused, cancelled or any failure.
     """
     if rate <= 0:
