@@ -1,10 +1,11 @@
 """The ``lfr`` command line: parse, call a run, render, exit (architecture.md §8).
 
 The only package that reads the environment, prints, and chooses exit codes: everything below it
-returns values or raises ``LfrError``. Exit codes: 0 success, 1 error, 2 reserved for "changes
-present" (plan --detailed-exitcode, drift). ``shared``: the app, its options, the output;
-``plans``: plan, apply, drift; ``manifests``: validate, export, schema; ``about``: version,
-whoami; ``emulator``: emulator serve.
+returns values or raises ``LfrError``. Exit codes: 0 success, 1 error (a usage error too:
+``shared.Commands``), 2 reserved for "changes present" (plan --detailed-exitcode, drift).
+``shared``: the app, its options, the output; ``plans``: plan, apply, drift, show;
+``manifests``: validate, export, schema; ``about``: version, whoami; ``emulator``: emulator
+serve.
 """
 
 from __future__ import annotations
