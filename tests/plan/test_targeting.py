@@ -120,3 +120,33 @@ def test_drift_is_limited_to_the_target(
     assert drifted.exit_code == 2, drifted.output
     assert "acme-renewal" not in drifted.stdout
     assert "initech" in drifted.stdout
+
+
+def test_the_mass_change_rail_counts_the_chosen_records(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    ids = [r["id"] for r in api("GET", server, "/v1/opportunities?limit=14")["data"]]
+    assert len(ids) == 14
+    # 14 managed records, the first 4 change: 29 % of the whole set, under the 30 % threshold.
+    for index, record_id in enumerate(ids):
+        spec = "fields:\n  priority: 4" if index < 4 else "fields: {}"
+        write(f"m{index:02}.yaml", opportunity(f"m{index:02}", record_id, spec))
+
+    def posts() -> int:
+        return len([r for r in emu.requests() if r["method"] == "POST"])
+
+    # Chosen m00..m09: the plan applied changes 4 of 10 records (40 %): refused.
+    refused = lfr(["apply", str(manifest_dir), "--target", "m0*", "--auto-approve"], server)
+    assert refused.exit_code == 1
+    assert "changes 4 of 10 managed records (40%, over the 30% safety threshold)" in (
+        refused.stderr
+    )
+    assert posts() == 0
+    # Chosen m00, m01: 2 records, below --min-records (10): applied.
+    few = lfr(["apply", str(manifest_dir), "--target", "m0[01]", "--auto-approve"], server)
+    assert few.exit_code == 0, few.output
+    assert posts() == 2
+    # The whole set: 2 more of 14 change: applied.
+    whole = lfr(["apply", str(manifest_dir), "--auto-approve"], server)
+    assert whole.exit_code == 0, whole.output
+    assert posts() == 4
