@@ -30,6 +30,7 @@ from .shared import (
     ApiKeyOption,
     ArrayReplaceOption,
     BaseUrlOption,
+    ColorOption,
     ExcludeOption,
     LocalOption,
     OutputFormat,
@@ -76,9 +77,7 @@ def plan(
     show_unchanged: Annotated[
         bool, typer.Option(help="List unchanged records too (text format).")
     ] = False,
-    color: Annotated[
-        bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
-    ] = None,
+    color: ColorOption = None,
     array_replace: ArrayReplaceOption = True,
     report: ReportOption = None,
     title: TitleOption = None,
@@ -154,9 +153,7 @@ def apply(
         OutputFormat, typer.Option("--format", "-f", help="How to print the apply report.")
     ] = OutputFormat.text,
     array_replace: ArrayReplaceOption = True,
-    color: Annotated[
-        bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
-    ] = None,
+    color: ColorOption = None,
     report_file: ReportOption = None,
     title: TitleOption = None,
     api_key: ApiKeyOption = None,
@@ -231,9 +228,7 @@ def drift(
     ] = OutputFormat.text,
     report_file: ReportOption = None,
     title: TitleOption = None,
-    color: Annotated[
-        bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
-    ] = None,
+    color: ColorOption = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
@@ -279,9 +274,7 @@ def show(
     show_unchanged: Annotated[
         bool, typer.Option(help="List unchanged records too (text format).")
     ] = False,
-    color: Annotated[
-        bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
-    ] = None,
+    color: ColorOption = None,
     report: ReportOption = None,
     title: TitleOption = None,
 ) -> None:

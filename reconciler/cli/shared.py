@@ -109,6 +109,14 @@ ArrayReplaceOption = Annotated[
 ]
 
 
+ColorOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--color/--no-color",
+        help="Colour (default: on a terminal, unless NO_COLOR is set).",
+        show_default=False,
+    ),
+]
 ReportOption = Annotated[
     Path | None,
     typer.Option(
