@@ -59,7 +59,19 @@ def emulator_serve(
     from ..emulator.admin import new_admin_token
     from ..emulator.faults import FaultConfig
     from ..emulator.ratelimit import RateLimitConfig
-    from ..emulator.server import listen, on_loopback, serve
+
+    try:
+        from ..emulator.server import listen, on_loopback, serve
+    except ModuleNotFoundError as exc:
+        if exc.name != "uvicorn":
+            raise
+        # The default install leaves the HTTP server out: only this command needs it.
+        raise fail(
+            "`lfr emulator serve` needs the emulator extra (uvicorn), which this install of "
+            "lfr does not have.",
+            'Install it with: pip install "lightfield-reconciler[emulator]" '
+            "(or uv tool install / pipx install of the same requirement).",
+        ) from None
 
     if seed not in ("demo", "empty"):
         raise fail(f"--seed must be 'demo' or 'empty', not {seed!r}.")

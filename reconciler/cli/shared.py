@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from .. import __version__
 from ..core.errors import LfrError
 from ..core.plan import Plan
 from ..core.vocabulary import Problem
@@ -31,15 +32,39 @@ from ..workspace import Target, choose_target
 
 app = typer.Typer(
     name="lfr",
-    help=(
-        "Declarative, GitOps-style reconciler for Lightfield CRM opportunities.\n\n"
-        "With no LIGHTFIELD_API_KEY set, commands run against an embedded local workspace "
-        "(.lfr/workspace.sqlite3, demo data), so you can try everything without an account."
-    ),
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell.
+    add_completion=True,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"lfr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the lfr version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Declarative, GitOps-style reconciler for Lightfield CRM opportunities.
+
+    With no LIGHTFIELD_API_KEY set, commands run against an embedded local workspace
+    (.lfr/workspace.sqlite3, demo data), so you can try everything without an account.
+    """
+
+
 emulator_app = typer.Typer(
     help="Run the bundled Lightfield API emulator (the local test bench).",
     no_args_is_help=True,
