@@ -267,9 +267,9 @@ def load_run_settings(
 
 
 def _joined(base: Path, relative: str) -> Path:
-    """``relative`` below ``base``, written as short as it can be (``manifests``, not
-    ``./manifests``), so problems name files as they would without lfr.yaml."""
-    return Path(os.path.normpath(base / relative))
+    """``relative`` below ``base``, as a path from the current directory (``manifests``,
+    ``../crm/opportunities``), so problems name files as the user would type them."""
+    return Path(os.path.relpath(os.path.join(base, relative)))
 
 
 def open_client(target: Target, rates: RateConfig | None = DEFAULT_RATES) -> LightfieldClient:
