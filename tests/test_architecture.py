@@ -70,7 +70,7 @@ OWNERS = {
         "adapters/merge.py",
     },
     "httpx": {"adapters/client.py", "adapters/http.py"},
-    "pydantic": {"core/model.py", "core/records.py", "core/saved_plan.py"},
+    "pydantic": {"core/model.py", "core/records.py", "core/saved_plan.py", "core/settings.py"},
     "typer": {"cli/"},
     "uvicorn": set(),
     "starlette": set(),

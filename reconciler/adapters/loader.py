@@ -19,6 +19,7 @@ import errno
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,12 +65,18 @@ def _manifest_paths(root: Path) -> list[str]:
     return [path for _, path in found]
 
 
-def load_tree(root: Path, display_base: Path | None = None) -> LoadResult:
+def load_tree(
+    root: Path,
+    display_base: Path | None = None,
+    ignore: Callable[[str], bool] | None = None,
+) -> LoadResult:
     """Load every manifest file below ``root``; problems of all files are collected.
 
     Files are named relative to ``display_base`` when they are below it (as
     ``Path.relative_to`` would), else as found. The manifest root is ``root``, or the directory
-    of ``root`` when it is a file: no file outside it is read (see ``_read``)."""
+    of ``root`` when it is a file: no file outside it is read (see ``_read``). A file for which
+    ``ignore(path)`` is true (lfr.yaml's ignore globs: YAML in the tree that is not a manifest)
+    is neither read nor part of the digest."""
     result = LoadResult()
     digest = hashlib.sha256()
     top = root if root.is_dir() else root.parent
@@ -77,6 +84,8 @@ def load_tree(root: Path, display_base: Path | None = None) -> LoadResult:
     inside = _prefix(Path(os.path.realpath(top)))
     shown_base = None if display_base is None else _prefix(display_base)
     for path in _manifest_paths(root):
+        if ignore is not None and ignore(path):
+            continue
         shown = (path if shown_base is None else path.removeprefix(shown_base)).replace(os.sep, "/")
         raw = _read(path, inside)
         if isinstance(raw, str):
@@ -91,6 +100,13 @@ def load_tree(root: Path, display_base: Path | None = None) -> LoadResult:
         result.problems.extend(file_result.problems)
     result.digest = digest.hexdigest()
     return result
+
+
+def read_file(path: Path) -> bytes | str:
+    """The bytes of one file read under the same rules as a manifest (a regular file, the size
+    cap; a symlink only to a file in the same directory tree), or why it is not read: for
+    other YAML lfr reads, such as ``lfr.yaml``."""
+    return _read(str(path), _prefix(Path(os.path.realpath(path.parent))))
 
 
 def _read(path: str, inside: str) -> bytes | str:

@@ -11,11 +11,15 @@ never mistaken for the committed version.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 
-def manifest_revision(root: Path, content_digest: str) -> str:
-    commit = _clean_commit(root)
+def manifest_revision(root: Path | Sequence[Path], content_digest: str) -> str:
+    """``git:<sha>`` when every root is committed and clean in one commit, else the digest."""
+    roots = [root] if isinstance(root, Path) else list(root)
+    commits = {_clean_commit(one) for one in roots}
+    commit = commits.pop() if len(commits) == 1 else None
     return f"git:{commit}" if commit is not None else f"sha256:{content_digest}"
 
 

@@ -4,14 +4,15 @@ The only package that reads the environment, prints, and chooses exit codes: eve
 returns values or raises ``LfrError``. Exit codes: 0 success, 1 error, 2 reserved for "changes
 present" (plan --detailed-exitcode, drift). ``shared``: the app, its options, the output;
 ``plans``: plan, apply, drift; ``manifests``: validate, export, schema; ``about``: version,
-whoami; ``init``: init; ``emulator``: emulator serve.
+whoami; ``envs``: the environments of lfr.yaml; ``init``: init; ``emulator``: emulator
+serve.
 """
 
 from __future__ import annotations
 
 import gc
 
-from . import about, emulator, init, manifests, plans  # noqa: F401  (each registers its commands)
+from . import about, emulator, envs, init, manifests, plans  # noqa: F401  (each registers its commands)
 from .shared import GC_DEFAULTS, GC_THRESHOLD, app
 
 __all__ = ["GC_DEFAULTS", "GC_THRESHOLD", "app", "main"]

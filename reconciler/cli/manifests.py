@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ..core.errors import LfrError
-from ..core.json_schema import org_schema, render_schema, static_schema
+from ..core.json_schema import org_schema, render_schema, settings_schema, static_schema
 from ..core.org import OrgSchema
 from ..core.vocabulary import Problem
 from ..render.values import safe
@@ -20,13 +20,17 @@ from ..workspace import open_client
 from .shared import (
     ApiKeyOption,
     BaseUrlOption,
+    ConfigOption,
     DirArgument,
+    EnvOption,
     LocalOption,
     app,
     echo,
     fail,
+    manifests_of,
     report_problems,
     run_command,
+    settings_of,
     target_of,
     write_file,
 )
@@ -34,7 +38,7 @@ from .shared import (
 
 @app.command()
 def validate(
-    directory: DirArgument = Path("manifests"),
+    directory: DirArgument = None,
     offline: Annotated[
         bool,
         typer.Option(
@@ -45,12 +49,18 @@ def validate(
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Check manifests without planning: every problem with file:line; exit 1 if any."""
-    read = read_manifests(directory)
+    """Check manifests without planning: every problem with file:line; exit 1 if any.
+
+    With an lfr.yaml, the file is checked too (every problem with file:line) before any
+    manifest is read."""
+    settings = settings_of(env, config)
+    read = read_manifests(manifests_of(settings, directory))
     manifests, problems = read.manifests, read.problems
     if not problems and not offline:
-        target = target_of(api_key, base_url, local)
+        target = target_of(api_key, base_url, local, settings)
 
         async def check() -> list[Problem]:
             async with open_client(target) as client:
@@ -65,6 +75,7 @@ def validate(
 
 
 DEFAULT_SCHEMA_FILE = Path("schema/manifest.schema.json")
+DEFAULT_SETTINGS_SCHEMA_FILE = Path("schema/lfr.schema.json")
 
 
 @app.command()
@@ -81,16 +92,20 @@ def export(
         bool, typer.Option("--all", help="Export every live opportunity.")
     ] = False,
     directory: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--dir",
             help="Where manifests go: a record already managed by a manifest below it is "
-            "updated in place, the others get <dir>/<name>.yaml.",
+            "updated in place, the others get <dir>/<name>.yaml (default: the environment's "
+            "first manifest path in lfr.yaml, else manifests).",
+            show_default=False,
         ),
-    ] = Path("manifests"),
+    ] = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Write manifests from live opportunities, so that `lfr plan` right after is empty.
 
@@ -105,9 +120,11 @@ def export(
     """
     if bool(ids) == all_records:
         raise fail("give --id opp_... (one or more) or --all (not both)")
-    target = target_of(api_key, base_url, local)
+    settings = settings_of(env, config)
+    target = target_of(api_key, base_url, local, settings)
+    out_dir = settings.manifest_paths(directory)[0]
     schema_ref = (
-        Path(os.path.relpath(DEFAULT_SCHEMA_FILE, directory)).as_posix()
+        Path(os.path.relpath(DEFAULT_SCHEMA_FILE, out_dir)).as_posix()
         if DEFAULT_SCHEMA_FILE.is_file()
         else None
     )
@@ -115,7 +132,7 @@ def export(
     async def go() -> ExportResult:
         async with open_client(target) as client:
             return await export_opportunities(
-                client, directory, ids=None if all_records else ids, schema_ref=schema_ref
+                client, out_dir, ids=None if all_records else ids, schema_ref=schema_ref
             )
 
     try:
@@ -153,18 +170,34 @@ def schema_command(
         Path | None,
         typer.Option("--out", help=f"Write the schema to this file (e.g. {DEFAULT_SCHEMA_FILE})."),
     ] = None,
+    lfr_yaml: Annotated[
+        bool,
+        typer.Option(
+            "--lfr-yaml",
+            help="The schema of lfr.yaml (the repository's settings) instead of manifests "
+            f"(e.g. --out {DEFAULT_SETTINGS_SCHEMA_FILE}).",
+        ),
+    ] = False,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Print (or --out: write) a JSON Schema of manifests for editors and linters.
 
     Editors find it through the first line of a manifest:
     `# yaml-language-server: $schema=../schema/manifest.schema.json`. Without --org the schema
     is the same for every org (shape, names, references); with --org it needs a target.
+    With --lfr-yaml, the schema of lfr.yaml, which it finds through its first line
+    `# yaml-language-server: $schema=schema/lfr.schema.json`.
     """
-    if org:
-        target = target_of(api_key, base_url, local)
+    if lfr_yaml and org:
+        raise fail("--lfr-yaml and --org: choose one (lfr.yaml's schema is the same for every org)")
+    if lfr_yaml:
+        document = settings_schema()
+    elif org:
+        target = target_of(api_key, base_url, local, settings_of(env, config))
 
         async def definitions() -> OrgSchema:
             async with open_client(target) as client:

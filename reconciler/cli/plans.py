@@ -20,12 +20,15 @@ from ..render.formats import Style, render
 from ..runs.apply import ApplyOutcome, run_apply
 from ..runs.drift import explain_drift
 from ..runs.plan import Outcome, run_plan
+from ..runs.saved_plan import is_saved_plan
 from ..workspace import open_client
 from .shared import (
     ApiKeyOption,
     ArrayReplaceOption,
     BaseUrlOption,
+    ConfigOption,
     DirArgument,
+    EnvOption,
     LocalOption,
     OutputFormat,
     ProgressLine,
@@ -34,9 +37,11 @@ from .shared import (
     app,
     echo,
     fail,
+    manifests_of,
     plan_of,
     report_problems,
     run_command,
+    settings_of,
     show_result,
     stderr_is_tty,
     target_of,
@@ -46,7 +51,7 @@ from .shared import (
 
 @app.command()
 def plan(
-    directory: DirArgument = Path("manifests"),
+    directory: DirArgument = None,
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="How to print the plan.")
     ] = OutputFormat.text,
@@ -73,6 +78,8 @@ def plan(
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Show what would change: the manifests against live Lightfield opportunities.
 
@@ -83,14 +90,15 @@ def plan(
     Exit codes: 0 success, 1 error or invalid manifests, 2 changes present (with
     --detailed-exitcode).
     """
-    target = target_of(api_key, base_url, local)
+    settings = settings_of(env, config)
+    target = target_of(api_key, base_url, local, settings)
     progress = ProgressLine(stderr_is_tty())
 
     async def go() -> Outcome:
         async with open_client(target) as client:
             return await run_plan(
                 client,
-                directory,
+                manifests_of(settings, directory),
                 target=target.identity,
                 array_replace=array_replace,
                 progress=progress,
@@ -107,11 +115,13 @@ def plan(
 @app.command()
 def apply(
     source: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            help="Manifest directory to plan and apply, or a plan saved by `lfr plan --out`."
+            help="Manifest directory to plan and apply, or a plan saved by `lfr plan --out` "
+            "(default: the environment's manifest paths in lfr.yaml, else manifests).",
+            show_default=False,
         ),
-    ] = Path("manifests"),
+    ] = None,
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="Apply without asking (for CI).")
     ] = False,
@@ -119,19 +129,30 @@ def apply(
         bool, typer.Option("--force", help="Apply even past the mass-change threshold.")
     ] = False,
     max_change: Annotated[
-        float,
+        float | None,
         typer.Option(
             help="Mass-change threshold: without --force, refuse a plan that changes more than "
-            "this fraction of the managed records (when at least --min-records are managed)."
+            "this fraction of the managed records (when at least --min-records are managed). "
+            "Default: rails.max_changed_fraction in lfr.yaml, else 0.30.",
+            show_default=False,
         ),
-    ] = 0.30,
+    ] = None,
     min_records: Annotated[
-        int, typer.Option(help="The mass-change threshold applies from this many records.")
-    ] = 10,
+        int | None,
+        typer.Option(
+            help="The mass-change threshold applies from this many records. Default: "
+            "rails.min_records in lfr.yaml, else 10.",
+            show_default=False,
+        ),
+    ] = None,
     rate: Annotated[
-        float,
-        typer.Option(help="Writes per second (the API's Write limit is 25/s per org)."),
-    ] = 25.0,
+        float | None,
+        typer.Option(
+            help="Writes per second (the API's Write limit is 25/s per org). Default: "
+            "write_rate in lfr.yaml, else 25.",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="How to print the apply report.")
     ] = OutputFormat.text,
@@ -144,6 +165,8 @@ def apply(
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Apply the manifests: plan, show the plan, ask, then send the minimal writes.
 
@@ -156,11 +179,22 @@ def apply(
 
     Exit codes: 0 everything applied (or nothing to do), 1 refused, cancelled or any failure.
     """
-    target = target_of(api_key, base_url, local)
+    settings = settings_of(env, config)
+    target = target_of(api_key, base_url, local, settings)
+    rate = settings.write_rate if rate is None else rate
     if rate <= 0:
         raise fail("--rate must be positive")
     use_color = sys.stdout.isatty() if color is None else color
-    rails = SafetyRails(max_change, min_records, force)
+    rails = SafetyRails(
+        settings.max_changed_fraction if max_change is None else max_change,
+        settings.min_records if min_records is None else min_records,
+        force,
+    )
+    # A saved plan (a .json file given as the argument) is applied as it is; otherwise the
+    # manifests, from the argument or lfr.yaml.
+    what = (
+        source if source is not None and is_saved_plan(source) else manifests_of(settings, source)
+    )
     progress = ProgressLine(stderr_is_tty())
 
     def show(plan: Plan) -> None:
@@ -175,7 +209,7 @@ def apply(
         async with open_client(target, rates=RateConfig(write=rate)) as client:
             return await run_apply(
                 client,
-                source,
+                what,
                 target=target.identity,
                 rails=rails,
                 approved=auto_approve,
@@ -198,7 +232,7 @@ def apply(
 
 @app.command()
 def drift(
-    directory: DirArgument = Path("manifests"),
+    directory: DirArgument = None,
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="How to print the drift report.")
     ] = OutputFormat.text,
@@ -210,6 +244,8 @@ def drift(
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Report managed values that differ in the CRM from the manifests (drift).
 
@@ -220,12 +256,14 @@ def drift(
 
     Exit codes: 0 no drift, 2 drift, 1 error.
     """
-    target = target_of(api_key, base_url, local)
+    settings = settings_of(env, config)
+    target = target_of(api_key, base_url, local, settings)
     progress = ProgressLine(stderr_is_tty())
+    manifests = manifests_of(settings, directory)
 
     async def go() -> DriftReport:
         async with open_client(target) as client:
-            outcome = await run_plan(client, directory, target=target.identity, progress=progress)
+            outcome = await run_plan(client, manifests, target=target.identity, progress=progress)
             progress.close()
             return await explain_drift(client, plan_of(outcome))
 

@@ -28,7 +28,15 @@ from ..render import text as text_render
 from ..render.formats import Style, Subject, render
 from ..render.values import safe
 from ..runs.plan import Outcome
-from ..workspace import Target, choose_target
+from ..runs.validate import ManifestSource
+from ..workspace import (
+    RunSettings,
+    SettingsProblems,
+    Target,
+    choose_target,
+    load_run_settings,
+    load_settings_file,
+)
 
 app = typer.Typer(
     name="lfr",
@@ -91,6 +99,27 @@ BaseUrlOption = Annotated[
 LocalOption = Annotated[
     bool,
     typer.Option("--local", help="Use the embedded local workspace even under CI=true."),
+]
+EnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        metavar="NAME",
+        help="The lfr.yaml environment to target (default: $LFR_ENV, else the file's "
+        "default_environment, else its only environment): its base URL, the variable holding "
+        "its key, its manifests. --api-key/--base-url and LIGHTFIELD_* variables still win.",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        metavar="PATH",
+        help="The lfr.yaml to read (default: $LFR_CONFIG, else lfr.yaml in the current "
+        "directory or a parent up to the git root).",
+        show_default=False,
+    ),
 ]
 
 ArrayReplaceOption = Annotated[
@@ -167,10 +196,68 @@ def fail(message: str, *more: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def target_of(api_key: str | None, base_url: str | None, local: bool) -> Target:
-    """The target of a command that talks to an API; said on stderr, as every such run does."""
+def settings_of(environment: str | None, config: Path | None) -> RunSettings:
+    """What lfr.yaml decides for this run (nothing without one); the environment chosen is said
+    on stderr; a file with problems is reported like manifests (file:line) and exits 1."""
+    environment_from = "--env"
+    if environment is None:
+        environment, environment_from = os.environ.get("LFR_ENV") or None, "$LFR_ENV"
     try:
-        target = choose_target(os.environ, api_key=api_key, base_url=base_url, local=local)
+        settings = load_run_settings(
+            Path.cwd(),
+            config=_config_path(config),
+            environment=environment,
+            environment_from=environment_from,
+        )
+    except SettingsProblems as exc:
+        report_problems(exc.problems)
+        raise fail(str(exc)) from None
+    except LfrError as exc:
+        raise fail(str(exc)) from None
+    line = settings.describe()
+    if line is not None:
+        echo(safe(line), err=True)
+    return settings
+
+
+def settings_file_of(config: Path | None) -> RunSettings:
+    """lfr.yaml read and validated, no environment chosen (``lfr envs``); problems as above."""
+    try:
+        return load_settings_file(Path.cwd(), _config_path(config))
+    except SettingsProblems as exc:
+        report_problems(exc.problems)
+        raise fail(str(exc)) from None
+
+
+def _config_path(config: Path | None) -> Path | None:
+    """``--config``, else ``$LFR_CONFIG`` (set and not empty), else None: look for lfr.yaml."""
+    if config is None and os.environ.get("LFR_CONFIG"):
+        return Path(os.environ["LFR_CONFIG"])
+    return config
+
+
+def manifests_of(settings: RunSettings, given: Path | None) -> ManifestSource:
+    """The manifests a command reads: the argument, else lfr.yaml's, else ``manifests``."""
+    return ManifestSource(tuple(settings.manifest_paths(given)), settings.ignore())
+
+
+def target_of(
+    api_key: str | None,
+    base_url: str | None,
+    local: bool,
+    settings: RunSettings | None = None,
+) -> Target:
+    """The target of a command that talks to an API; said on stderr, as every such run does."""
+    settings = settings or RunSettings()
+    try:
+        target = choose_target(
+            os.environ,
+            api_key=api_key,
+            base_url=base_url,
+            local=local,
+            environment=settings.environment,
+            environment_name=settings.environment_name,
+        )
     except LfrError as exc:
         raise fail(str(exc)) from None
     typer.echo(target.describe(), err=True)
@@ -192,10 +279,11 @@ class OutputFormat(StrEnum):
 
 
 DirArgument = Annotated[
-    Path,
+    Path | None,
     typer.Argument(
-        help="Manifest directory (every *.yaml / *.yml below it) or a single file.",
-        show_default=True,
+        help="Manifest directory (every *.yaml / *.yml below it) or a single file "
+        "(default: the environment's manifest paths in lfr.yaml, else manifests).",
+        show_default=False,
     ),
 ]
 

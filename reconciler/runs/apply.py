@@ -23,6 +23,7 @@ from ..core.reports import ApplyReport
 from ..core.vocabulary import Problem
 from .plan import Planning
 from .saved_plan import is_saved_plan, open_saved_plan
+from .validate import ManifestSource
 from .writes import ApplyRun, Progress
 
 
@@ -39,7 +40,7 @@ class ApplyOutcome:
 
 async def run_apply(
     client: LightfieldClient,
-    source: Path,
+    source: Path | ManifestSource,
     *,
     target: str,
     rails: SafetyRails,
@@ -53,11 +54,12 @@ async def run_apply(
     is called once the plan passed the rails; ``confirm()`` unless ``approved``, after the
     scope check (it raises to cancel). An ``LfrError`` before any write propagates."""
     early: ApplyRun | None = None
-    saved = is_saved_plan(source)
+    saved = isinstance(source, Path) and is_saved_plan(source)
     streaming = approved and rails.force and not saved
 
     try:
         if saved:
+            assert isinstance(source, Path)
             plan, schema = await open_saved_plan(client, source, target=target)
         else:
             planning = Planning(

@@ -26,7 +26,7 @@ from ..core.requests import oversized_bodies
 from ..core.vocabulary import Problem
 from .fetch import LiveFetch, Progress
 from .resolve import link_problems
-from .validate import against_org, read_manifests
+from .validate import ManifestSource, against_org, read_manifests, source_of
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Outcome:
 
 async def run_plan(
     client: LightfieldClient,
-    root: Path,
+    root: Path | ManifestSource,
     *,
     target: str,
     array_replace: bool = True,
@@ -66,19 +66,19 @@ class Planning:
     def __init__(
         self,
         client: LightfieldClient,
-        root: Path,
+        root: Path | ManifestSource,
         *,
         target: str,
         array_replace: bool = True,
         progress: Progress | None = None,
     ) -> None:
-        self.client, self.root, self.target = client, root, target
+        self.client, self.source, self.target = client, source_of(root), target
         self.array_replace, self.progress = array_replace, progress
         self.outcome = Outcome()
         self.schema: OrgSchema | None = None
 
     async def changes(self) -> AsyncIterator[RecordChange]:
-        read = read_manifests(self.root)
+        read = read_manifests(self.source)
         manifests = read.manifests
         if read.problems:
             self.outcome = Outcome(problems=read.problems, manifests=manifests)
@@ -88,7 +88,7 @@ class Planning:
             self.outcome = Outcome(problems=resolution.problems, manifests=manifests)
             return
         self.schema = schema
-        revision = manifest_revision(self.root, read.digest)
+        revision = manifest_revision(self.source.roots, read.digest)
         options = DiffOptions(
             revision=revision, target=self.target, array_replace=self.array_replace
         )

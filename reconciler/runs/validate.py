@@ -8,6 +8,8 @@ every problem it finds. Never prints.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +31,37 @@ class ManifestSet:
     digest: str
 
 
-def read_manifests(root: Path) -> ManifestSet:
+@dataclass(frozen=True)
+class ManifestSource:
+    """Where a run's manifests are: one or more directories (or files), and which YAML files
+    below them are not manifests (lfr.yaml's ignore globs; ``ignore(path)``)."""
+
+    roots: tuple[Path, ...]
+    ignore: Callable[[str], bool] | None = None
+
+
+def source_of(source: Path | ManifestSource) -> ManifestSource:
+    return source if isinstance(source, ManifestSource) else ManifestSource((source,))
+
+
+def read_manifests(source: Path | ManifestSource) -> ManifestSet:
     """Offline half: every file loaded and shape-checked, with paths shown relative to cwd."""
-    if not root.exists():
-        return ManifestSet([], [Problem(Origin(str(root), 0), "no such file or directory")], "")
-    loaded = load_tree(root, display_base=Path.cwd())
-    manifests, problems = parse_manifests(loaded.documents)
-    return ManifestSet(manifests, sorted(loaded.problems + problems), loaded.digest)
+    source = source_of(source)
+    documents, problems, digests = [], [], []
+    for root in source.roots:
+        if not root.exists():
+            problems.append(Problem(Origin(str(root), 0), "no such file or directory"))
+            continue
+        loaded = load_tree(root, display_base=Path.cwd(), ignore=source.ignore)
+        documents.extend(loaded.documents)
+        problems.extend(loaded.problems)
+        digests.append(loaded.digest)
+    manifests, shape_problems = parse_manifests(documents)
+    # One root: its digest as it always was (a revision must not change with lfr.yaml).
+    digest = (
+        digests[0] if len(digests) == 1 else hashlib.sha256("\0".join(digests).encode()).hexdigest()
+    )
+    return ManifestSet(manifests, sorted(problems + shape_problems), digest)
 
 
 async def validate_against_org(
