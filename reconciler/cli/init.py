@@ -16,7 +16,7 @@ from ..adapters.scaffold_files import (
     write_scaffold,
 )
 from ..core.errors import LfrError
-from ..core.json_schema import render_schema, static_schema
+from ..core.json_schema import render_schema, settings_schema, static_schema
 from ..core.scaffold import (
     MANIFESTS_DIR,
     SCHEMA_FILE,
@@ -72,7 +72,7 @@ def init(
     \b
       lfr.yaml                      settings and environments (sandbox, production)
       manifests/example.yaml        a commented example (or, --from-org, the org's records)
-      schema/manifest.schema.json   the JSON Schema editors use (the manifests' modeline)
+      schema/*.schema.json          the JSON Schemas editors use (manifests', lfr.yaml's)
       .pre-commit-config.yaml       lfr's validate hook
       .gitignore                    .lfr/ and saved plans (added to an existing one)
       .github/workflows/lfr-*.yml   plan on pull requests, the plan comment, apply on merge,
@@ -121,7 +121,8 @@ def init(
 def _files(ref: ActionRef, branch: str, *, example: bool) -> dict[str, str]:
     try:
         values = template_values(ref, __version__, branch)
-        return scaffold(read_templates(), values, render_schema(static_schema()), example=example)
+        schemas = render_schema(static_schema()), render_schema(settings_schema())
+        return scaffold(read_templates(), values, *schemas, example=example)
     except LfrError as exc:
         raise fail(str(exc)) from None
 

@@ -34,8 +34,10 @@ TEMPLATES: tuple[tuple[str, str], ...] = (
 )
 EXAMPLE_MANIFEST = "manifests/example.yaml"
 GITIGNORE = ".gitignore"
-# Written from core/json_schema (the same document `lfr schema` prints), not from a template.
+# Written from core/json_schema (the documents `lfr schema` and `lfr schema --lfr-yaml` print),
+# not from templates; lfr.yaml and the example manifest point at them on their first line.
 SCHEMA_FILE = "schema/manifest.schema.json"
+SETTINGS_SCHEMA_FILE = "schema/lfr.schema.json"
 MANIFESTS_DIR = "manifests"
 
 _TOKEN = re.compile(r"@([A-Z][A-Z_]*)@")
@@ -142,18 +144,21 @@ def scaffold(
     templates: Mapping[str, str],
     values: Mapping[str, str],
     schema_text: str,
+    settings_schema_text: str,
     *,
     example: bool = True,
 ) -> dict[str, str]:
     """Every file ``lfr init`` writes: repository path → text. ``templates`` maps each template
-    path of ``TEMPLATES`` to its text; ``example=False`` leaves out the example manifest (the
-    org's own manifests take its place)."""
+    path of ``TEMPLATES`` to its text; the schemas are the manifests' and lfr.yaml's;
+    ``example=False`` leaves out the example manifest (the org's own manifests take its
+    place)."""
     files = {
         destination: render(templates[source], values)
         for source, destination in TEMPLATES
         if example or destination != EXAMPLE_MANIFEST
     }
     files[SCHEMA_FILE] = schema_text
+    files[SETTINGS_SCHEMA_FILE] = settings_schema_text
     return dict(sorted(files.items()))
 
 

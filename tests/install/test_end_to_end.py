@@ -176,11 +176,12 @@ def test_lfr_runs_from_the_installed_wheel_not_the_source_tree(
     )
     assert serve.returncode == 1
     assert 'pip install "lightfield-reconciler[emulator]"' in serve.stderr
-    # ... while `lfr plan` with no key works out of the box, on the embedded workspace.
+    # ... while the embedded workspace works out of the box: `lfr plan --local` right after
+    # `lfr init` (lfr.yaml's default environment wants its key; --local says "the demo").
     local = tmp_path / "local"
     run([str(installed / "lfr"), "init", "--action", ACTION, str(local)], cwd=tmp_path)
-    plan = run([str(installed / "lfr"), "plan"], cwd=local)
-    assert plan.stderr.startswith("Target: local workspace")
+    plan = run([str(installed / "lfr"), "plan", "--local"], cwd=local)
+    assert "Target: local workspace" in plan.stderr
     assert "~ $amount: 120,000 → 135,000" in plan.stdout
 
 
@@ -215,7 +216,7 @@ def test_the_generated_workflows_plan_apply_and_detect_drift(
         assert "**Plan: 0 to create, 1 to update, 0 unchanged.**" in markdown
         saved = json.loads((where / "plan.json").read_text())
         assert saved["format_version"] == 1
-        assert [c["action"] for c in saved["changes"]] == ["update"]
+        assert [(r["action"], r["id"]) for r in saved["records"]] == [("update", ACME_RENEWAL)]
         (artifacts / f"lfr-plan-{environment['name']}").mkdir(parents=True)
         shutil.copy(where / "plan.md", artifacts / f"lfr-plan-{environment['name']}" / "plan.md")
     assert all(writes(emu) == [] for emu, _ in orgs.values())  # a plan never writes
@@ -315,9 +316,9 @@ def test_init_from_org_exports_so_the_first_plan_is_empty(
 
     target = clean_env(LIGHTFIELD_API_KEY=FULL_KEY, LIGHTFIELD_BASE_URL=url)
     result = run([lfr, "init", "--from-org", "--action", ACTION], cwd=repo, env=target)
-    assert "Exported 7 records into manifests." in result.stdout
+    assert "Exported 17 records into manifests." in result.stdout
     assert not (repo / "manifests" / "example.yaml").exists()
     first = (repo / "manifests" / "acme-renewal-2027.yaml").read_text().splitlines()[0]
     assert first == "# yaml-language-server: $schema=../schema/manifest.schema.json"
     plan = run([lfr, "plan", "--detailed-exitcode"], cwd=repo, env=target)
-    assert "Plan: 0 to create, 0 to update, 7 unchanged." in plan.stdout
+    assert "Plan: 0 to create, 0 to update, 17 unchanged." in plan.stdout

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
@@ -66,6 +67,7 @@ def test_init_writes_a_manifests_repository(scaffolded: Path) -> None:
         ".pre-commit-config.yaml",
         "lfr.yaml",
         "manifests/example.yaml",
+        "schema/lfr.schema.json",
         "schema/manifest.schema.json",
     ]
     # The schema is the one `lfr schema` prints, where the example's modeline points.
@@ -73,6 +75,13 @@ def test_init_writes_a_manifests_repository(scaffolded: Path) -> None:
     assert (scaffolded / "schema" / "manifest.schema.json").read_text() == printed
     modeline = (scaffolded / "manifests" / "example.yaml").read_text().splitlines()[0]
     assert modeline == "# yaml-language-server: $schema=../schema/manifest.schema.json"
+    settings = CliRunner().invoke(app, ["schema", "--lfr-yaml"]).stdout
+    assert (scaffolded / "schema" / "lfr.schema.json").read_text() == settings
+    modeline = (scaffolded / "lfr.yaml").read_text().splitlines()[0]
+    assert modeline == "# yaml-language-server: $schema=schema/lfr.schema.json"
+    jsonschema.validate(
+        YAML(typ="safe").load((scaffolded / "lfr.yaml").read_text()), json.loads(settings)
+    )
     # The pre-commit hook is lfr's own (.pre-commit-hooks.yaml), pinned to the same commit.
     hooks = YAML(typ="safe").load((scaffolded / ".pre-commit-config.yaml").read_text())
     assert hooks == {
@@ -115,7 +124,7 @@ def test_init_refuses_every_existing_file_and_writes_nothing(tmp_path: Path) -> 
     assert statuses[f"{tmp_path}/lfr.yaml"] == "overwritten"
     assert statuses[f"{tmp_path}/.github/workflows/lfr-plan.yml"] == "overwritten"
     assert statuses[f"{tmp_path}/manifests/example.yaml"] == "created"
-    assert (tmp_path / "lfr.yaml").read_text().startswith("# lfr's settings")
+    assert "\nenvironments:\n" in (tmp_path / "lfr.yaml").read_text()
 
 
 def test_an_existing_gitignore_is_added_to_never_replaced(tmp_path: Path) -> None:
