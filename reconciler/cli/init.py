@@ -110,9 +110,11 @@ def init(
         raise fail(str(exc), *exc.details) from None
     for item in written:
         echo(f"{item.status:<11} {safe((directory / item.path).as_posix())}")
+    where, pinned = safe(directory.as_posix()), safe(ref.uses)
+    echo(f"lfr {__version__} initialised {where} (workflows pin {pinned}).")
+    first = "`lfr plan` shows your org" if from_org else "`lfr plan --local` plans the example"
     echo(
-        f"lfr {__version__} initialised {safe(directory.as_posix())} (workflows pin "
-        f"{safe(ref.uses)}). Next: set a repository secret per environment of lfr.yaml "
+        f"Next: {first}; give each environment of lfr.yaml its repository secret "
         "(LIGHTFIELD_SANDBOX_API_KEY, LIGHTFIELD_PRODUCTION_API_KEY), commit, and open a pull "
         "request."
     )

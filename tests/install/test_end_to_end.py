@@ -136,9 +136,7 @@ def repo(tmp_path: Path, installed: Path, orgs: Orgs) -> Path:
     repo.mkdir()
     run(["git", "init", "--quiet", "--initial-branch", "main"], cwd=repo)
     result = run([str(installed / "lfr"), "init", "--action", ACTION], cwd=repo)
-    assert result.stdout.splitlines()[-1].startswith(
-        f"lfr 0.1.0 initialised . (workflows pin {ACTION})"
-    )
+    assert f"lfr 0.1.0 initialised . (workflows pin {ACTION}).\n" in result.stdout
     settings = repo / "lfr.yaml"
     text = settings.read_text()
     for name, (_, url) in orgs.items():

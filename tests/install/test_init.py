@@ -120,7 +120,7 @@ def test_init_refuses_every_existing_file_and_writes_nothing(tmp_path: Path) -> 
 
     forced = init("--action", ACTION, "--force", str(tmp_path))
     assert forced.exit_code == 0, forced.output
-    statuses = dict(reversed(line.split()) for line in forced.stdout.splitlines()[:-1])
+    statuses = dict(reversed(line.split()) for line in forced.stdout.splitlines()[:-2])
     assert statuses[f"{tmp_path}/lfr.yaml"] == "overwritten"
     assert statuses[f"{tmp_path}/.github/workflows/lfr-plan.yml"] == "overwritten"
     assert statuses[f"{tmp_path}/manifests/example.yaml"] == "created"
