@@ -25,7 +25,7 @@ from reconciler.emulator import Emulator
 from tests.support.demo import ACME_RENEWAL, FULL_KEY
 from tests.support.fake_github import expand
 
-from .conftest import clean_env, run
+from .conftest import REPO, clean_env, run
 
 ACTION = "acme/lfr@" + "ab" * 20
 # The repository secrets the user sets, one per environment (README).
@@ -147,6 +147,29 @@ def repo(tmp_path: Path, installed: Path, orgs: Orgs) -> Path:
     run(["git", "add", "--all"], cwd=repo)
     run(["git", "commit", "--quiet", "--message", "lfr init"], cwd=repo)
     return repo
+
+
+# Every step of the generated workflows that runs lfr, each run by the tests below.
+COVERED = {
+    ("lfr-plan.yml", "environments", "Validate manifests (annotations at file:line)"),
+    ("lfr-plan.yml", "environments", "List the environments"),
+    ("lfr-plan.yml", "plan", "Plan"),
+    ("lfr-apply.yml", "environments", "List the environments"),
+    ("lfr-apply.yml", "apply", "Apply"),
+    ("lfr-drift.yml", "environments", "List the environments"),
+    ("lfr-drift.yml", "drift", "Drift"),
+}
+
+
+def test_every_lfr_step_of_the_generated_workflows_is_run_here(repo: Path) -> None:
+    found = {
+        (path.name, job_name, step.get("name"))
+        for path in (repo / ".github" / "workflows").glob("*.yml")
+        for job_name, job in workflow(repo, path.name)["jobs"].items()
+        for step in job["steps"]
+        if re.search(r"(^|[\s;&|(])lfr\s", step.get("run", ""))
+    }
+    assert found == COVERED
 
 
 def test_lfr_runs_from_the_installed_wheel_not_the_source_tree(
@@ -320,3 +343,59 @@ def test_init_from_org_exports_so_the_first_plan_is_empty(
     assert first == "# yaml-language-server: $schema=../schema/manifest.schema.json"
     plan = run([lfr, "plan", "--detailed-exitcode"], cwd=repo, env=target)
     assert "Plan: 0 to create, 0 to update, 17 unchanged." in plan.stdout
+
+
+def test_the_action_runs_one_command_in_an_environment(
+    repo: Path, installed: Path, orgs: Orgs, tmp_path: Path
+) -> None:
+    """action.yml's command mode, as `with: {command: ..., args: ..., environment: production}`
+    runs it: its script as written, on the lfr its install step put in $RUNNER_TEMP."""
+    action = YAML(typ="safe").load((REPO / "action.yml").read_text())
+    (script,) = [s for s in action["runs"]["steps"] if s.get("id") == "run"]
+    assert script["shell"] == "bash"
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    (runner_temp / "lfr-venv").symlink_to(installed.parent)
+    production, url = orgs["production"]
+
+    def act(command: str, args: str) -> tuple[int, str]:
+        inputs = {
+            "inputs.command": command,
+            "inputs.args": args,
+            "inputs.environment": "production",
+        }
+        output = tmp_path / "github-output"
+        output.write_text("")
+        env = clean_env(
+            CI="true",
+            GITHUB_ACTIONS="true",
+            GITHUB_OUTPUT=str(output),
+            RUNNER_TEMP=str(runner_temp),
+            LIGHTFIELD_API_KEY=FULL_KEY,  # the secret the calling step maps into env:
+        )
+        env.update({k: expand(str(v), inputs) for k, v in script["env"].items()})
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script["run"]],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "environment: production (lfr.yaml:31, --env)" in result.stderr
+        assert f"Target: {url}" in result.stderr
+        return result.returncode, output.read_text()
+
+    drift = "--format markdown  --report drift.md"  # split on whitespace, however much
+    assert act("drift", drift) == (2, "exitcode=2\n")  # the example is not applied yet
+    assert act("apply", "--auto-approve") == (0, "exitcode=0\n")
+    assert act("drift", drift) == (0, "exitcode=0\n")
+    httpx.post(
+        f"{url}/v1/opportunities/{ACME_RENEWAL}",
+        json={"fields": {"$nextSteps": "Changed by hand"}},
+        headers={"Authorization": f"Bearer {FULL_KEY}", "Lightfield-Version": "2026-03-01"},
+    ).raise_for_status()
+    assert act("drift", drift) == (2, "exitcode=2\n")  # the step fails on drift, as lfr does
+    assert "Changed by hand" in (repo / "drift.md").read_text()
+    assert writes(orgs["sandbox"][0]) == []  # production only
+    assert len(writes(production)) == 2  # the apply, and the hand edit
