@@ -25,13 +25,13 @@ def uv() -> list[str]:
     return [found] if found else [shutil.which("python3") or "python3", "-m", "uv"]
 
 
-def clean_env(bin_dir: Path | None = None, **extra: str) -> dict[str, str]:
+def clean_env(bin_dir: Path | None = None, /, **extra: str) -> dict[str, str]:
     """The caller's environment without anything pointing at this source tree or at a target:
     what a user's shell or a fresh CI runner has."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("LIGHTFIELD_", "LFR_", "CI", "GITHUB_", "UV_", "PYTHON"))
+        if not k.startswith(("LIGHTFIELD_", "LFR_", "CI", "GITHUB_", "PYTHON"))
         and k not in ("VIRTUAL_ENV", "PYTEST_CURRENT_TEST")
     }
     if bin_dir is not None:
@@ -50,31 +50,44 @@ def run(
     return result
 
 
+def run_uv(args: list[str], cwd: Path, **env: str) -> None:
+    """``uv ARGS`` from uv's cache alone (`--offline`), else with the network: the suite's own
+    `uv sync` filled the cache with the lock's wheels, but a fresh CI cache may lack the build
+    backend."""
+    environment = clean_env(**env)
+    offline = subprocess.run(
+        [*uv(), *args, "--offline"], cwd=cwd, env=environment, capture_output=True, timeout=300
+    )
+    if offline.returncode != 0:
+        run([*uv(), *args], cwd=cwd, env=environment)
+
+
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bin/ of a fresh virtualenv holding lfr from its built wheel: the sdist is built from
-    the source tree and the wheel from the sdist (`uv build`), so a file missing from either
-    is missing here. Dependencies are the lock's versions (`uv export --frozen`), from uv's
-    cache when it has them."""
+    """The bin/ of a fresh virtualenv outside the source tree holding lfr from its built wheel.
+
+    `uv build` builds the sdist from the source tree and the wheel from the sdist, so a file
+    missing from either is missing here. The virtualenv gets the lock's runtime dependencies
+    (no extras, no test tools: `uv sync --no-dev --no-install-project` into it), then the
+    wheel without dependencies; `uv pip check` then proves the wheel's declared requirements
+    are all there, so nothing it needs is only installed by the lock."""
     work = tmp_path_factory.mktemp("install")
     dist = work / "dist"
-    run([*uv(), "build", "--quiet", "--out-dir", str(dist), str(REPO)], cwd=work)
+    run_uv(["build", "--quiet", "--out-dir", str(dist), str(REPO)], cwd=work)
     (wheel,) = dist.glob("*.whl")
-    requirements = work / "requirements.txt"
-    exported = run(
-        [
-            *uv(),
-            *("export", "--quiet", "--project", str(REPO), "--frozen", "--no-emit-project"),
-            *("--no-hashes", "--no-header", "--output-file", str(requirements)),
-        ],
-        cwd=work,
-    )
-    assert "uvicorn" not in requirements.read_text(), exported.stdout  # an extra, not a default
     venv = work / "venv"
-    run([*uv(), "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=work)
+    sync = ["sync", "--quiet", "--frozen", "--no-dev", "--no-install-project"]
+    run_uv(
+        [*sync, "--project", str(REPO), "--python", sys.executable],
+        cwd=work,
+        UV_PROJECT_ENVIRONMENT=str(venv),
+    )
     python = venv / "bin" / "python"
-    install = [*uv(), "pip", "install", "--quiet", "--python", str(python)]
-    run([*install, "-r", str(requirements), str(wheel)], cwd=work)
+    run_uv(["pip", "install", "--quiet", "--no-deps", "--python", str(python), str(wheel)], work)
+    checked = run([*uv(), "pip", "check", "--python", str(python)], cwd=work)
+    assert "All installed packages are compatible" in checked.stdout + checked.stderr
+    frozen = run([*uv(), "pip", "freeze", "--python", str(python)], cwd=work).stdout
+    assert "uvicorn" not in frozen  # the emulator extra's server is not a default dependency
     return venv / "bin"
 
 
