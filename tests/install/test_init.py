@@ -260,3 +260,13 @@ def test_generated_workflows_and_the_action_match_githubs_schemas(scaffolded: Pa
             timeout=120,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_apply_branch_is_checked_before_it_goes_into_yaml(tmp_path: Path) -> None:
+    refused = init("--action", ACTION, "--branch", "main]\non: [push", str(tmp_path / "a"))
+    assert refused.exit_code == 1
+    assert "is not a branch name lfr can write into YAML" in refused.stderr
+    assert not (tmp_path / "a").exists()
+    assert init("--action", ACTION, "--branch", "release/crm", str(tmp_path / "b")).exit_code == 0
+    apply = YAML(typ="safe").load((tmp_path / "b/.github/workflows/lfr-apply.yml").read_text())
+    assert apply["on"]["push"]["branches"] == ["release/crm"]
