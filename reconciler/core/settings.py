@@ -208,6 +208,19 @@ def choose_environment(loaded: LoadedSettings, requested: str | None, source: st
     )
 
 
+def every_environment(loaded: LoadedSettings) -> list[Selection]:
+    """One selection per environment (or the one of a file with none): for what needs no
+    target, such as ``validate --offline`` in a pre-commit hook, which checks them all."""
+    settings = loaded.settings
+    if not settings.environments:
+        return [_selection(settings, None, None, None, "no environments")]
+    reason = "the only environment" if len(settings.environments) == 1 else "every one"
+    return [
+        _selection(settings, name, environment, loaded.origin_of("environments", name), reason)
+        for name, environment in settings.environments.items()
+    ]
+
+
 def _selection(
     settings: Settings,
     name: str | None,

@@ -434,3 +434,30 @@ def test_without_lfr_yaml_nothing_changes_and_env_is_refused(
     missing = invoke(["plan", "--config", "nowhere.yaml"], LIGHTFIELD_API_KEY=FULL_KEY)
     assert missing.exit_code == 1
     assert "nowhere.yaml: cannot be read: No such file or directory" in missing.stderr
+
+
+def test_validate_offline_checks_every_environment_for_a_pre_commit_hook(
+    repo: Path, sandbox: str, production: str
+) -> None:
+    two_environments(repo, sandbox, production)
+    write(repo / "manifests/sandbox/bad.yaml", "apiVersion: lfr/v1\nkind: Nope\n")
+    checked = invoke(["validate", "--offline"])  # no key, no --env: nothing needs a target
+    assert checked.exit_code == 1
+    assert checked.stderr.splitlines()[:3] == [
+        "environments: sandbox, production (lfr.yaml; --offline checks each)",
+        "manifests/sandbox/bad.yaml:1: missing required key 'metadata'",
+        "manifests/sandbox/bad.yaml:2: kind must be 'Opportunity' (the only kind lfr manages), "
+        "not 'Nope'",
+    ]
+    (repo / "manifests/sandbox/bad.yaml").unlink()
+    valid = invoke(["validate", "--offline"])
+    assert valid.exit_code == 0, valid.output
+    assert valid.stdout == "3 manifests valid.\n"  # sandbox's one and production's two
+
+
+def test_lfr_yaml_among_the_manifests_is_not_read_as_one(repo: Path) -> None:
+    write(repo / "lfr.yaml", "version: 1\nmanifests: {paths: [.]}\n")
+    write(repo / "acme.yaml", opportunity("acme", ACME_RENEWAL, "fields: {}"))
+    valid = invoke(["validate", "--offline"])
+    assert valid.exit_code == 0, valid.output
+    assert valid.stdout == "1 manifest valid.\n"
