@@ -20,7 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from .errors import LfrError
 from .redact import redact
@@ -50,8 +57,23 @@ class _Strict(BaseModel):
 
 EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
 Variable = Annotated[str, StringConstraints(pattern=VARIABLE_PATTERN)]
+
+
+def _inside(path: str) -> str:
+    """A path that stays inside lfr.yaml's directory: a pull request that edits lfr.yaml must
+    not point the run at other files of the machine (a CI runner's) to have them quoted back."""
+    depth = 0
+    for part in path.replace("\\", "/").split("/"):
+        depth += -1 if part == ".." else 0 if part in ("", ".") else 1
+        if depth < 0:
+            raise ValueError("leads outside the directory of lfr.yaml")
+    return path
+
+
 # Relative to lfr.yaml's directory, so the file means the same on every machine and in CI.
-RelativePath = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^/\\]")]
+RelativePath = Annotated[
+    str, StringConstraints(min_length=1, pattern=r"^[^/\\]"), AfterValidator(_inside)
+]
 
 
 class ManifestSettings(_Strict):
@@ -385,6 +407,8 @@ def _message(error: Any, path: Path_, is_key: bool) -> str:
         if path[-1] == "default_environment":
             return f"{where} must be an environment name (lowercase letters, digits, '_', '-')"
         return f"{where} must be a path relative to lfr.yaml (not absolute)"
+    if kind == "value_error":
+        return f"{where} {str(error['msg']).removeprefix('Value error, ')}"
     if kind == "string_too_short":
         return f"{where} must not be empty"
     if kind == "too_short":

@@ -461,3 +461,18 @@ def test_lfr_yaml_among_the_manifests_is_not_read_as_one(repo: Path) -> None:
     valid = invoke(["validate", "--offline"])
     assert valid.exit_code == 0, valid.output
     assert valid.stdout == "1 manifest valid.\n"
+
+
+def test_export_writes_into_the_environments_manifests_and_plan_is_then_empty(
+    repo: Path, sandbox: str, production: str
+) -> None:
+    two_environments(repo, sandbox, production)
+    for manifest in (repo / "manifests").rglob("*.yaml"):
+        manifest.unlink()
+    exported = invoke(["export", "--id", INITECH, "--env", "production"], **KEYS)
+    assert exported.exit_code == 0, exported.output
+    (written,) = (repo / "manifests").rglob("*.yaml")
+    assert written.parent == repo / "manifests/production"  # the environment's manifests
+    assert exported.stdout.startswith(f"created   manifests/production/{written.name}")
+    planned = invoke(["plan", "--env", "production", "--detailed-exitcode"], **KEYS)
+    assert planned.exit_code == 0, planned.output

@@ -134,3 +134,14 @@ def test_the_schema_refuses_what_lfr_refuses(edit: tuple[str, str], lfr_says: st
 )
 def test_ignore_globs(glob: str, path: str, ignored: bool) -> None:
     assert bool(glob_pattern(glob).match(path)) is ignored
+
+
+@pytest.mark.parametrize(
+    ("path", "refused"),
+    [("../shared", True), ("manifests/../../etc", True), ("manifests/../other", False),
+     ("./manifests", False), ("a/./../b/..", False)],
+)  # fmt: skip
+def test_manifest_paths_stay_inside_the_directory_of_lfr_yaml(path: str, refused: bool) -> None:
+    _, problems = loaded(f"version: 1\nmanifests:\n  paths: [{path}]\n")
+    expected = ["lfr.yaml:3: manifests.paths.0 leads outside the directory of lfr.yaml"]
+    assert problems == (expected if refused else [])
