@@ -7,7 +7,7 @@ is the entry point: a loaded YAML document in, ``LoadedSettings`` or every ``Pro
 the ``file:line`` of the key concerned. ``choose_environment`` applies the selection rules
 (``--env`` / ``$LFR_ENV``, ``default_environment``, the only one) and says why it chose.
 
-A key written into the file is refused before anything else is looked at, and no message here
+A key written into the file is refused, with the file's other problems, and no message here
 ever quotes a value the user wrote (only key names and types): a refused value may be a secret.
 Pure: no I/O; the file is found and read by ``adapters.settings_file``.
 """
@@ -177,14 +177,22 @@ class Selection:
 
 
 def parse_settings(document: Document) -> tuple[LoadedSettings | None, list[Problem]]:
-    """``document`` as settings, or every problem with it (a key in it first and alone)."""
-    secrets = _secret_problems(document)
-    if secrets:
-        return None, secrets
+    """``document`` as settings, or every problem with it: a key written into it (never
+    quoted), and the shape's problems elsewhere."""
+    secrets: dict[Path_, str] = {}
+    _find_secrets(document.data, (), secrets)
+    problems = [
+        Problem(Origin(document.file, document.line_of(path)), message)
+        for path, message in secrets.items()
+    ]
     try:
         settings = Settings.model_validate(document.data)
     except ValidationError as exc:
-        return None, _problems_from(exc, document)
+        # What pydantic says of a secret's own key (unknown, not a variable name) is said above.
+        shape = _problems_from(exc, document, skip=tuple(secrets))
+        return None, sorted(problems + shape)
+    if problems:
+        return None, sorted(problems)
     loaded = LoadedSettings(settings, document)
     default = settings.default_environment
     if default is not None and default not in settings.environments:
@@ -304,15 +312,6 @@ _KEY_ADVICE = (
 )
 
 
-def _secret_problems(document: Document) -> list[Problem]:
-    found: dict[Path_, str] = {}
-    _find_secrets(document.data, (), found)
-    return sorted(
-        Problem(Origin(document.file, document.line_of(path)), message)
-        for path, message in found.items()
-    )
-
-
 def _find_secrets(value: Any, path: Path_, found: dict[Path_, str]) -> None:
     if isinstance(value, str):
         if _looks_like_key(value):
@@ -353,12 +352,16 @@ _KNOWN_KEYS: dict[str, list[str]] = {
 }
 
 
-def _problems_from(exc: ValidationError, document: Document) -> list[Problem]:
+def _problems_from(
+    exc: ValidationError, document: Document, skip: tuple[Path_, ...]
+) -> list[Problem]:
     seen: dict[Path_, Problem] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         is_key = bool(loc) and loc[-1] == "[key]"
         path: Path_ = tuple(part for part in loc if part != "[key]")
+        if any(path[: len(secret)] == secret for secret in skip):
+            continue
         message = _message(error, path, is_key)
         seen.setdefault(path, Problem(Origin(document.file, document.line_of(path)), message))
     return sorted(seen.values())

@@ -269,6 +269,7 @@ def test_a_key_in_lfr_yaml_is_refused_and_never_shown(repo: Path, sandbox: str) 
           production:
             api_key_env: LIGHTFIELD_PRODUCTION_API_KEY
             api_key: hunter2-not-a-lightfield-key
+        write_rates: 5
         """,
     )
     for args in (["plan", "--env", "sandbox"], ["envs", "--json"], ["validate"]):
@@ -285,6 +286,11 @@ def test_a_key_in_lfr_yaml_is_refused_and_never_shown(repo: Path, sandbox: str) 
             "lfr.yaml:8: environments.production.api_key: lfr.yaml must not hold an API key or "
             "other secret (not shown)"
         ) in refused.stderr
+        # The file's other problems are listed too, and nothing more about the two keys.
+        assert "lfr.yaml:9: unknown key 'write_rates' (did you mean 'write_rate'?)" in (
+            refused.stderr
+        )
+        assert "3 problems in 1 file" in refused.stderr
 
 
 def test_every_problem_of_lfr_yaml_with_its_line_and_a_suggestion(repo: Path) -> None:

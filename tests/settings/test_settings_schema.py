@@ -145,3 +145,13 @@ def test_manifest_paths_stay_inside_the_directory_of_lfr_yaml(path: str, refused
     _, problems = loaded(f"version: 1\nmanifests:\n  paths: [{path}]\n")
     expected = ["lfr.yaml:3: manifests.paths.0 leads outside the directory of lfr.yaml"]
     assert problems == (expected if refused else [])
+
+
+def test_the_readme_example_is_valid_for_lfr_and_the_schema() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## lfr.yaml and environments", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    data, problems = loaded(example)
+    assert problems == []
+    assert list(VALIDATOR.iter_errors(data)) == []
+    assert data["environments"]["production"] == {"api_key_env": "LIGHTFIELD_PRODUCTION_API_KEY"}
