@@ -186,7 +186,8 @@ class RunSettings:
         return [RunSettings(self.file, self.loaded, one) for one in every_environment(self.loaded)]
 
     def describe(self) -> str | None:
-        """``environment: production (lfr.yaml:9)`` for stderr, or None without one."""
+        """``environment: production (lfr.yaml:9, --env)`` for stderr: the name, the line that
+        defines it and why it was chosen; None without an environment."""
         selection = self.selection
         if selection is None or selection.name is None:
             return None
