@@ -44,6 +44,7 @@ from .core.settings import (
     LoadedSettings,
     Selection,
     choose_environment,
+    every_environment,
     glob_pattern,
 )
 from .core.vocabulary import Problem
@@ -178,8 +179,15 @@ class RunSettings:
         name = self.selection.name if self.selection is not None else None
         return name or ""
 
+    def every_environment(self) -> list[RunSettings]:
+        """These settings once per environment of the file (itself without a file)."""
+        if self.loaded is None:
+            return [self]
+        return [RunSettings(self.file, self.loaded, one) for one in every_environment(self.loaded)]
+
     def describe(self) -> str | None:
-        """``environment: production (lfr.yaml:9)`` for stderr, or None without one."""
+        """``environment: production (lfr.yaml:9, --env)`` for stderr: the name, the line that
+        defines it and why it was chosen; None without an environment."""
         selection = self.selection
         if selection is None or selection.name is None:
             return None
@@ -196,15 +204,19 @@ class RunSettings:
         return [_joined(base, path) for path in self.selection.manifest_paths]
 
     def ignore(self) -> Callable[[str], bool] | None:
-        """Whether a file found below a manifest directory is one of the ignore globs (which
-        are relative to lfr.yaml's directory), or None when there are none."""
-        if self.file is None or self.selection is None or not self.selection.ignore:
+        """Whether a file found below a manifest directory is not a manifest: lfr.yaml itself,
+        or one of the ignore globs (relative to lfr.yaml's directory); None without a file."""
+        if self.file is None or self.selection is None:
             return None
         base = os.path.abspath(self.file.parent)
+        itself = os.path.abspath(self.file)
         patterns = [glob_pattern(glob) for glob in self.selection.ignore]
 
         def ignored(path: str) -> bool:
-            relative = os.path.relpath(os.path.abspath(path), base).replace(os.sep, "/")
+            absolute = os.path.abspath(path)
+            if absolute == itself:  # manifests at the root (paths: [.]): lfr.yaml is not one
+                return True
+            relative = os.path.relpath(absolute, base).replace(os.sep, "/")
             if relative.startswith("../"):
                 return False
             return any(pattern.match(relative) for pattern in patterns)

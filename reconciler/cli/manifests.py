@@ -12,7 +12,7 @@ import typer
 from ..core.errors import LfrError
 from ..core.json_schema import org_schema, render_schema, settings_schema, static_schema
 from ..core.org import OrgSchema
-from ..core.vocabulary import Problem
+from ..core.vocabulary import Origin, Problem
 from ..render.values import safe
 from ..runs.export import ExportProblems, ExportResult, export_opportunities
 from ..runs.validate import read_manifests, validate_against_org
@@ -30,6 +30,7 @@ from .shared import (
     manifests_of,
     report_problems,
     run_command,
+    settings_file_of,
     settings_of,
     target_of,
     write_file,
@@ -55,7 +56,11 @@ def validate(
     """Check manifests without planning: every problem with file:line; exit 1 if any.
 
     With an lfr.yaml, the file is checked too (every problem with file:line) before any
-    manifest is read."""
+    manifest is read. --offline with no directory and no --env / $LFR_ENV checks the manifests
+    of every environment (it needs no target), as a pre-commit hook wants."""
+    if offline and directory is None and env is None and not os.environ.get("LFR_ENV"):
+        _validate_every_environment(config)
+        return
     settings = settings_of(env, config)
     read = read_manifests(manifests_of(settings, directory))
     manifests, problems = read.manifests, read.problems
@@ -69,6 +74,30 @@ def validate(
         problems = run_command(check())
     if problems:
         report_problems(problems)
+        raise typer.Exit(1)
+    noun = "manifest" if len(manifests) == 1 else "manifests"
+    echo(f"{len(manifests)} {noun} valid.")
+
+
+def _validate_every_environment(config: Path | None) -> None:
+    """``validate --offline`` of each environment's manifests, a file shared by several read
+    and reported once."""
+    found = settings_file_of(config)
+    every = found.every_environment()
+    names = [one.environment_name for one in every if one.environment_name]
+    if len(names) > 1 and found.loaded is not None:
+        file = found.loaded.document.file
+        echo(safe(f"environments: {', '.join(names)} ({file}; --offline checks each)"), err=True)
+    elif every[0].describe() is not None:
+        echo(safe(str(every[0].describe())), err=True)
+    manifests: set[Origin] = set()
+    problems: set[Problem] = set()
+    for one in every:
+        read = read_manifests(manifests_of(one, None))
+        manifests.update(manifest.origin for manifest in read.manifests)
+        problems.update(read.problems)
+    if problems:
+        report_problems(sorted(problems))
         raise typer.Exit(1)
     noun = "manifest" if len(manifests) == 1 else "manifests"
     echo(f"{len(manifests)} {noun} valid.")

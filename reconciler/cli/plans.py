@@ -117,6 +117,7 @@ def apply(
     source: Annotated[
         Path | None,
         typer.Argument(
+            metavar="DIR|PLAN.json",
             help="Manifest directory to plan and apply, or a plan saved by `lfr plan --out` "
             "(default: the environment's manifest paths in lfr.yaml, else manifests).",
             show_default=False,

@@ -281,6 +281,7 @@ class OutputFormat(StrEnum):
 DirArgument = Annotated[
     Path | None,
     typer.Argument(
+        metavar="DIR",
         help="Manifest directory (every *.yaml / *.yml below it) or a single file "
         "(default: the environment's manifest paths in lfr.yaml, else manifests).",
         show_default=False,

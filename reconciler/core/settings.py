@@ -7,7 +7,7 @@ is the entry point: a loaded YAML document in, ``LoadedSettings`` or every ``Pro
 the ``file:line`` of the key concerned. ``choose_environment`` applies the selection rules
 (``--env`` / ``$LFR_ENV``, ``default_environment``, the only one) and says why it chose.
 
-A key written into the file is refused before anything else is looked at, and no message here
+A key written into the file is refused, with the file's other problems, and no message here
 ever quotes a value the user wrote (only key names and types): a refused value may be a secret.
 Pure: no I/O; the file is found and read by ``adapters.settings_file``.
 """
@@ -20,7 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from .errors import LfrError
 from .redact import redact
@@ -50,8 +57,23 @@ class _Strict(BaseModel):
 
 EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]
 Variable = Annotated[str, StringConstraints(pattern=VARIABLE_PATTERN)]
+
+
+def _inside(path: str) -> str:
+    """A path that stays inside lfr.yaml's directory: a pull request that edits lfr.yaml must
+    not point the run at other files of the machine (a CI runner's) to have them quoted back."""
+    depth = 0
+    for part in path.replace("\\", "/").split("/"):
+        depth += -1 if part == ".." else 0 if part in ("", ".") else 1
+        if depth < 0:
+            raise ValueError("leads outside the directory of lfr.yaml")
+    return path
+
+
 # Relative to lfr.yaml's directory, so the file means the same on every machine and in CI.
-RelativePath = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^/\\]")]
+RelativePath = Annotated[
+    str, StringConstraints(min_length=1, pattern=r"^[^/\\]"), AfterValidator(_inside)
+]
 
 
 class ManifestSettings(_Strict):
@@ -155,14 +177,22 @@ class Selection:
 
 
 def parse_settings(document: Document) -> tuple[LoadedSettings | None, list[Problem]]:
-    """``document`` as settings, or every problem with it (a key in it first and alone)."""
-    secrets = _secret_problems(document)
-    if secrets:
-        return None, secrets
+    """``document`` as settings, or every problem with it: a key written into it (never
+    quoted), and the shape's problems elsewhere."""
+    secrets: dict[Path_, str] = {}
+    _find_secrets(document.data, (), secrets)
+    problems = [
+        Problem(Origin(document.file, document.line_of(path)), message)
+        for path, message in secrets.items()
+    ]
     try:
         settings = Settings.model_validate(document.data)
     except ValidationError as exc:
-        return None, _problems_from(exc, document)
+        # What pydantic says of a secret's own key (unknown, not a variable name) is said above.
+        shape = _problems_from(exc, document, skip=tuple(secrets))
+        return None, sorted(problems + shape)
+    if problems:
+        return None, sorted(problems)
     loaded = LoadedSettings(settings, document)
     default = settings.default_environment
     if default is not None and default not in settings.environments:
@@ -206,6 +236,19 @@ def choose_environment(loaded: LoadedSettings, requested: str | None, source: st
         loaded.origin_of("environments", name),
         reason,
     )
+
+
+def every_environment(loaded: LoadedSettings) -> list[Selection]:
+    """One selection per environment (or the one of a file with none): for what needs no
+    target, such as ``validate --offline`` in a pre-commit hook, which checks them all."""
+    settings = loaded.settings
+    if not settings.environments:
+        return [_selection(settings, None, None, None, "no environments")]
+    reason = "the only environment" if len(settings.environments) == 1 else "every one"
+    return [
+        _selection(settings, name, environment, loaded.origin_of("environments", name), reason)
+        for name, environment in settings.environments.items()
+    ]
 
 
 def _selection(
@@ -269,15 +312,6 @@ _KEY_ADVICE = (
 )
 
 
-def _secret_problems(document: Document) -> list[Problem]:
-    found: dict[Path_, str] = {}
-    _find_secrets(document.data, (), found)
-    return sorted(
-        Problem(Origin(document.file, document.line_of(path)), message)
-        for path, message in found.items()
-    )
-
-
 def _find_secrets(value: Any, path: Path_, found: dict[Path_, str]) -> None:
     if isinstance(value, str):
         if _looks_like_key(value):
@@ -318,12 +352,16 @@ _KNOWN_KEYS: dict[str, list[str]] = {
 }
 
 
-def _problems_from(exc: ValidationError, document: Document) -> list[Problem]:
+def _problems_from(
+    exc: ValidationError, document: Document, skip: tuple[Path_, ...]
+) -> list[Problem]:
     seen: dict[Path_, Problem] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         is_key = bool(loc) and loc[-1] == "[key]"
         path: Path_ = tuple(part for part in loc if part != "[key]")
+        if any(path[: len(secret)] == secret for secret in skip):
+            continue
         message = _message(error, path, is_key)
         seen.setdefault(path, Problem(Origin(document.file, document.line_of(path)), message))
     return sorted(seen.values())
@@ -372,6 +410,8 @@ def _message(error: Any, path: Path_, is_key: bool) -> str:
         if path[-1] == "default_environment":
             return f"{where} must be an environment name (lowercase letters, digits, '_', '-')"
         return f"{where} must be a path relative to lfr.yaml (not absolute)"
+    if kind == "value_error":
+        return f"{where} {str(error['msg']).removeprefix('Value error, ')}"
     if kind == "string_too_short":
         return f"{where} must not be empty"
     if kind == "too_short":

@@ -269,6 +269,7 @@ def test_a_key_in_lfr_yaml_is_refused_and_never_shown(repo: Path, sandbox: str) 
           production:
             api_key_env: LIGHTFIELD_PRODUCTION_API_KEY
             api_key: hunter2-not-a-lightfield-key
+        write_rates: 5
         """,
     )
     for args in (["plan", "--env", "sandbox"], ["envs", "--json"], ["validate"]):
@@ -285,6 +286,11 @@ def test_a_key_in_lfr_yaml_is_refused_and_never_shown(repo: Path, sandbox: str) 
             "lfr.yaml:8: environments.production.api_key: lfr.yaml must not hold an API key or "
             "other secret (not shown)"
         ) in refused.stderr
+        # The file's other problems are listed too, and nothing more about the two keys.
+        assert "lfr.yaml:9: unknown key 'write_rates' (did you mean 'write_rate'?)" in (
+            refused.stderr
+        )
+        assert "3 problems in 1 file" in refused.stderr
 
 
 def test_every_problem_of_lfr_yaml_with_its_line_and_a_suggestion(repo: Path) -> None:
@@ -434,3 +440,45 @@ def test_without_lfr_yaml_nothing_changes_and_env_is_refused(
     missing = invoke(["plan", "--config", "nowhere.yaml"], LIGHTFIELD_API_KEY=FULL_KEY)
     assert missing.exit_code == 1
     assert "nowhere.yaml: cannot be read: No such file or directory" in missing.stderr
+
+
+def test_validate_offline_checks_every_environment_for_a_pre_commit_hook(
+    repo: Path, sandbox: str, production: str
+) -> None:
+    two_environments(repo, sandbox, production)
+    write(repo / "manifests/sandbox/bad.yaml", "apiVersion: lfr/v1\nkind: Nope\n")
+    checked = invoke(["validate", "--offline"])  # no key, no --env: nothing needs a target
+    assert checked.exit_code == 1
+    assert checked.stderr.splitlines()[:3] == [
+        "environments: sandbox, production (lfr.yaml; --offline checks each)",
+        "manifests/sandbox/bad.yaml:1: missing required key 'metadata'",
+        "manifests/sandbox/bad.yaml:2: kind must be 'Opportunity' (the only kind lfr manages), "
+        "not 'Nope'",
+    ]
+    (repo / "manifests/sandbox/bad.yaml").unlink()
+    valid = invoke(["validate", "--offline"])
+    assert valid.exit_code == 0, valid.output
+    assert valid.stdout == "3 manifests valid.\n"  # sandbox's one and production's two
+
+
+def test_lfr_yaml_among_the_manifests_is_not_read_as_one(repo: Path) -> None:
+    write(repo / "lfr.yaml", "version: 1\nmanifests: {paths: [.]}\n")
+    write(repo / "acme.yaml", opportunity("acme", ACME_RENEWAL, "fields: {}"))
+    valid = invoke(["validate", "--offline"])
+    assert valid.exit_code == 0, valid.output
+    assert valid.stdout == "1 manifest valid.\n"
+
+
+def test_export_writes_into_the_environments_manifests_and_plan_is_then_empty(
+    repo: Path, sandbox: str, production: str
+) -> None:
+    two_environments(repo, sandbox, production)
+    for manifest in (repo / "manifests").rglob("*.yaml"):
+        manifest.unlink()
+    exported = invoke(["export", "--id", INITECH, "--env", "production"], **KEYS)
+    assert exported.exit_code == 0, exported.output
+    (written,) = (repo / "manifests").rglob("*.yaml")
+    assert written.parent == repo / "manifests/production"  # the environment's manifests
+    assert exported.stdout.startswith(f"created   manifests/production/{written.name}")
+    planned = invoke(["plan", "--env", "production", "--detailed-exitcode"], **KEYS)
+    assert planned.exit_code == 0, planned.output
