@@ -74,12 +74,15 @@ class Runner:
         assert "${{" not in found["run"]
         output, summary = where / ".github-output", where / ".step-summary"
         output.write_text("")
+        runner_temp = where / ".runner-temp"
+        runner_temp.mkdir(exist_ok=True)
         env = clean_env(
             self.bin_dir,
             CI="true",
             GITHUB_ACTIONS="true",
             GITHUB_OUTPUT=str(output),
             GITHUB_STEP_SUMMARY=str(summary),
+            RUNNER_TEMP=str(runner_temp),
             **extra_env,
         )
         for variables in (spec.get("env", {}), found.get("env", {})):
@@ -151,7 +154,7 @@ def repo(tmp_path: Path, installed: Path, orgs: Orgs) -> Path:
 
 # Every step of the generated workflows that runs lfr, each run by the tests below.
 COVERED = {
-    ("lfr-plan.yml", "environments", "Validate manifests (annotations at file:line)"),
+    ("lfr-plan.yml", "plan", "Validate manifests (annotations at file:line)"),
     ("lfr-plan.yml", "environments", "List the environments"),
     ("lfr-plan.yml", "plan", "Plan"),
     ("lfr-apply.yml", "environments", "List the environments"),
@@ -212,15 +215,6 @@ def test_the_generated_workflows_plan_apply_and_detect_drift(
     runner = Runner(repo, installed, tmp_path)
 
     # --- pull request: lfr-plan.yml ---
-    validated, _ = runner.run(
-        runner.checkout(),
-        "lfr-plan.yml",
-        "environments",
-        "Validate manifests (annotations at file:line)",
-        {},
-    )
-    assert validated.returncode == 0, validated.stderr
-    assert validated.stdout == "1 manifest valid.\n"
     matrix = runner.environments("lfr-plan.yml")
     assert [(e["name"], e["api_key_env"]) for e in matrix] == [
         ("sandbox", "LIGHTFIELD_SANDBOX_API_KEY"),
@@ -229,7 +223,13 @@ def test_the_generated_workflows_plan_apply_and_detect_drift(
     artifacts = tmp_path / "plans"
     for environment in matrix:
         where = runner.checkout()
-        planned, _ = runner.run(where, "lfr-plan.yml", "plan", "Plan", matrix_values(environment))
+        values = matrix_values(environment)
+        validated, _ = runner.run(
+            where, "lfr-plan.yml", "plan", "Validate manifests (annotations at file:line)", values
+        )
+        assert validated.returncode == 0, validated.stderr
+        assert validated.stdout == "1 manifest valid.\n"
+        planned, _ = runner.run(where, "lfr-plan.yml", "plan", "Plan", values)
         assert planned.returncode == 0, planned.stderr
         assert f"Target: {orgs[environment['name']][1]}" in planned.stderr
         markdown = (where / "plan.md").read_text()
@@ -399,3 +399,36 @@ def test_the_action_runs_one_command_in_an_environment(
     assert "Changed by hand" in (repo / "drift.md").read_text()
     assert writes(orgs["sandbox"][0]) == []  # production only
     assert len(writes(production)) == 2  # the apply, and the hand edit
+
+
+def test_bad_manifests_and_a_bad_lfr_yaml_fail_their_steps_with_annotations(
+    repo: Path, installed: Path, tmp_path: Path
+) -> None:
+    runner = Runner(repo, installed, tmp_path)
+    sandbox = {"name": "sandbox", "api_key_env": "LIGHTFIELD_SANDBOX_API_KEY"}
+
+    where = runner.checkout()
+    example = where / "manifests" / "example.yaml"
+    example.write_text(
+        example.read_text().replace("$amount: 135000", "$amount: 135000\n    $amount: 1")
+    )
+    step = "Validate manifests (annotations at file:line)"
+    invalid, _ = runner.run(where, "lfr-plan.yml", "plan", step, matrix_values(sandbox))
+    assert invalid.returncode == 1
+    assert "::error file=manifests/example.yaml,line=" in invalid.stdout
+    assert "duplicate key '$amount'" in invalid.stdout
+
+    # A key in lfr.yaml stops the run before any environment's job, without showing the key.
+    where = runner.checkout()
+    settings = where / "lfr.yaml"
+    settings.write_text(
+        settings.read_text().replace(
+            "    api_key_env: LIGHTFIELD_SANDBOX_API_KEY",
+            "    api_key_env: LIGHTFIELD_SANDBOX_API_KEY\n    api_key: sk_lf_pasted_by_mistake",
+        )
+    )
+    listed, outputs = runner.run(where, "lfr-plan.yml", "environments", "List the environments", {})
+    assert listed.returncode == 1
+    assert outputs == {}  # no matrix: no job runs
+    assert "::error file=lfr.yaml,line=" in listed.stdout
+    assert "sk_lf_pasted_by_mistake" not in listed.stdout + listed.stderr
