@@ -93,8 +93,11 @@ def test_init_writes_a_manifests_repository(scaffolded: Path) -> None:
             }
         ]
     }
-    ours = YAML(typ="safe").load((REPO / ".pre-commit-hooks.yaml").read_text())
-    assert [hook["id"] for hook in ours] == ["lfr-validate"]
+    (hook,) = YAML(typ="safe").load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert (hook["id"], hook["entry"]) == ("lfr-validate", "lfr validate --offline")
+    for path in written:  # the hook runs when a manifest or lfr.yaml changes, on nothing else
+        expected = path.startswith("manifests/") or path == "lfr.yaml"
+        assert bool(re.search(hook["files"], path)) == expected, path
     assert ".lfr/" in (scaffolded / ".gitignore").read_text().splitlines()
     # The scripts the workflows run are the ones this repository tests against a fake GitHub.
     for script in (REPO / ".github" / "scripts").glob("*.mjs"):
