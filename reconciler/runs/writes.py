@@ -42,6 +42,7 @@ from ..core.errors import (
 from ..core.org import OrgSchema
 from ..core.plan import Plan, PlannedRequest, RecordChange
 from ..core.records import Record
+from ..core.requests import array_replace_keys, without_array_replace
 from ..core.reports import ApplyReport, Failure, RecordResult, Status
 from ..core.vocabulary import Origin
 
@@ -203,11 +204,48 @@ async def _send(
             record_id = sent.record_id = record.id
         else:
             assert record_id is not None, "a follow-up write needs the created record's id"
-            record = await client.update(
-                "opportunities", record_id, request.body, idempotency_key=request.idempotency_key
-            )
+            record = await _update(client, record_id, request, change, sent)
     assert record is not None, "a planned change has at least one request"
     return record
+
+
+async def _update(
+    client: LightfieldClient,
+    record_id: str,
+    request: PlannedRequest,
+    change: RecordChange,
+    sent: _Sent,
+) -> Record:
+    """An update; an id-array ``replace`` (sent only with ``--array-replace``) that the org
+    refuses with a 400 naming that relationship is sent again as ``add``/``remove``, under new
+    keys (the refused write changed nothing; docs/api-contract.md §1)."""
+    try:
+        return await client.update(
+            "opportunities", record_id, request.body, idempotency_key=request.idempotency_key
+        )
+    except ApiError as exc:
+        if not _refuses_array_replace(exc, request):
+            raise
+    record: Record | None = None
+    for fallback in without_array_replace(request, change.relationships):
+        sent.count += 1
+        record = await client.update(
+            "opportunities", record_id, fallback.body, idempotency_key=fallback.idempotency_key
+        )
+    assert record is not None, "a fallback has at least one request"
+    return record
+
+
+def _refuses_array_replace(exc: ApiError, request: PlannedRequest) -> bool:
+    """A 400 about a relationship this request sets with an id array: named by ``param``
+    (``relationships.<key>``) or, where an API leaves ``param`` out, by its message."""
+    if exc.status != 400:
+        return False
+    keys = array_replace_keys(request)
+    named = _param_key(exc.param)
+    if named is not None:
+        return any(named in (key, key.lstrip("$")) for key in keys)
+    return exc.param is None and any(key in (exc.message or "") for key in keys)
 
 
 async def _create(client: LightfieldClient, request: PlannedRequest, sent: _Sent) -> Record:

@@ -18,6 +18,7 @@ from tests.support.demo import (
     INITECH,
     INITECH_ACCOUNT,
     JANE,
+    NINA,
     PRIYA,
     READ_KEY,
     SAM,
@@ -326,16 +327,16 @@ def test_a_saved_plan_sends_only_what_it_shows(
     assert emu.requests() == []
 
 
-def test_a_saved_plan_made_without_array_replace_applies_as_made(
+def test_a_saved_plan_made_with_array_replace_applies_as_made(
     server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
 ) -> None:
-    write("a.yaml", opportunity("a", ACME_RENEWAL, f"relationships:\n  $contact: [{SAM}]"))
-    saved = save_plan(manifest_dir, server, tmp_path, "--no-array-replace")
+    write("a.yaml", opportunity("a", ACME_RENEWAL, f"relationships:\n  $contact: [{SAM}, {NINA}]"))
+    saved = save_plan(manifest_dir, server, tmp_path, "--array-replace")
     emu.reset_logs()
     applied = lfr(["apply", str(saved), "--auto-approve"], server)
     assert applied.exit_code == 0, applied.output
     (sent,) = writes(emu)
-    assert sent["body"] == {"relationships": {"$contact": {"add": [SAM], "remove": [ALEX]}}}
+    assert sent["body"] == {"relationships": {"$contact": {"replace": sorted([SAM, NINA])}}}
 
 
 def test_a_saved_plan_is_shown_with_the_orgs_labels_not_the_files(
