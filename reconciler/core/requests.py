@@ -2,11 +2,12 @@
 per-request limits, each with its idempotency key (architecture.md §5). Pure; called by the diff,
 which decides what changes.
 
-Owns HAS_ONE ``replace``; HAS_MANY ``add``/``remove``, a one-id ``replace`` when exact and smaller
-(valid under every reading of the contract, docs/api-contract.md), an id-array ``replace`` only
-on request, and the ``add``/``remove`` fallback when an API refuses that array; the split when a body would reference more than 25 ids or change
-more than 25 links; a create's overflow as updates of the created record; and the API's body
-size limit, which a manifest under the file cap can still exceed (``oversized_bodies``).
+Owns HAS_ONE ``replace``; HAS_MANY ``add``/``remove``, or a one-id ``replace`` when exact and
+smaller (valid under every reading of the contract, docs/api-contract.md §1), an id-array
+``replace`` only on request, and the ``add``/``remove`` fallback apply sends when an API refuses
+that array; the split when a body would reference more than 25 ids or change more than 25 links;
+a create's overflow as updates of the created record; and the API's body size limit, which a
+manifest under the file cap can still exceed (``oversized_bodies``).
 """
 
 from __future__ import annotations

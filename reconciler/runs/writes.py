@@ -27,9 +27,10 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from ..adapters.client import LightfieldClient
-from ..core.diff import unmet
+from ..core.diff import rewritten, unmet
 from ..core.errors import (
     ApiError,
     Forbidden,
@@ -40,10 +41,10 @@ from ..core.errors import (
     Unauthorized,
 )
 from ..core.org import OrgSchema
-from ..core.plan import Plan, PlannedRequest, RecordChange
+from ..core.plan import Plan, PlannedRequest, RecordChange, canonical_json
 from ..core.records import Record
-from ..core.requests import array_replace_keys, without_array_replace
 from ..core.reports import ApplyReport, Failure, RecordResult, Status
+from ..core.requests import array_replace_keys, without_array_replace
 from ..core.vocabulary import Origin
 
 Progress = Callable[[int, int], None]
@@ -126,6 +127,20 @@ async def _apply_record(
     sent = _Sent()
     try:
         record = await _send(client, change, change.requests, sent)
+        if record.trashed:
+            # A deployment that writes to trashed records instead of answering 404: the write
+            # is not what the plan meant (it planned an active record), so never a success.
+            return _result(
+                change,
+                "failed",
+                sent.count,
+                Failure(
+                    "the API answered with the record in the trash: restore it in Lightfield "
+                    "(or remove metadata.id to create a new one) and re-run plan",
+                    origin=change.origin,
+                ),
+                record_id=record.id,
+            )
         missing = unmet(change, record, schema)
         resent = False
         if _not_newer(record, change.live_updated_at):
@@ -142,11 +157,14 @@ async def _apply_record(
                 resent = True
                 missing = unmet(change, record, schema)
         if missing:
+            rewrites = rewritten(change, record, schema, missing)
             return _result(
                 change,
                 "unverified",
                 sent.count,
-                Failure(
+                _rewrite_failure(change, rewrites)
+                if rewrites
+                else Failure(
                     "the write succeeded but the record does not hold the planned value of "
                     f"{', '.join(missing)} (changed back by an automation or another user?); "
                     "re-run plan to see the current state",
@@ -303,6 +321,21 @@ def _not_newer(record: Record, planned_updated_at: str | None) -> bool:
     # would miss it.
     return bool(
         planned_updated_at and record.updated_at and record.updated_at <= planned_updated_at
+    )
+
+
+def _rewrite_failure(change: RecordChange, rewrites: list[tuple[str, Any, Any]]) -> Failure:
+    """What the server stored instead of what was sent, once, with what to write in the
+    manifest (every later plan would otherwise show the same change again)."""
+    told = "; ".join(
+        f"{key}: sent {canonical_json(sent)}, stored {canonical_json(stored)}"
+        for key, sent, stored in rewrites
+    )
+    return Failure(
+        f"the API stored other values than the ones sent ({told}): it rewrites these values "
+        "when it stores them, so every plan would show this change again; write the stored "
+        "values in the manifest",
+        origin=_origin_of(change, rewrites[0][0]),
     )
 
 

@@ -13,7 +13,6 @@ from reconciler.emulator import Emulator
 from tests.support.cli import api, lfr
 from tests.support.demo import (
     ACME_RENEWAL,
-    ALEX,
     FULL_KEY,
     INITECH,
     INITECH_ACCOUNT,

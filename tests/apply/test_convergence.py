@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 
 from reconciler.adapters.client import LightfieldClient
 from reconciler.core.org import OrgSchema
-from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.runs.apply import apply_plan
 from reconciler.runs.plan import run_plan
 from tests.support.demo import ACME_RENEWAL, FULL_KEY, INITECH, opportunity
+from tests.support.emulator import demo_emulator
 
 from .conftest import changes_applied
 
@@ -101,7 +101,7 @@ def live_body(state: dict[str, Any]) -> dict[str, Any]:
 async def test_plan_apply_plan_converges(
     desired: list[dict[str, Any]], live: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    emu = Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
+    emu = demo_emulator(rate_limits=RateLimitConfig(enabled=False))
     directory = tmp_path / f"m{time.monotonic_ns()}"
     directory.mkdir()
     transport = httpx.ASGITransport(app=emu.app)
@@ -127,7 +127,7 @@ def test_a_killed_apply_converges_on_rerun_without_duplicates(tmp_path: Path) ->
     applied exactly once and the final plan is empty."""
     from reconciler.emulator.server import running_server
 
-    emu = Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
+    emu = demo_emulator(rate_limits=RateLimitConfig(enabled=False))
     # Slow writes so the kill lands in the middle of the run.
     emu.faults.configure(FaultConfig(latency_ms=150))
     directory = tmp_path / "manifests"

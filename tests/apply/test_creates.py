@@ -18,6 +18,7 @@ from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.runs.apply import apply_plan
 from reconciler.runs.plan import run_plan
 from tests.support.demo import FULL_KEY, INITECH_ACCOUNT, JANE, WriteManifest
+from tests.support.emulator import demo_emulator
 
 HOOLI = "acc_cm77puc4peiezar"
 
@@ -111,9 +112,7 @@ async def test_a_record_trashed_after_its_create_is_created_again(
     write: WriteManifest, manifest_dir: Path
 ) -> None:
     clock = ManualClock()
-    emu = Emulator(
-        db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False), clock=clock
-    )
+    emu = demo_emulator(rate_limits=RateLimitConfig(enabled=False), clock=clock)
     async with LightfieldClient.for_asgi_app(emu.app, FULL_KEY, rates=None) as client:
         write("new.yaml", matcher("new", f"{{$name: Phoenix deal, $account: {INITECH_ACCOUNT}}}"))
         _, first = await apply_all(client, manifest_dir)

@@ -17,6 +17,7 @@ from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.runs.plan import run_plan
 from tests.support.demo import ACME_COM as ACME
 from tests.support.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
+from tests.support.emulator import demo_emulator
 
 
 def categories(emu: Emulator) -> Counter[str]:
@@ -82,9 +83,7 @@ async def test_a_lagging_list_index_never_shows_up_as_a_change(
     write: WriteManifest, manifest_dir: Path
 ) -> None:
     clock = ManualClock()
-    emu = Emulator(
-        db=":memory:",
-        seed="demo",
+    emu = demo_emulator(
         clock=clock,
         rate_limits=RateLimitConfig(enabled=False),
     )

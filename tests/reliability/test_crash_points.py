@@ -27,11 +27,11 @@ from pathlib import Path
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
 from tests.support.cli import lfr
 from tests.support.demo import FULL_KEY, opportunity
+from tests.support.emulator import demo_emulator
 
 from .conftest import is_slow
 from .harness import creates, duplicate_changes
@@ -123,7 +123,7 @@ def test_a_killed_apply_converges_within_two_reruns_with_no_duplicate_write(
     boundary: tuple[int, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     k, phase = boundary
-    emu = Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
+    emu = demo_emulator(rate_limits=RateLimitConfig(enabled=False))
     gate = WriteGate(emu.app, k, phase)
     monkeypatch.chdir(tmp_path)
     directory = tmp_path / "manifests"
