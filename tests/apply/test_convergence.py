@@ -79,14 +79,18 @@ def manifest(name: str, record_id: str, wanted: dict[str, Any]) -> str:
     return opportunity(name, record_id, spec)
 
 
+CLEAR_CONTACTS: dict[str, Any] = {"relationships": {"$contact": {"replace": None}}}
+
+
 def live_body(state: dict[str, Any]) -> dict[str, Any]:
-    """An out-of-band write putting a record in ``state`` (labels are accepted on writes)."""
+    """An out-of-band write putting a record in ``state`` (labels are accepted on writes), once
+    its contacts are cleared (``CLEAR_CONTACTS``): ``add``, which every contract profile takes."""
     fields = {k: v for k, v in state.items() if k not in ("$owner", "$contact")}
     relationships: dict[str, Any] = {}
     if "$owner" in state:
         relationships["$owner"] = {"replace": state["$owner"]}
     if "$contact" in state:
-        relationships["$contact"] = {"replace": state["$contact"]} if state["$contact"] else {}
+        relationships["$contact"] = {"add": state["$contact"]} if state["$contact"] else {}
     return {"fields": fields, "relationships": {k: v for k, v in relationships.items() if v}}
 
 
@@ -109,6 +113,10 @@ async def test_plan_apply_plan_converges(
         FULL_KEY, base_url="http://e", transport=transport, rates=None
     ) as client:
         for record_id, state in zip(RECORDS, live, strict=True):
+            if "$contact" in state:
+                await client.update(
+                    "opportunities", record_id, CLEAR_CONTACTS, idempotency_key=None
+                )
             await client.update("opportunities", record_id, live_body(state), idempotency_key=None)
         for index, wanted in enumerate(desired):
             (directory / f"m{index}.yaml").write_text(manifest(f"m{index}", RECORDS[index], wanted))

@@ -24,6 +24,10 @@ HOOLI = "acc_cm77puc4peiezar"
 
 
 def matcher(name: str, selector: str, spec: str = "") -> str:
+    """A manifest that creates its record when ``selector`` finds none; the create states its
+    ``$stage`` (the strict-0.20 contract requires it: docs/api-contract.md §4)."""
+    if "$stage" not in selector and selector.startswith("{"):
+        selector = "{$stage: Prospecting, " + selector[1:]
     return (
         f"apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: {name}\n"
         f"  match: {selector}\n" + (f"spec:\n{spec}\n" if spec else "")
