@@ -306,7 +306,8 @@ async def test_a_create_with_links_beyond_one_body_is_its_own_rebuild(schema: Or
     text = (
         "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: big\n"
         f"  match: {{$name: Big deal, $account: {ACME_COM}}}\n"
-        f"spec:\n  fields: {{$amount: 7}}\n  relationships:\n    $owner: {JANE}\n"
+        "spec:\n  fields: {$amount: 7, $stage: Prospecting}\n"
+        f"  relationships:\n    $owner: {JANE}\n"
         f"    $contact: [{', '.join(contacts)}]\n"
     )
     manifests, problems = parse_manifests(load_bytes(text.encode(), "big.yaml").documents)
