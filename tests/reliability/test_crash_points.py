@@ -115,7 +115,7 @@ def manifests(directory: Path, ids: list[str]) -> None:
         (directory / f"new{index}.yaml").write_text(
             f"apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new{index}\n"
             f"  match: {{$name: Crash test {index}, $account: {{name: {account}}}}}\n"
-            f"spec:\n  fields: {{$amount: {index + 1}000}}\n"
+            f"spec:\n  fields: {{$amount: {index + 1}000, $stage: Prospecting}}\n"
         )
 
 
