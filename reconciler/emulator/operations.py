@@ -74,12 +74,16 @@ class Records:
     # ---- reading ------------------------------------------------------------------------
     def render(self, record: Record) -> dict[str, Any]:
         """The wire record: every defined field (null when unset) and relationship ([] empty)."""
-        return render(self.defs(record.org, record.object_type), record)
+        return render(
+            self.defs(record.org, record.object_type),
+            record,
+            mark_trashed=self.store.profile.serve_trashed,
+        )
 
     def _live(self, org: str, object_type: str, record_id: str) -> Record:
         """The active record, or 404 (a trashed record is not found outside trash/restore)."""
         record = self._any(org, object_type, record_id)
-        if record.trashed:
+        if record.trashed and not self.store.profile.serve_trashed:
             raise not_found(OBJECT_TYPES[object_type][0])
         return record
 

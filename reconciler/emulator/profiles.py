@@ -32,8 +32,12 @@ class Profile:
     conflict_code: bool = True
     allow_array_replace: bool = True
     require_stage_on_create: bool = False
-    # Rewrite written values into the server's canonical forms (values.normalise_stored).
+    # Rewrite written values into the server's canonical forms (normalising.py).
     normalising: bool = False
+    # Retrieve and update a trashed record instead of answering 404, marking it
+    # ``"trashed": true`` (a reading open question 13 of the digest leaves possible; no named
+    # profile serves it: tests build it to prove lfr never updates such a record).
+    serve_trashed: bool = False
 
 
 PROFILES: dict[str, Profile] = {
