@@ -129,13 +129,13 @@ def canonical_url(text: str) -> str:
     scheme, sep, rest = text.partition("://")
     if not sep:
         scheme, rest = "https", text
-    host, slash, path = rest.partition("/")
-    tail = (slash + path).rstrip("/")
-    if "?" in tail or "#" in tail:
-        # Only the path's own trailing slash goes: "a.com/x/?q" keeps its query as written.
-        cut = min(i for i in (tail.find("?"), tail.find("#")) if i >= 0)
-        tail = tail[:cut].rstrip("/") + tail[cut:]
-    return f"{scheme.lower()}://{host.lower()}{tail}"
+    ends = [i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0]
+    split = min(ends, default=len(rest))
+    host, tail = rest[:split], rest[split:]
+    # Only the path's own trailing slash goes: "a.com/x/?q" keeps its query as written.
+    marks = [i for i in (tail.find("?"), tail.find("#")) if i >= 0]
+    cut = min(marks, default=len(tail))
+    return f"{scheme.lower()}://{host.lower()}{tail[:cut].rstrip('/')}{tail[cut:]}"
 
 
 class Text(str):
