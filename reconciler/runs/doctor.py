@@ -103,8 +103,9 @@ async def diagnose(client: LightfieldClient) -> Diagnosis:
     result.add(
         "skip",
         "index lag",
-        "not measured: only a write shows how long the list index lags (apply confirms "
-        "every planned create by a fresh read instead)",
+        "not measured: only a write shows how long the list index lags (lfr confirms every "
+        "match on a fresh read, and a create's idempotency key survives new commits, so a "
+        "lagging list cannot make a duplicate)",
     )
     return result
 
