@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.emulator import Emulator
-from reconciler.emulator.profiles import Profile
+from reconciler.emulator.profiles import Profile, profile_named
 from reconciler.emulator.server import running_server
 from tests.support.cli import api, lfr
 from tests.support.demo import ACME_RENEWAL, INITECH_ACCOUNT, WriteManifest, opportunity
@@ -103,3 +103,27 @@ def test_a_value_the_server_rewrites_unpredictably_is_reported_once_with_what_to
         write("a.yaml", opportunity("a", ACME_RENEWAL, "fields:\n  $amount: 1235"))
         again = lfr(["plan", str(manifest_dir), "--detailed-exitcode"], base_url)
         assert again.exit_code == 0, again.output
+
+
+def test_a_saved_create_without_a_stage_is_refused_once_the_org_requires_one(
+    write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    write(
+        "new.yaml",
+        "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new\n"
+        f"  match: {{$name: Saved deal, $account: {INITECH_ACCOUNT}}}\n",
+    )
+    saved = tmp_path / "plan.json"
+    with served("default") as (emu, base_url):
+        made = lfr(["plan", str(manifest_dir), "--out", str(saved)], base_url)
+        assert made.exit_code == 0, made.output
+        # The deployment now requires $stage on create (and its definitions say so).
+        emu.profile = profile_named("strict-0.20")
+        emu.reset_logs()
+        refused = lfr(["apply", str(saved), "--auto-approve"], base_url)
+        assert refused.exit_code == 1
+        assert (
+            f"Error: {saved}: records[0].fields: this org requires $stage on create; the planned "
+            "create of 'new' does not set it (plan again against this org)"
+        ) in refused.stderr
+        assert writes(emu) == []
