@@ -12,6 +12,10 @@ before it are ``runs.apply``'s):
   body is unreadable is never taken as success: an update is read back, a create is sent again
   under the same key (the API replays the record it made). A mismatch that survives is reported
   (e.g. a CRM automation changed the value back), never counted as success.
+- Contract variants (docs/api-contract.md): an opted-in id-array ``replace`` that the org refuses
+  (400 naming the relationship) is resent as ``add``/``remove`` under new keys; a record answered
+  in the trash is a failure, never an applied write; a value the server stored as neither the one
+  sent nor the one before is reported once, with both and what to write in the manifest.
 - Partial failure: a record's API error fails that record only (with the manifest ``file:line``
   of the key the error's ``param`` names); an authentication, permission or retry-budget error
   stops the run, what was not started is reported as not attempted, and the report says
