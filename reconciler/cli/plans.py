@@ -72,7 +72,7 @@ def plan(
     color: Annotated[
         bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
     ] = None,
-    array_replace: ArrayReplaceOption = True,
+    array_replace: ArrayReplaceOption = False,
     report: ReportOption = None,
     title: TitleOption = None,
     api_key: ApiKeyOption = None,
@@ -157,7 +157,7 @@ def apply(
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="How to print the apply report.")
     ] = OutputFormat.text,
-    array_replace: ArrayReplaceOption = True,
+    array_replace: ArrayReplaceOption = False,
     color: Annotated[
         bool | None, typer.Option("--color/--no-color", help="Colour (default: on a TTY).")
     ] = None,

@@ -126,9 +126,11 @@ ArrayReplaceOption = Annotated[
     bool,
     typer.Option(
         "--array-replace/--no-array-replace",
-        help="Allow HAS_MANY `replace` with an id array when that body is smaller; turn it off "
-        "for an org whose API takes `replace` as one id or null only. (A saved plan keeps the "
-        "bodies it was made with.)",
+        help="Opt in to HAS_MANY `replace` with an id array when that body is smaller. Off by "
+        "default: the SDK 0.20 contract takes `replace` as one id or null, so lfr sends "
+        "`add`/`remove` (or a one-id `replace`). When an org refuses the array (400 naming the "
+        "relationship), apply resends that write as `add`/`remove` under a new key. (A saved "
+        "plan keeps the bodies it was made with.)",
     ),
 ]
 

@@ -128,7 +128,7 @@ def _build_one(
         )
         if manifest.metadata.on_missing == "create":
             _check_create_requirements(
-                loaded, fields, relationships, match_fields, match_relationships, report
+                schema, loaded, fields, relationships, match_fields, match_relationships, report
             )
     # What a write sends: spec; for a record that may be created, the match values too.
     # (a create leaves empty values out, and the check above names a missing $name)
@@ -313,6 +313,7 @@ def _reference_problem(key: str, object_type: str, ref: Reference) -> str | None
 
 
 def _check_create_requirements(
+    schema: OrgSchema,
     loaded: LoadedManifest,
     fields: tuple[DesiredField, ...],
     relationships: tuple[DesiredRelationship, ...],
@@ -322,7 +323,13 @@ def _check_create_requirements(
 ) -> None:
     given_fields = {f.key for f in (*fields, *match_fields) if not is_empty(f.value)}
     given_relationships = {r.key for r in (*relationships, *match_relationships) if r.include}
-    missing = [k for k in CREATE_REQUIRED_FIELDS if k not in given_fields] + [
+    # The API's own list, plus what the org's definitions mark ``required`` (a deployment that
+    # needs ``$stage`` on create says so there: docs/api-contract.md §4).
+    required = [
+        *CREATE_REQUIRED_FIELDS,
+        *(k for k in schema.required_fields() if k not in CREATE_REQUIRED_FIELDS),
+    ]
+    missing = [k for k in required if k not in given_fields] + [
         k for k in CREATE_REQUIRED_RELATIONSHIPS if k not in given_relationships
     ]
     if missing:

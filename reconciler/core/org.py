@@ -22,6 +22,7 @@ from typing import Any
 from .model import describe_value as _describe
 from .records import Definitions, FieldDefinition, RelationshipDefinition, SelectOption
 from .value_types import (
+    Text,
     ValueProblem,
     checkbox,
     each,
@@ -73,6 +74,10 @@ class OrgSchema:
         known = [*self.definitions.field_definitions, *self.definitions.relationship_definitions]
         return difflib.get_close_matches(key, known, n=3, cutoff=0.6)
 
+    def required_fields(self) -> list[str]:
+        """The fields the definitions mark ``required`` (a create must set them), in order."""
+        return [k for k, d in self.definitions.field_definitions.items() if d.required]
+
     def field_read_only(self, key: str) -> bool:
         definition = self.field(key)
         return key in READ_ONLY_FIELDS or (definition is not None and definition.read_only)
@@ -119,7 +124,9 @@ def normalize_desired(schema: OrgSchema, key: str, value: Any) -> Any:
         return checkbox(value)
     if kind == "DATETIME":
         return instant(value)
-    if kind in ("TEXT", "MARKDOWN", "HTML"):
+    if kind == "TEXT":
+        return Text(plain_text(value))
+    if kind in ("MARKDOWN", "HTML"):
         return plain_text(value)
     if kind == "SOCIAL_HANDLE":
         return social_handle(definition, value)
@@ -166,6 +173,8 @@ def normalize_live(definition: FieldDefinition | None, value: Any) -> Any:
         return value
     if isinstance(value, str) and kind in ("SOCIAL_HANDLE",):
         return value.strip()
+    if isinstance(value, str) and kind == "TEXT":
+        return Text(value)
     return value
 
 

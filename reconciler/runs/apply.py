@@ -47,7 +47,7 @@ async def run_apply(
     approved: bool,
     show: Callable[[Plan], None],
     confirm: Callable[[], None],
-    array_replace: bool = True,
+    array_replace: bool = False,
     progress: Progress | None = None,
 ) -> ApplyOutcome:
     """Apply ``source`` (a manifest directory or a saved plan) to ``target``. ``show(plan)``

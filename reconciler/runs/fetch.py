@@ -177,10 +177,13 @@ class _Tracker:
 
 
 async def _get(client: LightfieldClient, record_id: str) -> Record | None:
+    """The record, or None when it is gone: not found, or returned with a trash marker (never
+    a record to update: docs/api-contract.md §4)."""
     try:
-        return await client.retrieve("opportunities", record_id)
+        record = await client.retrieve("opportunities", record_id)
     except NotFound:
         return None
+    return None if record.trashed else record
 
 
 async def _get_each(

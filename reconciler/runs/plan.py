@@ -46,7 +46,7 @@ async def run_plan(
     root: Path | ManifestSource,
     *,
     target: str,
-    array_replace: bool = True,
+    array_replace: bool = False,
     progress: Progress | None = None,
 ) -> Outcome:
     """Plan ``root`` against the org: the whole plan, or the problems that stopped it."""
@@ -69,7 +69,7 @@ class Planning:
         root: Path | ManifestSource,
         *,
         target: str,
-        array_replace: bool = True,
+        array_replace: bool = False,
         progress: Progress | None = None,
     ) -> None:
         self.client, self.source, self.target = client, source_of(root), target

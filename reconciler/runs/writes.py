@@ -12,6 +12,10 @@ before it are ``runs.apply``'s):
   body is unreadable is never taken as success: an update is read back, a create is sent again
   under the same key (the API replays the record it made). A mismatch that survives is reported
   (e.g. a CRM automation changed the value back), never counted as success.
+- Contract variants (docs/api-contract.md): an opted-in id-array ``replace`` that the org refuses
+  (400 naming the relationship) is resent as ``add``/``remove`` under new keys; a record answered
+  in the trash is a failure, never an applied write; a value the server stored as neither the one
+  sent nor the one before is reported once, with both and what to write in the manifest.
 - Partial failure: a record's API error fails that record only (with the manifest ``file:line``
   of the key the error's ``param`` names); an authentication, permission or retry-budget error
   stops the run, what was not started is reported as not attempted, and the report says
@@ -27,9 +31,10 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from ..adapters.client import LightfieldClient
-from ..core.diff import unmet
+from ..core.diff import rewritten, unmet
 from ..core.errors import (
     ApiError,
     Forbidden,
@@ -40,9 +45,10 @@ from ..core.errors import (
     Unauthorized,
 )
 from ..core.org import OrgSchema
-from ..core.plan import Plan, PlannedRequest, RecordChange
+from ..core.plan import Plan, PlannedRequest, RecordChange, canonical_json
 from ..core.records import Record
 from ..core.reports import ApplyReport, Failure, RecordResult, Status
+from ..core.requests import array_replace_keys, without_array_replace
 from ..core.vocabulary import Origin
 
 Progress = Callable[[int, int], None]
@@ -125,6 +131,20 @@ async def _apply_record(
     sent = _Sent()
     try:
         record = await _send(client, change, change.requests, sent)
+        if record.trashed:
+            # A deployment that writes to trashed records instead of answering 404: the write
+            # is not what the plan meant (it planned an active record), so never a success.
+            return _result(
+                change,
+                "failed",
+                sent.count,
+                Failure(
+                    "the API answered with the record in the trash: restore it in Lightfield "
+                    "(or remove metadata.id to create a new one) and re-run plan",
+                    origin=change.origin,
+                ),
+                record_id=record.id,
+            )
         missing = unmet(change, record, schema)
         resent = False
         if _not_newer(record, change.live_updated_at):
@@ -141,11 +161,14 @@ async def _apply_record(
                 resent = True
                 missing = unmet(change, record, schema)
         if missing:
+            rewrites = rewritten(change, record, schema, missing)
             return _result(
                 change,
                 "unverified",
                 sent.count,
-                Failure(
+                _rewrite_failure(change, rewrites)
+                if rewrites
+                else Failure(
                     "the write succeeded but the record does not hold the planned value of "
                     f"{', '.join(missing)} (changed back by an automation or another user?); "
                     "re-run plan to see the current state",
@@ -203,11 +226,48 @@ async def _send(
             record_id = sent.record_id = record.id
         else:
             assert record_id is not None, "a follow-up write needs the created record's id"
-            record = await client.update(
-                "opportunities", record_id, request.body, idempotency_key=request.idempotency_key
-            )
+            record = await _update(client, record_id, request, change, sent)
     assert record is not None, "a planned change has at least one request"
     return record
+
+
+async def _update(
+    client: LightfieldClient,
+    record_id: str,
+    request: PlannedRequest,
+    change: RecordChange,
+    sent: _Sent,
+) -> Record:
+    """An update; an id-array ``replace`` (sent only with ``--array-replace``) that the org
+    refuses with a 400 naming that relationship is sent again as ``add``/``remove``, under new
+    keys (the refused write changed nothing; docs/api-contract.md §1)."""
+    try:
+        return await client.update(
+            "opportunities", record_id, request.body, idempotency_key=request.idempotency_key
+        )
+    except ApiError as exc:
+        if not _refuses_array_replace(exc, request):
+            raise
+    record: Record | None = None
+    for fallback in without_array_replace(request, change.relationships):
+        sent.count += 1
+        record = await client.update(
+            "opportunities", record_id, fallback.body, idempotency_key=fallback.idempotency_key
+        )
+    assert record is not None, "a fallback has at least one request"
+    return record
+
+
+def _refuses_array_replace(exc: ApiError, request: PlannedRequest) -> bool:
+    """A 400 about a relationship this request sets with an id array: named by ``param``
+    (``relationships.<key>``) or, where an API leaves ``param`` out, by its message."""
+    if exc.status != 400:
+        return False
+    keys = array_replace_keys(request)
+    named = _param_key(exc.param)
+    if named is not None:
+        return any(named in (key, key.lstrip("$")) for key in keys)
+    return exc.param is None and any(key in (exc.message or "") for key in keys)
 
 
 async def _create(client: LightfieldClient, request: PlannedRequest, sent: _Sent) -> Record:
@@ -265,6 +325,21 @@ def _not_newer(record: Record, planned_updated_at: str | None) -> bool:
     # would miss it.
     return bool(
         planned_updated_at and record.updated_at and record.updated_at <= planned_updated_at
+    )
+
+
+def _rewrite_failure(change: RecordChange, rewrites: list[tuple[str, Any, Any]]) -> Failure:
+    """What the server stored instead of what was sent, once, with what to write in the
+    manifest (every later plan would otherwise show the same change again)."""
+    told = "; ".join(
+        f"{key}: sent {canonical_json(sent)}, stored {canonical_json(stored)}"
+        for key, sent, stored in rewrites
+    )
+    return Failure(
+        f"the API stored other values than the ones sent ({told}): it rewrites these values "
+        "when it stores them, so every plan would show this change again; write the stored "
+        "values in the manifest",
+        origin=_origin_of(change, rewrites[0][0]),
     )
 
 

@@ -136,7 +136,7 @@ async def test_a_create_needs_name_and_account(
           name: new-deal
           match: {$name: Brand new}
         spec:
-          fields: {$amount: 5}
+          fields: {$amount: 5, $stage: Prospecting}
         """,
     )
     outcome = await run_plan(client, manifest_dir, target="t")
@@ -153,7 +153,8 @@ async def test_an_empty_name_does_not_count_for_a_create(
     write(
         "new.yaml",
         "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new\n"
-        "  match: {$name: '', $account: acc_cm1x15pik34mdzo}\n",
+        "  match: {$name: '', $account: acc_cm1x15pik34mdzo}\n"
+        "spec:\n  fields: {$stage: Prospecting}\n",
     )
     outcome = await run_plan(client, manifest_dir, target="t")
     assert [p.message for p in outcome.problems] == [
