@@ -11,6 +11,8 @@ from dataclasses import dataclass
 LATENCY_MS = 50.0  # added by the emulator to every request (fault spec ``latency_ms``)
 RATE = 25.0  # requests per second per category, as the API documents
 RTT = LATENCY_MS / 1000  # one round trip, as the bounds count it
+SLOW_LATENCY_MS = 200.0  # the rows at a real network's latency
+SLOW_RTT = SLOW_LATENCY_MS / 1000
 CORE_RUNS = 5  # runs of the core row (when the others run more than once)
 
 
