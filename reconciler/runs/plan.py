@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..adapters.client import MAX_PAGE_SIZE as PAGE
 from ..adapters.client import LightfieldClient
 from ..adapters.revision import manifest_revision
 from ..core.desired import cap_problems
@@ -24,6 +25,7 @@ from ..core.diff import plan_of
 from ..core.model import LoadedManifest
 from ..core.org import OrgSchema, option_labels
 from ..core.plan import DiffOptions, Plan, RecordChange
+from ..core.records import ListPage
 from ..core.requests import oversized_bodies
 from ..core.vocabulary import Problem
 from .fetch import LiveFetch, Progress, Settled
@@ -85,16 +87,46 @@ class Planning:
         if read.problems:
             self.outcome = Outcome(problems=read.problems, manifests=manifests)
             return
+        # A plan of more id-addressed records than a page holds may scan the list (runs.fetch),
+        # which starts with its first page: asked for now, beside the definitions and the
+        # references, instead of after them.
+        first_page = (
+            asyncio.create_task(self.client.list_page("opportunities", limit=PAGE))
+            if sum(1 for m in manifests if m.manifest.metadata.id is not None) > PAGE
+            else None
+        )
+        try:
+            async for change in self._changes(read.digest, manifests, first_page):
+                yield change
+        finally:
+            if first_page is not None and not first_page.done():
+                first_page.cancel()  # the run stopped before the fetch needed it
+            elif first_page is not None and not first_page.cancelled():
+                first_page.exception()  # its error is the run's only if the fetch awaited it
+
+    async def _changes(
+        self,
+        digest: str,
+        manifests: list[LoadedManifest],
+        first_page: asyncio.Task[ListPage] | None,
+    ) -> AsyncIterator[RecordChange]:
         schema, resolution = await against_org(self.client, manifests)
         if resolution.problems:
             self.outcome = Outcome(problems=resolution.problems, manifests=manifests)
             return
         self.schema = schema
-        revision = manifest_revision(self.root, read.digest)
+        revision = manifest_revision(self.root, digest)
         options = DiffOptions(
             revision=revision, target=self.target, array_replace=self.array_replace
         )
-        fetch = LiveFetch(self.client, resolution.records, schema, options, progress=self.progress)
+        fetch = LiveFetch(
+            self.client,
+            resolution.records,
+            schema,
+            options,
+            progress=self.progress,
+            first_page=first_page,
+        )
         links = LinkCheck(self.client, resolution)
         async for change in _writable(fetch, links):
             yield change
