@@ -4,12 +4,8 @@ The only package that reads the environment, prints, and chooses exit codes: eve
 returns values or raises ``LfrError``. Exit codes: 0 success, 1 error, 2 reserved for "changes
 present" (plan --detailed-exitcode, drift). ``shared``: the app, its options, the output;
 ``plans``: plan, apply, drift; ``manifests``: validate, export, schema; ``about``: version,
-<<<<<<< HEAD
-whoami; ``envs``: the environments of lfr.yaml; ``init``: init; ``emulator``: emulator
-serve.
-=======
-whoami; ``doctor``: the read-only probe of an org's API; ``emulator``: emulator serve.
->>>>>>> wt/apiready
+whoami; ``doctor``: the read-only probe of an org's API; ``envs``: the environments of
+lfr.yaml; ``init``: init; ``emulator``: emulator serve.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from ..core.plan import Plan, SafetyRails
 from ..core.reports import DriftReport
 from ..render.formats import Style, render
 from ..runs.apply import ApplyOutcome, run_apply
-from ..runs.drift import explain_drift
+from ..runs.drift import run_drift
 from ..runs.plan import Outcome, run_plan
 from ..runs.saved_plan import is_saved_plan
 from ..workspace import open_client
@@ -264,9 +264,12 @@ def drift(
 
     async def go() -> DriftReport:
         async with open_client(target) as client:
-            outcome = await run_plan(client, manifests, target=target.identity, progress=progress)
+            run = await run_drift(client, manifests, target=target.identity, progress=progress)
             progress.close()
-            return await explain_drift(client, plan_of(outcome))
+            if run.report is None:  # no plan: its problems, and exit 1
+                report_problems(run.outcome.problems)
+                raise typer.Exit(1)
+            return run.report
 
     report = run_command(go(), progress)
     show_result(report, output, color, report_file, title)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,9 +86,13 @@ class LiveFetch:
         options: DiffOptions | None = None,
         *,
         progress: Progress | None = None,
+        first_page: Awaitable[ListPage] | None = None,
     ) -> None:
         self.client, self.desired, self.schema, self.options = client, desired, schema, options
         self.progress = progress
+        # The list's first page, when the caller asked for it early (``Planning``: beside the
+        # definitions, one round trip fewer before the scan).
+        self.first_page = first_page
         self.result = FetchResult()
 
     def diff(self, wanted: DesiredRecord, live: Record | None) -> RecordChange | None:
@@ -123,7 +127,7 @@ class LiveFetch:
                 return
             first = None
             if len(by_id) > PAGE:
-                first = await client.list_page("opportunities", limit=PAGE)
+                first = await (self.first_page or client.list_page("opportunities", limit=PAGE))
             pages = math.ceil((first.total_count or 0) / PAGE) if first is not None else 0
             if first is None or len(by_id) <= pages:
                 live.update(await _get_each(client, by_id, self, tracker))

@@ -2,8 +2,9 @@
 
 Owns the order of the stages and the rule that a run with any problem stops before it could
 write: load and shape-check every file (no network), fetch the org's definitions, check values
-and build desired state, resolve references (and find raw ids with no active record), fetch live
-state, diff, and refuse a change that would link such an id. Each stage reports every
+and build desired state, resolve references, fetch live
+state, diff, confirm the raw ids a change would newly link (``resolve.LinkCheck``), and refuse
+a change that would link an id with no active record. Each stage reports every
 problem it finds; the run returns them all together. The first stages are ``runs.validate``'s;
 a saved plan is ``runs.saved_plan``'s. Called by the CLI (plan, drift) and ``runs.apply``;
 never prints.
@@ -11,10 +12,12 @@ never prints.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..adapters.client import MAX_PAGE_SIZE as PAGE
 from ..adapters.client import LightfieldClient
 from ..adapters.revision import manifest_revision
 from ..core.desired import cap_problems
@@ -22,10 +25,11 @@ from ..core.diff import plan_of
 from ..core.model import LoadedManifest
 from ..core.org import OrgSchema, option_labels
 from ..core.plan import DiffOptions, Plan, RecordChange
+from ..core.records import ListPage
 from ..core.requests import oversized_bodies
 from ..core.vocabulary import Problem
-from .fetch import LiveFetch, Progress
-from .resolve import link_problems
+from .fetch import LiveFetch, Progress, Settled
+from .resolve import LinkCheck
 from .validate import ManifestSource, against_org, read_manifests, source_of
 
 
@@ -83,45 +87,105 @@ class Planning:
         if read.problems:
             self.outcome = Outcome(problems=read.problems, manifests=manifests)
             return
+        # A plan of more id-addressed records than a page holds may scan the list (runs.fetch),
+        # which starts with its first page: asked for now, beside the definitions and the
+        # references, instead of after them.
+        first_page = (
+            asyncio.create_task(self.client.list_page("opportunities", limit=PAGE))
+            if sum(1 for m in manifests if m.manifest.metadata.id is not None) > PAGE
+            else None
+        )
+        try:
+            async for change in self._changes(read.digest, manifests, first_page):
+                yield change
+        finally:
+            if first_page is not None and not first_page.done():
+                first_page.cancel()  # the run stopped before the fetch needed it
+            elif first_page is not None and not first_page.cancelled():
+                first_page.exception()  # its error is the run's only if the fetch awaited it
+
+    async def _changes(
+        self,
+        digest: str,
+        manifests: list[LoadedManifest],
+        first_page: asyncio.Task[ListPage] | None,
+    ) -> AsyncIterator[RecordChange]:
         schema, resolution = await against_org(self.client, manifests)
         if resolution.problems:
             self.outcome = Outcome(problems=resolution.problems, manifests=manifests)
             return
         self.schema = schema
-        revision = manifest_revision(self.source.roots, read.digest)
+        revision = manifest_revision(self.source.roots, digest)
         options = DiffOptions(
             revision=revision, target=self.target, array_replace=self.array_replace
         )
-        fetch = LiveFetch(self.client, resolution.records, schema, options, progress=self.progress)
-        async for settled in fetch.settled():
-            change = settled.change
-            if (
-                change is not None
-                and change.action != "noop"
-                and not link_problems(settled.desired, change, resolution.missing)  # (below)
-                and not oversized_bodies(change)
-            ):
-                yield change
+        fetch = LiveFetch(
+            self.client,
+            resolution.records,
+            schema,
+            options,
+            progress=self.progress,
+            first_page=first_page,
+        )
+        links = LinkCheck(self.client, resolution)
+        async for change in _writable(fetch, links):
+            yield change
         fetched = fetch.result
         if fetched.problems:
             self.outcome = Outcome(problems=fetched.problems, manifests=manifests)
             return
         changes = [(s.desired, s.change) for s in fetched.settled if s.change is not None]
+        # Records found by a selector are not streamed: their new links are confirmed here.
+        await asyncio.gather(*(links.confirm(wanted, change) for wanted, change in changes))
         # A write that would link an id with no active record is refused by the API: a problem.
         # So is a body over the API's size limit.
         unlinkable = [
             problem
             for wanted, change in changes
-            for problem in (
-                *link_problems(wanted, change, resolution.missing),
-                *oversized_bodies(change),
-            )
+            for problem in (*links.problems(wanted, change), *oversized_bodies(change))
         ]
         if unlinkable:
             self.outcome = Outcome(problems=cap_problems(sorted(unlinkable)), manifests=manifests)
             return
-        labels = {**resolution.names, **option_labels(schema)}
+        labels = {**links.names, **option_labels(schema)}
         plan = plan_of((change for _, change in changes), options, labels)
         self.outcome = Outcome(
             plan=plan, manifests=manifests, fetch_strategy=fetched.strategy, schema=schema
         )
+
+
+async def _writable(fetch: LiveFetch, links: LinkCheck) -> AsyncIterator[RecordChange]:
+    """Each change that can be written now, as soon as it is known: its live state is final,
+    it changes something, every id it would newly link is confirmed active, and its bodies
+    fit. A change waiting for its links' reads does not hold back those settled after it."""
+    ready: asyncio.Queue[RecordChange | None] = asyncio.Queue()
+
+    async def check(settled: Settled, change: RecordChange) -> None:
+        await links.confirm(settled.desired, change)
+        if not links.problems(settled.desired, change) and not oversized_bodies(change):
+            ready.put_nowait(change)
+
+    async def feed() -> None:
+        checks: list[asyncio.Task[None]] = []
+        try:
+            async for settled in fetch.settled():
+                change = settled.change
+                if change is None or change.action == "noop":
+                    continue
+                if links.needs_reads(settled.desired, change):
+                    checks.append(asyncio.create_task(check(settled, change)))
+                else:
+                    await check(settled, change)
+            await asyncio.gather(*checks)
+        finally:
+            for task in checks:
+                task.cancel()
+            ready.put_nowait(None)
+
+    feeding = asyncio.create_task(feed())
+    try:
+        while (change := await ready.get()) is not None:
+            yield change
+        await feeding  # what the fetch or a read raised, it raises here
+    finally:
+        feeding.cancel()
