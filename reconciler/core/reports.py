@@ -35,6 +35,9 @@ class RecordResult:
     requests_sent: int = 0
     failure: Failure | None = None
     resent: bool = False
+    # A create answered by the API's replay of an earlier apply's create (same key): the
+    # record was made then, not now.
+    replayed: bool = False
 
 
 @dataclass

@@ -117,6 +117,8 @@ def render_report(report: ApplyReport, *, color: bool = False) -> str:
         if result.status == "applied":
             plural = "s" if result.requests_sent != 1 else ""
             again = ", resent once after a stale replay" if result.resent else ""
+            if result.replayed:
+                again = ", replayed: created by an earlier apply, holds the planned values"
             detail = f" ({result.requests_sent} request{plural}{again})"
         elif result.failure is not None:
             failure = result.failure

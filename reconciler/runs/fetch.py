@@ -18,7 +18,7 @@ import asyncio
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..adapters.client import MAX_PAGE_SIZE, LightfieldClient
 from ..core.diff import diff_record
@@ -245,12 +245,13 @@ async def find_matching(
     filters = _match_filters(selector, schema)
     found = await _confirmed(client, await client.list_all("opportunities", filters=filters))
     found = [r for r in found if _selected(selector, r, schema)]
-    others = _match_filters(selector, schema, text=False)
-    if found or not others or others == filters:
+    others = _match_filters(selector, schema, text="loose")
+    if found or others == filters:
         return found
     # The selector compares text case-insensitively with whitespace collapsed, which a server's
-    # text `equal` may not do ("Acme  Renewal" by hand in the CRM): before a create is planned,
-    # look again by the other filters alone, reading afresh only what the list shows as selected.
+    # text `equal` may not do ("Globex  renewal" typed in a manifest or in the CRM): before a
+    # create is planned, look again with looser filters (those on other values alone, or the
+    # text's first word as a prefix), reading afresh only what the list shows as selected.
     listed = await client.list_all("opportunities", filters=others)
     candidates = [r for r in listed if _selected(selector, r, schema)]
     return [r for r in await _confirmed(client, candidates) if _selected(selector, r, schema)]
@@ -305,11 +306,15 @@ _TEXT_TYPES = frozenset({"TEXT", "SOCIAL_HANDLE"})
 
 
 def _match_filters(
-    selector: dict[str, Any], schema: OrgSchema, *, text: bool = True
+    selector: dict[str, Any], schema: OrgSchema, *, text: Literal["equal", "loose"] = "equal"
 ) -> list[tuple[str, str]]:
-    """List filters narrowing the candidates (``text=False``: without those on text values);
-    the selector itself is checked on fresh reads."""
+    """List filters narrowing the candidates; the selector itself is checked on fresh reads.
+
+    ``text="loose"`` drops the `equal` filters on text values when another filter narrows the
+    list, else spells each as `startsWith` its first word: both find a value written with other
+    whitespace or case, which `equal` may miss."""
     filters: list[tuple[str, str]] = []
+    texts: list[tuple[str, str]] = []
     for key, value in selector.items():
         if schema.relationship(key) is not None:
             filters.extend((key, record_id) for record_id in value)
@@ -321,11 +326,14 @@ def _match_filters(
             value = value[0]
         if operator is None or not isinstance(value, str | int | float | bool):
             continue
-        if not text and kind in _TEXT_TYPES:
+        if text == "loose" and kind in _TEXT_TYPES and isinstance(value, str):
+            words = value.split()
+            if words:
+                texts.append((f"{key}[startsWith]", words[0]))
             continue
         spelled = str(value).lower() if isinstance(value, bool) else str(value)
         filters.append((f"{key}[{operator}]", spelled))
-    return filters
+    return filters if filters or text == "equal" else texts
 
 
 def _selected(selector: dict[str, Any], record: Record, schema: OrgSchema) -> bool:

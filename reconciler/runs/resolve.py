@@ -2,7 +2,8 @@
 
 Owns how a human reference finds its record: a member by ``{email}`` (members have no filters:
 one scan of ``/v1/members``), a contact by ``{email}`` (``$email[contains]``, then an exact,
-case-insensitive check), an account by ``{name}`` (``$name[equal]``) or ``{domain}``
+case-insensitive check), an account by ``{name}`` (``$name[equal]``, compared with whitespace
+collapsed; when that lists none, again by ``$name[startsWith]`` its first word) or ``{domain}``
 (``$website[contains]``, then a host check). Zero or several matches is a ``Problem`` listing the
 candidates; nothing is ever picked blindly. Also finds the raw ids that name no active record:
 the API refuses to link a missing id (``relationship_entity_missing``) or a trashed one
@@ -109,7 +110,7 @@ def _lookup(ref: Reference) -> tuple[LookupKind, str] | None:
     if isinstance(ref, ByEmail):
         return "email", ref.email.strip().casefold()
     if isinstance(ref, ByName):
-        return "name", ref.name.strip()
+        return "name", " ".join(ref.name.split())
     if isinstance(ref, ByDomain):
         return "domain", bare_domain(ref.domain)
     return None
@@ -275,6 +276,11 @@ class _Resolver:
             "domain": {"$website[contains]": value},
         }[kind]
         records = await self.client.list_all(list_type, filters=filters)
+        if kind == "name" and not any(_matches(r, kind, value) for r in records):
+            # `equal` may compare whitespace exactly ("Acme  Corp" in the CRM); the first word
+            # as a prefix finds every spelling, and _matches decides.
+            prefix = {"$name[startsWith]": value.split()[0]} if value.split() else filters
+            records = await self.client.list_all(list_type, filters=prefix)
         self._index(object_type, kind, {value}, records)
         self._remember(records)
 
@@ -295,7 +301,7 @@ def _matches(record: Record, kind: LookupKind, value: str) -> bool:
         return value in {e.strip().casefold() for e in texts(record.value("$email"))}
     if kind == "name":
         name = record.value("$name")
-        return isinstance(name, str) and name.strip() == value
+        return isinstance(name, str) and " ".join(name.split()) == value
     hosts = {bare_domain(url) for url in texts(record.value("$website"))}
     return any(host == value or host.endswith("." + value) for host in hosts)
 

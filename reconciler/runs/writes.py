@@ -113,6 +113,8 @@ class _Sent:
 
     count: int = 0
     record_id: str | None = None  # the record a create made, once known
+    # When the create was answered by a replay of an earlier one: that record's createdAt.
+    replayed_from: str | None = None
 
 
 async def _apply_record(
@@ -140,6 +142,25 @@ async def _apply_record(
                 record = await _send(client, replace(change, id=record.id), fresh, sent)
                 resent = True
                 missing = unmet(change, record, schema)
+        if missing and sent.replayed_from is not None:
+            # The API answered with the record an earlier apply created under this key (the
+            # key's 24 h window): nothing was created now, and that record has been edited
+            # since (renamed, say, so the match no longer finds it).
+            return _result(
+                change,
+                "unverified",
+                sent.count,
+                Failure(
+                    f"not created: the API replayed the create of {record.id} (made "
+                    f"{sent.replayed_from} by an earlier apply of this manifest), which no "
+                    f"longer holds the planned value of {', '.join(missing)} (edited in the "
+                    "CRM since?); pin the manifest to it (`lfr pin`, or metadata.id: "
+                    f"{record.id}) and plan again",
+                    origin=_origin_of(change, missing[0]),
+                ),
+                record_id=record.id,
+                replayed=True,
+            )
         if missing:
             return _result(
                 change,
@@ -154,7 +175,14 @@ async def _apply_record(
                 record_id=record.id,
                 resent=resent,
             )
-        return _result(change, "applied", sent.count, record_id=record.id, resent=resent)
+        return _result(
+            change,
+            "applied",
+            sent.count,
+            record_id=record.id,
+            resent=resent,
+            replayed=sent.replayed_from is not None,
+        )
     except (Unauthorized, Forbidden, RetryBudgetExhausted) as exc:
         stop.set()
         if report.stopped is None:  # the first cause; ApplyRun.finish adds the counts
@@ -224,7 +252,9 @@ async def _create(client: LightfieldClient, request: PlannedRequest, sent: _Sent
     if not _created_long_ago(record):
         return record  # made just now: this run's create (or a crashed run's, moments ago)
     try:
-        return await client.retrieve("opportunities", record.id)
+        fresh = await client.retrieve("opportunities", record.id)
+        sent.replayed_from = record.created_at or "earlier"
+        return fresh
     except NotFound:
         sent.count += 1
         again = _rekey(request, record.id)
@@ -276,6 +306,7 @@ def _result(
     *,
     record_id: str | None = None,
     resent: bool = False,
+    replayed: bool = False,
 ) -> RecordResult:
     return RecordResult(
         change.name,
@@ -286,6 +317,7 @@ def _result(
         sent,
         failure,
         resent,
+        replayed,
     )
 
 
