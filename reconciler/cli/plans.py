@@ -15,8 +15,9 @@ import typer
 
 from ..adapters.buckets import RateConfig
 from ..core.plan import Plan, SafetyRails
-from ..core.reports import DriftReport
+from ..core.reports import ApplyReport, DriftReport
 from ..render.formats import Style, render
+from ..render.values import safe
 from ..runs.apply import ApplyOutcome, run_apply
 from ..runs.drift import explain_drift
 from ..runs.plan import Outcome, run_plan
@@ -190,6 +191,7 @@ def apply(
         report_problems(outcome.problems)
     if outcome.report is not None:  # writes already under way completed, and are reported
         show_result(outcome.report, output, color, report_file, title)
+        _suggest_pin(outcome.report, source)
     if outcome.error is not None:
         raise fail(str(outcome.error), *outcome.error.details)
     if outcome.problems or outcome.report is None or not outcome.report.ok:
@@ -233,6 +235,19 @@ def drift(
     show_result(report, output, color, report_file, title)
     if report.drifted:
         raise typer.Exit(2)
+
+
+def _suggest_pin(report: ApplyReport, source: Path) -> None:
+    """After a create from a `match` manifest: the step that ties the manifest to its record."""
+    created = sum(1 for r in report.results if r.action == "create" and r.status == "applied")
+    if created:
+        where = "MANIFEST_DIR" if source.is_file() else safe(source.as_posix())
+        echo(
+            f"Created {created} record{'s' if created != 1 else ''} from metadata.match: run "
+            f"`lfr pin {where}` to write their ids into the manifests (metadata.id), so that a "
+            "rename in the CRM cannot make a later plan create another.",
+            err=True,
+        )
 
 
 def _confirm() -> None:

@@ -46,8 +46,10 @@ from ..core.reports import ApplyReport, Failure, RecordResult, Status
 from ..core.vocabulary import Origin
 
 Progress = Callable[[int, int], None]
-# A create answered with a record older than this is checked to still exist (see _create).
-REPLAY_AGE_SECONDS = 60.0
+# A create answered with a record made this long before the request was sent is a replay of an
+# earlier apply's create: it is read afresh (see _create). The margin covers server and client
+# clocks disagreeing; a client clock running ahead only costs a read.
+REPLAY_MARGIN_SECONDS = 5.0
 # Concurrent records in flight; the client's Write bucket, not this, sets the pace.
 CONCURRENCY = 32
 
@@ -246,10 +248,11 @@ async def _create(client: LightfieldClient, request: PlannedRequest, sent: _Sent
     whose record has since been trashed. Then the record is created again under a key naming
     the one that is gone.
     """
+    sent_at = datetime.now(UTC)
     record = await client.create(
         "opportunities", request.body, idempotency_key=request.idempotency_key
     )
-    if not _created_long_ago(record):
+    if not _created_before(record, sent_at):
         return record  # made just now: this run's create (or a crashed run's, moments ago)
     try:
         fresh = await client.retrieve("opportunities", record.id)
@@ -263,17 +266,17 @@ async def _create(client: LightfieldClient, request: PlannedRequest, sent: _Sent
         )
 
 
-def _created_long_ago(record: Record) -> bool:
-    """Whether a create's answer describes a record made well before this run: a replay, whose
-    record may since have been trashed. (Server and client clocks agree far better than the
-    margin; an unreadable stamp counts as long ago, which only costs one read.)"""
+def _created_before(record: Record, sent_at: datetime) -> bool:
+    """Whether a create's answer describes a record made before the request was sent: a replay,
+    whose record may since have been edited or trashed. (An unreadable stamp counts as before,
+    which only costs one read.)"""
     try:
         created = datetime.fromisoformat((record.created_at or "").replace("Z", "+00:00"))
     except ValueError:
         return True
     if created.tzinfo is None:
         return True
-    return (datetime.now(UTC) - created).total_seconds() > REPLAY_AGE_SECONDS
+    return (sent_at - created).total_seconds() > REPLAY_MARGIN_SECONDS
 
 
 def _rekey(request: PlannedRequest, live_updated_at: str | None) -> PlannedRequest:
