@@ -6,7 +6,9 @@ asks the question (only ``yes`` applies; never under ``CI=true``).
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,12 +17,14 @@ import typer
 
 from ..adapters.buckets import RateConfig
 from ..core.plan import Plan, SafetyRails
-from ..core.reports import ApplyReport, DriftReport
+from ..core.reports import ApplyReport, DriftReport, RecordResult
+from ..render import text as text_render
 from ..render.formats import Style, render
 from ..render.values import safe
 from ..runs.apply import ApplyOutcome, run_apply
 from ..runs.drift import explain_drift
 from ..runs.plan import Outcome, run_plan
+from ..runs.writes import Interrupt
 from ..workspace import open_client
 from .shared import (
     ApiKeyOption,
@@ -172,30 +176,104 @@ def apply(
         plan_color = (stderr_is_tty() if color is None else color) if to_stderr else use_color
         echo(render(plan, "text", Style(color=plan_color)), nl=False, err=to_stderr)
 
-    async def go() -> ApplyOutcome:
-        async with open_client(target, rates=RateConfig(write=rate)) as client:
-            return await run_apply(
-                client,
-                source,
-                target=target.identity,
-                rails=rails,
-                approved=auto_approve,
-                show=show,
-                confirm=_confirm,
-                array_replace=array_replace,
-                progress=progress,
-            )
+    interrupt = Interrupt()
+    # The text report streams: each record's line as it completes (a kill or Ctrl-C leaves
+    # on screen what landed); the report at the end then adds what was not attempted.
+    stream = output is OutputFormat.text
 
-    outcome = run_command(go(), progress)
+    def on_result(result: RecordResult) -> None:
+        if stream:
+            progress.close()
+            echo(text_render.render_result(result, color=use_color), nl=False)
+
+    async def go() -> ApplyOutcome:
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+        assert main is not None, "go() runs as the main task"
+
+        def on_sigint() -> None:
+            if interrupt.requested:
+                # The second Ctrl-C: out now, whatever is in flight.
+                echo(
+                    "\nInterrupted again: exiting now. Writes in flight may or may not have "
+                    "landed; run `lfr plan` to see what is left.",
+                    err=True,
+                )
+                sys.stdout.flush()
+                os._exit(130)
+            if not interrupt.writing:
+                interrupt.requested = True
+                main.cancel()  # nothing sent yet: stop reading at once
+                return
+            echo(
+                f"\nInterrupted: no new writes start; letting the {interrupt.in_flight} in "
+                "flight finish (Ctrl-C again to exit at once).",
+                err=True,
+            )
+            interrupt.request()
+
+        def confirm() -> None:
+            # The question is answered with the default Ctrl-C (KeyboardInterrupt): the loop's
+            # handler would leave the prompt waiting.
+            loop.remove_signal_handler(signal.SIGINT)
+            try:
+                _confirm()
+            finally:
+                loop.add_signal_handler(signal.SIGINT, on_sigint)
+
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        try:
+            async with open_client(target, rates=RateConfig(write=rate)) as client:
+                return await run_apply(
+                    client,
+                    source,
+                    target=target.identity,
+                    rails=rails,
+                    approved=auto_approve,
+                    show=show,
+                    confirm=confirm,
+                    array_replace=array_replace,
+                    progress=progress,
+                    on_result=on_result,
+                    interrupt=interrupt,
+                )
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+    try:
+        outcome = run_command(go(), progress)
+    except asyncio.CancelledError:
+        raise _cancelled("interrupted") from None
     if outcome.problems:
         report_problems(outcome.problems)
     if outcome.report is not None:  # writes already under way completed, and are reported
-        show_result(outcome.report, output, color, report_file, title)
+        _show_apply_report(outcome.report, output, color, report_file, title, streamed=stream)
         _suggest_pin(outcome.report, source)
     if outcome.error is not None:
         raise fail(str(outcome.error), *outcome.error.details)
+    if outcome.report is not None and outcome.report.interrupted:
+        raise typer.Exit(130)
     if outcome.problems or outcome.report is None or not outcome.report.ok:
         raise typer.Exit(1)
+
+
+def _show_apply_report(
+    report: ApplyReport,
+    output: OutputFormat,
+    color: bool | None,
+    report_file: Path | None,
+    title: str | None,
+    *,
+    streamed: bool,
+) -> None:
+    """The report; in text, without the lines already streamed (the file gets them all)."""
+    if not streamed:
+        show_result(report, output, color, report_file, title)
+        return
+    if report_file is not None:
+        write_file(report_file, render(report, output.value, Style(color=False, title=title)))
+    use_color = sys.stdout.isatty() if color is None else color
+    echo(text_render.render_report(report, color=use_color, streamed=True), nl=False)
 
 
 @app.command()
@@ -250,12 +328,27 @@ def _suggest_pin(report: ApplyReport, source: Path) -> None:
         )
 
 
+def _cancelled(why: str, code: int = 130) -> typer.Exit:
+    echo(f"Apply cancelled ({why}); nothing was sent.", err=True)
+    return typer.Exit(code)
+
+
 def _confirm() -> None:
-    """Terraform's rule: only the word 'yes' applies; anything else, or no input, cancels."""
+    """Terraform's rule: only the word 'yes' applies; anything else cancels. No input at all
+    (stdin closed, `</dev/null`) and Ctrl-C cancel with the same words, not click's bare
+    `Aborted!`."""
     if os.environ.get("CI", "").lower() == "true":
         raise fail("refusing to ask for confirmation under CI=true; pass --auto-approve.")
-    answer = typer.prompt(
-        "Apply these changes? Only 'yes' is accepted", default="", show_default=False
-    )
+    echo("Apply these changes? Only 'yes' is accepted: ", nl=False)
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        echo("")
+        raise _cancelled("interrupted") from None
+    if not answer:
+        echo("")
+        raise _cancelled(
+            "no answer: stdin is closed; pass --auto-approve to apply without asking", 1
+        )
     if answer.strip() != "yes":
         raise fail("Apply cancelled; nothing was sent.")

@@ -44,6 +44,7 @@ class RecordResult:
 class ApplyReport:
     results: list[RecordResult] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early, if it did
+    interrupted: bool = False  # stopped by an interrupt (Ctrl-C)
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status == status)

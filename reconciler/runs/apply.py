@@ -23,7 +23,7 @@ from ..core.reports import ApplyReport
 from ..core.vocabulary import Problem
 from .plan import Planning
 from .saved_plan import is_saved_plan, open_saved_plan
-from .writes import ApplyRun, Progress
+from .writes import ApplyRun, Interrupt, OnResult, Progress
 
 
 @dataclass
@@ -48,10 +48,14 @@ async def run_apply(
     confirm: Callable[[], None],
     array_replace: bool = True,
     progress: Progress | None = None,
+    on_result: OnResult | None = None,
+    interrupt: Interrupt | None = None,
 ) -> ApplyOutcome:
     """Apply ``source`` (a manifest directory or a saved plan) to ``target``. ``show(plan)``
     is called once the plan passed the rails; ``confirm()`` unless ``approved``, after the
-    scope check (it raises to cancel). An ``LfrError`` before any write propagates."""
+    scope check (it raises to cancel). An ``LfrError`` before any write propagates.
+    ``on_result`` hears each record's result as it completes; after ``interrupt`` is requested
+    no new record's writes start, and the report says what was applied and what was not."""
     early: ApplyRun | None = None
     saved = is_saved_plan(source)
     streaming = approved and rails.force and not saved
@@ -68,8 +72,17 @@ async def run_apply(
             async for change in planning.changes():
                 if streaming:
                     assert planning.schema is not None, "changes come after the definitions"
-                    early = early or ApplyRun(client, planning.schema, progress=progress)
+                    early = early or ApplyRun(
+                        client,
+                        planning.schema,
+                        progress=progress,
+                        on_result=on_result,
+                        interrupt=interrupt,
+                    )
                     early.submit(change)
+                if interrupt is not None and interrupt.requested and early is not None:
+                    # Stop reading: the writes under way finish, nothing else starts.
+                    return ApplyOutcome(report=await early.abandon())
             outcome = planning.outcome
             if outcome.problems or outcome.plan is None:
                 partial = await early.abandon() if early is not None else None
@@ -87,7 +100,9 @@ async def run_apply(
         if early is None:
             raise
         return ApplyOutcome(report=await early.abandon(), error=exc)
-    run = early or ApplyRun(client, schema, progress=progress)
+    run = early or ApplyRun(
+        client, schema, progress=progress, on_result=on_result, interrupt=interrupt
+    )
     return ApplyOutcome(report=await run.finish(plan))
 
 

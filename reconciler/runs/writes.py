@@ -46,6 +46,8 @@ from ..core.reports import ApplyReport, Failure, RecordResult, Status
 from ..core.vocabulary import Origin
 
 Progress = Callable[[int, int], None]
+# Called with each record's result as soon as it is final (the CLI streams them).
+OnResult = Callable[[RecordResult], None]
 # A create answered with a record made this long before the request was sent is a replay of an
 # earlier apply's create: it is read afresh (see _create). The margin covers server and client
 # clocks disagreeing; a client clock running ahead only costs a read.
@@ -60,20 +62,63 @@ CONCURRENCY = 32
 # --- writes ------------------------------------------------------------------------------------
 
 
+class Interrupt:
+    """A request to stop an apply (Ctrl-C): no new record's writes start, those in flight
+    finish. The CLI calls ``request``; ``writing`` tells it whether any write has started (if
+    none has, it can simply cancel the run)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.runs: list[ApplyRun] = []
+
+    def request(self) -> None:
+        self.requested = True
+        for run in self.runs:
+            run.interrupt()
+
+    @property
+    def writing(self) -> bool:
+        return any(run.started for run in self.runs)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(run.running) for run in self.runs)
+
+
 class ApplyRun:
     """The writes of one apply. Records may be handed over early with ``submit`` (as the plan
     reads them: writes then overlap the remaining reads); ``finish`` sends whatever of the
-    final plan was not submitted yet and returns the report in plan order."""
+    final plan was not submitted yet and returns the report in plan order. ``on_result`` hears
+    each record's result as soon as it is final; ``interrupt`` stops new records starting."""
 
     def __init__(
-        self, client: LightfieldClient, schema: OrgSchema, *, progress: Progress | None = None
+        self,
+        client: LightfieldClient,
+        schema: OrgSchema,
+        *,
+        progress: Progress | None = None,
+        on_result: OnResult | None = None,
+        interrupt: Interrupt | None = None,
     ) -> None:
         self.client, self.schema, self.progress = client, schema, progress
+        self.on_result = on_result
         self.report = ApplyReport()
         self._stop = asyncio.Event()
         self._gate = asyncio.Semaphore(CONCURRENCY)
         self._tasks: dict[str, asyncio.Task[RecordResult]] = {}
         self._done = 0
+        self.running: set[str] = set()
+        self.started = False  # whether any record's writes have begun
+        self.in_flight_at_interrupt: int | None = None
+        if interrupt is not None:
+            interrupt.runs.append(self)
+            if interrupt.requested:
+                self.interrupt()
+
+    def interrupt(self) -> None:
+        if self.in_flight_at_interrupt is None:
+            self.in_flight_at_interrupt = len(self.running)
+        self._stop.set()
 
     def submit(self, change: RecordChange) -> None:
         if change.action != "noop" and change.name not in self._tasks:
@@ -84,28 +129,53 @@ class ApplyRun:
         for change in todo:
             self.submit(change)
         self.report.results = list(await asyncio.gather(*(self._tasks[c.name] for c in todo)))
-        if self.report.stopped is not None:
-            self.report.stopped = (
-                f"Stopped: {self.report.stopped.rstrip('.')}. {self.report.count('applied')} of "
-                f"{len(todo)} applied; records not yet started were not attempted. Re-running "
-                "apply is safe: applied writes are replayed, not repeated."
-            )
+        self._say_why_stopped(counts=True)
         return self.report
 
     async def abandon(self) -> ApplyReport:
-        """The run ends without a plan (a problem surfaced while reading): the writes already
-        handed over complete, nothing else starts; their results are the report."""
+        """The run ends without a plan (a problem surfaced while reading, or an interrupt): the
+        writes already handed over complete, nothing else starts; their results are the
+        report."""
         self.report.results = list(await asyncio.gather(*self._tasks.values()))
+        self._say_why_stopped(counts=False, unread=True)
         return self.report
+
+    def _say_why_stopped(self, *, counts: bool, unread: bool = False) -> None:
+        applied = self.report.count("applied")
+        total = len(self.report.results)
+        if self.in_flight_at_interrupt is not None:
+            self.report.interrupted = True
+            rest = "; the rest of the plan was not read" if unread else ""
+            self.report.stopped = (
+                f"Interrupted: {applied} applied; {self.in_flight_at_interrupt} were in flight "
+                f"and were let finish; {self.report.count('not_attempted')} not attempted"
+                f"{rest}. Run `lfr plan` to see what is left; re-running apply is safe: "
+                "applied writes are replayed, not repeated."
+            )
+        elif self.report.stopped is not None and counts:
+            self.report.stopped = (
+                f"Stopped: {self.report.stopped.rstrip('.')}. {applied} of "
+                f"{total} applied; records not yet started were not attempted. Re-running "
+                "apply is safe: applied writes are replayed, not repeated."
+            )
 
     async def _run(self, change: RecordChange) -> RecordResult:
         async with self._gate:
             if self._stop.is_set():
                 return _result(change, "not_attempted")
-            result = await _apply_record(self.client, change, self.schema, self._stop, self.report)
+            self.started = True
+            self.running.add(change.name)
+            try:
+                result = await _apply_record(
+                    self.client, change, self.schema, self._stop, self.report
+                )
+            finally:
+                self.running.discard(change.name)
         self._done += 1
         if self.progress is not None:
             self.progress(self._done, max(self._done, len(self._tasks)))
+        if self.on_result is not None:
+            self.on_result(result)
         return result
 
 
