@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,7 @@ import typer
 from ..adapters.buckets import RateConfig
 from ..core.plan import Plan, SafetyRails
 from ..core.reports import ApplyReport, DriftReport, RecordResult
+from ..core.vocabulary import Problem
 from ..render import text as text_render
 from ..render.formats import Style, render
 from ..render.values import safe
@@ -101,10 +103,12 @@ def plan(
                 progress=progress,
             )
 
-    result = plan_of(run_command(go(), progress))
+    outcome = run_command(go(), progress)
+    result = plan_of(outcome)
     if out is not None:
         write_file(out, render(result, "json"))
     show_result(result, output, color, report, title, show_unchanged=show_unchanged)
+    _warn(outcome.warnings)
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(2)
 
@@ -236,6 +240,7 @@ def apply(
                     progress=progress,
                     on_result=on_result,
                     interrupt=interrupt,
+                    warn=_warn,
                 )
         finally:
             loop.remove_signal_handler(signal.SIGINT)
@@ -313,6 +318,12 @@ def drift(
     show_result(report, output, color, report_file, title)
     if report.drifted:
         raise typer.Exit(2)
+
+
+def _warn(warnings: Sequence[Problem]) -> None:
+    """What the plan does that may not be meant: on stderr, after the plan, before any question."""
+    for warning in warnings:
+        echo(f"Warning: {safe(str(warning))}", err=True)
 
 
 def _suggest_pin(report: ApplyReport, source: Path) -> None:

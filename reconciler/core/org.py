@@ -206,8 +206,7 @@ def _select_one(schema: OrgSchema, key: str, definition: FieldDefinition, value:
         return matches[0].id
     if len(matches) > 1:
         spellings = " or ".join(
-            repr(f"{schema.pipeline_name(option.parent_id)} / {option.label}")
-            for option in matches
+            repr(f"{schema.pipeline_name(option.parent_id)} / {option.label}") for option in matches
         )
         candidates = "; ".join(
             f"{option.id} ({schema.pipeline_name(option.parent_id)})" for option in matches

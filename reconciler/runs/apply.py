@@ -50,12 +50,15 @@ async def run_apply(
     progress: Progress | None = None,
     on_result: OnResult | None = None,
     interrupt: Interrupt | None = None,
+    warn: Callable[[Sequence[Problem]], None] | None = None,
 ) -> ApplyOutcome:
     """Apply ``source`` (a manifest directory or a saved plan) to ``target``. ``show(plan)``
     is called once the plan passed the rails; ``confirm()`` unless ``approved``, after the
     scope check (it raises to cancel). An ``LfrError`` before any write propagates.
     ``on_result`` hears each record's result as it completes; after ``interrupt`` is requested
-    no new record's writes start, and the report says what was applied and what was not."""
+    no new record's writes start, and the report says what was applied and what was not.
+    ``warn`` hears the plan's warnings, right after it is shown."""
+    warnings: list[Problem] = []
     early: ApplyRun | None = None
     saved = is_saved_plan(source)
     streaming = approved and rails.force and not saved
@@ -89,8 +92,11 @@ async def run_apply(
                 return ApplyOutcome(report=partial, problems=outcome.problems)
             assert outcome.schema is not None, "a plan is always checked against the org"
             plan, schema = outcome.plan, outcome.schema
+            warnings = outcome.warnings
         check_rails(plan, rails)
         show(plan)
+        if warn is not None and warnings:
+            warn(warnings)
         if not plan.has_changes:
             return ApplyOutcome(report=ApplyReport())
         await check_scopes(client, plan)  # e.g. a create the key may not make

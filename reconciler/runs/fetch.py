@@ -15,6 +15,7 @@ holds every ``Settled`` record and ``Problem``. Never prints.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class FetchResult:
     settled: list[Settled] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     strategy: str = "by-id"
+    # Not problems: a planned create whose name is close to a record on the same account.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def pairs(self) -> list[tuple[DesiredRecord, Record | None]]:
@@ -136,6 +139,14 @@ class LiveFetch:
             fetch_by_id(),
             asyncio.gather(*(_find_match(client, d, schema, tracker) for d in by_match)),
         )
+        creates = [
+            d
+            for d, (record, problem) in zip(by_match, matched, strict=True)
+            if record is None and problem is None
+        ]
+        if self.options is not None and creates:
+            near = await asyncio.gather(*(_near_records(client, d) for d in creates))
+            result.warnings.extend(w for w in near if w is not None)
         for d in by_id:
             found = live.get(d.id or "")
             if found is None or found.live is None:
@@ -282,6 +293,38 @@ async def _find_match(
         "narrow the selector or use metadata.id"
     )
     return None, Problem(origin, message)
+
+
+# How alike two names must be (difflib's ratio, folded) for a planned create to be flagged as
+# perhaps a record that exists under a slightly different name.
+NEAR_RATIO = 0.75
+
+
+async def _near_records(client: LightfieldClient, desired: DesiredRecord) -> Problem | None:
+    """A warning when a planned create's name is close to an opportunity on the same account
+    (``Globex renewal 2027`` beside ``Globex renewal``, a renamed record): the user may mean
+    that record, which ``metadata.id`` (``lfr pin``) would manage instead."""
+    fields = {f.key: f.value for f in (*desired.match_fields, *desired.fields)}
+    links = {r.key: r.include for r in (*desired.match_relationships, *desired.relationships)}
+    name, accounts = fields.get("$name"), links.get("$account", ())
+    if not isinstance(name, str) or len(accounts) != 1:
+        return None
+    listed = await client.list_all("opportunities", filters=[("$account", str(accounts[0]))])
+    wanted = fold(name)
+    near = [
+        r
+        for r in listed
+        if isinstance(r.value("$name"), str)
+        and difflib.SequenceMatcher(None, wanted, fold(str(r.value("$name")))).ratio() >= NEAR_RATIO
+    ]
+    if not near:
+        return None
+    names = ", ".join(f"{r.id} ({r.value('$name')!r})" for r in near[:5])
+    return Problem(
+        desired.origin,
+        f"{desired.name}: creates {name!r}, but the same account has {names}; if that is the "
+        "record meant, set metadata.id to it (or fix the match) instead of creating another",
+    )
 
 
 # The list filter operator each value type supports for a match (lightfield-api.md §1.4); types with

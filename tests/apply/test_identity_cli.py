@@ -179,3 +179,36 @@ def test_a_replayed_create_that_still_holds_says_so(
     # Back as planned: the match finds it, nothing to create.
     planned = lfr(["plan", str(manifest_dir), "-f", "json"], server)
     assert json.loads(planned.stdout)["summary"] == {"create": 0, "update": 0, "noop": 1}
+
+
+def test_a_create_near_an_existing_record_on_the_same_account_is_flagged(
+    write: WriteManifest, manifest_dir: Path, server: str
+) -> None:
+    path = write(
+        "deals.yaml",
+        """
+        apiVersion: lfr/v1
+        kind: Opportunity
+        metadata:
+          name: near
+          match: {$name: Globex renewals, $account: {name: Globex}}
+        ---
+        apiVersion: lfr/v1
+        kind: Opportunity
+        metadata:
+          name: far
+          match: {$name: Globex data platform, $account: {name: Globex}}
+        """,
+    )
+    result = lfr(["plan", str(manifest_dir)], server)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert warnings == [
+        f"Warning: {path.relative_to(Path.cwd()).as_posix()}:1: near: creates 'Globex "
+        f"renewals', but the same account has {GLOBEX_RENEWAL} ('Globex renewal'); if that is "
+        "the record meant, set metadata.id to it (or fix the match) instead of creating another"
+    ]
+    assert "Plan: 2 to create" in result.stdout
+    # apply says it too, before anything is written
+    applied = lfr(["apply", str(manifest_dir)], server, stdin="no\n")
+    assert "Warning:" in applied.stderr and "Apply cancelled; nothing was sent." in applied.stderr
