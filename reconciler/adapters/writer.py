@@ -16,7 +16,7 @@ import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ruamel.yaml.comments import CommentedMap
 
@@ -34,8 +34,10 @@ from ..core.spelling import (
     slug,
 )
 from ..core.vocabulary import Document
+from .loader import load_simple
 from .merge import Merge
 from .nodes import as_node, dump, guess_indent, round_trip_yaml
+from .plain_dump import plain_dump
 
 SCHEMA_MODELINE = "# yaml-language-server: $schema={}"
 
@@ -101,7 +103,7 @@ class Writer:
         """Every file as the export would leave it; nothing is written (``write_files``)."""
         files: list[ExportedFile] = []
         for path, (entry, document) in self.new_files.items():
-            text = dump(round_trip_yaml(), [document])
+            text = _new_file_text(document, path)
             if self.schema_ref:
                 text = SCHEMA_MODELINE.format(self.schema_ref) + "\n" + text
             files.append(ExportedFile(path, "created", (entry,), None, text, frozenset(entry[1:])))
@@ -162,6 +164,25 @@ class Writer:
         return ExportedFile(
             path, "updated", tuple(entries), text, dump(yaml, documents), frozenset(changed)
         )
+
+
+def _new_file_text(document: CommentedMap, path: Path) -> str:
+    """A new manifest's text: the fast plain writer's when the loader reads it back as exactly
+    this document (nearly always), else ruamel's."""
+    text = plain_dump(document)
+    if text is not None:
+        read = load_simple(text, path.as_posix())
+        if read is not None and read.documents and read.documents[0].data == _plain(document):
+            return text
+    return dump(round_trip_yaml(), [document])
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    return str(node) if isinstance(node, str) else node
 
 
 def write_files(files: list[ExportedFile]) -> None:

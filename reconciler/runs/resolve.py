@@ -287,13 +287,32 @@ class _Resolver:
     def _index(
         self, object_type: str, kind: LookupKind, values: set[str], records: Sequence[Record]
     ) -> None:
+        if kind == "domain" or len(values) < 2:
+            for value in values:
+                matches = [r for r in records if _matches(r, kind, value)]
+                self.found[(object_type, kind, value)] = sorted(matches, key=lambda r: r.id)
+            return
+        # Emails and names match by equality: one pass over the records answers every value
+        # (a scan answering hundreds of references was values x records comparisons).
+        by_key: dict[str, list[Record]] = defaultdict(list)
+        for record in records:
+            for key in _match_keys(record, kind):
+                by_key[key].append(record)
         for value in values:
-            matches = [r for r in records if _matches(r, kind, value)]
+            matches = list({r.id: r for r in by_key.get(value, ())}.values())
             self.found[(object_type, kind, value)] = sorted(matches, key=lambda r: r.id)
 
     def _remember(self, records: Sequence[Record]) -> None:
         for record in records:
             self.names.setdefault(record.id, display_name(record))
+
+
+def _match_keys(record: Record, kind: LookupKind) -> set[str]:
+    """The values an email or name lookup finds ``record`` by (``_matches``, as keys)."""
+    if kind == "email":
+        return {e.strip().casefold() for e in texts(record.value("$email"))}
+    name = record.value("$name")
+    return {" ".join(name.split())} if isinstance(name, str) else set()
 
 
 def _matches(record: Record, kind: LookupKind, value: str) -> bool:
