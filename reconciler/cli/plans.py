@@ -211,7 +211,8 @@ def apply(
                 return
             echo(
                 f"\nInterrupted: no new writes start; letting the {interrupt.in_flight} in "
-                "flight finish (Ctrl-C again to exit at once).",
+                "flight (sent, or queued for the write rate) finish (Ctrl-C again to exit at "
+                "once).",
                 err=True,
             )
             interrupt.request()

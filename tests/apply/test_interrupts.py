@@ -110,6 +110,7 @@ def test_first_ctrl_c_lets_writes_in_flight_finish_and_reports_what_was_not_atte
     run.interrupt()
     assert run.finish() == 130, (run.stdout, run.stderr)
     assert "Interrupted: no new writes start; letting the" in run.stderr
+    assert "(sent, or queued for the write rate) finish" in run.stderr
     applied_lines = [line for line in run.stdout.splitlines() if line.startswith("✓ ")]
     not_attempted = [line for line in run.stdout.splitlines() if line.startswith("· ")]
     stopped = re.search(
