@@ -3,9 +3,11 @@ already manage a record (architecture.md §3, "round trip that must preserve com
 
 Owns the YAML side of export: how a value becomes a node (short lists and references in flow
 style, multi-line text as a ``|`` block when that keeps it exactly), the indentation of an
-existing file kept, the files planned and then written atomically (an interrupted export leaves
-no half file). What a value is spelled as is ``core.spelling``'s; how a document is merged,
-``adapters.merge``'s.
+existing file kept, the files rendered (their text before and after, for a dry run's diff) and
+then written atomically (an interrupted export leaves no half file), and ``pin_file``, which
+turns a document's ``metadata.match`` into ``metadata.id``. New documents are written by
+``plain_dump`` when the loader reads its text back as the document, else by ruamel. What a
+value is spelled as is ``core.spelling``'s; how a document is merged, ``adapters.merge``'s.
 """
 
 from __future__ import annotations

@@ -18,7 +18,14 @@ copied manifest would claim another record's creator).
 Re-export: a record already managed by a document below the directory (by ``metadata.id``, or by
 a ``match`` selector that finds it) is merged into that document (``adapters.merge``, ruamel.yaml's
 round trip: comments, key order and the spelling of values that still hold are kept). Other
-documents and files are never touched.
+documents and files are never touched. Never loses work: a file to rewrite that holds
+uncommitted git changes stops the export before anything is written (unless forced), a dry run
+renders every file without writing, and ``only_new`` leaves managed records alone.
+
+Reading: ``--all`` from the list's pages; a listed record whose manifest would change is read
+afresh (the index lags writes) and the files rendered again, so a file changes only from a
+fresh read. ``pin_manifests`` (``lfr pin``) writes the record each ``match`` selects into its
+manifest as ``metadata.id``.
 
 Owns the use case: which records, which existing documents manage them, the references each
 related record can be written with. The spelling is ``core.spelling``'s, the YAML

@@ -17,6 +17,10 @@ before it are ``runs.apply``'s):
   stops the run, what was not started is reported as not attempted, and the report says
   "k of n applied" and that re-running is safe.
 
+- Interrupts: ``Interrupt.request`` (the CLI's first Ctrl-C) starts no new record; those in
+  flight finish; the report counts applied, in flight and not attempted. Each result is handed
+  to ``on_result`` as it completes, so the CLI streams them.
+
 Never prints; the CLI renders the ``ApplyReport``.
 """
 
