@@ -68,6 +68,7 @@ OWNERS = {
         "adapters/nodes.py",
         "adapters/writer.py",
         "adapters/merge.py",
+        "adapters/plain_dump.py",
     },
     "httpx": {"adapters/client.py", "adapters/http.py"},
     "pydantic": {"core/model.py", "core/records.py", "core/saved_plan.py", "core/settings.py"},

@@ -1,20 +1,30 @@
-"""``lfr validate``, ``lfr export`` and ``lfr schema``: the commands about manifests themselves."""
+"""``lfr validate``, ``lfr export``, ``lfr pin`` and ``lfr schema``: the commands about manifests
+themselves."""
 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..adapters.writer import ExportedFile
 from ..core.errors import LfrError
 from ..core.json_schema import org_schema, render_schema, settings_schema, static_schema
 from ..core.org import OrgSchema
 from ..core.vocabulary import Origin, Problem
 from ..render.values import safe
-from ..runs.export import ExportProblems, ExportResult, export_opportunities
+from ..runs.export import (
+    ExportProblems,
+    ExportResult,
+    PinResult,
+    UncommittedFiles,
+    export_opportunities,
+    pin_manifests,
+)
 from ..runs.validate import read_manifests, validate_against_org
 from ..workspace import open_client
 from .shared import (
@@ -130,6 +140,25 @@ def export(
             show_default=False,
         ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Write nothing: show each file's diff (new files in full)."),
+    ] = False,
+    only_new: Annotated[
+        bool,
+        typer.Option(
+            "--only-new",
+            help="Only add records no manifest manages yet; existing manifests are not touched.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Rewrite manifests even when they hold uncommitted git changes (refused "
+            "otherwise, as the export would overwrite them).",
+        ),
+    ] = False,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
@@ -145,7 +174,11 @@ def export(
     the spelling of values that still hold; keys newly set are appended, keys that became
     empty are set to null.
 
-    Exit codes: 0 written, 1 error (nothing is written when existing manifests cannot be read).
+    Never loses work: a manifest with uncommitted git changes is not rewritten (nothing is
+    written) unless --force; --dry-run shows the diff first; --only-new leaves every managed
+    record's manifest alone.
+
+    Exit codes: 0 written (or, with --dry-run, shown), 1 error (nothing is written).
     """
     if bool(ids) == all_records:
         raise fail("give --id opp_... (one or more) or --all (not both)")
@@ -161,8 +194,90 @@ def export(
     async def go() -> ExportResult:
         async with open_client(target) as client:
             return await export_opportunities(
-                client, out_dir, ids=None if all_records else ids, schema_ref=schema_ref
+                client,
+                out_dir,
+                ids=None if all_records else ids,
+                schema_ref=schema_ref,
+                only_new=only_new,
+                dry_run=dry_run,
+                force=force,
             )
+
+    try:
+        result = asyncio.run(go())
+    except ExportProblems as exc:
+        report_problems(exc.problems)
+        raise fail(str(exc)) from None
+    except UncommittedFiles as exc:
+        raise fail(str(exc), *(f"  {safe(p.as_posix())}" for p in exc.paths)) from None
+    except LfrError as exc:
+        raise fail(str(exc)) from None
+    for note in result.notes:
+        echo(f"Note: {safe(note)}", err=True)
+    if dry_run:
+        for exported in result.files:
+            echo(file_diff(exported), nl=False)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for exported in result.files:
+        counts[exported.status] += 1
+        if not dry_run:
+            names = ", ".join(f"{safe(name)} ({safe(id_)})" for name, id_ in exported.records)
+            echo(f"{exported.status:<9} {safe(exported.path.as_posix())}  {names}")
+    records = sum(len(exported.records) for exported in result.files)
+    verb = "would be" if dry_run else ""
+    skipped = f"; {result.skipped} already managed, left alone" if only_new else ""
+    echo(
+        f"Export{' (dry run, nothing written)' if dry_run else ''}: {records} "
+        f"record{'s' if records != 1 else ''}{skipped}; files{' ' + verb if verb else ''}: "
+        f"{counts['created']} created, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged."
+    )
+
+
+def file_diff(exported: ExportedFile) -> str:
+    """A unified diff of one file an export would write (empty when it stays the same)."""
+    if exported.status == "unchanged":
+        return ""
+    path = exported.path.as_posix()
+    before = [] if exported.before is None else exported.before.splitlines()
+    lines = difflib.unified_diff(
+        before,
+        exported.after.splitlines(),
+        "/dev/null" if exported.before is None else f"a/{path}",
+        f"b/{path}",
+        lineterm="",
+    )
+    return "".join(safe(line) + "\n" for line in lines)
+
+
+@app.command()
+def pin(
+    directory: DirArgument = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write nothing: show each file's diff.")
+    ] = False,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Pin `match` manifests to the records they select: metadata.match becomes metadata.id.
+
+    After an apply created records from `match` manifests, pinning keeps each manifest on its
+    record whatever happens to the matched values in the CRM (a rename would otherwise make the
+    next plan a create). Comments and formatting are kept; manifests whose selector selects no
+    record yet are listed and left as they are.
+
+    Exit codes: 0 pinned (or nothing to pin), 1 error (nothing is written).
+    """
+    settings = settings_of(env, config)
+    target = target_of(api_key, base_url, local, settings)
+    root = settings.manifest_paths(directory)[0]
+
+    async def go() -> PinResult:
+        async with open_client(target) as client:
+            return await pin_manifests(client, root, dry_run=dry_run)
 
     try:
         result = asyncio.run(go())
@@ -171,17 +286,20 @@ def export(
         raise fail(str(exc)) from None
     except LfrError as exc:
         raise fail(str(exc)) from None
-    for note in result.notes:
-        echo(f"Note: {safe(note)}", err=True)
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
     for exported in result.files:
-        counts[exported.status] += 1
-        names = ", ".join(f"{safe(name)} ({safe(id_)})" for name, id_ in exported.records)
-        echo(f"{exported.status:<9} {safe(exported.path.as_posix())}  {names}")
-    records = sum(len(exported.records) for exported in result.files)
+        if dry_run:
+            echo(file_diff(exported), nl=False)
+        else:
+            for name, record_id in exported.records:
+                echo(
+                    f"pinned    {safe(exported.path.as_posix())}  {safe(name)} ({safe(record_id)})"
+                )
+    for origin, name in result.unmatched:
+        echo(f"not pinned {safe(str(origin))}  {safe(name)}: its match selects no record yet")
+    pinned = sum(len(exported.records) for exported in result.files)
     echo(
-        f"Export: {records} record{'s' if records != 1 else ''}; files: {counts['created']} "
-        f"created, {counts['updated']} updated, {counts['unchanged']} unchanged."
+        f"Pin{' (dry run, nothing written)' if dry_run else ''}: {pinned} manifest"
+        f"{'s' if pinned != 1 else ''} pinned, {len(result.unmatched)} not matching a record."
     )
 
 

@@ -6,8 +6,11 @@ asks the question (only ``yes`` applies; never under ``CI=true``).
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -15,12 +18,16 @@ import typer
 
 from ..adapters.buckets import RateConfig
 from ..core.plan import Plan, SafetyRails
-from ..core.reports import DriftReport
+from ..core.reports import ApplyReport, DriftReport, RecordResult
+from ..core.vocabulary import Problem
+from ..render import text as text_render
 from ..render.formats import Style, render
+from ..render.values import safe
 from ..runs.apply import ApplyOutcome, run_apply
 from ..runs.drift import run_drift
 from ..runs.plan import Outcome, run_plan
 from ..runs.saved_plan import is_saved_plan
+from ..runs.writes import Interrupt
 from ..workspace import open_client
 from .shared import (
     ApiKeyOption,
@@ -104,10 +111,12 @@ def plan(
                 progress=progress,
             )
 
-    result = plan_of(run_command(go(), progress))
+    outcome = run_command(go(), progress)
+    result = plan_of(outcome)
     if out is not None:
         write_file(out, render(result, "json"))
     show_result(result, output, color, report, title, show_unchanged=show_unchanged)
+    _warn(outcome.warnings)
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(2)
 
@@ -206,29 +215,106 @@ def apply(
         plan_color = (stderr_is_tty() if color is None else color) if to_stderr else use_color
         echo(render(plan, "text", Style(color=plan_color)), nl=False, err=to_stderr)
 
-    async def go() -> ApplyOutcome:
-        async with open_client(target, rates=RateConfig(write=rate)) as client:
-            return await run_apply(
-                client,
-                what,
-                target=target.identity,
-                rails=rails,
-                approved=auto_approve,
-                show=show,
-                confirm=_confirm,
-                array_replace=array_replace,
-                progress=progress,
-            )
+    interrupt = Interrupt()
+    # The text report streams: each record's line as it completes (a kill or Ctrl-C leaves
+    # on screen what landed); the report at the end then adds what was not attempted.
+    stream = output is OutputFormat.text
 
-    outcome = run_command(go(), progress)
+    def on_result(result: RecordResult) -> None:
+        if stream:
+            progress.close()
+            echo(text_render.render_result(result, color=use_color), nl=False)
+
+    async def go() -> ApplyOutcome:
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+        assert main is not None, "go() runs as the main task"
+
+        def on_sigint() -> None:
+            if interrupt.requested:
+                # The second Ctrl-C: out now, whatever is in flight.
+                echo(
+                    "\nInterrupted again: exiting now. Writes in flight may or may not have "
+                    "landed; run `lfr plan` to see what is left.",
+                    err=True,
+                )
+                sys.stdout.flush()
+                os._exit(130)
+            if not interrupt.writing:
+                interrupt.requested = True
+                main.cancel()  # nothing sent yet: stop reading at once
+                return
+            echo(
+                f"\nInterrupted: no new writes start; letting the {interrupt.in_flight} in "
+                "flight (sent, or queued for the write rate) finish (Ctrl-C again to exit at "
+                "once).",
+                err=True,
+            )
+            interrupt.request()
+
+        def confirm() -> None:
+            # The question is answered with the default Ctrl-C (KeyboardInterrupt): the loop's
+            # handler would leave the prompt waiting.
+            loop.remove_signal_handler(signal.SIGINT)
+            try:
+                _confirm()
+            finally:
+                loop.add_signal_handler(signal.SIGINT, on_sigint)
+
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        try:
+            async with open_client(target, rates=RateConfig(write=rate)) as client:
+                return await run_apply(
+                    client,
+                    what,
+                    target=target.identity,
+                    rails=rails,
+                    approved=auto_approve,
+                    show=show,
+                    confirm=confirm,
+                    array_replace=array_replace,
+                    progress=progress,
+                    on_result=on_result,
+                    interrupt=interrupt,
+                    warn=_warn,
+                )
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+    try:
+        outcome = run_command(go(), progress)
+    except asyncio.CancelledError:
+        raise _cancelled("interrupted") from None
     if outcome.problems:
         report_problems(outcome.problems)
     if outcome.report is not None:  # writes already under way completed, and are reported
-        show_result(outcome.report, output, color, report_file, title)
+        _show_apply_report(outcome.report, output, color, report_file, title, streamed=stream)
+        _suggest_pin(outcome.report, source or settings.manifest_paths(None)[0])
     if outcome.error is not None:
         raise fail(str(outcome.error), *outcome.error.details)
+    if outcome.report is not None and outcome.report.interrupted:
+        raise typer.Exit(130)
     if outcome.problems or outcome.report is None or not outcome.report.ok:
         raise typer.Exit(1)
+
+
+def _show_apply_report(
+    report: ApplyReport,
+    output: OutputFormat,
+    color: bool | None,
+    report_file: Path | None,
+    title: str | None,
+    *,
+    streamed: bool,
+) -> None:
+    """The report; in text, without the lines already streamed (the file gets them all)."""
+    if not streamed:
+        show_result(report, output, color, report_file, title)
+        return
+    if report_file is not None:
+        write_file(report_file, render(report, output.value, Style(color=False, title=title)))
+    use_color = sys.stdout.isatty() if color is None else color
+    echo(text_render.render_report(report, color=use_color, streamed=True), nl=False)
 
 
 @app.command()
@@ -277,12 +363,46 @@ def drift(
         raise typer.Exit(2)
 
 
+def _warn(warnings: Sequence[Problem]) -> None:
+    """What the plan does that may not be meant: on stderr, after the plan, before any question."""
+    for warning in warnings:
+        echo(f"Warning: {safe(str(warning))}", err=True)
+
+
+def _suggest_pin(report: ApplyReport, source: Path) -> None:
+    """After a create from a `match` manifest: the step that ties the manifest to its record."""
+    created = sum(1 for r in report.results if r.action == "create" and r.status == "applied")
+    if created:
+        where = "MANIFEST_DIR" if source.is_file() else safe(source.as_posix())
+        echo(
+            f"Created {created} record{'s' if created != 1 else ''} from metadata.match: run "
+            f"`lfr pin {where}` to write their ids into the manifests (metadata.id), so that a "
+            "rename in the CRM cannot make a later plan create another.",
+            err=True,
+        )
+
+
+def _cancelled(why: str, code: int = 130) -> typer.Exit:
+    echo(f"Apply cancelled ({why}); nothing was sent.", err=True)
+    return typer.Exit(code)
+
+
 def _confirm() -> None:
-    """Terraform's rule: only the word 'yes' applies; anything else, or no input, cancels."""
+    """Terraform's rule: only the word 'yes' applies; anything else cancels. No input at all
+    (stdin closed, `</dev/null`) and Ctrl-C cancel with the same words, not click's bare
+    `Aborted!`."""
     if os.environ.get("CI", "").lower() == "true":
         raise fail("refusing to ask for confirmation under CI=true; pass --auto-approve.")
-    answer = typer.prompt(
-        "Apply these changes? Only 'yes' is accepted", default="", show_default=False
-    )
+    echo("Apply these changes? Only 'yes' is accepted: ", nl=False)
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        echo("")
+        raise _cancelled("interrupted") from None
+    if not answer:
+        echo("")
+        raise _cancelled(
+            "no answer: stdin is closed; pass --auto-approve to apply without asking", 1
+        )
     if answer.strip() != "yes":
         raise fail("Apply cancelled; nothing was sent.")

@@ -28,7 +28,7 @@ from .model import (
     RelationshipSpec,
     lookup_of,
 )
-from .org import ID_PREFIXES, OrgSchema, is_empty, normalize_desired
+from .org import ID_PREFIXES, OrgSchema, fold, is_empty, normalize_desired
 from .value_types import ValueProblem, visible
 from .vocabulary import Origin, Problem
 
@@ -101,6 +101,7 @@ def _build_one(
         problems.append(Problem(origin, message))
 
     fields = _fields(loaded, schema, manifest.spec.fields, ("spec", "fields"), report)
+    fields = _with_implied_pipeline(schema, fields)
     relationships = _relationships(
         loaded, schema, manifest.spec.relationships, ("spec", "relationships"), report
     )
@@ -165,6 +166,7 @@ def _fields(
 ) -> tuple[DesiredField, ...]:
     result: list[DesiredField] = []
     known = schema.definitions.field_definitions
+    values = _stage_in_its_pipeline(schema, values)
     for key, value in values.items():
         origin = loaded.origin_of(*at, key)
         if key not in known:
@@ -184,6 +186,36 @@ def _fields(
             continue
         result.append(DesiredField(key, normalized, origin))
     return tuple(result)
+
+
+def _stage_in_its_pipeline(schema: OrgSchema, values: dict[str, Any]) -> dict[str, Any]:
+    """``$pipeline: Renewals`` beside ``$stage: Negotiation``, a label several pipelines share,
+    reads as ``$stage: Renewals / Negotiation``."""
+    stage, pipeline = values.get("$stage"), values.get("$pipeline")
+    if not isinstance(stage, str) or not isinstance(pipeline, str) or "/" in stage:
+        return values
+    _, by_label = schema.option_index("$stage")
+    if len(by_label.get(fold(stage), ())) < 2:
+        return values
+    pipeline_ids, _ = schema.option_index("$pipeline")
+    name = schema.pipeline_name(pipeline) if pipeline in pipeline_ids else pipeline
+    return {**values, "$stage": f"{name} / {stage}"}
+
+
+def _with_implied_pipeline(
+    schema: OrgSchema, fields: tuple[DesiredField, ...]
+) -> tuple[DesiredField, ...]:
+    """A ``$stage`` without ``$pipeline`` also manages the pipeline it implies, at the line of
+    the stage: a stage change that moves the record to another pipeline then shows (and is
+    sent) as the pipeline change it is, not just as ``Proposal → Negotiation``."""
+    by_key = {f.key: f for f in fields}
+    stage = by_key.get("$stage")
+    if stage is None or "$pipeline" in by_key or schema.field("$pipeline") is None:
+        return fields
+    parent = next((o.parent_id for o in _options(schema, "$stage") if o.id == stage.value), None)
+    if parent is None:
+        return fields
+    return (*fields, DesiredField("$pipeline", parent, stage.origin))
 
 
 def _relationships(

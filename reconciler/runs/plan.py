@@ -43,6 +43,8 @@ class Outcome:
     fetch_strategy: str = ""
     # The org's definitions the plan was checked against (apply verifies writes with them).
     schema: OrgSchema | None = None
+    # What the plan does that may not be meant (a create near an existing record).
+    warnings: list[Problem] = field(default_factory=list)
 
 
 async def run_plan(
@@ -150,7 +152,11 @@ class Planning:
         labels = {**links.names, **option_labels(schema)}
         plan = plan_of((change for _, change in changes), options, labels)
         self.outcome = Outcome(
-            plan=plan, manifests=manifests, fetch_strategy=fetched.strategy, schema=schema
+            plan=plan,
+            manifests=manifests,
+            fetch_strategy=fetched.strategy,
+            schema=schema,
+            warnings=sorted(fetched.warnings),
         )
 
 

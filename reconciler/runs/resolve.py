@@ -3,7 +3,8 @@ would newly link, confirmed after the diff.
 
 Owns how a human reference finds its record: a member by ``{email}`` (members have no filters:
 one scan of ``/v1/members``), a contact by ``{email}`` (``$email[contains]``, then an exact,
-case-insensitive check), an account by ``{name}`` (``$name[equal]``) or ``{domain}``
+case-insensitive check), an account by ``{name}`` (``$name[equal]``, compared with whitespace
+collapsed; when that lists none, again by ``$name[startsWith]`` its first word) or ``{domain}``
 (``$website[contains]``, then a host check). Zero or several matches is a ``Problem`` listing the
 candidates; nothing is ever picked blindly. Each distinct reference is looked up once per run,
 per related type: when a type has more distinct references than its whole list has pages, one
@@ -109,7 +110,7 @@ def _lookup(ref: Reference) -> tuple[LookupKind, str] | None:
     if isinstance(ref, ByEmail):
         return "email", ref.email.strip().casefold()
     if isinstance(ref, ByName):
-        return "name", ref.name.strip()
+        return "name", " ".join(ref.name.split())
     if isinstance(ref, ByDomain):
         return "domain", bare_domain(ref.domain)
     return None
@@ -246,14 +247,30 @@ class _Resolver:
             "domain": {"$website[contains]": value},
         }[kind]
         records = await self.client.list_all(list_type, filters=filters)
+        if kind == "name" and not any(_matches(r, kind, value) for r in records):
+            # `equal` may compare whitespace exactly ("Acme  Corp" in the CRM); the first word
+            # as a prefix finds every spelling, and _matches decides.
+            prefix = {"$name[startsWith]": value.split()[0]} if value.split() else filters
+            records = await self.client.list_all(list_type, filters=prefix)
         self._index(object_type, kind, {value}, records)
         self._remember(object_type, records)
 
     def _index(
         self, object_type: str, kind: LookupKind, values: set[str], records: Sequence[Record]
     ) -> None:
+        if kind == "domain" or len(values) < 2:
+            for value in values:
+                matches = [r for r in records if _matches(r, kind, value)]
+                self.found[(object_type, kind, value)] = sorted(matches, key=lambda r: r.id)
+            return
+        # Emails and names match by equality: one pass over the records answers every value
+        # (a scan answering hundreds of references was values x records comparisons).
+        by_key: dict[str, list[Record]] = defaultdict(list)
+        for record in records:
+            for key in _match_keys(record, kind):
+                by_key[key].append(record)
         for value in values:
-            matches = [r for r in records if _matches(r, kind, value)]
+            matches = list({r.id: r for r in by_key.get(value, ())}.values())
             self.found[(object_type, kind, value)] = sorted(matches, key=lambda r: r.id)
 
     def _remember(self, object_type: str, records: Sequence[Record]) -> None:
@@ -373,12 +390,20 @@ def new_links(desired: DesiredRecord, change: RecordChange) -> list[tuple[str, s
     ]
 
 
+def _match_keys(record: Record, kind: LookupKind) -> set[str]:
+    """The values an email or name lookup finds ``record`` by (``_matches``, as keys)."""
+    if kind == "email":
+        return {e.strip().casefold() for e in texts(record.value("$email"))}
+    name = record.value("$name")
+    return {" ".join(name.split())} if isinstance(name, str) else set()
+
+
 def _matches(record: Record, kind: LookupKind, value: str) -> bool:
     if kind == "email":
         return value in {e.strip().casefold() for e in texts(record.value("$email"))}
     if kind == "name":
         name = record.value("$name")
-        return isinstance(name, str) and name.strip() == value
+        return isinstance(name, str) and " ".join(name.split()) == value
     hosts = {bare_domain(url) for url in texts(record.value("$website"))}
     return any(host == value or host.endswith("." + value) for host in hosts)
 
