@@ -26,6 +26,7 @@ from tests.support.demo import (
     NINA,
     PRIYA,
     PROSPECTING,
+    SALES_PIPELINE,
     SAM,
     WriteManifest,
     opportunity,
@@ -146,7 +147,13 @@ async def test_a_create_then_converges(
     (create,) = writes(emu)
     assert create["path"] == "/v1/opportunities"
     assert create["body"] == {
-        "fields": {"$name": "Brand new deal", "$amount": 10, "$stage": PROSPECTING},
+        # $pipeline: the one the stage implies, sent with it (README, stages in several pipelines).
+        "fields": {
+            "$name": "Brand new deal",
+            "$amount": 10,
+            "$stage": PROSPECTING,
+            "$pipeline": SALES_PIPELINE,
+        },
         "relationships": {"$account": "acc_cm1x15pik34mdzo", "$contact": sorted([SAM, NINA])},
     }
     assert not (await plan_of(client, manifest_dir)).has_changes
