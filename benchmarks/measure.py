@@ -1,5 +1,5 @@
-"""One measured run of each kind: ``lfr plan``, the SDK baseline, ``lfr apply``, the core, the
-emulator's own throughput.
+"""One measured run of each kind: ``lfr plan``, ``lfr drift``, the SDK baselines, ``lfr apply``,
+the core, the emulator's own throughput.
 
 Owns how a run is timed and checked: every command runs as a subprocess (startup included,
 as a user sees it), the emulator's logs are reset before and read after, and each run checks
@@ -99,13 +99,15 @@ def _env(emu: EmulatorProcess, key: str) -> dict[str, str]:
     return env
 
 
-def _timed(command: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+def _timed(
+    command: list[str], *, cwd: Path, env: dict[str, str], exit_code: int = 0
+) -> tuple[float, str]:
     started = time.perf_counter()
     result = subprocess.run(  # noqa: S603 - fixed argv
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS
     )
     wall = time.perf_counter() - started
-    if result.returncode != 0:
+    if result.returncode != exit_code:
         raise BenchmarkError(
             f"{' '.join(command[:3])} exited {result.returncode}:\n"
             f"{result.stdout[-1500:]}\n{result.stderr[-1500:]}"
@@ -134,13 +136,39 @@ def lfr_plan(
     return Run(wall, requests)
 
 
-def sdk_baseline(
+def lfr_drift(
     emu: EmulatorProcess, workdir: Path, pacer: Pacer, *, managed: int, differing: int
 ) -> Run:
-    """benchmarks/baseline.py over the same manifests; checks it found the same differences."""
+    """``lfr drift manifests`` in ``workdir`` (exit 2: drift); checks the summary line and
+    counts the history reads."""
     pacer.ready()
     emu.reset_logs()
-    command = [sys.executable, str(BENCHMARKS_DIR / "baseline.py"), "manifests"]
+    command = [*lfr_command(), "drift", "manifests"]
+    wall, out = _timed(command, cwd=workdir, env=_env(emu, READ_KEY), exit_code=2)
+    entries = emu.requests()
+    requests = Requests.from_log(entries)
+    pacer.done(requests)
+    expected = f"Drift: {differing} drifted, {managed - differing} in sync."
+    if expected not in out:
+        raise BenchmarkError(f"lfr drift in {workdir}: expected {expected!r}, got:\n{out[-800:]}")
+    history = sum(1 for e in entries if str(e.get("path", "")).endswith("/history"))
+    return Run(wall, requests, {"history": history})
+
+
+def sdk_baseline(
+    emu: EmulatorProcess,
+    workdir: Path,
+    pacer: Pacer,
+    *,
+    managed: int,
+    differing: int,
+    mode: str = "list",
+) -> Run:
+    """benchmarks/baseline.py (``list``: paging the list; ``per-record``: a retrieve each) over
+    the same manifests; checks it found the same differences."""
+    pacer.ready()
+    emu.reset_logs()
+    command = [sys.executable, str(BENCHMARKS_DIR / "baseline.py"), mode, "manifests"]
     wall, out = _timed(command, cwd=workdir, env=_env(emu, READ_KEY))
     requests = Requests.from_log(emu.requests())
     pacer.done(requests)
@@ -153,12 +181,17 @@ def sdk_baseline(
     return Run(wall, requests, found)
 
 
-def lfr_apply(emu: EmulatorProcess, workdir: Path, pacer: Pacer, *, updates: int) -> Run:
-    """``lfr apply --auto-approve --force manifests``; counts duplicate writes in the
-    mutation log (a record changed more than once, where each was planned to change once)."""
+def lfr_apply(
+    emu: EmulatorProcess, workdir: Path, pacer: Pacer, *, updates: int, force: bool = True
+) -> Run:
+    """``lfr apply --auto-approve --force manifests`` (without ``force``: ``--max-change 1``
+    instead, so the whole plan is made and shown before the first write); counts duplicate
+    writes in the mutation log (a record changed more than once, where each was planned to
+    change once)."""
     pacer.ready()
     emu.reset_logs()
-    command = [*lfr_command(), "apply", "manifests", "--auto-approve", "--force"]
+    rail = ["--force"] if force else ["--max-change", "1"]
+    command = [*lfr_command(), "apply", "manifests", "--auto-approve", *rail]
     wall, out = _timed(command, cwd=workdir, env=_env(emu, FULL_KEY))
     requests = Requests.from_log(emu.requests())
     pacer.done(requests)

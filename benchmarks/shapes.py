@@ -11,6 +11,8 @@ from dataclasses import dataclass
 LATENCY_MS = 50.0  # added by the emulator to every request (fault spec ``latency_ms``)
 RATE = 25.0  # requests per second per category, as the API documents
 RTT = LATENCY_MS / 1000  # one round trip, as the bounds count it
+SLOW_LATENCY_MS = 200.0  # the rows at a real network's latency
+SLOW_RTT = SLOW_LATENCY_MS / 1000
 CORE_RUNS = 5  # runs of the core row (when the others run more than once)
 
 
@@ -27,6 +29,7 @@ class Shape:
     core_differing: int
     scaling: tuple[int, ...]  # T of the scaling rows, with N = T / 4
     skipped_scaling: tuple[int, ...]  # shown as skipped, so the table keeps its rows
+    slow_rows: bool  # rows 7 and 7s (200 ms): the same code paths as rows 1 and 2, slower
     throughput_reads: int
     throughput_pages: int
 
@@ -43,6 +46,7 @@ FULL = Shape(
     core_differing=500,
     scaling=(500, 2000, 10_000),
     skipped_scaling=(),
+    slow_rows=True,
     throughput_reads=4000,
     throughput_pages=1000,
 )
@@ -59,6 +63,7 @@ SMOKE = Shape(
     core_differing=25,
     scaling=(40, 160),
     skipped_scaling=(10_000,),
+    slow_rows=False,
     throughput_reads=300,
     throughput_pages=100,
 )

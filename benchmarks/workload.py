@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,12 @@ def changed(opp: Opportunity, k: int, vocab: Vocabulary) -> Opportunity:
     )
 
 
+def one_more_contact(opp: Opportunity, k: int, vocab: Vocabulary) -> Opportunity:
+    """``opp`` linking one more contact (a HAS_MANY edit and nothing else), chosen by ``k``."""
+    extra = [c for c in vocab.contacts if c not in opp.contacts]
+    return replace(opp, contacts=(*opp.contacts, extra[(k * 7) % len(extra)]))
+
+
 def spread(count: int, picked: int) -> set[int]:
     """``picked`` indices spread evenly over ``range(count)``."""
     picked = min(picked, count)
@@ -182,10 +188,12 @@ def write_manifests(
     differing: set[int],
     *,
     owner_by_email: bool = True,
+    edit: Callable[[Opportunity, int, Vocabulary], Opportunity] = changed,
 ) -> None:
-    """One file per record, a hundred per folder (like a repository grouped by team)."""
+    """One file per record, a hundred per folder (like a repository grouped by team); the
+    ``differing`` ones changed by ``edit``."""
     for index, opp in enumerate(opportunities):
-        wanted = changed(opp, index, vocab) if index in differing else opp
+        wanted = edit(opp, index, vocab) if index in differing else opp
         folder = directory / f"team-{index // FILES_PER_FOLDER:03d}"
         folder.mkdir(parents=True, exist_ok=True)
         name = f"opp-{index:05d}"

@@ -7,4 +7,11 @@ and ``adapters`` (the only YAML, HTTP, file and git code) stand on the pure ``co
 this package.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+DISTRIBUTION = "lightfield-reconciler"
+
+try:  # one source of truth: pyproject.toml's version, as installed
+    __version__ = version(DISTRIBUTION)
+except PackageNotFoundError:  # a bare source tree on sys.path, never installed
+    __version__ = "0+unknown"

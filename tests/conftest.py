@@ -16,6 +16,7 @@ from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
 from tests.support.demo import FULL_KEY, WriteManifest
+from tests.support.emulator import demo_emulator
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def write(manifest_dir: Path) -> WriteManifest:
 @pytest.fixture
 def emu() -> Emulator:
     """The demo org, rate limits off (tests that want them turn them on)."""
-    return Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
+    return demo_emulator(rate_limits=RateLimitConfig(enabled=False))
 
 
 @pytest.fixture

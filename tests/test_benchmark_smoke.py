@@ -19,12 +19,20 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_ROWS = [
     ("0", "lfr startup", r"\d+\.\d\d s"),
     ("1", "lfr plan", r"\d+\.\d\d s"),
-    ("2", "SDK baseline, same manifests", r"\d+\.\d\d s"),
-    ("2b", "SDK baseline, N = T", r"\d+\.\d\d s"),
+    ("2", "SDK list-paging script, same manifests", r"\d+\.\d\d s"),
+    ("2r", "SDK per-record loop, same manifests", r"\d+\.\d\d s"),
+    ("2b", "SDK list-paging script, N = T", r"\d+\.\d\d s"),
+    ("7", "lfr plan, same, 200 ms", r"skipped"),  # the same code as rows 1 and 2
+    ("7s", "SDK list-paging script, 200 ms", r"skipped"),
+    ("8", "lfr drift", r"\d+\.\d\d s"),
     ("3", "lfr apply --auto-approve --force", r"\d+\.\d\d s"),
     ("3r", "429 responses, duplicate writes", r"\d+, 0"),  # a duplicate write is a bug
     ("3w", "its write phase", r"\d+\.\d\d s"),
     ("3s", "plan-then-write bound", r"\d+\.\d\d s"),
+    ("3n", "lfr apply --auto-approve (no --force)", r"\d+\.\d\d s"),
+    ("3nr", "429 responses, duplicate writes", r"\d+, 0"),
+    ("3h", "HAS_MANY edits", r"\d+\.\d\d s"),
+    ("3hr", "429 responses, duplicate writes", r"\d+, 0"),
     ("4", "core: load+validate+diff+render", r"\d+\.\d\d s"),
     ("4m", "peak RSS", r"\d+ MB"),
     ("5", "scaling: lfr plan, T=40 N=10", r"\d+\.\d\d s"),

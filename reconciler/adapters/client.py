@@ -61,7 +61,7 @@ from ..core.records import (
     Response,
 )
 from .buckets import Buckets, Category, Clock, RateConfig, SystemClock
-from .http import Exchange
+from .http import Exchange, ProbeAnswer
 from .retry import ClientStats, RetryHook, Retrying, RetryPolicy, with_retries
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "DEFAULT_RATES",
     "LightfieldClient",
     "ObjectType",
+    "ProbeAnswer",
     "RateConfig",
 ]
 
@@ -378,6 +379,12 @@ class LightfieldClient:
             after = cursor
 
     # -- the request ------------------------------------------------------------------------
+
+    async def probe(self, path: str, params: Sequence[tuple[str, str]] = ()) -> ProbeAnswer:
+        """``GET path`` once, not retried, not paced, answered as it came (headers, the body's
+        shape): how ``lfr doctor`` sees the contract a normal call reads through."""
+        call = self._exchange.encode("GET", path, list(params) or None, None, None)
+        return await self._exchange.probe(call)
 
     async def _call(
         self,

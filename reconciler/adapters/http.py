@@ -224,6 +224,18 @@ class Call:
         return self.method != "GET"
 
 
+@dataclass(frozen=True)
+class ProbeAnswer:
+    """One read answered as it came (``lfr doctor``): the status, the headers (names in lower
+    case), the JSON body (redacted; None when not JSON), and for a non-2xx the error lfr reads
+    from it."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+    error: ApiError | None
+
+
 class Exchange:
     """The httpx client of one ``LightfieldClient``: encodes requests, sends one attempt."""
 
@@ -320,6 +332,23 @@ class Exchange:
         api_error = self._api_error(response, method, path)
         retryable = _should_retry(api_error, response, call.keyed)
         return Failed(api_error, retryable, server_delay=api_error.retry_after)
+
+    async def probe(self, call: Call) -> ProbeAnswer:
+        """Send a read once, never retried, and keep what a normal call hides: the headers and
+        the body's shape (``lfr doctor``). A redirect raises, as for every call."""
+        try:
+            response = await self._http.send(call.request)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, call.method, call.path, False) from None
+        if response.is_redirect or 300 <= response.status_code < 400:
+            raise self._redirect_error(response, call.method, call.path)
+        try:
+            body: Any = redact_json(response.json(), self.key.reveal())
+        except ValueError:
+            body = None
+        error = None if response.is_success else self._api_error(response, call.method, call.path)
+        headers = {name.lower(): self._redact(value) for name, value in response.headers.items()}
+        return ProbeAnswer(response.status_code, headers, body, error)
 
     def _redact(self, text: str) -> str:
         """Server-provided text, scrubbed of keys before it reaches an exception."""

@@ -70,20 +70,23 @@ def load_tree(
     display_base: Path | None = None,
     *,
     progress: Callable[[int, int], None] | None = None,
+    ignore: Callable[[str], bool] | None = None,
 ) -> LoadResult:
     """Load every manifest file below ``root``; problems of all files are collected.
 
     Files are named relative to ``display_base`` when they are below it (as
     ``Path.relative_to`` would), else as found. The manifest root is ``root``, or the directory
     of ``root`` when it is a file: no file outside it is read (see ``_read``). ``progress``
-    hears (files read, files found) every 100 files and at the end."""
+    hears (files read, files found) every 100 files and at the end. A file for which
+    ``ignore(path)`` is true (lfr.yaml's ignore globs: YAML in the tree that is not a manifest)
+    is neither read nor part of the digest."""
     result = LoadResult()
     digest = hashlib.sha256()
     top = root if root.is_dir() else root.parent
     base = _prefix(top)
     inside = _prefix(Path(os.path.realpath(top)))
     shown_base = None if display_base is None else _prefix(display_base)
-    paths = _manifest_paths(root)
+    paths = [p for p in _manifest_paths(root) if ignore is None or not ignore(p)]
     for done, path in enumerate(paths):
         if progress is not None and done % 100 == 0:
             progress(done, len(paths))
@@ -103,6 +106,13 @@ def load_tree(
     if progress is not None:
         progress(len(paths), len(paths))
     return result
+
+
+def read_file(path: Path) -> bytes | str:
+    """The bytes of one file read under the same rules as a manifest (a regular file, the size
+    cap; a symlink only to a file in the same directory tree), or why it is not read: for
+    other YAML lfr reads, such as ``lfr.yaml``."""
+    return _read(str(path), _prefix(Path(os.path.realpath(path.parent))))
 
 
 def _read(path: str, inside: str) -> bytes | str:

@@ -91,6 +91,9 @@ def as_node(value: Any, flow: bool = False) -> Any:
             return SingleQuotedScalarString(value)
         if not flow and _literal_ok(value):
             return LiteralScalarString(value)
+        if type(value) is not str:
+            # The core's comparison types (Text, WebAddress, EmailAddress) are plain text here.
+            return str(value)
     return value
 
 

@@ -5,17 +5,22 @@ Owns one question: "which version of the manifests is this?". It feeds the idemp
 revision reuses them. When the manifests are committed and clean, the answer is the commit
 (``git:<sha>``); with uncommitted edits, or outside git, it is the hash of the files' paths and
 bytes that ``loader.load_tree`` computed as it read them (``sha256:<hex>``), so an edit is
-never mistaken for the committed version.
+never mistaken for the committed version. Also tells export which files hold uncommitted
+work (``uncommitted``).
 """
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 
-def manifest_revision(root: Path, content_digest: str) -> str:
-    commit = _clean_commit(root)
+def manifest_revision(root: Path | Sequence[Path], content_digest: str) -> str:
+    """``git:<sha>`` when every root is committed and clean in one commit, else the digest."""
+    roots = [root] if isinstance(root, Path) else list(root)
+    commits = {_clean_commit(one) for one in roots}
+    commit = commits.pop() if len(commits) == 1 else None
     return f"git:{commit}" if commit is not None else f"sha256:{content_digest}"
 
 
@@ -37,4 +42,31 @@ def _git(where: Path, *args: str) -> str:
         check=True,
         timeout=30,
     )
-    return result.stdout.strip()
+    return result.stdout.strip("\n") if "-z" in args else result.stdout.strip()
+
+
+def uncommitted(directory: Path, paths: list[Path]) -> list[Path]:
+    """Which of ``paths`` (files below ``directory``) hold changes git has not committed
+    (modified, staged, or untracked), so that export does not overwrite work in progress.
+    Outside a git repository nothing is known to be uncommitted: an empty list."""
+    if not paths or not directory.is_dir():
+        return []
+    try:
+        top = Path(_git(directory, "rev-parse", "--show-toplevel"))
+        status = _git(
+            directory,
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--",
+            *(str(p.resolve()) for p in paths),
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    dirty: set[Path] = set()
+    # -z entries: "XY path", a rename's source following as its own entry.
+    for entry in status.split("\0"):
+        if len(entry) > 3 and entry[2] == " ":
+            dirty.add((top / entry[3:]).resolve())
+    return [p for p in paths if p.resolve() in dirty]

@@ -3,9 +3,11 @@ already manage a record (architecture.md §3, "round trip that must preserve com
 
 Owns the YAML side of export: how a value becomes a node (short lists and references in flow
 style, multi-line text as a ``|`` block when that keeps it exactly), the indentation of an
-existing file kept, the files planned and then written atomically (an interrupted export leaves
-no half file). What a value is spelled as is ``core.spelling``'s; how a document is merged,
-``adapters.merge``'s.
+existing file kept, the files rendered (their text before and after, for a dry run's diff) and
+then written atomically (an interrupted export leaves no half file), and ``pin_file``, which
+turns a document's ``metadata.match`` into ``metadata.id``. New documents are written by
+``plain_dump`` when the loader reads its text back as the document, else by ruamel. What a
+value is spelled as is ``core.spelling``'s; how a document is merged, ``adapters.merge``'s.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ruamel.yaml.comments import CommentedMap
 
@@ -34,8 +36,10 @@ from ..core.spelling import (
     slug,
 )
 from ..core.vocabulary import Document
+from .loader import load_simple
 from .merge import Merge
 from .nodes import as_node, dump, guess_indent, round_trip_yaml
+from .plain_dump import plain_dump
 
 SCHEMA_MODELINE = "# yaml-language-server: $schema={}"
 
@@ -49,6 +53,11 @@ class ExportedFile:
     status: ExportStatus
     # (metadata.name, record id) of each exported record in the file.
     records: tuple[tuple[str, str], ...]
+    # The file's text before (None: a new file) and after the export.
+    before: str | None = None
+    after: str = ""
+    # Ids of the records whose document the export changes.
+    changed: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -92,15 +101,14 @@ class Writer:
             path = self.directory / f"{name}-{fresh.record.id.lower()}.yaml"
         self.new_files[path] = ((name, fresh.record.id), self._new_document(name, fresh))
 
-    def write(self) -> list[ExportedFile]:
+    def render(self) -> list[ExportedFile]:
+        """Every file as the export would leave it; nothing is written (``write_files``)."""
         files: list[ExportedFile] = []
         for path, (entry, document) in self.new_files.items():
-            text = dump(round_trip_yaml(), [document])
+            text = _new_file_text(document, path)
             if self.schema_ref:
                 text = SCHEMA_MODELINE.format(self.schema_ref) + "\n" + text
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, text)
-            files.append(ExportedFile(path, "created", (entry,)))
+            files.append(ExportedFile(path, "created", (entry,), None, text, frozenset(entry[1:])))
         for path, merges in self.merges.items():
             files.append(self._merge_file(path, merges))
         return sorted(files, key=lambda f: f.path.as_posix())
@@ -146,16 +154,67 @@ class Writer:
         text = path.read_text(encoding="utf-8")
         yaml = round_trip_yaml(*guess_indent(text))
         documents = list(yaml.load_all(text))
-        changed = False
+        changed: set[str] = set()
         entries: list[tuple[str, str]] = []
         for index, fresh in merges:
             document = documents[index]
-            changed |= Merge(self.schema, self.references, fresh).document(document)
+            if Merge(self.schema, self.references, fresh).document(document):
+                changed.add(fresh.record.id)
             entries.append((str(document["metadata"]["name"]), fresh.record.id))
         if not changed:
-            return ExportedFile(path, "unchanged", tuple(entries))
-        write_atomically(path, dump(yaml, documents))
-        return ExportedFile(path, "updated", tuple(entries))
+            return ExportedFile(path, "unchanged", tuple(entries), text, text)
+        return ExportedFile(
+            path, "updated", tuple(entries), text, dump(yaml, documents), frozenset(changed)
+        )
+
+
+def _new_file_text(document: CommentedMap, path: Path) -> str:
+    """A new manifest's text: the fast plain writer's when the loader reads it back as exactly
+    this document (nearly always), else ruamel's."""
+    text = plain_dump(document)
+    if text is not None:
+        read = load_simple(text, path.as_posix())
+        if read is not None and read.documents and read.documents[0].data == _plain(document):
+            return text
+    return dump(round_trip_yaml(), [document])
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    return str(node) if isinstance(node, str) else node
+
+
+def write_files(files: list[ExportedFile]) -> None:
+    """Write the files an export rendered (unchanged ones are left alone)."""
+    for exported in files:
+        if exported.status == "unchanged":
+            continue
+        exported.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(exported.path, exported.after)
+
+
+def pin_file(path: Path, ids: dict[int, str]) -> ExportedFile:
+    """The file with ``metadata.match`` (and ``onMissing``) of each document ``index → id``
+    replaced by ``metadata.id``, in the place of ``match``; comments and spelling kept."""
+    text = path.read_text(encoding="utf-8")
+    yaml = round_trip_yaml(*guess_indent(text))
+    documents = list(yaml.load_all(text))
+    entries: list[tuple[str, str]] = []
+    for index, record_id in sorted(ids.items()):
+        metadata = documents[index]["metadata"]
+        keys = list(metadata)
+        position = keys.index("match") if "match" in keys else len(keys)
+        for key in ("match", "onMissing"):
+            if key in metadata:
+                del metadata[key]
+        metadata.insert(min(position, len(metadata)), "id", record_id)
+        entries.append((str(metadata["name"]), record_id))
+    return ExportedFile(
+        path, "updated", tuple(entries), text, dump(yaml, documents), frozenset(ids.values())
+    )
 
 
 def write_atomically(path: Path, text: str) -> None:

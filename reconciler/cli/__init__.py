@@ -4,15 +4,16 @@ The only package that reads the environment, prints, and chooses exit codes: eve
 returns values or raises ``LfrError``. Exit codes: 0 success, 1 error (a usage error too:
 ``shared.Commands``), 2 reserved for "changes present" (plan --detailed-exitcode, drift).
 ``shared``: the app, its options, the output; ``plans``: plan, apply, drift, show;
-``manifests``: validate, export, schema; ``about``: version, whoami; ``emulator``: emulator
-serve.
+``manifests``: validate, export, schema; ``about``: version, whoami; ``doctor``: the read-only
+probe of an org's API; ``envs``: the environments of lfr.yaml; ``init``: init; ``emulator``:
+emulator serve.
 """
 
 from __future__ import annotations
 
 import gc
 
-from . import about, emulator, manifests, plans  # noqa: F401  (each registers its commands)
+from . import about, doctor, emulator, envs, init, manifests, plans  # noqa: F401  (each registers its commands)
 from .shared import GC_DEFAULTS, GC_THRESHOLD, app
 
 __all__ = ["GC_DEFAULTS", "GC_THRESHOLD", "app", "main"]

@@ -10,11 +10,14 @@ from ..workspace import open_client
 from .shared import (
     ApiKeyOption,
     BaseUrlOption,
+    ConfigOption,
+    EnvOption,
     LocalOption,
     app,
     echo,
     fail,
     run_command,
+    settings_of,
     target_of,
 )
 
@@ -30,9 +33,11 @@ def whoami(
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Check the API key: show the target and the scopes it grants (GET /v1/auth/validate)."""
-    target = target_of(api_key, base_url, local)
+    target = target_of(api_key, base_url, local, settings_of(env, config))
 
     async def check() -> tuple[bool, str, list[str]]:
         async with open_client(target) as client:

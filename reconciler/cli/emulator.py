@@ -33,6 +33,15 @@ def emulator_serve(
         float,
         typer.Option(help="Requests per second per category (Read, Search, Write); 0 = no limit."),
     ] = 25.0,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="Contract profile: 'default' (docs/emulator.md), 'strict-0.20' (un-enveloped "
+            "errors, a 409 without code, `replace` one id or null, `$stage` required on create) "
+            "or 'normalising' (URLs, text, currency and dates rewritten when stored). See "
+            "docs/api-contract.md.",
+        ),
+    ] = "default",
     strict_idempotency: Annotated[
         bool,
         typer.Option(help="Answer 422 when an Idempotency-Key is reused with another body."),
@@ -58,11 +67,26 @@ def emulator_serve(
     from ..emulator import Emulator
     from ..emulator.admin import new_admin_token
     from ..emulator.faults import FaultConfig
+    from ..emulator.profiles import PROFILES
     from ..emulator.ratelimit import RateLimitConfig
-    from ..emulator.server import listen, on_loopback, serve
+
+    try:
+        from ..emulator.server import listen, on_loopback, serve
+    except ModuleNotFoundError as exc:
+        if exc.name != "uvicorn":
+            raise
+        # The default install leaves the HTTP server out: only this command needs it.
+        raise fail(
+            "`lfr emulator serve` needs the emulator extra (uvicorn), which this install of "
+            "lfr does not have.",
+            'Install it with: pip install "lightfield-reconciler[emulator]" '
+            "(or uv tool install / pipx install of the same requirement).",
+        ) from None
 
     if seed not in ("demo", "empty"):
         raise fail(f"--seed must be 'demo' or 'empty', not {seed!r}.")
+    if profile not in PROFILES:
+        raise fail(f"--profile must be one of {', '.join(PROFILES)}, not {profile!r}.")
     try:
         fault_config = FaultConfig.from_file(str(faults)) if faults else FaultConfig()
     except (OSError, ValueError) as exc:
@@ -82,6 +106,7 @@ def emulator_serve(
             faults=fault_config,
             strict_idempotency=strict_idempotency,
             admin_token=admin_token or None,
+            profile=profile,
         )
     except sqlite3.Error as exc:  # a directory, a file that is no database, no permission
         raise fail(f"cannot open --db {db}: {exc}") from None
@@ -90,7 +115,7 @@ def emulator_serve(
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     typer.echo(
-        f"Lightfield emulator on http://{host}:{port} (seed {seed}, "
+        f"Lightfield emulator on http://{host}:{port} (seed {seed}, profile {profile}, "
         f"{'db ' + str(db) if db else 'in memory'}); demo keys: sk_lf_demo_full, sk_lf_demo_read",
         err=True,
     )

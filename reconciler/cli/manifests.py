@@ -1,25 +1,38 @@
-"""``lfr validate``, ``lfr export`` and ``lfr schema``: the commands about manifests themselves."""
+"""``lfr validate``, ``lfr export``, ``lfr pin`` and ``lfr schema``: the commands about manifests
+themselves."""
 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..adapters.writer import ExportedFile
 from ..core.errors import LfrError
-from ..core.json_schema import org_schema, render_schema, static_schema
+from ..core.json_schema import org_schema, render_schema, settings_schema, static_schema
 from ..core.org import OrgSchema
-from ..core.vocabulary import Problem
+from ..core.vocabulary import Origin, Problem
 from ..render.values import safe
-from ..runs.export import ExportProblems, ExportResult, export_opportunities
-from ..runs.validate import read_manifests, validate_against_org
+from ..runs.export import (
+    ExportProblems,
+    ExportResult,
+    PinResult,
+    UncommittedFiles,
+    export_opportunities,
+    pin_manifests,
+)
+from ..runs.validate import Selection, read_manifests, validate_against_org
 from ..workspace import open_client
 from .shared import (
     ApiKeyOption,
     BaseUrlOption,
+    ConfigOption,
+    DirArgument,
+    EnvOption,
     ExcludeOption,
     LocalOption,
     PathsArgument,
@@ -27,10 +40,12 @@ from .shared import (
     app,
     echo,
     fail,
-    paths_of,
+    manifests_of,
     report_problems,
     run_command,
     selection_of,
+    settings_file_of,
+    settings_of,
     target_of,
     write_file,
 )
@@ -51,17 +66,26 @@ def validate(
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Check manifests without planning: every problem with file:line; exit 1 if any.
 
     Each manifest is checked as far as it can be on its own: a file with a YAML or shape error
     does not stop the value checks of the others, nor a value error the reference checks, so
     one run lists every problem of every file.
-    """
-    read = read_manifests(paths_of(paths), selection_of(targets, excludes))
+
+    With an lfr.yaml, the file is checked too (every problem with file:line) before any
+    manifest is read. --offline with no path and no --env / $LFR_ENV checks the manifests
+    of every environment (it needs no target), as a pre-commit hook wants."""
+    if offline and not paths and env is None and not os.environ.get("LFR_ENV"):
+        _validate_every_environment(config, selection_of(targets, excludes))
+        return
+    settings = settings_of(env, config)
+    read = read_manifests(manifests_of(settings, paths), selection_of(targets, excludes))
     manifests, problems = read.manifests, read.problems
     if manifests and not offline:
-        target = target_of(api_key, base_url, local)
+        target = target_of(api_key, base_url, local, settings)
 
         async def check() -> list[Problem]:
             async with open_client(target) as client:
@@ -75,7 +99,32 @@ def validate(
     echo(f"{len(manifests)} {noun} valid.")
 
 
+def _validate_every_environment(config: Path | None, selection: Selection) -> None:
+    """``validate --offline`` of each environment's manifests, a file shared by several read
+    and reported once."""
+    found = settings_file_of(config)
+    every = found.every_environment()
+    names = [one.environment_name for one in every if one.environment_name]
+    if len(names) > 1 and found.loaded is not None:
+        file = found.loaded.document.file
+        echo(safe(f"environments: {', '.join(names)} ({file}; --offline checks each)"), err=True)
+    elif every[0].describe() is not None:
+        echo(safe(str(every[0].describe())), err=True)
+    manifests: set[Origin] = set()
+    problems: set[Problem] = set()
+    for one in every:
+        read = read_manifests(manifests_of(one, None), selection)
+        manifests.update(manifest.origin for manifest in read.manifests)
+        problems.update(read.problems)
+    if problems:
+        report_problems(sorted(problems))
+        raise typer.Exit(1)
+    noun = "manifest" if len(manifests) == 1 else "manifests"
+    echo(f"{len(manifests)} {noun} valid.")
+
+
 DEFAULT_SCHEMA_FILE = Path("schema/manifest.schema.json")
+DEFAULT_SETTINGS_SCHEMA_FILE = Path("schema/lfr.schema.json")
 
 
 @app.command()
@@ -92,16 +141,39 @@ def export(
         bool, typer.Option("--all", help="Export every live opportunity.")
     ] = False,
     directory: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--dir",
             help="Where manifests go: a record already managed by a manifest below it is "
-            "updated in place, the others get <dir>/<name>.yaml.",
+            "updated in place, the others get <dir>/<name>.yaml (default: the environment's "
+            "first manifest path in lfr.yaml, else manifests).",
+            show_default=False,
         ),
-    ] = Path("manifests"),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Write nothing: show each file's diff (new files in full)."),
+    ] = False,
+    only_new: Annotated[
+        bool,
+        typer.Option(
+            "--only-new",
+            help="Only add records no manifest manages yet; existing manifests are not touched.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Rewrite manifests even when they hold uncommitted git changes (refused "
+            "otherwise, as the export would overwrite them).",
+        ),
+    ] = False,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Write manifests from live opportunities, so that `lfr plan` right after is empty.
 
@@ -112,13 +184,19 @@ def export(
     the spelling of values that still hold; keys newly set are appended, keys that became
     empty are set to null.
 
-    Exit codes: 0 written, 1 error (nothing is written when existing manifests cannot be read).
+    Never loses work: a manifest with uncommitted git changes is not rewritten (nothing is
+    written) unless --force; --dry-run shows the diff first; --only-new leaves every managed
+    record's manifest alone.
+
+    Exit codes: 0 written (or, with --dry-run, shown), 1 error (nothing is written).
     """
     if bool(ids) == all_records:
         raise fail("give --id opp_... (one or more) or --all (not both)")
-    target = target_of(api_key, base_url, local)
+    settings = settings_of(env, config)
+    target = target_of(api_key, base_url, local, settings)
+    out_dir = settings.manifest_paths(directory)[0]
     schema_ref = (
-        Path(os.path.relpath(DEFAULT_SCHEMA_FILE, directory)).as_posix()
+        Path(os.path.relpath(DEFAULT_SCHEMA_FILE, out_dir)).as_posix()
         if DEFAULT_SCHEMA_FILE.is_file()
         else None
     )
@@ -126,8 +204,90 @@ def export(
     async def go() -> ExportResult:
         async with open_client(target) as client:
             return await export_opportunities(
-                client, directory, ids=None if all_records else ids, schema_ref=schema_ref
+                client,
+                out_dir,
+                ids=None if all_records else ids,
+                schema_ref=schema_ref,
+                only_new=only_new,
+                dry_run=dry_run,
+                force=force,
             )
+
+    try:
+        result = asyncio.run(go())
+    except ExportProblems as exc:
+        report_problems(exc.problems)
+        raise fail(str(exc)) from None
+    except UncommittedFiles as exc:
+        raise fail(str(exc), *(f"  {safe(p.as_posix())}" for p in exc.paths)) from None
+    except LfrError as exc:
+        raise fail(str(exc)) from None
+    for note in result.notes:
+        echo(f"Note: {safe(note)}", err=True)
+    if dry_run:
+        for exported in result.files:
+            echo(file_diff(exported), nl=False)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for exported in result.files:
+        counts[exported.status] += 1
+        if not dry_run:
+            names = ", ".join(f"{safe(name)} ({safe(id_)})" for name, id_ in exported.records)
+            echo(f"{exported.status:<9} {safe(exported.path.as_posix())}  {names}")
+    records = sum(len(exported.records) for exported in result.files)
+    verb = "would be" if dry_run else ""
+    skipped = f"; {result.skipped} already managed, left alone" if only_new else ""
+    echo(
+        f"Export{' (dry run, nothing written)' if dry_run else ''}: {records} "
+        f"record{'s' if records != 1 else ''}{skipped}; files{' ' + verb if verb else ''}: "
+        f"{counts['created']} created, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged."
+    )
+
+
+def file_diff(exported: ExportedFile) -> str:
+    """A unified diff of one file an export would write (empty when it stays the same)."""
+    if exported.status == "unchanged":
+        return ""
+    path = exported.path.as_posix()
+    before = [] if exported.before is None else exported.before.splitlines()
+    lines = difflib.unified_diff(
+        before,
+        exported.after.splitlines(),
+        "/dev/null" if exported.before is None else f"a/{path}",
+        f"b/{path}",
+        lineterm="",
+    )
+    return "".join(safe(line) + "\n" for line in lines)
+
+
+@app.command()
+def pin(
+    directory: DirArgument = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write nothing: show each file's diff.")
+    ] = False,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Pin `match` manifests to the records they select: metadata.match becomes metadata.id.
+
+    After an apply created records from `match` manifests, pinning keeps each manifest on its
+    record whatever happens to the matched values in the CRM (a rename would otherwise make the
+    next plan a create). Comments and formatting are kept; manifests whose selector selects no
+    record yet are listed and left as they are.
+
+    Exit codes: 0 pinned (or nothing to pin), 1 error (nothing is written).
+    """
+    settings = settings_of(env, config)
+    target = target_of(api_key, base_url, local, settings)
+    root = settings.manifest_paths(directory)[0]
+
+    async def go() -> PinResult:
+        async with open_client(target) as client:
+            return await pin_manifests(client, root, dry_run=dry_run)
 
     try:
         result = asyncio.run(go())
@@ -136,17 +296,20 @@ def export(
         raise fail(str(exc)) from None
     except LfrError as exc:
         raise fail(str(exc)) from None
-    for note in result.notes:
-        echo(f"Note: {safe(note)}", err=True)
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
     for exported in result.files:
-        counts[exported.status] += 1
-        names = ", ".join(f"{safe(name)} ({safe(id_)})" for name, id_ in exported.records)
-        echo(f"{exported.status:<9} {safe(exported.path.as_posix())}  {names}")
-    records = sum(len(exported.records) for exported in result.files)
+        if dry_run:
+            echo(file_diff(exported), nl=False)
+        else:
+            for name, record_id in exported.records:
+                echo(
+                    f"pinned    {safe(exported.path.as_posix())}  {safe(name)} ({safe(record_id)})"
+                )
+    for origin, name in result.unmatched:
+        echo(f"not pinned {safe(str(origin))}  {safe(name)}: its match selects no record yet")
+    pinned = sum(len(exported.records) for exported in result.files)
     echo(
-        f"Export: {records} record{'s' if records != 1 else ''}; files: {counts['created']} "
-        f"created, {counts['updated']} updated, {counts['unchanged']} unchanged."
+        f"Pin{' (dry run, nothing written)' if dry_run else ''}: {pinned} manifest"
+        f"{'s' if pinned != 1 else ''} pinned, {len(result.unmatched)} not matching a record."
     )
 
 
@@ -164,18 +327,34 @@ def schema_command(
         Path | None,
         typer.Option("--out", help=f"Write the schema to this file (e.g. {DEFAULT_SCHEMA_FILE})."),
     ] = None,
+    lfr_yaml: Annotated[
+        bool,
+        typer.Option(
+            "--lfr-yaml",
+            help="The schema of lfr.yaml (the repository's settings) instead of manifests "
+            f"(e.g. --out {DEFAULT_SETTINGS_SCHEMA_FILE}).",
+        ),
+    ] = False,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Print (or --out: write) a JSON Schema of manifests for editors and linters.
 
     Editors find it through the first line of a manifest:
     `# yaml-language-server: $schema=../schema/manifest.schema.json`. Without --org the schema
     is the same for every org (shape, names, references); with --org it needs a target.
+    With --lfr-yaml, the schema of lfr.yaml, which it finds through its first line
+    `# yaml-language-server: $schema=schema/lfr.schema.json`.
     """
-    if org:
-        target = target_of(api_key, base_url, local)
+    if lfr_yaml and org:
+        raise fail("--lfr-yaml and --org: choose one (lfr.yaml's schema is the same for every org)")
+    if lfr_yaml:
+        document = settings_schema()
+    elif org:
+        target = target_of(api_key, base_url, local, settings_of(env, config))
 
         async def definitions() -> OrgSchema:
             async with open_client(target) as client:

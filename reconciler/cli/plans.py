@@ -7,8 +7,11 @@ asks the question (only ``yes`` applies; never under ``CI=true``).
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -18,19 +21,25 @@ from ..adapters.buckets import RateConfig
 from ..adapters.plan_file import read_saved_plan
 from ..core.errors import LfrError
 from ..core.plan import Plan, SafetyRails
-from ..core.reports import DriftReport
+from ..core.reports import ApplyReport, DriftReport, RecordResult
+from ..core.vocabulary import Problem
+from ..render import text as text_render
 from ..render.formats import Style, render
 from ..render.values import safe
 from ..runs.apply import ApplyOutcome, run_apply
-from ..runs.drift import explain_drift
+from ..runs.drift import run_drift
 from ..runs.plan import Outcome, run_plan
 from ..runs.saved_plan import is_saved_plan
-from ..workspace import open_client
+from ..runs.validate import ManifestSource
+from ..runs.writes import Interrupt
+from ..workspace import RunSettings, open_client
 from .shared import (
     ApiKeyOption,
     ArrayReplaceOption,
     BaseUrlOption,
     ColorOption,
+    ConfigOption,
+    EnvOption,
     ExcludeOption,
     LocalOption,
     OutputFormat,
@@ -43,11 +52,12 @@ from .shared import (
     color_default,
     echo,
     fail,
-    paths_of,
+    manifests_of,
     plan_of,
     report_problems,
     run_command,
     selection_of,
+    settings_of,
     show_result,
     stderr_is_tty,
     target_of,
@@ -78,12 +88,14 @@ def plan(
         bool, typer.Option(help="List unchanged records too (text format).")
     ] = False,
     color: ColorOption = None,
-    array_replace: ArrayReplaceOption = True,
+    array_replace: ArrayReplaceOption = False,
     report: ReportOption = None,
     title: TitleOption = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Show what would change: the manifests against live Lightfield opportunities.
 
@@ -94,24 +106,27 @@ def plan(
     Exit codes: 0 success, 1 error or invalid manifests, 2 changes present (with
     --detailed-exitcode).
     """
-    target = target_of(api_key, base_url, local)
+    settings = settings_of(env, config)
+    target = target_of(api_key, base_url, local, settings)
     progress = ProgressLine(stderr_is_tty())
 
     async def go() -> Outcome:
         async with open_client(target) as client:
             return await run_plan(
                 client,
-                paths_of(paths),
+                manifests_of(settings, paths),
                 target=target.identity,
                 array_replace=array_replace,
                 progress=progress,
                 selection=selection_of(targets, excludes),
             )
 
-    result = plan_of(run_command(go(), progress))
+    outcome = run_command(go(), progress)
+    result = plan_of(outcome)
     if out is not None:
         write_file(out, render(result, "json"))
     show_result(result, output, color, report, title, show_unchanged=show_unchanged)
+    _warn(outcome.warnings)
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(2)
 
@@ -123,7 +138,8 @@ def apply(
         typer.Argument(
             metavar="PATHS | PLAN.json",
             help="Manifest directories or files to plan and apply (several may be given), or "
-            "one plan saved by `lfr plan --out`. [default: manifests]",
+            "one plan saved by `lfr plan --out`. [default: the environment's manifest paths in "
+            "lfr.yaml, else manifests]",
             show_default=False,
         ),
     ] = None,
@@ -136,29 +152,42 @@ def apply(
         bool, typer.Option("--force", help="Apply even past the mass-change threshold.")
     ] = False,
     max_change: Annotated[
-        float,
+        float | None,
         typer.Option(
             help="Mass-change threshold: without --force, refuse a plan that changes more than "
-            "this fraction of the managed records (when at least --min-records are managed)."
+            "this fraction of the managed records (when at least --min-records are managed). "
+            "Default: rails.max_changed_fraction in lfr.yaml, else 0.30.",
+            show_default=False,
         ),
-    ] = 0.30,
+    ] = None,
     min_records: Annotated[
-        int, typer.Option(help="The mass-change threshold applies from this many records.")
-    ] = 10,
+        int | None,
+        typer.Option(
+            help="The mass-change threshold applies from this many records. Default: "
+            "rails.min_records in lfr.yaml, else 10.",
+            show_default=False,
+        ),
+    ] = None,
     rate: Annotated[
-        float,
-        typer.Option(help="Writes per second (the API's Write limit is 25/s per org)."),
-    ] = 25.0,
+        float | None,
+        typer.Option(
+            help="Writes per second (the API's Write limit is 25/s per org). Default: "
+            "write_rate in lfr.yaml, else 25.",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="How to print the apply report.")
     ] = OutputFormat.text,
-    array_replace: ArrayReplaceOption = True,
+    array_replace: ArrayReplaceOption = False,
     color: ColorOption = None,
     report_file: ReportOption = None,
     title: TitleOption = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Apply the manifests: plan, show the plan, ask, then send the minimal writes.
 
@@ -174,12 +203,20 @@ def apply(
 
     Exit codes: 0 everything applied (or nothing to do), 1 refused, cancelled or any failure.
     """
+    settings = settings_of(env, config)
+    # A saved plan (a .json file given as the argument) is applied as it is; otherwise the
+    # manifests, from the arguments or lfr.yaml.
+    what = _apply_source(sources or [], bool(targets or excludes), settings)
+    target = target_of(api_key, base_url, local, settings)
+    rate = settings.write_rate if rate is None else rate
     if rate <= 0:
         raise fail("--rate must be positive")
-    source = _apply_source(paths_of(sources), bool(targets or excludes))
-    target = target_of(api_key, base_url, local)
     use_color = color_default(sys.stdout.isatty()) if color is None else color
-    rails = SafetyRails(max_change, min_records, force)
+    rails = SafetyRails(
+        settings.max_changed_fraction if max_change is None else max_change,
+        settings.min_records if min_records is None else min_records,
+        force,
+    )
     progress = ProgressLine(stderr_is_tty())
 
     def show(plan: Plan) -> None:
@@ -192,30 +229,107 @@ def apply(
         )
         echo(render(plan, "text", Style(color=plan_color)), nl=False, err=to_stderr)
 
-    async def go() -> ApplyOutcome:
-        async with open_client(target, rates=RateConfig(write=rate)) as client:
-            return await run_apply(
-                client,
-                source,
-                target=target.identity,
-                rails=rails,
-                approved=auto_approve,
-                show=show,
-                confirm=_confirm,
-                array_replace=array_replace,
-                progress=progress,
-                selection=selection_of(targets, excludes),
-            )
+    interrupt = Interrupt()
+    # The text report streams: each record's line as it completes (a kill or Ctrl-C leaves
+    # on screen what landed); the report at the end then adds what was not attempted.
+    stream = output is OutputFormat.text
 
-    outcome = run_command(go(), progress)
+    def on_result(result: RecordResult) -> None:
+        if stream:
+            progress.close()
+            echo(text_render.render_result(result, color=use_color), nl=False)
+
+    async def go() -> ApplyOutcome:
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+        assert main is not None, "go() runs as the main task"
+
+        def on_sigint() -> None:
+            if interrupt.requested:
+                # The second Ctrl-C: out now, whatever is in flight.
+                echo(
+                    "\nInterrupted again: exiting now. Writes in flight may or may not have "
+                    "landed; run `lfr plan` to see what is left.",
+                    err=True,
+                )
+                sys.stdout.flush()
+                os._exit(130)
+            if not interrupt.writing:
+                interrupt.requested = True
+                main.cancel()  # nothing sent yet: stop reading at once
+                return
+            echo(
+                f"\nInterrupted: no new writes start; letting the {interrupt.in_flight} in "
+                "flight (sent, or queued for the write rate) finish (Ctrl-C again to exit at "
+                "once).",
+                err=True,
+            )
+            interrupt.request()
+
+        def confirm() -> None:
+            # The question is answered with the default Ctrl-C (KeyboardInterrupt): the loop's
+            # handler would leave the prompt waiting.
+            loop.remove_signal_handler(signal.SIGINT)
+            try:
+                _confirm()
+            finally:
+                loop.add_signal_handler(signal.SIGINT, on_sigint)
+
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        try:
+            async with open_client(target, rates=RateConfig(write=rate)) as client:
+                return await run_apply(
+                    client,
+                    what,
+                    target=target.identity,
+                    rails=rails,
+                    approved=auto_approve,
+                    show=show,
+                    confirm=confirm,
+                    array_replace=array_replace,
+                    progress=progress,
+                    selection=selection_of(targets, excludes),
+                    on_result=on_result,
+                    interrupt=interrupt,
+                    warn=_warn,
+                )
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+    try:
+        outcome = run_command(go(), progress)
+    except asyncio.CancelledError:
+        raise _cancelled("interrupted") from None
     if outcome.problems:
         report_problems(outcome.problems)
     if outcome.report is not None:  # writes already under way completed, and are reported
-        show_result(outcome.report, output, color, report_file, title)
+        _show_apply_report(outcome.report, output, color, report_file, title, streamed=stream)
+        _suggest_pin(outcome.report, what if isinstance(what, Path) else what.roots[0])
     if outcome.error is not None:
         raise fail(str(outcome.error), *outcome.error.details)
+    if outcome.report is not None and outcome.report.interrupted:
+        raise typer.Exit(130)
     if outcome.problems or outcome.report is None or not outcome.report.ok:
         raise typer.Exit(1)
+
+
+def _show_apply_report(
+    report: ApplyReport,
+    output: OutputFormat,
+    color: bool | None,
+    report_file: Path | None,
+    title: str | None,
+    *,
+    streamed: bool,
+) -> None:
+    """The report; in text, without the lines already streamed (the file gets them all)."""
+    if not streamed:
+        show_result(report, output, color, report_file, title)
+        return
+    if report_file is not None:
+        write_file(report_file, render(report, output.value, Style(color=False, title=title)))
+    use_color = color_default(sys.stdout.isatty()) if color is None else color
+    echo(text_render.render_report(report, color=use_color, streamed=True), nl=False)
 
 
 @app.command()
@@ -232,6 +346,8 @@ def drift(
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Report managed values that differ in the CRM from the manifests (drift).
 
@@ -242,20 +358,25 @@ def drift(
 
     Exit codes: 0 no drift, 2 drift, 1 error.
     """
-    target = target_of(api_key, base_url, local)
+    settings = settings_of(env, config)
+    target = target_of(api_key, base_url, local, settings)
     progress = ProgressLine(stderr_is_tty())
+    manifests = manifests_of(settings, paths)
 
     async def go() -> DriftReport:
         async with open_client(target) as client:
-            outcome = await run_plan(
+            run = await run_drift(
                 client,
-                paths_of(paths),
+                manifests,
                 target=target.identity,
                 progress=progress,
                 selection=selection_of(targets, excludes),
             )
             progress.close()
-            return await explain_drift(client, plan_of(outcome))
+            if run.report is None:  # no plan: its problems, and exit 1
+                report_problems(run.outcome.problems)
+                raise typer.Exit(1)
+            return run.report
 
     report = run_command(go(), progress)
     show_result(report, output, color, report_file, title)
@@ -299,12 +420,39 @@ def show(
     show_result(saved, output, color, report, title, show_unchanged=show_unchanged)
 
 
-def _apply_source(paths: list[Path], selecting: bool) -> Path | list[Path]:
-    """The manifest paths, or the one saved plan among them. A saved plan is applied whole: it
-    is the selection it was made with (`lfr plan --target ... --out`)."""
+def _warn(warnings: Sequence[Problem]) -> None:
+    """What the plan does that may not be meant: on stderr, after the plan, before any question."""
+    for warning in warnings:
+        echo(f"Warning: {safe(str(warning))}", err=True)
+
+
+def _suggest_pin(report: ApplyReport, source: Path) -> None:
+    """After a create from a `match` manifest: the step that ties the manifest to its record."""
+    created = sum(1 for r in report.results if r.action == "create" and r.status == "applied")
+    if created:
+        where = "MANIFEST_DIR" if source.is_file() else safe(source.as_posix())
+        echo(
+            f"Created {created} record{'s' if created != 1 else ''} from metadata.match: run "
+            f"`lfr pin {where}` to write their ids into the manifests (metadata.id), so that a "
+            "rename in the CRM cannot make a later plan create another.",
+            err=True,
+        )
+
+
+def _cancelled(why: str, code: int = 130) -> typer.Exit:
+    echo(f"Apply cancelled ({why}); nothing was sent.", err=True)
+    return typer.Exit(code)
+
+
+def _apply_source(
+    paths: list[Path], selecting: bool, settings: RunSettings
+) -> Path | ManifestSource:
+    """The manifest paths (lfr.yaml's when none is given), or the one saved plan among them. A
+    saved plan is applied whole: it is the selection it was made with
+    (`lfr plan --target ... --out`)."""
     saved = [path for path in paths if is_saved_plan(path)]
     if not saved:
-        return paths
+        return manifests_of(settings, paths)
     if len(paths) > 1:
         raise fail("a saved plan is applied on its own: give one PLAN.json and no other path")
     if selecting:
@@ -316,11 +464,21 @@ def _apply_source(paths: list[Path], selecting: bool) -> Path | list[Path]:
 
 
 def _confirm() -> None:
-    """Terraform's rule: only the word 'yes' applies; anything else, or no input, cancels."""
+    """Terraform's rule: only the word 'yes' applies; anything else cancels. No input at all
+    (stdin closed, `</dev/null`) and Ctrl-C cancel with the same words, not click's bare
+    `Aborted!`."""
     if os.environ.get("CI", "").lower() == "true":
         raise fail("refusing to ask for confirmation under CI=true; pass --auto-approve.")
-    answer = typer.prompt(
-        "Apply these changes? Only 'yes' is accepted", default="", show_default=False
-    )
+    echo("Apply these changes? Only 'yes' is accepted: ", nl=False)
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        echo("")
+        raise _cancelled("interrupted") from None
+    if not answer:
+        echo("")
+        raise _cancelled(
+            "no answer: stdin is closed; pass --auto-approve to apply without asking", 1
+        )
     if answer.strip() != "yes":
         raise fail("Apply cancelled; nothing was sent.")

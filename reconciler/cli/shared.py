@@ -12,7 +12,7 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -22,6 +22,7 @@ from typer._click.core import Context
 from typer._click.exceptions import UsageError  # typer 0.29 vendors click
 from typer.core import TyperGroup
 
+from .. import __version__
 from ..core.errors import LfrError
 from ..core.plan import Plan
 from ..core.vocabulary import Problem
@@ -30,8 +31,15 @@ from ..render import text as text_render
 from ..render.formats import Style, Subject, render
 from ..render.values import safe
 from ..runs.plan import Outcome
-from ..runs.validate import Selection
-from ..workspace import Target, choose_target
+from ..runs.validate import ManifestSource, Selection
+from ..workspace import (
+    RunSettings,
+    SettingsProblems,
+    Target,
+    choose_target,
+    load_run_settings,
+    load_settings_file,
+)
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -61,15 +69,39 @@ class Commands(TyperGroup):
 app = typer.Typer(
     cls=Commands,
     name="lfr",
-    help=(
-        "Declarative, GitOps-style reconciler for Lightfield CRM opportunities.\n\n"
-        "With no LIGHTFIELD_API_KEY set, commands run against an embedded local workspace "
-        "(.lfr/workspace.sqlite3, demo data), so you can try everything without an account."
-    ),
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell.
+    add_completion=True,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"lfr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the lfr version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Declarative, GitOps-style reconciler for Lightfield CRM opportunities.
+
+    With no LIGHTFIELD_API_KEY set, commands run against an embedded local workspace
+    (.lfr/workspace.sqlite3, demo data), so you can try everything without an account.
+    """
+
+
 emulator_app = typer.Typer(
     help="Run the bundled Lightfield API emulator (the local test bench).",
     no_args_is_help=True,
@@ -97,14 +129,37 @@ LocalOption = Annotated[
     bool,
     typer.Option("--local", help="Use the embedded local workspace even under CI=true."),
 ]
+EnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        metavar="NAME",
+        help="The lfr.yaml environment to target (default: $LFR_ENV, else the file's "
+        "default_environment, else its only environment): its base URL, the variable holding "
+        "its key, its manifests. --api-key/--base-url and LIGHTFIELD_* variables still win.",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        metavar="PATH",
+        help="The lfr.yaml to read (default: $LFR_CONFIG, else lfr.yaml in the current "
+        "directory or a parent up to the git root).",
+        show_default=False,
+    ),
+]
 
 ArrayReplaceOption = Annotated[
     bool,
     typer.Option(
         "--array-replace/--no-array-replace",
-        help="Allow HAS_MANY `replace` with an id array when that body is smaller; turn it off "
-        "for an org whose API takes `replace` as one id or null only. (A saved plan keeps the "
-        "bodies it was made with.)",
+        help="Opt in to HAS_MANY `replace` with an id array when that body is smaller. Off by "
+        "default: the SDK 0.20 contract takes `replace` as one id or null, so lfr sends "
+        "`add`/`remove` (or a one-id `replace`). When an org refuses the array (400 naming the "
+        "relationship), apply resends that write as `add`/`remove` under a new key. (A saved "
+        "plan keeps the bodies it was made with.)",
     ),
 ]
 
@@ -186,10 +241,73 @@ def fail(message: str, *more: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def target_of(api_key: str | None, base_url: str | None, local: bool) -> Target:
-    """The target of a command that talks to an API; said on stderr, as every such run does."""
+def settings_of(environment: str | None, config: Path | None) -> RunSettings:
+    """What lfr.yaml decides for this run (nothing without one); the environment chosen is said
+    on stderr; a file with problems is reported like manifests (file:line) and exits 1."""
+    environment_from = "--env"
+    if environment is None:
+        environment, environment_from = os.environ.get("LFR_ENV") or None, "$LFR_ENV"
     try:
-        target = choose_target(os.environ, api_key=api_key, base_url=base_url, local=local)
+        settings = load_run_settings(
+            Path.cwd(),
+            config=_config_path(config),
+            environment=environment,
+            environment_from=environment_from,
+        )
+    except SettingsProblems as exc:
+        report_problems(exc.problems)
+        raise fail(str(exc)) from None
+    except LfrError as exc:
+        raise fail(str(exc)) from None
+    line = settings.describe()
+    if line is not None:
+        echo(safe(line), err=True)
+    return settings
+
+
+def settings_file_of(config: Path | None) -> RunSettings:
+    """lfr.yaml read and validated, no environment chosen (``lfr envs``); problems as above."""
+    try:
+        return load_settings_file(Path.cwd(), _config_path(config))
+    except SettingsProblems as exc:
+        report_problems(exc.problems)
+        raise fail(str(exc)) from None
+
+
+def _config_path(config: Path | None) -> Path | None:
+    """``--config``, else ``$LFR_CONFIG`` (set and not empty), else None: look for lfr.yaml."""
+    if config is None and os.environ.get("LFR_CONFIG"):
+        return Path(os.environ["LFR_CONFIG"])
+    return config
+
+
+def manifests_of(settings: RunSettings, given: Path | Sequence[Path] | None) -> ManifestSource:
+    """The manifests a command reads: the path arguments (when any), else lfr.yaml's, else
+    ``manifests``; lfr.yaml's ignore globs apply either way."""
+    if isinstance(given, Path):
+        given = [given]
+    if given:
+        return ManifestSource(tuple(given), settings.ignore())
+    return ManifestSource(tuple(settings.manifest_paths(None)), settings.ignore())
+
+
+def target_of(
+    api_key: str | None,
+    base_url: str | None,
+    local: bool,
+    settings: RunSettings | None = None,
+) -> Target:
+    """The target of a command that talks to an API; said on stderr, as every such run does."""
+    settings = settings or RunSettings()
+    try:
+        target = choose_target(
+            os.environ,
+            api_key=api_key,
+            base_url=base_url,
+            local=local,
+            environment=settings.environment,
+            environment_name=settings.environment_name,
+        )
     except LfrError as exc:
         raise fail(str(exc)) from None
     typer.echo(target.describe(), err=True)
@@ -215,7 +333,17 @@ PathsArgument = Annotated[
     typer.Argument(
         metavar="PATHS",
         help="Manifest directories (every *.yaml / *.yml below each) or files; several may be "
-        "given. A directory with no manifest is an error. [default: manifests]",
+        "given. A directory with no manifest is an error. [default: the environment's manifest "
+        "paths in lfr.yaml, else manifests]",
+        show_default=False,
+    ),
+]
+DirArgument = Annotated[
+    Path | None,
+    typer.Argument(
+        metavar="DIR",
+        help="Manifest directory (every *.yaml / *.yml below it) or a single file "
+        "(default: the environment's manifest paths in lfr.yaml, else manifests).",
         show_default=False,
     ),
 ]

@@ -28,7 +28,7 @@ from .model import (
     RelationshipSpec,
     lookup_of,
 )
-from .org import ID_PREFIXES, OrgSchema, is_empty, normalize_desired
+from .org import ID_PREFIXES, OrgSchema, fold, is_empty, normalize_desired
 from .value_types import ValueProblem, visible
 from .vocabulary import Origin, Problem
 
@@ -101,6 +101,7 @@ def _build_one(
         problems.append(Problem(origin, message))
 
     fields = _fields(loaded, schema, manifest.spec.fields, ("spec", "fields"), report)
+    fields = _with_implied_pipeline(schema, fields)
     relationships = _relationships(
         loaded, schema, manifest.spec.relationships, ("spec", "relationships"), report
     )
@@ -128,7 +129,7 @@ def _build_one(
         )
         if manifest.metadata.on_missing == "create":
             _check_create_requirements(
-                loaded, fields, relationships, match_fields, match_relationships, report
+                schema, loaded, fields, relationships, match_fields, match_relationships, report
             )
     # What a write sends: spec; for a record that may be created, the match values too.
     # (a create leaves empty values out, and the check above names a missing $name)
@@ -168,6 +169,7 @@ def _fields(
 ) -> tuple[DesiredField, ...]:
     result: list[DesiredField] = []
     known = schema.definitions.field_definitions
+    values = _stage_in_its_pipeline(schema, values)
     for key, value in values.items():
         origin = loaded.origin_of(*at, key)
         if key not in known:
@@ -187,6 +189,36 @@ def _fields(
             continue
         result.append(DesiredField(key, normalized, origin))
     return tuple(result)
+
+
+def _stage_in_its_pipeline(schema: OrgSchema, values: dict[str, Any]) -> dict[str, Any]:
+    """``$pipeline: Renewals`` beside ``$stage: Negotiation``, a label several pipelines share,
+    reads as ``$stage: Renewals / Negotiation``."""
+    stage, pipeline = values.get("$stage"), values.get("$pipeline")
+    if not isinstance(stage, str) or not isinstance(pipeline, str) or "/" in stage:
+        return values
+    _, by_label = schema.option_index("$stage")
+    if len(by_label.get(fold(stage), ())) < 2:
+        return values
+    pipeline_ids, _ = schema.option_index("$pipeline")
+    name = schema.pipeline_name(pipeline) if pipeline in pipeline_ids else pipeline
+    return {**values, "$stage": f"{name} / {stage}"}
+
+
+def _with_implied_pipeline(
+    schema: OrgSchema, fields: tuple[DesiredField, ...]
+) -> tuple[DesiredField, ...]:
+    """A ``$stage`` without ``$pipeline`` also manages the pipeline it implies, at the line of
+    the stage: a stage change that moves the record to another pipeline then shows (and is
+    sent) as the pipeline change it is, not just as ``Proposal → Negotiation``."""
+    by_key = {f.key: f for f in fields}
+    stage = by_key.get("$stage")
+    if stage is None or "$pipeline" in by_key or schema.field("$pipeline") is None:
+        return fields
+    parent = next((o.parent_id for o in _options(schema, "$stage") if o.id == stage.value), None)
+    if parent is None:
+        return fields
+    return (*fields, DesiredField("$pipeline", parent, stage.origin))
 
 
 def _relationships(
@@ -316,6 +348,7 @@ def _reference_problem(key: str, object_type: str, ref: Reference) -> str | None
 
 
 def _check_create_requirements(
+    schema: OrgSchema,
     loaded: LoadedManifest,
     fields: tuple[DesiredField, ...],
     relationships: tuple[DesiredRelationship, ...],
@@ -325,7 +358,13 @@ def _check_create_requirements(
 ) -> None:
     given_fields = {f.key for f in (*fields, *match_fields) if not is_empty(f.value)}
     given_relationships = {r.key for r in (*relationships, *match_relationships) if r.include}
-    missing = [k for k in CREATE_REQUIRED_FIELDS if k not in given_fields] + [
+    # The API's own list, plus what the org's definitions mark ``required`` (a deployment that
+    # needs ``$stage`` on create says so there: docs/api-contract.md §4).
+    required = [
+        *CREATE_REQUIRED_FIELDS,
+        *(k for k in schema.required_fields() if k not in CREATE_REQUIRED_FIELDS),
+    ]
+    missing = [k for k in required if k not in given_fields] + [
         k for k in CREATE_REQUIRED_RELATIONSHIPS if k not in given_relationships
     ]
     if missing:

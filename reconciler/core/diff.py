@@ -173,6 +173,22 @@ def unmet(change: RecordChange, live: Record, schema: OrgSchema) -> list[str]:
     return [key for key, want in expected.items() if not same_value(want, now[key])]
 
 
+def rewritten(
+    change: RecordChange, live: Record, schema: OrgSchema, keys: Sequence[str]
+) -> list[tuple[str, Any, Any]]:
+    """Of the fields ``keys`` a write did not leave as planned, those the server stored as a
+    third value, neither the one sent nor the one before (a server that rounds, truncates or
+    reformats what it stores; docs/api-contract.md §3): (key, sent, stored). A field back at
+    its old value is not one: an automation or another user changed it back."""
+    by_key = {c.key: c for c in change.fields}
+    now = observed(live, [k for k in keys if k in by_key], schema)
+    return [
+        (key, by_key[key].after, stored)
+        for key, stored in now.items()
+        if not is_empty(stored) and not same_value(stored, by_key[key].before)
+    ]
+
+
 # --- fields ----------------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from .desired import REFERENCE_KINDS, UNCLEARABLE_FIELDS
 from .model import API_VERSION, KIND, LOOKUP_WORDS, NAME_PATTERN
 from .org import ADDRESS_PARTS, FULL_NAME_PARTS, ID_PREFIXES, OrgSchema, fold
 from .records import FieldDefinition, RelationshipDefinition
+from .settings import Settings
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # A date (midnight UTC) or a date-time with a zone, as schema._datetime reads them.
@@ -350,3 +351,20 @@ def _relationship_shape(
     if relationship.many:
         return _nullable({"type": "array", "items": reference}, _partial(reference["$ref"]))
     return _nullable(reference)
+
+
+def settings_schema() -> dict[str, Any]:
+    """The schema of ``lfr.yaml``, generated from its model (``core.settings.Settings``), so
+    the two cannot drift apart; ``lfr validate`` stays the authority (it also refuses a key
+    written into the file, which no schema can say)."""
+    generated = Settings.model_json_schema(mode="validation")
+    # pydantic states the name rule as patternProperties, which alone lets any other name by.
+    generated["properties"]["environments"]["additionalProperties"] = False
+    return {
+        "$schema": DIALECT,
+        "title": "lfr.yaml",
+        "description": "lfr's settings for a repository of manifests: manifest directories, "
+        "the mass-change rail, the write rate, and named environments (never an API key: "
+        "api_key_env names the variable that holds it).",
+        **{key: value for key, value in generated.items() if key not in ("title", "description")},
+    }

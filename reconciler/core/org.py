@@ -22,6 +22,7 @@ from typing import Any
 from .model import describe_value as _describe
 from .records import Definitions, FieldDefinition, RelationshipDefinition, SelectOption
 from .value_types import (
+    Text,
     ValueProblem,
     checkbox,
     each,
@@ -73,6 +74,10 @@ class OrgSchema:
         known = [*self.definitions.field_definitions, *self.definitions.relationship_definitions]
         return difflib.get_close_matches(key, known, n=3, cutoff=0.6)
 
+    def required_fields(self) -> list[str]:
+        """The fields the definitions mark ``required`` (a create must set them), in order."""
+        return [k for k, d in self.definitions.field_definitions.items() if d.required]
+
     def field_read_only(self, key: str) -> bool:
         definition = self.field(key)
         return key in READ_ONLY_FIELDS or (definition is not None and definition.read_only)
@@ -119,7 +124,9 @@ def normalize_desired(schema: OrgSchema, key: str, value: Any) -> Any:
         return checkbox(value)
     if kind == "DATETIME":
         return instant(value)
-    if kind in ("TEXT", "MARKDOWN", "HTML"):
+    if kind == "TEXT":
+        return Text(plain_text(value))
+    if kind in ("MARKDOWN", "HTML"):
         return plain_text(value)
     if kind == "SOCIAL_HANDLE":
         return social_handle(definition, value)
@@ -166,6 +173,8 @@ def normalize_live(definition: FieldDefinition | None, value: Any) -> Any:
         return value
     if isinstance(value, str) and kind in ("SOCIAL_HANDLE",):
         return value.strip()
+    if isinstance(value, str) and kind == "TEXT":
+        return Text(value)
     return value
 
 
@@ -205,15 +214,52 @@ def _select_one(schema: OrgSchema, key: str, definition: FieldDefinition, value:
     if len(matches) == 1:
         return matches[0].id
     if len(matches) > 1:
+        spellings = " or ".join(
+            repr(f"{schema.pipeline_name(option.parent_id)} / {option.label}") for option in matches
+        )
         candidates = "; ".join(
             f"{option.id} ({schema.pipeline_name(option.parent_id)})" for option in matches
         )
         raise ValueProblem(
-            f"{key} label {value!r} is ambiguous: it exists in several pipelines; "
-            f"write the option id instead: {candidates}"
+            f"{key} label {value!r} is ambiguous: it exists in several pipelines; write it "
+            f"with its pipeline ({spellings}), or set $pipeline beside it, or write the "
+            f"option id: {candidates}"
         )
+    if "/" in value:
+        return _in_pipeline(schema, key, definition, value)
     options = definition.type_configuration.options
     raise ValueProblem(f"{value!r} is not an option of {key}; options: {_option_list(options)}")
+
+
+def _in_pipeline(schema: OrgSchema, key: str, definition: FieldDefinition, value: str) -> str:
+    """``Renewals / Negotiation``: the option labelled ``Negotiation`` in pipeline
+    ``Renewals`` (both compared as labels are: case-insensitively, whitespace collapsed)."""
+    parent, _, label = value.rpartition("/")
+    _, by_label = schema.option_index(key)
+    parent_key = definition.type_configuration.parent_field_key or "$pipeline"
+    pipelines = {
+        option.id
+        for option in _options_of(schema, parent_key)
+        if fold(option.label) == fold(parent)
+    }
+    found = [o for o in by_label.get(fold(label), []) if o.parent_id in pipelines]
+    if len(found) == 1:
+        return found[0].id
+    options = definition.type_configuration.options
+    spelled = ", ".join(
+        repr(f"{schema.pipeline_name(o.parent_id)} / {o.label}")
+        for o in options
+        if o.parent_id is not None
+    )
+    raise ValueProblem(
+        f"{value!r} is not an option of {key}: no {label.strip()!r} in a pipeline called "
+        f"{parent.strip()!r}; options: {spelled or _option_list(options)}"
+    )
+
+
+def _options_of(schema: OrgSchema, key: str | None) -> tuple[SelectOption, ...]:
+    definition = None if key is None else schema.field(key)
+    return () if definition is None else tuple(definition.type_configuration.options)
 
 
 def _option_list(options: Iterable[SelectOption]) -> str:
@@ -226,9 +272,16 @@ def fold(text: str) -> str:
 
 
 def option_labels(schema: OrgSchema) -> dict[str, str]:
-    """Select option id → label, from the org's definitions."""
-    return {
-        option.id: option.label
-        for definition in schema.definitions.field_definitions.values()
-        for option in definition.type_configuration.options
-    }
+    """Select option id → label, from the org's definitions; a label that several pipelines
+    share is shown with its pipeline (``Renewals / Negotiation``), so that a plan says which."""
+    labels: dict[str, str] = {}
+    for key, definition in schema.definitions.field_definitions.items():
+        _, by_label = schema.option_index(key)
+        for option in definition.type_configuration.options:
+            shared = len(by_label.get(fold(option.label), ())) > 1
+            labels[option.id] = (
+                f"{schema.pipeline_name(option.parent_id)} / {option.label}"
+                if shared and option.parent_id is not None
+                else option.label
+            )
+    return labels

@@ -69,8 +69,9 @@ UPDATE_PATH = "/v1/opportunities/{id}"
 class DiffOptions:
     revision: str
     target: str
-    # Off for orgs whose API types ``replace`` as one id or null (architecture.md §5).
-    array_replace: bool = True
+    # HAS_MANY id-array ``replace``: opt-in, since SDK 0.20 types ``replace`` as one id or null
+    # (docs/api-contract.md §1); apply falls back to add/remove when an org refuses it.
+    array_replace: bool = False
 
 
 @dataclass(frozen=True)

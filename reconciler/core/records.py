@@ -20,7 +20,14 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    JsonValue,
+    ValidationError,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass
 
@@ -105,6 +112,17 @@ class Record(WireModel):
     external_id: str | None = None
     fields: Annotated[dict[str, _FieldEntry], BeforeValidator(_none_to_dict)] = {}
     relationships: Annotated[dict[str, _RelationshipEntry], BeforeValidator(_none_to_dict)] = {}
+    # The API answers 404 for a trashed record (the emulator's reading, lightfield-api.md §2.7,
+    # open question 13); a deployment that returns it instead may mark it in any of these ways,
+    # and lfr then treats it as gone, never as a record to update (docs/api-contract.md §4).
+    trashed: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trash_markers(cls, data: Any) -> Any:
+        if isinstance(data, dict) and trash_marker(data) is not None:
+            return {**data, "trashed": True}
+        return data
 
     def value(self, key: str) -> JsonValue:
         """The bare value of field ``key``; None when unset or absent (the API means the same)."""
@@ -115,6 +133,30 @@ class Record(WireModel):
         """Ids linked through relationship ``key``; [] when empty or absent."""
         relationship = self.relationships.get(key)
         return [] if relationship is None else list(relationship.values)
+
+
+# Members a record in the trash may carry, and the values that mark it so.
+TRASH_MARKERS: tuple[tuple[str, Any], ...] = (
+    ("trashed", True),
+    ("isTrashed", True),
+    ("isDeleted", True),
+    ("deleted", True),
+    ("status", "trashed"),
+    ("status", "deleted"),
+    ("trashedAt", ...),  # any non-null value
+    ("deletedAt", ...),
+)
+
+
+def trash_marker(data: dict[str, Any]) -> str | None:
+    """The member of a wire record that says it is in the trash, if any."""
+    for key, marked in TRASH_MARKERS:
+        value = data.get(key)
+        if value is None or value is False:
+            continue
+        if marked is ... or value == marked or (isinstance(value, str) and value.lower() == marked):
+            return key
+    return None
 
 
 class ListPage(WireModel):
@@ -151,6 +193,9 @@ class FieldDefinition(WireModel):
     slug: str | None = None
     system: bool | None = None
     read_only: Flag = False
+    # Not in the SDK 0.20 model: a deployment that requires the field on create (``$stage``
+    # where the OpenAPI copy marks it so) may state it here; honoured when present.
+    required: Flag = False
     type_configuration: Annotated[TypeConfiguration, BeforeValidator(_none_to_dict)] = (
         TypeConfiguration()
     )

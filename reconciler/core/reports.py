@@ -35,12 +35,16 @@ class RecordResult:
     requests_sent: int = 0
     failure: Failure | None = None
     resent: bool = False
+    # A create answered by the API's replay of an earlier apply's create (same key): the
+    # record was made then, not now.
+    replayed: bool = False
 
 
 @dataclass
 class ApplyReport:
     results: list[RecordResult] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early, if it did
+    interrupted: bool = False  # stopped by an interrupt (Ctrl-C)
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status == status)

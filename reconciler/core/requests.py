@@ -2,15 +2,18 @@
 per-request limits, each with its idempotency key (architecture.md §5). Pure; called by the diff,
 which decides what changes.
 
-Owns HAS_ONE ``replace``; HAS_MANY ``add``/``remove``, or array ``replace`` when that body is
-smaller and the org allows it; the split when a body would reference more than 25 ids or change
-more than 25 links; a create's overflow as updates of the created record; and the API's body
-size limit, which a manifest under the file cap can still exceed (``oversized_bodies``).
+Owns HAS_ONE ``replace``; HAS_MANY ``add``/``remove``, or a one-id ``replace`` when exact and
+smaller (valid under every reading of the contract, docs/api-contract.md §1), an id-array
+``replace`` only on request, and the ``add``/``remove`` fallback apply sends when an API refuses
+that array; the split when a body would reference more than 25 ids or change more than 25 links;
+a create's overflow as updates of the created record; and the API's body size limit, which a
+manifest under the file cap can still exceed (``oversized_bodies``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import replace as replace_request
 from typing import Any
 
 from .plan import (
@@ -48,8 +51,33 @@ def relationship_ops(change: RelationshipChange, options: DiffOptions) -> list[O
     if change.cardinality == "HAS_ONE":
         target = change.after[0] if change.after else None
         return [Op(change.key, {"replace": target}, len(change.after), len(change.before) + 1)]
-    # Adds and removes share the per-request budget, so chunk them together: 30 + 30 changes
-    # make bodies of 25, 25 and 10, not 25, 5, 25, 5.
+    ops = _add_remove(change)
+    n_changes = len(change.add) + len(change.remove)
+    # ``replace`` states the whole set, so it only fits a relationship the manifest owns
+    # entirely; under partial ownership it would drop links lfr does not manage.
+    if not change.exact or n_changes > MAX_LINK_CHANGES_PER_REQUEST:
+        return ops
+    add_remove = canonical_json({k: v for op in ops for k, v in op.body.items()})
+    # One id (a string) is ``replace`` under every reading of the contract (SDK 0.20 types it
+    # as one id or null; the older seed page as an id, an array or null): used whenever smaller.
+    if len(change.after) == 1:
+        one = Op(change.key, {"replace": change.after[0]}, 1, n_changes)
+        if len(canonical_json(one.body)) < len(add_remove):
+            return [one]
+        return ops
+    # An id array only on request (``--array-replace``): SDK 0.20 refuses it, and apply then
+    # falls back to ``add``/``remove`` (``without_array_replace``).
+    if options.array_replace and change.after and len(change.after) <= MAX_IDS_PER_REQUEST:
+        replace = Op(change.key, {"replace": list(change.after)}, len(change.after), n_changes)
+        if len(canonical_json(replace.body)) < len(add_remove):
+            return [replace]
+    return ops
+
+
+def _add_remove(change: RelationshipChange) -> list[Op]:
+    """A HAS_MANY change as ``add``/``remove`` bodies. Adds and removes share the per-request
+    budget, so they are chunked together: 30 + 30 changes make bodies of 25, 25 and 10, not
+    25, 5, 25, 5."""
     items = [("add", i) for i in change.add] + [("remove", i) for i in change.remove]
     ops: list[Op] = []
     for start in range(0, len(items), MAX_LINK_CHANGES_PER_REQUEST):
@@ -58,22 +86,40 @@ def relationship_ops(change: RelationshipChange, options: DiffOptions) -> list[O
         for verb, record_id in chunk:
             body.setdefault(verb, []).append(record_id)
         ops.append(Op(change.key, body, len(chunk), len(chunk)))
-    n_changes = len(items)
-    # Array replace states the whole set, so it only fits a relationship the manifest owns
-    # entirely; under partial ownership it would drop links lfr does not manage.
-    if (
-        change.exact
-        and options.array_replace
-        and change.after
-        and len(change.after) <= MAX_IDS_PER_REQUEST
-    ):
-        replace = Op(change.key, {"replace": list(change.after)}, len(change.after), n_changes)
-        add_remove = {k: v for op in ops for k, v in op.body.items()}
-        if n_changes <= MAX_LINK_CHANGES_PER_REQUEST and len(canonical_json(replace.body)) < len(
-            canonical_json(add_remove)
-        ):
-            return [replace]
     return ops
+
+
+def array_replace_keys(request: PlannedRequest) -> list[str]:
+    """The relationships ``request`` sets with an id-array ``replace``."""
+    links = request.body.get("relationships") or {}
+    return [
+        k for k, op in links.items() if isinstance(op, dict) and isinstance(op.get("replace"), list)
+    ]
+
+
+def without_array_replace(
+    request: PlannedRequest, relationships: tuple[RelationshipChange, ...]
+) -> tuple[PlannedRequest, ...]:
+    """``request`` (an update) with every id-array ``replace`` turned into ``add``/``remove``,
+    repacked within the limits, each body under a new key (derived from the refused one, so a
+    re-run of the same fallback replays instead of writing twice). Used by apply when an API
+    refuses the array form (400 naming the relationship): the refused request wrote nothing, and
+    ``add``/``remove`` of the planned ids cannot duplicate a link."""
+    by_key = {r.key: r for r in relationships}
+    links = request.body.get("relationships") or {}
+    ops: list[Op] = []
+    for key, op in links.items():
+        change = by_key.get(key)
+        if change is not None and isinstance(op, dict) and isinstance(op.get("replace"), list):
+            ops.extend(_add_remove(change))
+        else:  # kept as planned; costed as the ids it names
+            count = sum(len(v) if isinstance(v, list) else int(v is not None) for v in op.values())
+            ops.append(Op(key, op, count, max(count, 1)))
+    bodies = _pack(dict(request.body.get("fields") or {}), ops)
+    return tuple(
+        replace_request(request, body=body, idempotency_key=f"{request.idempotency_key}-ar{index}")
+        for index, body in enumerate(bodies)
+    )
 
 
 def update_requests(

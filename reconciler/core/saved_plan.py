@@ -345,10 +345,21 @@ class _Reader:
 def check_against_org(file: str, plan: Plan, schema: OrgSchema) -> None:
     """What only the org's definitions can say, before any write: every key a record changes
     is one of the org's, a relationship's cardinality is the org's, and its ids are of the
-    object type it links (a ``con_`` id is no ``$owner``). A ``SavedPlanError`` by JSON path."""
+    object type it links (a ``con_`` id is no ``$owner``), and a create sets every field the
+    org's definitions mark required (docs/api-contract.md §4: a plan made against another org
+    may not). A ``SavedPlanError`` by JSON path."""
     reader = _Reader(file)
+    required = schema.required_fields()
     for index, change in enumerate(plan.records):
         where = f"records[{index}]"
+        if change.action == "create":
+            missing = [key for key in required if key not in {f.key for f in change.fields}]
+            if missing:
+                raise reader.fail(
+                    f"{where}.fields",
+                    f"this org requires {', '.join(missing)} on create; the planned create of "
+                    f"{change.name!r} does not set it (plan again against this org)",
+                )
         for number, field in enumerate(change.fields):
             if schema.field(field.key) is None:
                 raise reader.fail(

@@ -104,6 +104,57 @@ class EmailAddress(str):
         return hash(self.lower())
 
 
+class WebAddress(str):
+    """A URL as written, equal to one a normalising server would store for it (a missing
+    scheme read as ``https://``, scheme and host in any letter case, a trailing ``/``): what lfr
+    sends is unchanged, but a server's canonical form of it is not a difference
+    (docs/api-contract.md §3)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and canonical_url(self) == canonical_url(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(canonical_url(self))
+
+
+def canonical_url(text: str) -> str:
+    """The form of a URL two servers' spellings share: ``https://`` when no scheme is given,
+    scheme and host in lower case, no trailing ``/`` (path, query and fragment otherwise as
+    written: their case can matter)."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "https", text
+    ends = [i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0]
+    split = min(ends, default=len(rest))
+    host, tail = rest[:split], rest[split:]
+    # Only the path's own trailing slash goes: "a.com/x/?q" keeps its query as written.
+    marks = [i for i in (tail.find("?"), tail.find("#")) if i >= 0]
+    cut = min(marks, default=len(tail))
+    return f"{scheme.lower()}://{host.lower()}{tail[:cut].rstrip('/')}{tail[cut:]}"
+
+
+class Text(str):
+    """TEXT as written, equal to the same text with other surrounding whitespace (a YAML block
+    scalar's final newline; a server that trims what it stores): sent unchanged, never a
+    difference on its own (docs/api-contract.md §3)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and self.strip() == other.strip()
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.strip())
+
+
 class ValueProblem(Exception):
     """A value that does not fit its definition; the message is shown after ``file:line:``.
 
@@ -216,14 +267,19 @@ def multi(definition: FieldDefinition, value: Any, *, strict: bool) -> Any:
         if reason is not None:
             raise ValueProblem(f"{item!r} {reason}")
         # Sent as written (what was validated: casefolding "ß" or "İ" changes the address, its
-        # length and its domain); compared case-insensitively, as mail systems do.
-        return EmailAddress(text) if kind == "EMAIL" else text
+        # length and its domain); compared case-insensitively, as mail systems do. A URL is
+        # compared in its canonical form (WebAddress).
+        return EmailAddress(text) if kind == "EMAIL" else WebAddress(text)
 
     normalized = each(items, one) if strict else [one(item) for item in items]
     # The API keeps one of the values that differ only in letter case (URLs too): so does lfr,
     # the first in sorted order, so that what it sends is what it reads back. Addresses sort
     # by their lower case first, so that two spellings of one set line up item by item.
-    order = (lambda t: (t.lower(), t)) if kind == "EMAIL" else None
+    # URLs sort by their canonical form, so that a normalising server's spelling of a set
+    # lines up item by item with the manifest's.
+    order: Any = (lambda t: (t.lower(), t)) if kind == "EMAIL" else None
+    if kind == "URL":
+        order = lambda t: (canonical_url(t), t)  # noqa: E731
     unique: dict[str, str] = {}
     for text in sorted(normalized, key=order):
         unique.setdefault(text.casefold(), text)

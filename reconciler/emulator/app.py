@@ -87,12 +87,15 @@ class Pipeline:
             "fault": None,
         }
         headers: dict[str, str] = {}
+        enveloped = self.emu.profile.enveloped_errors
         try:
             response = await self._run(request, log, headers)
         except ApiError as error:
-            response = error_response(error, headers)
+            response = error_response(error, headers, enveloped=enveloped)
         except Exception:  # a bug must still answer the envelope, never a trace
-            response = error_response(ApiError(500, "The emulator failed on this request."), {})
+            response = error_response(
+                ApiError(500, "The emulator failed on this request."), {}, enveloped=enveloped
+            )
         if log["status"] == 0 and log["fault"] != "drop":
             log["status"] = response.status_code
         self.emu.store.log_request(log)
@@ -123,7 +126,7 @@ class Pipeline:
         if rule is not None and rule.action not in COMMITTING_ACTIONS:
             await _pause(latency)
             log["fault"] = rule.action
-            return injected(rule, headers)
+            return injected(rule, headers, enveloped=emu.profile.enveloped_errors)
         body = await self._body(request)
         log["body"] = body
         route, params = match_route(method, path)
@@ -144,7 +147,9 @@ class Pipeline:
         if rule is not None:
             log["fault"] = rule.action
             log["status"] = 200 if rule.action != "commit_then_status" else rule.status
-            return damaged(rule, 200, encode(payload), headers)
+            return damaged(
+                rule, 200, encode(payload), headers, enveloped=emu.profile.enveloped_errors
+            )
         return json_response(200, payload, headers)
 
     # ---- steps --------------------------------------------------------------------------
@@ -193,7 +198,7 @@ class Pipeline:
                 409,
                 "An operation with this idempotency key is already in progress. Please wait "
                 "and retry.",
-                code="idempotency_conflict",
+                code="idempotency_conflict" if self.emu.profile.conflict_code else None,
             )
         if isinstance(begin, Mismatch):
             raise ApiError(
@@ -207,7 +212,15 @@ class Pipeline:
             await _pause(latency)
             payload = operate()
         except ApiError as error:
-            store.finish(caller.org, operation, key, error.status, encode(error.body()), {})
+            enveloped = self.emu.profile.enveloped_errors
+            store.finish(
+                caller.org,
+                operation,
+                key,
+                error.status,
+                encode(error.body(enveloped=enveloped)),
+                {},
+            )
             raise
         except BaseException:
             store.abandon(caller.org, operation, key)
@@ -251,6 +264,7 @@ class Pipeline:
             "update": lambda: records.update(caller, org, object_type, record_id, body),
             "delete": lambda: records.delete(caller, org, object_type, record_id),
             "restore": lambda: records.restore(caller, org, object_type, record_id),
+            "merge": lambda: _unserved(route.plural or "", "merge"),
             "history": lambda: records.history(
                 org,
                 object_type,
@@ -276,6 +290,17 @@ class _AnyMethod:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
+
+
+def _unserved(plural: str, action: str) -> Any:
+    """An endpoint of the API the emulator routes but does not serve (lfr never calls it):
+    a clear 404, never a write to a record of that name."""
+    raise ApiError(
+        404,
+        f"POST /v1/{plural}/{action} is an endpoint of the Lightfield API that the emulator "
+        "does not serve.",
+        code="endpoint_not_served",
+    )
 
 
 async def _pause(seconds: float) -> None:

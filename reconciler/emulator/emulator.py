@@ -15,6 +15,7 @@ from .clock import Clock, SystemClock
 from .faults import FaultConfig, Faults
 from .idempotency import IdempotencyStore
 from .operations import Records
+from .profiles import Profile, profile_named
 from .ratelimit import RateLimitConfig, RateLimiter
 from .seed import DEMO_ORG, seed_org
 from .store import Store
@@ -31,6 +32,7 @@ class Emulator:
         clock: Clock | None = None,
         strict_idempotency: bool = False,
         admin_token: str | None = None,
+        profile: str | Profile = "default",
     ) -> None:
         # None: /_emulator/* answers loopback clients only; else it needs this bearer token.
         self.admin_token = admin_token
@@ -39,10 +41,21 @@ class Emulator:
         self.records = Records(self.store, self.clock)
         if not self.store.org_ids():  # a fresh database; an existing file keeps its data
             seed_org(self.records, seed)
+        # Set once seeded: the demo's records are the same under every profile.
+        self.profile = profile if isinstance(profile, Profile) else profile_named(profile)
         self.rate_limiter = RateLimiter(rate_limits or RateLimitConfig(), self.clock)
         self.faults = Faults(faults)
         self.idempotency = IdempotencyStore(self.clock, strict=strict_idempotency, log=self.store)
         self.app = build_app(self)
+
+    @property
+    def profile(self) -> Profile:
+        """The contract profile served (profiles.py); settable while serving."""
+        return self.store.profile
+
+    @profile.setter
+    def profile(self, profile: Profile) -> None:
+        self.store.profile = profile
 
     def __repr__(self) -> str:
         return f"Emulator(orgs={self.store.org_ids()!r})"

@@ -53,14 +53,16 @@ class ApiError(Exception):
         self.extra = extra or {}
         self.type = error_type(status)
 
-    def body(self) -> dict[str, Any]:
+    def body(self, *, enveloped: bool = True) -> dict[str, Any]:
+        """The wire body: ``{"error": {...}}``, or (profile ``strict-0.20``) the error object
+        itself at the top level."""
         error: dict[str, Any] = {"type": self.type, "message": self.message}
         if self.code is not None:
             error["code"] = self.code
         if self.param is not None:
             error["param"] = self.param
         error.update(self.extra)
-        return {"error": error}
+        return {"error": error} if enveloped else error
 
 
 def bad_request(message: str, *, code: str, param: str | None = None) -> ApiError:

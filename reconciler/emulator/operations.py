@@ -62,17 +62,28 @@ class Records:
         return self._defs[org][object_type]
 
     def definitions(self, org: str, object_type: str) -> dict[str, Any]:
-        return self.defs(org, object_type).to_wire()
+        wire = self.defs(org, object_type).to_wire()
+        settings = self.store.org(org) or OrgSettings(org)
+        if object_type == "opportunity" and settings.require_stage_on_create:
+            # Where a create needs them, the definitions say so: ``required: true`` on the
+            # field (docs/api-contract.md §4), which SDK models keep as an extra member.
+            for key in ("$name", "$stage"):
+                wire["fieldDefinitions"][key]["required"] = True
+        return wire
 
     # ---- reading ------------------------------------------------------------------------
     def render(self, record: Record) -> dict[str, Any]:
         """The wire record: every defined field (null when unset) and relationship ([] empty)."""
-        return render(self.defs(record.org, record.object_type), record)
+        return render(
+            self.defs(record.org, record.object_type),
+            record,
+            mark_trashed=self.store.profile.serve_trashed,
+        )
 
     def _live(self, org: str, object_type: str, record_id: str) -> Record:
         """The active record, or 404 (a trashed record is not found outside trash/restore)."""
         record = self._any(org, object_type, record_id)
-        if record.trashed:
+        if record.trashed and not self.store.profile.serve_trashed:
             raise not_found(OBJECT_TYPES[object_type][0])
         return record
 
@@ -124,7 +135,7 @@ class Records:
         now = self.clock.now() if at is None else at
         defs = self.defs(org, object_type)
         fields_in, rels_in = create_body(object_type, body)
-        values = coerce_fields(defs, fields_in, {})
+        values = coerce_fields(defs, fields_in, {}, normalise=self.store.profile.normalising)
         check_required(defs, values)
         if object_type == "opportunity" and values.get("$stage") is None:
             settings = self.store.org(org) or OrgSettings(org)
@@ -186,7 +197,9 @@ class Records:
         defs = self.defs(org, object_type)
         current = self._live(org, object_type, record_id)
         fields_in, rels_in = update_body(body)
-        values = coerce_fields(defs, fields_in, current.fields)
+        values = coerce_fields(
+            defs, fields_in, current.fields, normalise=self.store.profile.normalising
+        )
         check_not_cleared(defs, values)
         plans = plan_update(self.store, org, defs, current, rels_in)
         record = current.snapshot()

@@ -14,6 +14,7 @@ from .clock import Clock
 from .faults import Faults
 from .idempotency import IdempotencyStore
 from .operations import Records
+from .profiles import Profile
 from .ratelimit import RateLimiter
 from .store import Store
 
@@ -26,6 +27,9 @@ class EmulatorParts(Protocol):
 
     @property
     def clock(self) -> Clock: ...
+
+    @property
+    def profile(self) -> Profile: ...
 
     @property
     def store(self) -> Store: ...

@@ -37,10 +37,10 @@ def json_response(status: int, data: Any, headers: dict[str, str] | None = None)
     return Response(encode(data), status, headers=headers, media_type="application/json")
 
 
-def error_response(error: ApiError, headers: dict[str, str]) -> Response:
+def error_response(error: ApiError, headers: dict[str, str], *, enveloped: bool = True) -> Response:
     if error.status in UNREAD_BODY_STATUSES:
         headers = {**headers, "connection": "close"}
-    return json_response(error.status, error.body(), headers)
+    return json_response(error.status, error.body(enveloped=enveloped), headers)
 
 
 class DropResponse(Response):
@@ -72,7 +72,7 @@ class TruncatedResponse(Response):
         )
 
 
-def injected(rule: FaultRule, headers: dict[str, str]) -> Response:
+def injected(rule: FaultRule, headers: dict[str, str], *, enveloped: bool = True) -> Response:
     """A fault answered instead of running the operation."""
     extra = dict(headers)
     if rule.should_retry is not None:
@@ -83,10 +83,10 @@ def injected(rule: FaultRule, headers: dict[str, str]) -> Response:
         assert rule.location is not None
         extra["location"] = rule.location
         return Response(b"", rule.status, headers=extra)
-    return fault_status(rule, extra)
+    return fault_status(rule, extra, enveloped=enveloped)
 
 
-def fault_status(rule: FaultRule, headers: dict[str, str]) -> Response:
+def fault_status(rule: FaultRule, headers: dict[str, str], *, enveloped: bool = True) -> Response:
     extra = dict(headers)
     if rule.should_retry is not None:
         extra["x-should-retry"] = "true" if rule.should_retry else "false"
@@ -97,14 +97,16 @@ def fault_status(rule: FaultRule, headers: dict[str, str]) -> Response:
         503: "The service is temporarily unavailable.",
     }
     message = messages.get(rule.status, f"Injected fault: HTTP {rule.status}.")
-    body = {"error": {"type": error_type(rule.status), "message": message}}
-    return json_response(rule.status, body, extra)
+    error = {"type": error_type(rule.status), "message": message}
+    return json_response(rule.status, {"error": error} if enveloped else error, extra)
 
 
-def damaged(rule: FaultRule, status: int, body: bytes, headers: dict[str, str]) -> Response:
+def damaged(
+    rule: FaultRule, status: int, body: bytes, headers: dict[str, str], *, enveloped: bool = True
+) -> Response:
     """A committing fault: the operation ran, the client gets a damaged answer."""
     if rule.action == "commit_then_status":
-        return fault_status(rule, headers)
+        return fault_status(rule, headers, enveloped=enveloped)
     if rule.action == "commit_then_drop":
         return DropResponse(status, body, headers)
     if rule.action == "malformed_body":

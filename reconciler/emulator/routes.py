@@ -36,10 +36,13 @@ class ApiRoute:
             "update": "update",
             "delete": "delete",
             "restore": "restore",
+            "merge": "update",
         }.get(self.action)
         if verb is None or self.plural is None:
             return []
         needed = [f"{self.plural}:{verb}"]
+        if self.action == "merge":  # lightfield-api.md §2.10: update + delete
+            needed.append(f"{self.plural}:delete")
         if self.action == "list" and request.query_params.get("status") == "trashed":
             needed.append(f"{self.plural}:restore")
         return needed
@@ -53,6 +56,8 @@ def _routes() -> list[ApiRoute]:
             ApiRoute("GET", re.compile(base), "list", plural),
             ApiRoute("POST", re.compile(base), "create", plural),
             ApiRoute("GET", re.compile(f"{base}/definitions"), "definitions", plural),
+            # Before the record routes, so "merge" is never taken for a record id.
+            ApiRoute("POST", re.compile(f"{base}/merge"), "merge", plural),
             ApiRoute("GET", re.compile(f"{base}/(?P<id>[^/]+)"), "retrieve", plural),
             ApiRoute("POST", re.compile(f"{base}/(?P<id>[^/]+)"), "update", plural),
             ApiRoute("DELETE", re.compile(f"{base}/(?P<id>[^/]+)"), "delete", plural),

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .logs import Logs
+from .profiles import DEFAULT_PROFILE, Profile
 from .stored import HistoryEntry, KeyGrant, OrgSettings, Record, StoredOutcome
 
 SCHEMA = """
@@ -79,6 +80,8 @@ def _dumps(value: Any) -> str:
 
 class Store:
     def __init__(self, path: str) -> None:
+        # The server's contract profile (profiles.py); the Emulator sets it once seeded.
+        self.profile: Profile = DEFAULT_PROFILE
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute(
@@ -178,8 +181,17 @@ class Store:
             self._orgs[settings.id] = settings
 
     def org(self, org_id: str) -> OrgSettings | None:
+        """The org's settings as served: its own, made stricter by the server's profile."""
         with self._lock:
-            return self._orgs.get(org_id)
+            settings = self._orgs.get(org_id)
+        if settings is None:
+            return None
+        profile = self.profile
+        return OrgSettings(
+            settings.id,
+            settings.allow_array_replace and profile.allow_array_replace,
+            settings.require_stage_on_create or profile.require_stage_on_create,
+        )
 
     def org_ids(self) -> list[str]:
         with self._lock:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .definitions import FieldDef, ObjectDefs, Option, stage_candidates
 from .errors import ApiError, bad_request, invalid_type, unprocessable
+from .normalising import normalised
 from .values import coerce
 
 # Create bodies: which top-level members each type accepts, and which fields are required.
@@ -76,9 +77,10 @@ def check_not_cleared(defs: ObjectDefs, values: dict[str, Any]) -> None:
 
 
 def coerce_fields(
-    defs: ObjectDefs, fields_in: dict[str, Any], current: dict[str, Any]
+    defs: ObjectDefs, fields_in: dict[str, Any], current: dict[str, Any], *, normalise: bool = False
 ) -> dict[str, Any]:
-    """Stored values for the written keys (``None`` = clear), after every check."""
+    """Stored values for the written keys (``None`` = clear), after every check; ``normalise``:
+    rewritten as a normalising server stores them (normalising.py)."""
     values: dict[str, Any] = {}
     for key, raw in fields_in.items():
         f = defs.fields.get(key)
@@ -102,6 +104,8 @@ def coerce_fields(
             values[key] = _multi_select(f, raw)
         else:
             values[key] = coerce(f, raw, current.get(key))
+            if normalise:
+                values[key] = normalised(f, values[key])
     if "$stage" in fields_in or "$pipeline" in fields_in:
         values["$stage"] = _stage(defs, fields_in)
     return values

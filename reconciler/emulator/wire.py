@@ -16,8 +16,9 @@ from .values import format_timestamp
 HTTP_LINK_BASE = "https://lightfield.emulator.invalid"
 
 
-def render(defs: ObjectDefs, record: Record) -> dict[str, Any]:
-    """The wire record (``defs`` are the definitions of the record's org and type)."""
+def render(defs: ObjectDefs, record: Record, *, mark_trashed: bool = False) -> dict[str, Any]:
+    """The wire record (``defs`` are the definitions of the record's org and type);
+    ``mark_trashed``: a trashed record says so (``"trashed": true``)."""
     out: dict[str, Any] = {
         "id": record.id,
         "createdAt": format_timestamp(record.created_at),
@@ -26,6 +27,8 @@ def render(defs: ObjectDefs, record: Record) -> dict[str, Any]:
     }
     if record.object_type != "member":
         out["externalId"] = None
+    if mark_trashed and record.trashed:
+        out["trashed"] = True
     out["fields"] = {
         key: {"value": record.fields.get(key), "valueType": f.value_type}
         for key, f in defs.fields.items()

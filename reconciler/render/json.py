@@ -50,6 +50,7 @@ def render_report(report: ApplyReport) -> str:
                 "origin": {"file": r.origin.file, "line": r.origin.line},
                 "requests_sent": r.requests_sent,
                 "resent": r.resent,
+                "replayed": r.replayed,
                 "failure": None
                 if r.failure is None
                 else {

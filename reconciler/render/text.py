@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..core.plan import FieldChange, Plan, RecordChange, RelationshipChange
-from ..core.reports import ApplyReport, DriftReport
+from ..core.reports import ApplyReport, DriftReport, RecordResult
 from ..core.vocabulary import Problem
 from .values import link_name, safe, show
 
@@ -105,32 +105,45 @@ _MARK = {"applied": "✓", "failed": "✗", "unverified": "!", "not_attempted": 
 _MARK_COLOR = {"applied": "+", "failed": "-", "unverified": "~", "not_attempted": "~"}
 
 
-def render_report(report: ApplyReport, *, color: bool = False) -> str:
+def render_report(report: ApplyReport, *, color: bool = False, streamed: bool = False) -> str:
+    """The apply report; ``streamed``: without the lines of the records already shown one by
+    one as they completed (``render_result``), so only those not attempted are listed."""
     if not report.results and report.stopped is None:
         return "Nothing to apply.\n"
     paint = _painter(color)
-    lines = []
-    for result in report.results:
-        what = f"{safe(result.name)} ({safe(result.id or 'new')})"
-        status = result.status.replace("_", " ")
-        detail = ""
-        if result.status == "applied":
-            plural = "s" if result.requests_sent != 1 else ""
-            again = ", resent once after a stale replay" if result.resent else ""
-            detail = f" ({result.requests_sent} request{plural}{again})"
-        elif result.failure is not None:
-            failure = result.failure
-            kind = " ".join(
-                p for p in (failure.type, f"({failure.code})" if failure.code else "") if p
-            )
-            where = f"  at {safe(str(failure.origin))}" if failure.origin else ""
-            detail = f": {safe(kind) + ': ' if kind else ''}{safe(failure.message)}{where}"
-        line = f"{_MARK[result.status]} {what}  {status}{detail}"
-        lines.append(paint(_MARK_COLOR[result.status], line))
+    lines = [
+        _result_line(result, paint)
+        for result in report.results
+        if not streamed or result.status == "not_attempted"
+    ]
     if report.stopped:
         lines.append(paint("-", safe(report.stopped)))
     lines.append(paint("bold", report.summary()))
     return "\n".join(lines) + "\n"
+
+
+def render_result(result: RecordResult, *, color: bool = False) -> str:
+    """One record's apply result, as one line."""
+    return _result_line(result, _painter(color)) + "\n"
+
+
+def _result_line(result: RecordResult, paint: Paint) -> str:
+    what = f"{safe(result.name)} ({safe(result.id or 'new')})"
+    status = result.status.replace("_", " ")
+    detail = ""
+    if result.status == "applied":
+        plural = "s" if result.requests_sent != 1 else ""
+        again = ", resent once after a stale replay" if result.resent else ""
+        if result.replayed:
+            again = ", replayed: created by an earlier apply, holds the planned values"
+        detail = f" ({result.requests_sent} request{plural}{again})"
+    elif result.failure is not None:
+        failure = result.failure
+        kind = " ".join(p for p in (failure.type, f"({failure.code})" if failure.code else "") if p)
+        where = f"  at {safe(str(failure.origin))}" if failure.origin else ""
+        detail = f": {safe(kind) + ': ' if kind else ''}{safe(failure.message)}{where}"
+    line = f"{_MARK[result.status]} {what}  {status}{detail}"
+    return paint(_MARK_COLOR[result.status], line)
 
 
 def render_drift(report: DriftReport, *, color: bool = False) -> str:

@@ -24,8 +24,8 @@ from ..core.vocabulary import Problem
 from .fetch import Progress
 from .plan import Planning
 from .saved_plan import is_saved_plan, open_saved_plan
-from .validate import Selection
-from .writes import ApplyRun
+from .validate import ManifestSource, Selection
+from .writes import ApplyRun, Interrupt, OnResult
 
 
 @dataclass
@@ -41,21 +41,28 @@ class ApplyOutcome:
 
 async def run_apply(
     client: LightfieldClient,
-    source: Path | Sequence[Path],
+    source: Path | Sequence[Path] | ManifestSource,
     *,
     target: str,
     rails: SafetyRails,
     approved: bool,
     show: Callable[[Plan], None],
     confirm: Callable[[], None],
-    array_replace: bool = True,
+    array_replace: bool = False,
     progress: Progress | None = None,
     selection: Selection | None = None,
+    on_result: OnResult | None = None,
+    interrupt: Interrupt | None = None,
+    warn: Callable[[Sequence[Problem]], None] | None = None,
 ) -> ApplyOutcome:
     """Apply ``source`` (manifest paths, or one saved plan) to ``target``; ``selection``: the
     manifests ``--target`` / ``--exclude`` choose. ``show(plan)``
     is called once the plan passed the rails; ``confirm()`` unless ``approved``, after the
-    scope check (it raises to cancel). An ``LfrError`` before any write propagates."""
+    scope check (it raises to cancel). An ``LfrError`` before any write propagates.
+    ``on_result`` hears each record's result as it completes; after ``interrupt`` is requested
+    no new record's writes start, and the report says what was applied and what was not.
+    ``warn`` hears the plan's warnings, right after it is shown."""
+    warnings: list[Problem] = []
     early: ApplyRun | None = None
     saved = isinstance(source, Path) and is_saved_plan(source)
     streaming = approved and rails.force and not saved
@@ -78,16 +85,28 @@ async def run_apply(
             async for change in planning.changes():
                 if streaming:
                     assert planning.schema is not None, "changes come after the definitions"
-                    early = early or ApplyRun(client, planning.schema, progress=progress)
+                    early = early or ApplyRun(
+                        client,
+                        planning.schema,
+                        progress=progress,
+                        on_result=on_result,
+                        interrupt=interrupt,
+                    )
                     early.submit(change)
+                if interrupt is not None and interrupt.requested and early is not None:
+                    # Stop reading: the writes under way finish, nothing else starts.
+                    return ApplyOutcome(report=await early.abandon())
             outcome = planning.outcome
             if outcome.problems or outcome.plan is None:
                 partial = await early.abandon() if early is not None else None
                 return ApplyOutcome(report=partial, problems=outcome.problems)
             assert outcome.schema is not None, "a plan is always checked against the org"
             plan, schema = outcome.plan, outcome.schema
+            warnings = outcome.warnings
         check_rails(plan, rails)
         show(plan)
+        if warn is not None and warnings:
+            warn(warnings)
         if not plan.has_changes:
             return ApplyOutcome(report=ApplyReport())
         await check_scopes(client, plan)  # e.g. a create the key may not make
@@ -97,7 +116,9 @@ async def run_apply(
         if early is None:
             raise
         return ApplyOutcome(report=await early.abandon(), error=exc)
-    run = early or ApplyRun(client, schema, progress=progress)
+    run = early or ApplyRun(
+        client, schema, progress=progress, on_result=on_result, interrupt=interrupt
+    )
     return ApplyOutcome(report=await run.finish(plan))
 
 

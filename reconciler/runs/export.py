@@ -18,7 +18,14 @@ copied manifest would claim another record's creator).
 Re-export: a record already managed by a document below the directory (by ``metadata.id``, or by
 a ``match`` selector that finds it) is merged into that document (``adapters.merge``, ruamel.yaml's
 round trip: comments, key order and the spelling of values that still hold are kept). Other
-documents and files are never touched.
+documents and files are never touched. Never loses work: a file to rewrite that holds
+uncommitted git changes stops the export before anything is written (unless forced), a dry run
+renders every file without writing, and ``only_new`` leaves managed records alone.
+
+Reading: ``--all`` from the list's pages; a listed record whose manifest would change is read
+afresh (the index lags writes) and the files rendered again, so a file changes only from a
+fresh read. ``pin_manifests`` (``lfr pin``) writes the record each ``match`` selects into its
+manifest as ``metadata.id``.
 
 Owns the use case: which records, which existing documents manage them, the references each
 related record can be written with. The spelling is ``core.spelling``'s, the YAML
@@ -37,7 +44,8 @@ from typing import Any
 
 from ..adapters.client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
 from ..adapters.loader import load_tree
-from ..adapters.writer import Existing, ExportedFile, Writer
+from ..adapters.revision import uncommitted
+from ..adapters.writer import Existing, ExportedFile, Writer, pin_file, write_files
 from ..core.characters import refused_in
 from ..core.desired import build_desired
 from ..core.errors import LfrError, NotFound
@@ -81,6 +89,20 @@ class ExportResult:
     files: list[ExportedFile] = field(default_factory=list)
     # Values left out because lfr could not write them back exactly.
     notes: list[str] = field(default_factory=list)
+    # Records already managed that ``only_new`` left alone.
+    skipped: int = 0
+
+
+class UncommittedFiles(LfrError):
+    """Files the export would rewrite hold changes git has not committed; nothing was written."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = list(paths)
+        super().__init__(
+            f"{len(self.paths)} manifest file(s) the export would rewrite have uncommitted "
+            "changes; nothing was written. Commit or stash them, look with --dry-run, or pass "
+            "--force to overwrite"
+        )
 
 
 async def export_opportunities(
@@ -89,37 +111,120 @@ async def export_opportunities(
     *,
     ids: Sequence[str] | None,
     schema_ref: str | None = None,
+    only_new: bool = False,
+    dry_run: bool = False,
+    force: bool = False,
 ) -> ExportResult:
     """Write a manifest per record (``ids``, or every live opportunity when None) below
-    ``directory``; ``schema_ref`` is the ``$schema`` path put on the first line of new files."""
+    ``directory``; ``schema_ref`` is the ``$schema`` path put on the first line of new files.
+
+    ``only_new``: leave the records a manifest already manages alone. ``dry_run``: render the
+    files (``ExportedFile.before`` / ``after``), write nothing. A file to rewrite that holds
+    uncommitted changes raises ``UncommittedFiles`` unless ``force``."""
     existing, selectors = _scan_directory(directory)
     schema = OrgSchema(await client.definitions("opportunities"))
-    records = await _read_records(client, ids)
+    records, listed = await _read_records(client, ids)
     if selectors:
         await _find_matched(client, schema, selectors, existing)
+    result = ExportResult()
+    if only_new:
+        kept = [r for r in records if r.id not in existing.owner]
+        result.skipped = len(records) - len(kept)
+        records = kept
+    result.files, result.notes = await _render(
+        client, schema, directory, existing, records, schema_ref
+    )
+    # A listed record is as the (lagging) list index saw it. Where that would rewrite a managed
+    # record's document, the record is read afresh first and the files rendered again: a file
+    # is only ever changed from a fresh read. (A new file written from the list is checked by
+    # the next plan, which reads every difference afresh.)
+    stale = sorted(
+        {i for f in result.files if f.status == "updated" for i in f.changed} & set(listed)
+    )
+    if stale:
+        fresh = {r.id: r for r in await _retrieve_each(client, stale)}
+        records = [fresh.get(r.id, r) for r in records if r.id not in stale or r.id in fresh]
+        result.files, result.notes = await _render(
+            client, schema, directory, existing, records, schema_ref
+        )
+    if not dry_run:
+        rewritten = [f.path for f in result.files if f.status == "updated"]
+        dirty = [] if force else uncommitted(directory, rewritten)
+        if dirty:
+            raise UncommittedFiles(dirty)
+        write_files(result.files)
+    return result
+
+
+async def _render(
+    client: LightfieldClient,
+    schema: OrgSchema,
+    directory: Path,
+    existing: Existing,
+    records: Sequence[Record],
+    schema_ref: str | None,
+) -> tuple[list[ExportedFile], list[str]]:
+    """The files ``records`` make below ``directory``, and the notes on values left out."""
     related = await _related_records(client, schema, records)
     owned = [existing.owner[r.id] for r in records if r.id in existing.owner]
     references = await _References.build(
         client, schema, related, [existing.documents[o].data for o in owned]
     )
-    result = ExportResult()
-    fresh = [Fresh.of(schema, record, references, result.notes) for record in records]
+    notes: list[str] = []
+    fresh = [Fresh.of(schema, record, references, notes) for record in records]
     writer = Writer(schema, references, directory, existing, schema_ref)
     for item in fresh:
         writer.add(item)
-    result.files = writer.write()
+    return writer.render(), notes
+
+
+async def pin_manifests(
+    client: LightfieldClient, directory: Path, *, dry_run: bool = False
+) -> PinResult:
+    """Write into each ``match`` manifest below ``directory`` the record it selects, as
+    ``metadata.id`` (``dry_run``: render only); the selectors that select no record are listed
+    in ``unmatched``."""
+    existing, selectors = _scan_directory(directory)
+    result = PinResult()
+    if not selectors:
+        return result
+    schema = OrgSchema(await client.definitions("opportunities"))
+    found = await _find_matched(client, schema, selectors, existing)
+    by_file: dict[Path, dict[int, str]] = defaultdict(dict)
+    for document in selectors:
+        place = (Path(document.file), document.index)
+        if place in found:
+            by_file[place[0]][place[1]] = found[place]
+        else:
+            name = document.data["metadata"].get("name")
+            result.unmatched.append((Origin(document.file, document.line), str(name)))
+    result.files = [pin_file(path, ids) for path, ids in sorted(by_file.items())]
+    if not dry_run:
+        write_files(result.files)
     return result
+
+
+@dataclass
+class PinResult:
+    files: list[ExportedFile] = field(default_factory=list)
+    # (origin, metadata.name) of each match manifest that selects no record (a create to come)
+    unmatched: list[tuple[Origin, str]] = field(default_factory=list)
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
-async def _read_records(client: LightfieldClient, ids: Sequence[str] | None) -> list[Record]:
-    """Each record by id: a fresh read, not the list index, which may lag behind writes."""
+async def _read_records(
+    client: LightfieldClient, ids: Sequence[str] | None
+) -> tuple[list[Record], set[str]]:
+    """The records to export, and which of them were read from the list index.
+
+    Every record (``ids`` None): from the list's pages, 25 a request, not a read each. Records
+    by id: each read afresh (a ``GET``)."""
     if ids is None:
-        wanted = sorted({r.id for r in await client.list_all("opportunities")})
-    else:
-        wanted = list(dict.fromkeys(ids))
+        listed = {r.id: r for r in await client.list_all("opportunities")}
+        return sorted(listed.values(), key=lambda r: r.id), set(listed)
+    wanted = list(dict.fromkeys(ids))
     missing: list[str] = []
 
     async def one(record_id: str) -> Record | None:
@@ -134,7 +239,19 @@ async def _read_records(client: LightfieldClient, ids: Sequence[str] | None) -> 
         raise ExportError(
             "no such opportunity (or it is in the trash): " + ", ".join(sorted(missing))
         )
-    return sorted(found, key=lambda r: r.id)
+    return sorted(found, key=lambda r: r.id), set()
+
+
+async def _retrieve_each(client: LightfieldClient, ids: Sequence[str]) -> list[Record]:
+    """Fresh reads; a record gone since it was listed is left out."""
+
+    async def one(record_id: str) -> Record | None:
+        try:
+            return await client.retrieve("opportunities", record_id)
+        except NotFound:
+            return None
+
+    return [r for r in await asyncio.gather(*(one(i) for i in ids)) if r is not None]
 
 
 def _scan_directory(directory: Path) -> tuple[Existing, list[Document]]:
@@ -169,9 +286,10 @@ def _scan_directory(directory: Path) -> tuple[Existing, list[Document]]:
 
 async def _find_matched(
     client: LightfieldClient, schema: OrgSchema, selectors: list[Document], existing: Existing
-) -> None:
-    """Which records the ``match`` manifests find, exactly as ``lfr plan`` finds them. Only
-    the selector is checked: a problem elsewhere in such a manifest is not export's business."""
+) -> dict[tuple[Path, int], str]:
+    """Which records the ``match`` manifests find, exactly as ``lfr plan`` finds them: (file,
+    document index) → record id. Only the selector is checked: a problem elsewhere in such a
+    manifest is not export's business."""
     manifests, problems = parse_manifests(selectors)
     if problems:
         raise ExportProblems(problems)
@@ -189,10 +307,13 @@ async def _find_matched(
     if fetched.problems:
         raise ExportProblems(fetched.problems)
     by_origin = {(d.file, d.line): (Path(d.file), d.index) for d in selectors}
+    found: dict[tuple[Path, int], str] = {}
     for wanted, live in fetched.pairs:
         if live is not None:
             place = by_origin[(wanted.origin.file, wanted.origin.line)]
             existing.owner.setdefault(live.id, place)
+            found[place] = live.id
+    return found
 
 
 async def _related_records(

@@ -15,10 +15,11 @@ holds every ``Settled`` record and ``Problem``. Never prints.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import math
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..adapters.client import MAX_PAGE_SIZE, LightfieldClient
 from ..core.diff import diff_record
@@ -50,6 +51,8 @@ class FetchResult:
     settled: list[Settled] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     strategy: str = "by-id"
+    # Not problems: a planned create whose name is close to a record on the same account.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def pairs(self) -> list[tuple[DesiredRecord, Record | None]]:
@@ -88,9 +91,13 @@ class LiveFetch:
         options: DiffOptions | None = None,
         *,
         progress: Progress | None = None,
+        first_page: Awaitable[ListPage] | None = None,
     ) -> None:
         self.client, self.desired, self.schema, self.options = client, desired, schema, options
         self.progress = progress
+        # The list's first page, when the caller asked for it early (``Planning``: beside the
+        # definitions, one round trip fewer before the scan).
+        self.first_page = first_page
         self.result = FetchResult()
 
     def diff(self, wanted: DesiredRecord, live: Record | None) -> RecordChange | None:
@@ -125,7 +132,7 @@ class LiveFetch:
                 return
             first = None
             if len(by_id) > PAGE:
-                first = await client.list_page("opportunities", limit=PAGE)
+                first = await (self.first_page or client.list_page("opportunities", limit=PAGE))
             pages = math.ceil((first.total_count or 0) / PAGE) if first is not None else 0
             if first is None or len(by_id) <= pages:
                 live.update(await _get_each(client, by_id, self, tracker))
@@ -138,6 +145,14 @@ class LiveFetch:
             fetch_by_id(),
             asyncio.gather(*(_find_match(client, d, schema, tracker) for d in by_match)),
         )
+        creates = [
+            d
+            for d, (record, problem) in zip(by_match, matched, strict=True)
+            if record is None and problem is None
+        ]
+        if self.options is not None and creates:
+            near = await asyncio.gather(*(_near_records(client, d) for d in creates))
+            result.warnings.extend(w for w in near if w is not None)
         for d in by_id:
             found = live.get(d.id or "")
             if found is None or found.live is None:
@@ -179,10 +194,13 @@ class _Tracker:
 
 
 async def _get(client: LightfieldClient, record_id: str) -> Record | None:
+    """The record, or None when it is gone: not found, or returned with a trash marker (never
+    a record to update: docs/api-contract.md §4)."""
     try:
-        return await client.retrieve("opportunities", record_id)
+        record = await client.retrieve("opportunities", record_id)
     except NotFound:
         return None
+    return None if record.trashed else record
 
 
 async def _get_each(
@@ -247,12 +265,13 @@ async def find_matching(
     filters = _match_filters(selector, schema)
     found = await _confirmed(client, await client.list_all("opportunities", filters=filters))
     found = [r for r in found if _selected(selector, r, schema)]
-    others = _match_filters(selector, schema, text=False)
-    if found or not others or others == filters:
+    others = _match_filters(selector, schema, text="loose")
+    if found or others == filters:
         return found
     # The selector compares text case-insensitively with whitespace collapsed, which a server's
-    # text `equal` may not do ("Acme  Renewal" by hand in the CRM): before a create is planned,
-    # look again by the other filters alone, reading afresh only what the list shows as selected.
+    # text `equal` may not do ("Globex  renewal" typed in a manifest or in the CRM): before a
+    # create is planned, look again with looser filters (those on other values alone, or the
+    # text's first word as a prefix), reading afresh only what the list shows as selected.
     listed = await client.list_all("opportunities", filters=others)
     candidates = [r for r in listed if _selected(selector, r, schema)]
     return [r for r in await _confirmed(client, candidates) if _selected(selector, r, schema)]
@@ -285,6 +304,38 @@ async def _find_match(
     return None, Problem(origin, message)
 
 
+# How alike two names must be (difflib's ratio, folded) for a planned create to be flagged as
+# perhaps a record that exists under a slightly different name.
+NEAR_RATIO = 0.75
+
+
+async def _near_records(client: LightfieldClient, desired: DesiredRecord) -> Problem | None:
+    """A warning when a planned create's name is close to an opportunity on the same account
+    (``Globex renewal 2027`` beside ``Globex renewal``, a renamed record): the user may mean
+    that record, which ``metadata.id`` (``lfr pin``) would manage instead."""
+    fields = {f.key: f.value for f in (*desired.match_fields, *desired.fields)}
+    links = {r.key: r.include for r in (*desired.match_relationships, *desired.relationships)}
+    name, accounts = fields.get("$name"), links.get("$account", ())
+    if not isinstance(name, str) or len(accounts) != 1:
+        return None
+    listed = await client.list_all("opportunities", filters=[("$account", str(accounts[0]))])
+    wanted = fold(name)
+    near = [
+        r
+        for r in listed
+        if isinstance(r.value("$name"), str)
+        and difflib.SequenceMatcher(None, wanted, fold(str(r.value("$name")))).ratio() >= NEAR_RATIO
+    ]
+    if not near:
+        return None
+    names = ", ".join(f"{r.id} ({r.value('$name')!r})" for r in near[:5])
+    return Problem(
+        desired.origin,
+        f"{desired.name}: creates {name!r}, but the same account has {names}; if that is the "
+        "record meant, set metadata.id to it (or fix the match) instead of creating another",
+    )
+
+
 # The list filter operator each value type supports for a match (lightfield-api.md §1.4); types with
 # none (multi-select, address, ...) are not filtered, and the fresh read decides.
 _FILTER_OPERATOR = {
@@ -307,11 +358,15 @@ _TEXT_TYPES = frozenset({"TEXT", "SOCIAL_HANDLE"})
 
 
 def _match_filters(
-    selector: dict[str, Any], schema: OrgSchema, *, text: bool = True
+    selector: dict[str, Any], schema: OrgSchema, *, text: Literal["equal", "loose"] = "equal"
 ) -> list[tuple[str, str]]:
-    """List filters narrowing the candidates (``text=False``: without those on text values);
-    the selector itself is checked on fresh reads."""
+    """List filters narrowing the candidates; the selector itself is checked on fresh reads.
+
+    ``text="loose"`` drops the `equal` filters on text values when another filter narrows the
+    list, else spells each as `startsWith` its first word: both find a value written with other
+    whitespace or case, which `equal` may miss."""
     filters: list[tuple[str, str]] = []
+    texts: list[tuple[str, str]] = []
     for key, value in selector.items():
         if schema.relationship(key) is not None:
             filters.extend((key, record_id) for record_id in value)
@@ -323,11 +378,14 @@ def _match_filters(
             value = value[0]
         if operator is None or not isinstance(value, str | int | float | bool):
             continue
-        if not text and kind in _TEXT_TYPES:
+        if text == "loose" and kind in _TEXT_TYPES and isinstance(value, str):
+            words = value.split()
+            if words:
+                texts.append((f"{key}[startsWith]", words[0]))
             continue
         spelled = str(value).lower() if isinstance(value, bool) else str(value)
         filters.append((f"{key}[{operator}]", spelled))
-    return filters
+    return filters if filters or text == "equal" else texts
 
 
 def _selected(selector: dict[str, Any], record: Record, schema: OrgSchema) -> bool:

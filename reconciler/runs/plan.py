@@ -2,32 +2,42 @@
 
 Owns the order of the stages and the rule that a run with any problem stops before it could
 write: load and shape-check every file (no network), fetch the org's definitions, check values
-and build desired state, resolve references (and find raw ids with no active record), fetch live
-state, diff, and refuse a change that would link such an id. Each stage reports every
-problem it finds, and every manifest goes as far through the stages before the live read as it
-can on its own (a broken file does not stop the others' checks); the run returns them all
-together. ``--target`` / ``--exclude`` choose the manifests (``runs.validate.Selection``). The
-first stages are ``runs.validate``'s; a saved plan is ``runs.saved_plan``'s. Called by the CLI
-(plan, drift) and ``runs.apply``; never prints.
+and build desired state, resolve references, fetch live state, diff, confirm the raw ids a change
+would newly link (``resolve.LinkCheck``), and refuse a change that would link an id with no active
+record. Each stage reports every problem it finds, and every manifest goes as far through the
+stages before the live read as it can on its own (a broken file does not stop the others' checks);
+the run returns them all together. ``--target`` / ``--exclude`` choose the manifests
+(``runs.validate.Selection``). The first stages are ``runs.validate``'s; a saved plan is
+``runs.saved_plan``'s. Called by the CLI (plan, drift) and ``runs.apply``; never prints.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..adapters.client import MAX_PAGE_SIZE as PAGE
 from ..adapters.client import LightfieldClient
 from ..core.desired import cap_problems
 from ..core.diff import plan_of
 from ..core.model import LoadedManifest
 from ..core.org import OrgSchema, option_labels
 from ..core.plan import DiffOptions, Plan, RecordChange
+from ..core.records import ListPage
 from ..core.requests import oversized_bodies
 from ..core.vocabulary import Problem
-from .fetch import LiveFetch, Progress
-from .resolve import link_problems
-from .validate import Selection, against_org, as_roots, read_manifests
+from .fetch import LiveFetch, Progress, Settled
+from .resolve import LinkCheck
+from .validate import (
+    ManifestSet,
+    ManifestSource,
+    Selection,
+    against_org,
+    read_manifests,
+    source_of,
+)
 
 
 @dataclass
@@ -40,14 +50,16 @@ class Outcome:
     fetch_strategy: str = ""
     # The org's definitions the plan was checked against (apply verifies writes with them).
     schema: OrgSchema | None = None
+    # What the plan does that may not be meant (a create near an existing record).
+    warnings: list[Problem] = field(default_factory=list)
 
 
 async def run_plan(
     client: LightfieldClient,
-    root: Path | Sequence[Path],
+    root: Path | Sequence[Path] | ManifestSource,
     *,
     target: str,
-    array_replace: bool = True,
+    array_replace: bool = False,
     progress: Progress | None = None,
     selection: Selection | None = None,
 ) -> Outcome:
@@ -76,14 +88,14 @@ class Planning:
     def __init__(
         self,
         client: LightfieldClient,
-        root: Path | Sequence[Path],
+        root: Path | Sequence[Path] | ManifestSource,
         *,
         target: str,
-        array_replace: bool = True,
+        array_replace: bool = False,
         progress: Progress | None = None,
         selection: Selection | None = None,
     ) -> None:
-        self.client, self.roots, self.target = client, as_roots(root), target
+        self.client, self.source, self.target = client, source_of(root), target
         self.array_replace, self.progress, self.selection = array_replace, progress, selection
         self.outcome = Outcome()
         self.schema: OrgSchema | None = None
@@ -91,7 +103,7 @@ class Planning:
     async def changes(self) -> AsyncIterator[RecordChange]:
         progress = self.progress
         read = read_manifests(
-            self.roots,
+            self.source,
             self.selection,
             progress=None
             if progress is None
@@ -103,6 +115,29 @@ class Planning:
             return
         # The manifests that read and shaped well are checked against the org even when other
         # files did not: one run reports every problem of every file (runs.validate).
+        # A plan of more id-addressed records than a page holds may scan the list (runs.fetch),
+        # which starts with its first page: asked for now, beside the definitions and the
+        # references, instead of after them.
+        first_page = (
+            asyncio.create_task(self.client.list_page("opportunities", limit=PAGE))
+            if sum(1 for m in manifests if m.manifest.metadata.id is not None) > PAGE
+            else None
+        )
+        try:
+            async for change in self._changes(read, manifests, first_page):
+                yield change
+        finally:
+            if first_page is not None and not first_page.done():
+                first_page.cancel()  # the run stopped before the fetch needed it
+            elif first_page is not None and not first_page.cancelled():
+                first_page.exception()  # its error is the run's only if the fetch awaited it
+
+    async def _changes(
+        self,
+        read: ManifestSet,
+        manifests: list[LoadedManifest],
+        first_page: asyncio.Task[ListPage] | None,
+    ) -> AsyncIterator[RecordChange]:
         schema, resolution = await against_org(self.client, manifests)
         problems = sorted(read.problems + resolution.problems)
         if problems:
@@ -113,36 +148,77 @@ class Planning:
         options = DiffOptions(
             revision=revision, target=self.target, array_replace=self.array_replace
         )
-        fetch = LiveFetch(self.client, resolution.records, schema, options, progress=self.progress)
-        async for settled in fetch.settled():
-            change = settled.change
-            if (
-                change is not None
-                and change.action != "noop"
-                and not link_problems(settled.desired, change, resolution.missing)  # (below)
-                and not oversized_bodies(change)
-            ):
-                yield change
+        fetch = LiveFetch(
+            self.client,
+            resolution.records,
+            schema,
+            options,
+            progress=self.progress,
+            first_page=first_page,
+        )
+        links = LinkCheck(self.client, resolution)
+        async for change in _writable(fetch, links):
+            yield change
         fetched = fetch.result
         if fetched.problems:
             self.outcome = Outcome(problems=fetched.problems, manifests=manifests)
             return
         changes = [(s.desired, s.change) for s in fetched.settled if s.change is not None]
+        # Records found by a selector are not streamed: their new links are confirmed here.
+        await asyncio.gather(*(links.confirm(wanted, change) for wanted, change in changes))
         # A write that would link an id with no active record is refused by the API: a problem.
         # So is a body over the API's size limit.
         unlinkable = [
             problem
             for wanted, change in changes
-            for problem in (
-                *link_problems(wanted, change, resolution.missing),
-                *oversized_bodies(change),
-            )
+            for problem in (*links.problems(wanted, change), *oversized_bodies(change))
         ]
         if unlinkable:
             self.outcome = Outcome(problems=cap_problems(sorted(unlinkable)), manifests=manifests)
             return
-        labels = {**resolution.names, **option_labels(schema)}
+        labels = {**links.names, **option_labels(schema)}
         plan = plan_of((change for _, change in changes), options, labels)
         self.outcome = Outcome(
-            plan=plan, manifests=manifests, fetch_strategy=fetched.strategy, schema=schema
+            plan=plan,
+            manifests=manifests,
+            fetch_strategy=fetched.strategy,
+            schema=schema,
+            warnings=sorted(fetched.warnings),
         )
+
+
+async def _writable(fetch: LiveFetch, links: LinkCheck) -> AsyncIterator[RecordChange]:
+    """Each change that can be written now, as soon as it is known: its live state is final,
+    it changes something, every id it would newly link is confirmed active, and its bodies
+    fit. A change waiting for its links' reads does not hold back those settled after it."""
+    ready: asyncio.Queue[RecordChange | None] = asyncio.Queue()
+
+    async def check(settled: Settled, change: RecordChange) -> None:
+        await links.confirm(settled.desired, change)
+        if not links.problems(settled.desired, change) and not oversized_bodies(change):
+            ready.put_nowait(change)
+
+    async def feed() -> None:
+        checks: list[asyncio.Task[None]] = []
+        try:
+            async for settled in fetch.settled():
+                change = settled.change
+                if change is None or change.action == "noop":
+                    continue
+                if links.needs_reads(settled.desired, change):
+                    checks.append(asyncio.create_task(check(settled, change)))
+                else:
+                    await check(settled, change)
+            await asyncio.gather(*checks)
+        finally:
+            for task in checks:
+                task.cancel()
+            ready.put_nowait(None)
+
+    feeding = asyncio.create_task(feed())
+    try:
+        while (change := await ready.get()) is not None:
+            yield change
+        await feeding  # what the fetch or a read raised, it raises here
+    finally:
+        feeding.cancel()

@@ -1,20 +1,25 @@
-"""References → Lightfield ids, at plan time (architecture.md §2, §3).
+"""References → Lightfield ids, at plan time (architecture.md §2, §3), and the raw ids a write
+would newly link, confirmed after the diff.
 
 Owns how a human reference finds its record: a member by ``{email}`` (members have no filters:
 one scan of ``/v1/members``), a contact by ``{email}`` (``$email[contains]``, then an exact,
-case-insensitive check), an account by ``{name}`` (``$name[equal]``) or ``{domain}``
+case-insensitive check), an account by ``{name}`` (``$name[equal]``, compared with whitespace
+collapsed; when that lists none, again by ``$name[startsWith]`` its first word) or ``{domain}``
 (``$website[contains]``, then a host check). Zero or several matches is a ``Problem`` listing the
 candidates (for zero, the nearest spellings among the records read whole: a typo'd member
-email names the one meant); nothing is ever picked blindly. Also finds the raw ids that name no
-active record: the API refuses to link a missing id (``relationship_entity_missing``) or a
-trashed one (``relationship_entity_inactive``), so ``link_problems`` refuses a change that
-would link one (an id already linked is kept: nothing is sent for it, and the API lets it be).
+email names the one meant); nothing is ever picked blindly. Each distinct reference is looked up
+once per run, per related type: when a type has more distinct references than its whole list has
+pages, one scan of that list answers them all; else each is a filtered list. Lookups run
+concurrently; the client's buckets pace them.
 
-Cost: each distinct reference and id is looked up once per run, per related type. When a type
-has more distinct references and ids than its whole list has pages, one scan of that list
-answers them all (the API has no id filter); else each lookup is a filtered list and each id a
-``GET``. An id the scan did not show is confirmed with a ``GET`` before it is reported, as the
-list index lags writes. Lookups run concurrently; the client's buckets pace them.
+Raw ids: the API refuses to link a missing id (``relationship_entity_missing``) or a trashed one
+(``relationship_entity_inactive``), so ``LinkCheck`` confirms, once the diff is known, only the
+ids a change would newly link that no lookup showed: an id already linked is kept (nothing is
+sent for it, and the API lets it be) and costs no request. Each is a ``GET`` (Read bucket, the
+one a Search-bound plan leaves free); past ``READS_BEFORE_SCAN`` of one type, and as many as
+its list has pages, one scan of the list answers the rest, and an id the scan did not show is
+still read before it is refused, as the list index lags writes. ``link_problems`` turns those
+that name no active record into problems at the line of each id.
 
 Each problem is reported at the line of its own item; ``core.desired.cap_problems`` keeps a list of
 thousands readable. Also collects a readable name for every record it saw, which renderers use
@@ -37,14 +42,17 @@ from ..core.desired import cap_problems
 from ..core.errors import NotFound
 from ..core.model import ByDomain, ByEmail, ByName, DesiredRecord, DesiredRelationship, Reference
 from ..core.plan import RecordChange
-from ..core.records import Record
+from ..core.records import ListPage, Record
 from ..core.vocabulary import Origin, Problem
 
 PAGE = MAX_PAGE_SIZE
 # Endpoints of the types a raw id can be checked at (opportunities have no lookup, but an id).
 ENDPOINT_OF: dict[str, ObjectType] = {**LIST_OF, "opportunity": "opportunities"}
-# Ids a scan did not show are confirmed one by one (the list lags writes) up to this many;
-# beyond it, so many missing ids are a pasted-wrong list, not a lagging index.
+# Newly linked ids of one type read one by one before the size of its list is asked for: a
+# second of the Read bucket. Past it, and past as many reads as the list has pages, it is scanned.
+READS_BEFORE_SCAN = 25
+# Reads of one type's ids, at most: past it, an id the scan did not show is refused unread, as so
+# many missing ids are a pasted-wrong list, not a lagging index.
 MAX_CONFIRMATIONS = 100
 NOT_FOUND = "it does not exist, is in the trash, or is not in this org"
 UNCONFIRMED = "not in the list of them; too many such ids to read each"
@@ -58,22 +66,18 @@ class Resolution:
     problems: list[Problem] = field(default_factory=list)
     # id → readable name of every related record the resolver saw.
     names: dict[str, str] = field(default_factory=dict)
-    # (object type, raw id) → why no active record has it; a problem where a write links it.
-    missing: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (object type, id) of every record a lookup or scan showed: active, so never confirmed.
+    seen: set[tuple[str, str]] = field(default_factory=set)
 
 
 async def resolve_references(
     client: LightfieldClient, desired: Sequence[DesiredRecord]
 ) -> Resolution:
-    """Replace every reference in ``desired`` with an id (unresolvable ones become problems),
-    and find which of its raw ids name no active record (``missing``, for ``link_problems``)."""
+    """Replace every reference in ``desired`` with an id (unresolvable ones become problems).
+    Raw ids are left for ``LinkCheck``, once the diff says which a write would newly link."""
     wanted: dict[str, dict[LookupKind, set[str]]] = defaultdict(lambda: defaultdict(set))
-    ids: dict[str, set[str]] = defaultdict(set)
     for record in desired:
         for relationship in _all_relationships(record):
-            for ref in relationship.include:
-                if isinstance(ref, str):
-                    ids[relationship.object_type].add(ref)
             for ref in (*relationship.include, *relationship.exclude):
                 lookup = _lookup(ref)
                 if lookup is not None:
@@ -81,12 +85,9 @@ async def resolve_references(
 
     resolver = _Resolver(client)
     await asyncio.gather(
-        *(
-            resolver.find(object_type, wanted.get(object_type, {}), ids.get(object_type, set()))
-            for object_type in {*wanted, *ids}
-        )
+        *(resolver.find(object_type, lookups) for object_type, lookups in wanted.items())
     )
-    resolution = Resolution(names=resolver.names, missing=resolver.missing)
+    resolution = Resolution(names=resolver.names, seen=resolver.seen)
     for record in desired:
         problems: list[Problem] = []
         rewritten = replace(
@@ -111,7 +112,7 @@ def _lookup(ref: Reference) -> tuple[LookupKind, str] | None:
     if isinstance(ref, ByEmail):
         return "email", ref.email.strip().casefold()
     if isinstance(ref, ByName):
-        return "name", ref.name.strip()
+        return "name", " ".join(ref.name.split())
     if isinstance(ref, ByDomain):
         return "domain", bare_domain(ref.domain)
     return None
@@ -201,14 +202,13 @@ def _not_unique(
 
 
 class _Resolver:
-    """One run's lookups and their results; each distinct reference or id is fetched once."""
+    """One run's lookups and their results; each distinct reference is fetched once."""
 
     def __init__(self, client: LightfieldClient) -> None:
         self.client = client
         self.found: dict[tuple[str, LookupKind, str], list[Record]] = {}
         self.names: dict[str, str] = {}
-        # (object type, raw id) → why no active record of that type has the id
-        self.missing: dict[tuple[str, str], str] = {}
+        self.seen: set[tuple[str, str]] = set()
         # Every record of a type read whole (members always): where a typo finds its neighbours.
         self.scanned: dict[str, Sequence[Record]] = {}
 
@@ -233,66 +233,38 @@ class _Resolver:
             if difflib.SequenceMatcher(None, value, text).ratio() >= best - 0.03
         ]
 
-    async def find(
-        self, object_type: str, lookups: dict[LookupKind, set[str]], ids: set[str]
-    ) -> None:
-        """Answer every lookup of ``object_type`` and check every raw id, by one scan of its
-        list when that is cheaper than a request each."""
+    async def find(self, object_type: str, lookups: dict[LookupKind, set[str]]) -> None:
+        """Answer every lookup of ``object_type``, by one scan of its list when that is cheaper
+        than a request each."""
         endpoint = ENDPOINT_OF.get(object_type)
         if endpoint is None:
             return  # no endpoint for this type; desired.py already refused its lookups
-        wanted = sum(map(len, lookups.values())) + len(ids)
+        wanted = sum(map(len, lookups.values()))
         if object_type == "member":
             # No member filters exist (lightfield-api.md §4.3): one scan answers every member
             # reference.
-            await self._from_scan(object_type, lookups, ids, await self.client.list_all(endpoint))
+            self._from_scan(object_type, lookups, await self.client.list_all(endpoint))
             return
         first = await self.client.list_page(endpoint, limit=PAGE)
         total = first.total_count if first.total_count is not None else math.inf
         if len(first.data) < PAGE or wanted >= math.ceil(total / PAGE):
-            records = await self.client.list_rest(endpoint, first)
-            await self._from_scan(object_type, lookups, ids, records)
+            self._from_scan(object_type, lookups, await self.client.list_rest(endpoint, first))
             return
         await asyncio.gather(
             *(
                 self._query(object_type, endpoint, kind, value)
                 for kind, values in lookups.items()
                 for value in values
-            ),
-            self._confirm(object_type, endpoint, ids),
+            )
         )
 
-    async def _from_scan(
-        self,
-        object_type: str,
-        lookups: dict[LookupKind, set[str]],
-        ids: set[str],
-        records: Sequence[Record],
+    def _from_scan(
+        self, object_type: str, lookups: dict[LookupKind, set[str]], records: Sequence[Record]
     ) -> None:
         for kind, values in lookups.items():
             self._index(object_type, kind, values, records)
-        self._remember(records)
+        self._remember(object_type, records)
         self.scanned[object_type] = records
-        listed = {record.id for record in records}
-        unseen = sorted(ids - listed)
-        endpoint = ENDPOINT_OF[object_type]
-        for record_id in unseen[MAX_CONFIRMATIONS:]:
-            self.missing[(object_type, record_id)] = UNCONFIRMED
-        await self._confirm(object_type, endpoint, set(unseen[:MAX_CONFIRMATIONS]))
-
-    async def _confirm(self, object_type: str, endpoint: ObjectType, ids: set[str]) -> None:
-        """A ``GET`` of each id: a 404 means no active record of that type (trashed records,
-        other types' and other orgs' ids all answer 404)."""
-
-        async def one(record_id: str) -> None:
-            try:
-                record = await self.client.retrieve(endpoint, record_id)
-            except NotFound:
-                self.missing[(object_type, record_id)] = NOT_FOUND
-                return
-            self._remember([record])
-
-        await asyncio.gather(*(one(record_id) for record_id in sorted(ids)))
 
     async def _query(
         self, object_type: str, list_type: ObjectType, kind: LookupKind, value: str
@@ -303,19 +275,155 @@ class _Resolver:
             "domain": {"$website[contains]": value},
         }[kind]
         records = await self.client.list_all(list_type, filters=filters)
+        if kind == "name" and not any(_matches(r, kind, value) for r in records):
+            # `equal` may compare whitespace exactly ("Acme  Corp" in the CRM); the first word
+            # as a prefix finds every spelling, and _matches decides.
+            prefix = {"$name[startsWith]": value.split()[0]} if value.split() else filters
+            records = await self.client.list_all(list_type, filters=prefix)
         self._index(object_type, kind, {value}, records)
-        self._remember(records)
+        self._remember(object_type, records)
 
     def _index(
         self, object_type: str, kind: LookupKind, values: set[str], records: Sequence[Record]
     ) -> None:
+        if kind == "domain" or len(values) < 2:
+            for value in values:
+                matches = [r for r in records if _matches(r, kind, value)]
+                self.found[(object_type, kind, value)] = sorted(matches, key=lambda r: r.id)
+            return
+        # Emails and names match by equality: one pass over the records answers every value
+        # (a scan answering hundreds of references was values x records comparisons).
+        by_key: dict[str, list[Record]] = defaultdict(list)
+        for record in records:
+            for key in _match_keys(record, kind):
+                by_key[key].append(record)
         for value in values:
-            matches = [r for r in records if _matches(r, kind, value)]
+            matches = list({r.id: r for r in by_key.get(value, ())}.values())
             self.found[(object_type, kind, value)] = sorted(matches, key=lambda r: r.id)
 
-    def _remember(self, records: Sequence[Record]) -> None:
+    def _remember(self, object_type: str, records: Sequence[Record]) -> None:
         for record in records:
             self.names.setdefault(record.id, display_name(record))
+            self.seen.add((object_type, record.id))
+
+
+@dataclass
+class _TypeChecks:
+    """How one related type's new links are being confirmed: reads so far, and the list."""
+
+    reads: int = 0
+    budget: int = READS_BEFORE_SCAN  # reads before the list is asked for; then its pages
+    first: asyncio.Task[ListPage] | None = None
+    scan: asyncio.Task[set[str]] | None = None
+
+
+class LinkCheck:
+    """One run's confirmation of the raw ids its changes would newly link (module docstring).
+
+    ``confirm(desired, change)`` reads what it must (each id once per run, however many changes
+    link it; concurrent callers share the read); ``problems(desired, change)`` is then final for
+    that change. ``names`` grows with every record read."""
+
+    def __init__(self, client: LightfieldClient, resolution: Resolution) -> None:
+        self.client = client
+        self.names: dict[str, str] = dict(resolution.names)
+        # (object type, id) → why no active record has it
+        self.missing: dict[tuple[str, str], str] = {}
+        self._active: set[tuple[str, str]] = set(resolution.seen)
+        self._checks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._types: dict[str, _TypeChecks] = defaultdict(_TypeChecks)
+
+    def needs_reads(self, desired: DesiredRecord, change: RecordChange) -> bool:
+        """Whether ``confirm`` would wait for anything: an id no lookup or read has shown."""
+        return any(
+            pair not in self._active and pair not in self.missing
+            for pair in new_links(desired, change)
+        )
+
+    async def confirm(self, desired: DesiredRecord, change: RecordChange) -> None:
+        checks: list[asyncio.Task[None]] = []
+        for pair in new_links(desired, change):
+            if pair in self._active or ENDPOINT_OF.get(pair[0]) is None:
+                continue
+            check = self._checks.get(pair)
+            if check is None:
+                check = self._checks[pair] = asyncio.create_task(self._check(*pair))
+            checks.append(check)
+        if checks:
+            await asyncio.gather(*checks)
+
+    def problems(self, desired: DesiredRecord, change: RecordChange) -> list[Problem]:
+        return link_problems(desired, change, self.missing)
+
+    async def _check(self, object_type: str, record_id: str) -> None:
+        endpoint = ENDPOINT_OF[object_type]
+        state = self._types[object_type]
+        while state.reads >= state.budget:
+            listed = await self._listed(object_type, endpoint, state)
+            if listed is None:
+                continue  # the list has more pages than reads so far: read this one too
+            if record_id in listed:
+                return
+            if state.reads >= MAX_CONFIRMATIONS:
+                self.missing[(object_type, record_id)] = UNCONFIRMED
+                return
+            break  # not on the list: the index may lag a write, so read it before refusing
+        state.reads += 1
+        try:
+            record = await self.client.retrieve(endpoint, record_id)
+        except NotFound:
+            # Trashed records, other types' and other orgs' ids all answer 404.
+            self.missing[(object_type, record_id)] = NOT_FOUND
+            return
+        self._seen(object_type, [record])
+
+    async def _listed(
+        self, object_type: str, endpoint: ObjectType, state: _TypeChecks
+    ) -> set[str] | None:
+        """The ids of the whole list, scanned once; None while reading each id is cheaper (as
+        many reads so far as the list has pages: scanning is then never more than twice the
+        cost of the best choice, whatever the changes still to come)."""
+        if state.scan is None:
+            if state.first is None:
+                state.first = asyncio.create_task(self.client.list_page(endpoint, limit=PAGE))
+            first = await state.first
+            if state.scan is None:
+                full = len(first.data) == PAGE and first.total_count is not None
+                pages = math.ceil((first.total_count or 0) / PAGE) if full else 1
+                if state.reads < pages:
+                    state.budget = max(state.budget, pages)
+                    return None
+                state.scan = asyncio.create_task(self._scan(object_type, endpoint, first))
+        return await state.scan
+
+    async def _scan(self, object_type: str, endpoint: ObjectType, first: ListPage) -> set[str]:
+        records = await self.client.list_rest(endpoint, first)
+        self._seen(object_type, records)
+        return {record.id for record in records}
+
+    def _seen(self, object_type: str, records: Sequence[Record]) -> None:
+        for record in records:
+            self.names.setdefault(record.id, display_name(record))
+            self._active.add((object_type, record.id))
+
+
+def new_links(desired: DesiredRecord, change: RecordChange) -> list[tuple[str, str]]:
+    """(object type, id) of every id ``change`` would link that it does not link now."""
+    written = {r.key: r for r in (*desired.match_relationships, *desired.relationships)}
+    return [
+        (relationship.object_type, record_id)
+        for link in change.relationships
+        if (relationship := written.get(link.key)) is not None
+        for record_id in sorted(set(link.after) - set(link.before))
+    ]
+
+
+def _match_keys(record: Record, kind: LookupKind) -> set[str]:
+    """The values an email or name lookup finds ``record`` by (``_matches``, as keys)."""
+    if kind == "email":
+        return {e.strip().casefold() for e in texts(record.value("$email"))}
+    name = record.value("$name")
+    return {" ".join(name.split())} if isinstance(name, str) else set()
 
 
 def _matches(record: Record, kind: LookupKind, value: str) -> bool:
@@ -323,7 +431,7 @@ def _matches(record: Record, kind: LookupKind, value: str) -> bool:
         return value in {e.strip().casefold() for e in texts(record.value("$email"))}
     if kind == "name":
         name = record.value("$name")
-        return isinstance(name, str) and name.strip() == value
+        return isinstance(name, str) and " ".join(name.split()) == value
     hosts = {bare_domain(url) for url in texts(record.value("$website"))}
     return any(host == value or host.endswith("." + value) for host in hosts)
 

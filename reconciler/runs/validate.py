@@ -62,8 +62,22 @@ class ManifestSet:
 
     def revision(self) -> str:
         """The git commit all the roots are clean at, else the hash of the bytes read."""
-        found = {manifest_revision(root, self.digest) for root in self.roots}
-        return found.pop() if len(found) == 1 else f"sha256:{self.digest}"
+        return manifest_revision(self.roots, self.digest)
+
+
+@dataclass(frozen=True)
+class ManifestSource:
+    """Where a run's manifests are: one or more directories (or files), and which YAML files
+    below them are not manifests (lfr.yaml's ignore globs; ``ignore(path)``)."""
+
+    roots: tuple[Path, ...]
+    ignore: Callable[[str], bool] | None = None
+
+
+def source_of(source: Path | Sequence[Path] | ManifestSource) -> ManifestSource:
+    if isinstance(source, ManifestSource):
+        return source
+    return ManifestSource(as_roots(source))
 
 
 def as_roots(paths: Path | Sequence[Path]) -> tuple[Path, ...]:
@@ -71,16 +85,18 @@ def as_roots(paths: Path | Sequence[Path]) -> tuple[Path, ...]:
 
 
 def read_manifests(
-    paths: Path | Sequence[Path],
+    paths: Path | Sequence[Path] | ManifestSource,
     selection: Selection | None = None,
     *,
     progress: ReadProgress | None = None,
 ) -> ManifestSet:
-    """Offline half: every file below each path loaded and shape-checked (paths shown relative
-    to cwd), then the manifests ``selection`` chooses. A path that does not exist, or a
-    directory with no manifest, is a problem: a job pointed at the wrong folder must fail, not
-    plan nothing. A file named twice (a directory and a file in it) is read once."""
-    roots = as_roots(paths)
+    """Offline half: every file below each root loaded and shape-checked (paths shown relative
+    to cwd; lfr.yaml's ignore globs skip files), then the manifests ``selection`` chooses. A
+    path that does not exist, or a directory with no manifest, is a problem: a job pointed at
+    the wrong folder must fail, not plan nothing. A file named twice (a directory and a file in
+    it) is read once."""
+    source = source_of(paths)
+    roots = source.roots
     problems: list[Problem] = []
     documents: list[Document] = []
     seen: set[str] = set()
@@ -89,7 +105,7 @@ def read_manifests(
         if not root.exists():
             problems.append(Problem(Origin(str(root), 0), "no such file or directory"))
             continue
-        loaded = load_tree(root, display_base=Path.cwd(), progress=progress)
+        loaded = load_tree(root, display_base=Path.cwd(), progress=progress, ignore=source.ignore)
         if root.is_dir() and not loaded.documents and not loaded.problems:
             problems.append(
                 Problem(Origin(str(root), 0), "no manifests here (no *.yaml or *.yml file)")
@@ -104,7 +120,7 @@ def read_manifests(
     if selection is not None and selection.narrowed:
         problems.extend(_unmatched(selection, manifests, roots))
         manifests = [m for m in manifests if selection.chooses(m.manifest.metadata.name)]
-    # One root keeps the loader's own digest (a revision outside git names exactly its bytes).
+    # One root keeps the loader's own digest (a revision must not change with lfr.yaml).
     whole = digests[0] if len(digests) == 1 else _combined(digests)
     return ManifestSet(manifests, sorted(set(problems)), whole, roots)
 

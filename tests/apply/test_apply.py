@@ -25,6 +25,8 @@ from tests.support.demo import (
     INITECH,
     NINA,
     PRIYA,
+    PROSPECTING,
+    SALES_PIPELINE,
     SAM,
     WriteManifest,
     opportunity,
@@ -136,14 +138,22 @@ async def test_a_create_then_converges(
         "new.yaml",
         "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new\n"
         "  match: {$name: Brand new deal, $account: {name: Initech}}\n"
-        f"spec:\n  fields: {{$amount: 10}}\n  relationships: {{$contact: [{SAM}, {NINA}]}}\n",
+        # $stage: the strict-0.20 contract requires it on create (docs/api-contract.md §4).
+        "spec:\n  fields: {$amount: 10, $stage: Prospecting}\n"
+        f"  relationships: {{$contact: [{SAM}, {NINA}]}}\n",
     )
     report = await plan_and_apply(client, manifest_dir)
     assert report.ok, report
     (create,) = writes(emu)
     assert create["path"] == "/v1/opportunities"
     assert create["body"] == {
-        "fields": {"$name": "Brand new deal", "$amount": 10},
+        # $pipeline: the one the stage implies, sent with it (README, stages in several pipelines).
+        "fields": {
+            "$name": "Brand new deal",
+            "$amount": 10,
+            "$stage": PROSPECTING,
+            "$pipeline": SALES_PIPELINE,
+        },
         "relationships": {"$account": "acc_cm1x15pik34mdzo", "$contact": sorted([SAM, NINA])},
     }
     assert not (await plan_of(client, manifest_dir)).has_changes

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from reconciler.cli import app
 from reconciler.emulator import Emulator
+from reconciler.emulator.server import running_server
 from tests.support.cli import api, lfr
 from tests.support.demo import (
     ACME_RENEWAL,
@@ -18,6 +19,7 @@ from tests.support.demo import (
     INITECH,
     INITECH_ACCOUNT,
     JANE,
+    NINA,
     PRIYA,
     READ_KEY,
     SAM,
@@ -155,7 +157,8 @@ def test_a_saved_create_is_refused_once_its_match_finds_a_record(
     write(
         "new.yaml",
         "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new-deal\n"
-        f"  match: {{$name: Saved deal, $account: {INITECH_ACCOUNT}}}\n",
+        f"  match: {{$name: Saved deal, $account: {INITECH_ACCOUNT}}}\n"
+        "spec:\n  fields: {$stage: Prospecting}\n",
     )
     saved = save_plan(manifest_dir, server, tmp_path)
     (create,) = json.loads(saved.read_text())["records"]
@@ -165,7 +168,10 @@ def test_a_saved_create_is_refused_once_its_match_finds_a_record(
         "POST",
         server,
         "/v1/opportunities",
-        {"fields": {"$name": "Saved deal"}, "relationships": {"$account": INITECH_ACCOUNT}},
+        {
+            "fields": {"$name": "Saved deal", "$stage": "Prospecting"},
+            "relationships": {"$account": INITECH_ACCOUNT},
+        },
     )
     emu.reset_logs()
     refused = lfr(["apply", str(saved), "--auto-approve"], server)
@@ -288,7 +294,8 @@ def test_streaming_apply_refused_a_create_still_reports_the_writes_made(
     write(
         "new.yaml",
         "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new\n"
-        "  match: {$name: Scoped deal, $account: {name: Initech}}\n",
+        "  match: {$name: Scoped deal, $account: {name: Initech}}\n"
+        "spec:\n  fields: {$stage: Prospecting}\n",
     )
     result = lfr(
         ["apply", str(manifest_dir), "--auto-approve", "--force"], server, key="sk_lf_update_only_2"
@@ -328,16 +335,53 @@ def test_a_saved_plan_sends_only_what_it_shows(
     assert emu.requests() == []
 
 
-def test_a_saved_plan_made_without_array_replace_applies_as_made(
+def test_a_saved_plan_made_with_array_replace_applies_as_made(
     server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
 ) -> None:
-    write("a.yaml", opportunity("a", ACME_RENEWAL, f"relationships:\n  $contact: [{SAM}]"))
-    saved = save_plan(manifest_dir, server, tmp_path, "--no-array-replace")
+    write("a.yaml", opportunity("a", ACME_RENEWAL, f"relationships:\n  $contact: [{SAM}, {NINA}]"))
+    saved = save_plan(manifest_dir, server, tmp_path, "--array-replace")
+    (planned,) = json.loads(saved.read_text())["records"][0]["requests"]
     emu.reset_logs()
     applied = lfr(["apply", str(saved), "--auto-approve"], server)
     assert applied.exit_code == 0, applied.output
-    (sent,) = writes(emu)
-    assert sent["body"] == {"relationships": {"$contact": {"add": [SAM], "remove": [ALEX]}}}
+    sent = writes(emu)
+    assert sent[0]["body"] == {"relationships": {"$contact": {"replace": sorted([SAM, NINA])}}}
+    assert sent[0]["idempotency_key"] == planned["idempotency_key"]
+    if emu.profile.allow_array_replace:
+        assert len(sent) == 1
+    else:  # strict-0.20 refuses the array: the same change as add/remove, under a new key
+        assert [w["status"] for w in sent] == [400, 200]
+        assert sent[1]["body"] == {
+            "relationships": {"$contact": {"add": [SAM, NINA], "remove": [ALEX]}}
+        }
+        assert sent[1]["idempotency_key"] != planned["idempotency_key"]
+    (record,) = [m for m in emu.mutations() if m["record_id"] == ACME_RENEWAL]
+    assert record["changes"]["relationships"]["$contact"] == {
+        "added": sorted([SAM, NINA]),
+        "removed": [ALEX],
+    }
+
+
+def test_an_org_that_refuses_array_replace_gets_add_remove_once(
+    write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    """Opted in to array replace against a strict-0.20 org: the 400 naming the relationship
+    turns the write into add/remove under a new key; a re-run replays nothing twice."""
+    emu = Emulator(db=":memory:", seed="demo", profile="strict-0.20")
+    write("a.yaml", opportunity("a", ACME_RENEWAL, f"relationships:\n  $contact: [{SAM}, {NINA}]"))
+    with running_server(emu, host="127.0.0.1", port=0) as server:
+        applied = lfr(["apply", str(manifest_dir), "--auto-approve", "--array-replace"], server)
+        assert applied.exit_code == 0, applied.output
+        again = lfr(["plan", str(manifest_dir), "--detailed-exitcode"], server)
+    assert again.exit_code == 0, again.output
+    sent = writes(emu)
+    assert [(w["status"], list(w["body"]["relationships"]["$contact"])) for w in sent] == [
+        (400, ["replace"]),
+        (200, ["add", "remove"]),
+    ]
+    assert len({w["idempotency_key"] for w in sent}) == 2
+    (mutation,) = emu.mutations()
+    assert mutation["changes"]["relationships"]["$contact"]["added"] == sorted([SAM, NINA])
 
 
 def test_a_saved_plan_is_shown_with_the_orgs_labels_not_the_files(

@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 
 from reconciler.adapters.client import LightfieldClient
 from reconciler.core.org import OrgSchema
-from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.runs.apply import apply_plan
 from reconciler.runs.plan import run_plan
 from tests.support.demo import ACME_RENEWAL, FULL_KEY, INITECH, opportunity
+from tests.support.emulator import demo_emulator
 
 from .conftest import changes_applied
 
@@ -79,14 +79,18 @@ def manifest(name: str, record_id: str, wanted: dict[str, Any]) -> str:
     return opportunity(name, record_id, spec)
 
 
+CLEAR_CONTACTS: dict[str, Any] = {"relationships": {"$contact": {"replace": None}}}
+
+
 def live_body(state: dict[str, Any]) -> dict[str, Any]:
-    """An out-of-band write putting a record in ``state`` (labels are accepted on writes)."""
+    """An out-of-band write putting a record in ``state`` (labels are accepted on writes), once
+    its contacts are cleared (``CLEAR_CONTACTS``): ``add``, which every contract profile takes."""
     fields = {k: v for k, v in state.items() if k not in ("$owner", "$contact")}
     relationships: dict[str, Any] = {}
     if "$owner" in state:
         relationships["$owner"] = {"replace": state["$owner"]}
     if "$contact" in state:
-        relationships["$contact"] = {"replace": state["$contact"]} if state["$contact"] else {}
+        relationships["$contact"] = {"add": state["$contact"]} if state["$contact"] else {}
     return {"fields": fields, "relationships": {k: v for k, v in relationships.items() if v}}
 
 
@@ -101,7 +105,7 @@ def live_body(state: dict[str, Any]) -> dict[str, Any]:
 async def test_plan_apply_plan_converges(
     desired: list[dict[str, Any]], live: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    emu = Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
+    emu = demo_emulator(rate_limits=RateLimitConfig(enabled=False))
     directory = tmp_path / f"m{time.monotonic_ns()}"
     directory.mkdir()
     transport = httpx.ASGITransport(app=emu.app)
@@ -109,6 +113,10 @@ async def test_plan_apply_plan_converges(
         FULL_KEY, base_url="http://e", transport=transport, rates=None
     ) as client:
         for record_id, state in zip(RECORDS, live, strict=True):
+            if "$contact" in state:
+                await client.update(
+                    "opportunities", record_id, CLEAR_CONTACTS, idempotency_key=None
+                )
             await client.update("opportunities", record_id, live_body(state), idempotency_key=None)
         for index, wanted in enumerate(desired):
             (directory / f"m{index}.yaml").write_text(manifest(f"m{index}", RECORDS[index], wanted))
@@ -127,7 +135,7 @@ def test_a_killed_apply_converges_on_rerun_without_duplicates(tmp_path: Path) ->
     applied exactly once and the final plan is empty."""
     from reconciler.emulator.server import running_server
 
-    emu = Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
+    emu = demo_emulator(rate_limits=RateLimitConfig(enabled=False))
     # Slow writes so the kill lands in the middle of the run.
     emu.faults.configure(FaultConfig(latency_ms=150))
     directory = tmp_path / "manifests"

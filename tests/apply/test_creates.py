@@ -18,11 +18,16 @@ from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.runs.apply import apply_plan
 from reconciler.runs.plan import run_plan
 from tests.support.demo import FULL_KEY, INITECH_ACCOUNT, JANE, WriteManifest
+from tests.support.emulator import demo_emulator
 
 HOOLI = "acc_cm77puc4peiezar"
 
 
 def matcher(name: str, selector: str, spec: str = "") -> str:
+    """A manifest that creates its record when ``selector`` finds none; the create states its
+    ``$stage`` (the strict-0.20 contract requires it: docs/api-contract.md §4)."""
+    if "$stage" not in selector and selector.startswith("{"):
+        selector = "{$stage: Prospecting, " + selector[1:]
     return (
         f"apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: {name}\n"
         f"  match: {selector}\n" + (f"spec:\n{spec}\n" if spec else "")
@@ -111,9 +116,7 @@ async def test_a_record_trashed_after_its_create_is_created_again(
     write: WriteManifest, manifest_dir: Path
 ) -> None:
     clock = ManualClock()
-    emu = Emulator(
-        db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False), clock=clock
-    )
+    emu = demo_emulator(rate_limits=RateLimitConfig(enabled=False), clock=clock)
     async with LightfieldClient.for_asgi_app(emu.app, FULL_KEY, rates=None) as client:
         write("new.yaml", matcher("new", f"{{$name: Phoenix deal, $account: {INITECH_ACCOUNT}}}"))
         _, first = await apply_all(client, manifest_dir)

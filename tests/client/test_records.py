@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from reconciler.core.records import AuthInfo, Definitions, FieldHistoryPage, ListPage, Record
+from reconciler.core.records import (
+    AuthInfo,
+    Definitions,
+    FieldHistoryPage,
+    ListPage,
+    Record,
+    trash_marker,
+)
 
 
 def test_record_reads_values_and_tolerates_nulls_and_extras() -> None:
@@ -174,3 +181,35 @@ def test_models_populate_by_name_and_dump_camel_case() -> None:
     record = Record(id="opp_1", created_at="t", http_link="https://x")
     assert record.model_dump()["httpLink"] == "https://x"
     assert Record.model_validate(record.model_dump()) == record
+
+
+@pytest.mark.parametrize(
+    ("marker", "trashed"),
+    [
+        ({"trashed": True}, True),
+        ({"isDeleted": True}, True),
+        ({"status": "Trashed"}, True),
+        ({"status": "deleted"}, True),
+        ({"deletedAt": "2026-01-01T00:00:00.000Z"}, True),
+        ({"trashedAt": "2026-01-01T00:00:00.000Z"}, True),
+        ({"trashed": False, "deletedAt": None, "status": "active"}, False),
+        ({}, False),
+    ],
+)
+def test_every_trash_marker_a_deployment_may_send_is_read(
+    marker: dict[str, object], trashed: bool
+) -> None:
+    record = Record.model_validate({"id": "opp_1", **marker})
+    assert record.trashed is trashed
+    assert (trash_marker({"id": "opp_1", **marker}) is not None) is trashed
+
+
+def test_a_definition_may_mark_a_field_required() -> None:
+    wire = {
+        "fieldDefinitions": {
+            "$stage": {"label": "Stage", "valueType": "SINGLE_SELECT", "required": True},
+            "$name": {"label": "Name", "valueType": "TEXT"},
+        }
+    }
+    definitions = Definitions.model_validate(wire)
+    assert [k for k, d in definitions.field_definitions.items() if d.required] == ["$stage"]

@@ -18,6 +18,7 @@ from reconciler.core.model import DesiredRecord, parse_manifests
 from reconciler.core.org import OrgSchema
 from reconciler.core.plan import DiffOptions, RecordChange, plan_from_dict, plan_to_dict
 from reconciler.core.records import Record
+from reconciler.core.requests import without_array_replace
 from tests.support.demo import ACME_COM, ALEX, JANE, NINA, PRIYA, SAM, opportunity
 
 OPTIONS = DiffOptions(revision="git:abc", target="https://api.example")
@@ -193,18 +194,57 @@ async def test_has_many_one_contact_more_is_one_add(schema: OrgSchema) -> None:
 
 
 @pytest.mark.anyio
-async def test_swapping_many_contacts_for_one_uses_the_smaller_replace(schema: OrgSchema) -> None:
+async def test_swapping_many_contacts_for_one_is_a_one_id_replace(schema: OrgSchema) -> None:
     many = [f"con_{i:015d}" for i in range(10)]
     record = live(links={"$contact": many})
-    result = change(schema, f"relationships: {{$contact: [{SAM}]}}", record)
-    assert [r.body for r in result.requests] == [
-        {"relationships": {"$contact": {"replace": [SAM]}}}
+    # One id (a string) is `replace` under every reading of the contract, so it is the default.
+    for array_replace in (False, True):
+        result = change(
+            schema, f"relationships: {{$contact: [{SAM}]}}", record, array_replace=array_replace
+        )
+        assert [r.body for r in result.requests] == [
+            {"relationships": {"$contact": {"replace": SAM}}}
+        ]
+
+
+@pytest.mark.anyio
+async def test_an_id_array_replace_is_sent_only_on_request(schema: OrgSchema) -> None:
+    many = [f"con_{i:015d}" for i in range(10)]
+    record = live(links={"$contact": many})
+    spec = f"relationships: {{$contact: [{SAM}, {NINA}]}}"
+    # Default: add/remove, valid whether `replace` takes an array (seed page) or not (SDK 0.20).
+    default = change(schema, spec, record)
+    assert [r.body for r in default.requests] == [
+        {"relationships": {"$contact": {"add": sorted([SAM, NINA]), "remove": sorted(many)}}}
     ]
-    # An org whose API rejects array replace gets add/remove instead.
-    strict = change(schema, f"relationships: {{$contact: [{SAM}]}}", record, array_replace=False)
-    assert [r.body for r in strict.requests] == [
-        {"relationships": {"$contact": {"add": [SAM], "remove": sorted(many)}}}
+    opted = change(schema, spec, record, array_replace=True)
+    assert [r.body for r in opted.requests] == [
+        {"relationships": {"$contact": {"replace": sorted([SAM, NINA])}}}
     ]
+    # The fallback apply sends when an org refuses the array: the default body, a new key.
+    (request,) = opted.requests
+    (fallback,) = without_array_replace(request, opted.relationships)
+    assert fallback.body == default.requests[0].body
+    assert fallback.idempotency_key not in (request.idempotency_key, "")
+
+
+@pytest.mark.anyio
+async def test_the_array_replace_fallback_keeps_fields_and_stays_within_limits(
+    schema: OrgSchema,
+) -> None:
+    many = [f"con_old{i:011d}" for i in range(20)]
+    after = [f"con_new{i:011d}" for i in range(5)]
+    record = live({"$amount": 1}, {"$contact": many})
+    spec = "fields: {$amount: 2}\nrelationships:\n  $contact: [" + ", ".join(after) + "]"
+    opted = change(schema, spec, record, array_replace=True)
+    (request,) = opted.requests
+    assert request.body["relationships"]["$contact"] == {"replace": after}
+    fallbacks = without_array_replace(request, opted.relationships)
+    # 25 link changes fit one body: the field and every add/remove, exactly once.
+    assert [f.body for f in fallbacks] == [
+        {"fields": {"$amount": 2}, "relationships": {"$contact": {"add": after, "remove": many}}}
+    ]
+    assert len({f.idempotency_key for f in fallbacks} | {request.idempotency_key}) == 2
 
 
 @pytest.mark.anyio
@@ -266,7 +306,8 @@ async def test_a_create_with_links_beyond_one_body_is_its_own_rebuild(schema: Or
     text = (
         "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: big\n"
         f"  match: {{$name: Big deal, $account: {ACME_COM}}}\n"
-        f"spec:\n  fields: {{$amount: 7}}\n  relationships:\n    $owner: {JANE}\n"
+        "spec:\n  fields: {$amount: 7, $stage: Prospecting}\n"
+        f"  relationships:\n    $owner: {JANE}\n"
         f"    $contact: [{', '.join(contacts)}]\n"
     )
     manifests, problems = parse_manifests(load_bytes(text.encode(), "big.yaml").documents)

@@ -16,7 +16,15 @@ from reconciler.emulator.faults import FaultConfig
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.runs.plan import run_plan
 from tests.support.demo import ACME_COM as ACME
-from tests.support.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
+from tests.support.demo import (
+    ACME_RENEWAL,
+    FULL_KEY,
+    INITECH,
+    PROSPECTING,
+    WriteManifest,
+    opportunity,
+)
+from tests.support.emulator import demo_emulator
 
 
 def categories(emu: Emulator) -> Counter[str]:
@@ -82,9 +90,7 @@ async def test_a_lagging_list_index_never_shows_up_as_a_change(
     write: WriteManifest, manifest_dir: Path
 ) -> None:
     clock = ManualClock()
-    emu = Emulator(
-        db=":memory:",
-        seed="demo",
+    emu = demo_emulator(
         clock=clock,
         rate_limits=RateLimitConfig(enabled=False),
     )
@@ -120,13 +126,14 @@ async def test_match_finds_the_record_or_plans_a_create(
     header = "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n"
     write(
         "existing.yaml",
-        header
-        + "  name: existing\n  match: {$name: acme renewal 2027, $account: {domain: acme.com}}\n"
+        header + "  name: existing\n  match: {$name: acme renewal 2027, $stage: Proposal, "
+        "$account: {domain: acme.com}}\n"
         "spec:\n  fields: {$amount: 120000}\n",
     )
     write(
         "new.yaml",
-        header + "  name: new\n  match: {$name: Brand new, $account: {name: Initech}}\n",
+        header + "  name: new\n  match: {$name: Brand new, $stage: Prospecting, "
+        "$account: {name: Initech}}\n",
     )
     outcome = await run_plan(client, manifest_dir, target="t")
     assert outcome.plan is not None, outcome.problems
@@ -137,7 +144,7 @@ async def test_match_finds_the_record_or_plans_a_create(
         (
             "/v1/opportunities",
             {
-                "fields": {"$name": "Brand new"},
+                "fields": {"$name": "Brand new", "$stage": PROSPECTING},
                 "relationships": {"$account": "acc_cm1x15pik34mdzo"},
             },
         )
@@ -161,7 +168,9 @@ async def test_match_compares_text_as_the_diff_does_even_if_the_server_filter_is
     # Someone typed the name with doubled spaces: `$name[equal]` does not list it.
     await rename(client, "Acme  Renewal  2027")
     write(
-        "m.yaml", header + f"  name: m\n  match: {{$name: acme renewal 2027, $account: {ACME}}}\n"
+        "m.yaml",
+        header + f"  name: m\n  match: {{$name: acme renewal 2027, $account: {ACME}}}\n"
+        "  onMissing: error\n",
     )
     emu.reset_logs()
     outcome = await run_plan(client, manifest_dir, target="t")
@@ -175,14 +184,17 @@ async def test_match_compares_text_as_the_diff_does_even_if_the_server_filter_is
     emu.reset_logs()
     assert (await run_plan(client, manifest_dir, target="t")).plan is not None
     assert len(opportunity_lists(emu)) == 1
-    # With the name alone there is nothing else to list by: the server's filter decides.
+    # With the name alone, the second query lists by the first word as a prefix: the selector,
+    # compared with whitespace collapsed, finds the record (issue 13: no duplicate planned).
     write(
         "m.yaml", header + "  name: m\n  match: {$name: acme  renewal 2027}\n  onMissing: error\n"
     )
     emu.reset_logs()
     outcome = await run_plan(client, manifest_dir, target="t")
-    assert "no opportunity matches metadata.match" in outcome.problems[0].message
-    assert len(opportunity_lists(emu)) == 1
+    assert outcome.plan is not None, outcome.problems
+    assert [(r.action, r.id) for r in outcome.plan.records] == [("noop", ACME_RENEWAL)]
+    first, second = opportunity_lists(emu)
+    assert "equal" in first and "startsWith" in second and "acme" in second
 
 
 @pytest.mark.anyio

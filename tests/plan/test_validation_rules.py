@@ -136,7 +136,7 @@ async def test_a_create_needs_name_and_account(
           name: new-deal
           match: {$name: Brand new}
         spec:
-          fields: {$amount: 5}
+          fields: {$amount: 5, $stage: Prospecting}
         """,
     )
     outcome = await run_plan(client, manifest_dir, target="t")
@@ -153,7 +153,8 @@ async def test_an_empty_name_does_not_count_for_a_create(
     write(
         "new.yaml",
         "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new\n"
-        "  match: {$name: '', $account: acc_cm1x15pik34mdzo}\n",
+        "  match: {$name: '', $account: acc_cm1x15pik34mdzo}\n"
+        "spec:\n  fields: {$stage: Prospecting}\n",
     )
     outcome = await run_plan(client, manifest_dir, target="t")
     assert [p.message for p in outcome.problems] == [
@@ -258,25 +259,61 @@ async def test_a_trashed_record_is_refused_at_plan_and_nothing_is_sent(
 
 
 @pytest.mark.anyio
-async def test_raw_ids_are_confirmed_with_the_fewest_requests(
+async def test_only_the_ids_a_write_would_newly_link_are_read_one_get_each(
     write: WriteManifest, manifest_dir: Path, client: LightfieldClient, emu: Emulator
 ) -> None:
     missing = "con_cmzzzzzzzzzzzzz"
-    write("a.yaml", opportunity("a", ACME_RENEWAL, f"relationships:\n  $champion: {SAM}"))
+    acme = await client.retrieve("opportunities", ACME_RENEWAL)
+    assert ALEX in acme.related_ids("$contact") and SAM not in acme.related_ids("$champion")
+    emu.seed_bulk(contacts=200)  # 9 pages of contacts: no scan of them is cheaper than 2 reads
+    spec = f"relationships:\n  $champion: {SAM}\n  $contact: {{include: [{ALEX}]}}"
+    write("a.yaml", opportunity("a", ACME_RENEWAL, spec))
     write("b.yaml", opportunity("b", INITECH, f"relationships:\n  $evaluator: {missing}"))
     emu.reset_logs()
-    await run_plan(client, manifest_dir, target="t")
-    contacts = [r["path"] for r in emu.requests() if r["path"].startswith("/v1/contacts")]
-    # The demo's 15 contacts fit one page: that page shows SAM; only the unseen id is read.
-    assert contacts == ["/v1/contacts", f"/v1/contacts/{missing}"]
+    outcome = await run_plan(client, manifest_dir, target="t")
+    # SAM and the missing id would be linked: one GET each (Read bucket), no page of the
+    # contact list (Search bucket); ALEX is linked already and costs nothing.
+    contacts = [
+        (r["method"], r["path"]) for r in emu.requests() if r["path"].startswith("/v1/contacts")
+    ]
+    assert sorted(contacts) == [("GET", f"/v1/contacts/{SAM}"), ("GET", f"/v1/contacts/{missing}")]
+    assert [str(p) for p in outcome.problems] == [
+        f"manifests/b.yaml:8: $evaluator: no active contact with id '{missing}' (it does not "
+        "exist, is in the trash, or is not in this org)"
+    ]
+    assert [r for r in emu.requests() if r["method"] != "GET"] == []
 
-    emu.seed_bulk(contacts=200)  # 9 pages now: two ids are cheaper read one by one
+
+@pytest.mark.anyio
+async def test_ids_already_linked_cost_no_request_even_when_missing(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient, emu: Emulator
+) -> None:
+    await client.delete("contacts", ALEX)  # linked to Acme, then trashed: kept, never re-sent
+    write("a.yaml", opportunity("a", ACME_RENEWAL, f"relationships:\n  $contact: [{ALEX}]"))
     emu.reset_logs()
-    await run_plan(client, manifest_dir, target="t")
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert outcome.problems == [] and outcome.plan is not None
+    assert [r["path"] for r in emu.requests() if r["path"].startswith("/v1/contacts")] == []
+
+
+@pytest.mark.anyio
+async def test_past_a_second_of_reads_one_scan_of_the_list_confirms_the_rest(
+    write: WriteManifest, manifest_dir: Path, client: LightfieldClient, emu: Emulator
+) -> None:
+    emu.seed_bulk(contacts=200)  # 215 contacts, 9 pages
+    acme = await client.retrieve("opportunities", ACME_RENEWAL)
+    linked = set(acme.related_ids("$contact"))
+    new = [c.id for c in await client.list_all("contacts") if c.id not in linked][:40]
+    items = "\n".join(f"    - {record_id}" for record_id in new)
+    spec = f"relationships:\n  $contact:\n    include:\n{items}"
+    write("many.yaml", opportunity("many", ACME_RENEWAL, spec.replace("\n    - ", "\n      - ")))
+    emu.reset_logs()
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert outcome.problems == [] and outcome.plan is not None
     contacts = [r["path"] for r in emu.requests() if r["path"].startswith("/v1/contacts")]
-    assert sorted(contacts) == sorted(
-        ["/v1/contacts", f"/v1/contacts/{SAM}", f"/v1/contacts/{missing}"]
-    )
+    # 25 reads (a second of the Read bucket), then the list's 9 pages answer the other 15.
+    assert len([p for p in contacts if p.startswith("/v1/contacts/")]) == 25
+    assert contacts.count("/v1/contacts") == 9 and len(contacts) == 34
 
 
 @pytest.mark.anyio

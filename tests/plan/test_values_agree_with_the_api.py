@@ -260,7 +260,8 @@ async def test_a_green_plan_links_only_ids_the_api_accepts(
             tally.cases += 1
             # A fresh record per case (linked to nothing but its account), so that every
             # green case sends its link.
-            body = {"fields": {"$name": "case"}, "relationships": {"$account": ACME_COM}}
+            fields = {"$name": "case", "$stage": "Prospecting"}
+            body = {"fields": fields, "relationships": {"$account": ACME_COM}}
             case = (await client.create("opportunities", body, idempotency_key=None)).id
             value = [existing[target], raw] if definition.many else raw
             # JSON is YAML: its escapes carry every hostile character into the manifest.

@@ -29,6 +29,7 @@ from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
 from tests.support.client import FakeClock
 from tests.support.demo import FULL_KEY
+from tests.support.emulator import demo_emulator
 
 from .harness import write_manifests
 
@@ -79,9 +80,7 @@ def clock(manual_clock: ManualClock) -> FakeClock:
 @pytest.fixture
 def emu(manual_clock: ManualClock) -> Emulator:
     """A demo emulator on simulated time, rate limiter off unless a test turns it on."""
-    return Emulator(
-        db=":memory:",
-        seed="demo",
+    return demo_emulator(
         clock=manual_clock,
         rate_limits=RateLimitConfig(enabled=False),
     )
@@ -125,7 +124,7 @@ def bench_dir(manifest_dir: Path) -> Path:
 @pytest.fixture
 def live_emu() -> Emulator:
     """A demo emulator on real time, for the scenarios served over a socket."""
-    return Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
+    return demo_emulator(rate_limits=RateLimitConfig(enabled=False))
 
 
 @pytest.fixture

@@ -76,7 +76,9 @@ MANIFESTS: dict[str, str] = {
     "new.yaml": (
         "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new\n"
         f"  match: {{$name: {NEW_DEAL}, $account: {{name: Initech}}}}\n"
-        f"spec:\n  fields: {{$amount: 10}}\n  relationships: {{$contact: [{SAM}]}}\n"
+        # $stage: the strict-0.20 contract requires it on create (docs/api-contract.md §4).
+        "spec:\n  fields: {$amount: 10, $stage: Prospecting}\n"
+        f"  relationships: {{$contact: [{SAM}]}}\n"
     ),
 }
 RECORDS = len(MANIFESTS)

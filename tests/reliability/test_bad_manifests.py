@@ -29,6 +29,7 @@ from reconciler.render import github as github_render
 from reconciler.render import text as text_render
 from reconciler.runs.plan import Outcome, run_plan
 from tests.support.demo import FULL_KEY
+from tests.support.emulator import demo_emulator
 
 REPO = Path(__file__).resolve().parents[2]
 BAD = REPO / "tests" / "data" / "bad"
@@ -45,7 +46,7 @@ def test_the_corpus_is_complete() -> None:
 @pytest.fixture(scope="module")
 def shared_emu() -> Emulator:
     """One emulator for the whole corpus (nothing here writes); logs are cleared per file."""
-    return Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
+    return demo_emulator(rate_limits=RateLimitConfig(enabled=False))
 
 
 def plan_file(emu: Emulator, path: Path) -> Outcome:

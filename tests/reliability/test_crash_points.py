@@ -27,11 +27,11 @@ from pathlib import Path
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
 from tests.support.cli import lfr
 from tests.support.demo import FULL_KEY, opportunity
+from tests.support.emulator import demo_emulator
 
 from .conftest import is_slow
 from .harness import creates, duplicate_changes
@@ -115,7 +115,7 @@ def manifests(directory: Path, ids: list[str]) -> None:
         (directory / f"new{index}.yaml").write_text(
             f"apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: new{index}\n"
             f"  match: {{$name: Crash test {index}, $account: {{name: {account}}}}}\n"
-            f"spec:\n  fields: {{$amount: {index + 1}000}}\n"
+            f"spec:\n  fields: {{$amount: {index + 1}000, $stage: Prospecting}}\n"
         )
 
 
@@ -123,7 +123,7 @@ def test_a_killed_apply_converges_within_two_reruns_with_no_duplicate_write(
     boundary: tuple[int, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     k, phase = boundary
-    emu = Emulator(db=":memory:", seed="demo", rate_limits=RateLimitConfig(enabled=False))
+    emu = demo_emulator(rate_limits=RateLimitConfig(enabled=False))
     gate = WriteGate(emu.app, k, phase)
     monkeypatch.chdir(tmp_path)
     directory = tmp_path / "manifests"

@@ -36,7 +36,6 @@ from hypothesis.stateful import (
 from reconciler.adapters.client import LightfieldClient
 from reconciler.adapters.retry import RetryPolicy
 from reconciler.core.org import OrgSchema
-from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.ratelimit import RateLimitConfig
@@ -45,6 +44,7 @@ from reconciler.runs.apply import apply_plan
 from tests.apply.test_convergence import RECORDS, live_body, manifest, values
 from tests.support.client import FakeClock
 from tests.support.demo import FULL_KEY
+from tests.support.emulator import demo_emulator
 
 from .conftest import is_slow
 from .harness import duplicate_changes, last_seq, plan_of, snapshot, unmanaged_changes
@@ -82,9 +82,7 @@ class ApplyMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.emu = Emulator(
-            db=":memory:", seed="demo", clock=self.clock, rate_limits=RateLimitConfig(enabled=False)
-        )
+        self.emu = demo_emulator(clock=self.clock, rate_limits=RateLimitConfig(enabled=False))
         self.directory = Path(tempfile.mkdtemp(prefix="lfr-stateful-"))
         self.managed: dict[str, set[str]] = {}
 

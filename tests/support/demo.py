@@ -19,6 +19,8 @@ NINA = "con_cmsel1g7rwmrfyv"
 SAM = "con_cm2ubefpt7wdfxt"
 JANE = "mem_cmc1u2x5v2x4ljb"
 PRIYA = "mem_cmbc9vx9tsac0mp"
+PROSPECTING = "opt_01ewfn0zehddfkmrrmq5yrxhm"  # the $stage option of the Sales pipeline
+SALES_PIPELINE = "pd_01kzgr7np7828dvkcet8azet4"  # the Sales pipeline, which PROSPECTING implies
 ACME_COM = "acc_cmt2omrddfwb9ej"
 INITECH_ACCOUNT = "acc_cm1x15pik34mdzo"
 

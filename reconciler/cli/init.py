@@ -1,0 +1,156 @@
+"""``lfr init``: scaffold a manifests repository (README "GitOps in 5 minutes")."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+from ..adapters.scaffold_files import (
+    existing_files,
+    installed_action_ref,
+    read_templates,
+    write_scaffold,
+)
+from ..core.errors import LfrError
+from ..core.json_schema import render_schema, settings_schema, static_schema
+from ..core.scaffold import (
+    MANIFESTS_DIR,
+    SCHEMA_FILE,
+    ActionRef,
+    parse_action_ref,
+    scaffold,
+    template_values,
+)
+from ..render.values import safe
+from ..runs.export import ExportProblems, ExportResult, export_opportunities
+from ..workspace import open_client
+from .shared import ApiKeyOption, BaseUrlOption, app, echo, fail, report_problems, target_of
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="The repository to write into (created when missing).", show_default=True
+        ),
+    ] = Path("."),
+    action: Annotated[
+        str | None,
+        typer.Option(
+            "--action",
+            metavar="OWNER/REPO@COMMIT",
+            help="The lfr the workflows and the pre-commit hook pin: its GitHub repository and "
+            "a full commit SHA. Default: the commit this lfr was installed from (pip, pipx or "
+            "uv install of a git+https://github.com/... URL).",
+            show_default=False,
+        ),
+    ] = None,
+    branch: Annotated[
+        str, typer.Option(help="The branch whose pushes lfr-apply.yml applies.")
+    ] = "main",
+    from_org: Annotated[
+        bool,
+        typer.Option(
+            "--from-org",
+            help="Also export every opportunity of the org (needs a key) into manifests/, "
+            "instead of the example, so `lfr plan` right after is empty.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite files that exist (.gitignore is added to).")
+    ] = False,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+) -> None:
+    """Write what a manifests repository needs for GitOps with lfr.
+
+    \b
+      lfr.yaml                      settings and environments (sandbox, production)
+      manifests/example.yaml        a commented example (or, --from-org, the org's records)
+      schema/*.schema.json          the JSON Schemas editors use (manifests', lfr.yaml's)
+      .pre-commit-config.yaml       lfr's validate hook
+      .gitignore                    .lfr/ and saved plans (added to an existing one)
+      .github/workflows/lfr-*.yml   plan on pull requests, the plan comment, apply on merge,
+                                    nightly drift: one job per environment
+      .github/scripts/*.mjs         the comment and drift-issue scripts they run
+
+    Every workflow pins lfr's GitHub Action to the same commit as this lfr (--action). A file
+    that exists is refused (all are listed, nothing is written) unless --force.
+
+    Exit codes: 0 written, 1 error.
+    """
+    try:
+        ref = parse_action_ref(action) if action else installed_action_ref()
+    except LfrError as exc:
+        raise fail(str(exc)) from None
+    if ref is None:
+        raise fail(
+            "cannot tell which commit of lfr this is (it was not installed from a GitHub git "
+            "URL): give --action OWNER/REPO@COMMIT, the lfr repository and commit the "
+            "workflows should pin."
+        )
+    files = _files(ref, branch, example=not from_org)
+    clashes = existing_files(directory, files)
+    if clashes and not force:
+        raise fail(
+            f"{len(clashes)} file{'s' if len(clashes) != 1 else ''} already exist in "
+            f"{directory}; nothing was written (--force overwrites them):",
+            *(f"  {path}" for path in clashes),
+        )
+    if from_org:
+        _export(directory / MANIFESTS_DIR, api_key, base_url)
+    try:
+        written = write_scaffold(directory, files, force=force)
+    except LfrError as exc:
+        raise fail(str(exc), *exc.details) from None
+    for item in written:
+        echo(f"{item.status:<11} {safe((directory / item.path).as_posix())}")
+    where, pinned = safe(directory.as_posix()), safe(ref.uses)
+    echo(f"lfr {__version__} initialised {where} (workflows pin {pinned}).")
+    first = "`lfr plan` shows your org" if from_org else "`lfr plan --local` plans the example"
+    echo(
+        f"Next: {first}; give each environment of lfr.yaml its repository secret "
+        "(LIGHTFIELD_SANDBOX_API_KEY, LIGHTFIELD_PRODUCTION_API_KEY), commit, and open a pull "
+        "request."
+    )
+
+
+def _files(ref: ActionRef, branch: str, *, example: bool) -> dict[str, str]:
+    try:
+        values = template_values(ref, __version__, branch)
+        schemas = render_schema(static_schema()), render_schema(settings_schema())
+        return scaffold(read_templates(), values, *schemas, example=example)
+    except LfrError as exc:
+        raise fail(str(exc)) from None
+
+
+def _export(manifests: Path, api_key: str | None, base_url: str | None) -> None:
+    """`lfr export --all` into the new repository's manifests/, refused without a key: the
+    embedded workspace's demo data is nobody's org."""
+    target = target_of(api_key, base_url, False)
+    if target.is_local:
+        raise fail("--from-org needs a key: set LIGHTFIELD_API_KEY (or give --api-key).")
+    schema_ref = Path("..", SCHEMA_FILE).as_posix()
+
+    async def go() -> ExportResult:
+        async with open_client(target) as client:
+            return await export_opportunities(client, manifests, ids=None, schema_ref=schema_ref)
+
+    try:
+        result = asyncio.run(go())
+    except ExportProblems as exc:
+        report_problems(exc.problems)
+        raise fail(str(exc)) from None
+    except LfrError as exc:
+        raise fail(str(exc)) from None
+    for note in result.notes:
+        echo(f"Note: {safe(note)}", err=True)
+    records = sum(len(exported.records) for exported in result.files)
+    echo(
+        f"Exported {records} record{'s' if records != 1 else ''} into {safe(manifests.as_posix())}."
+    )
