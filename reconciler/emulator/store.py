@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .list_order import ListOrder
 from .logs import Logs
 from .profiles import DEFAULT_PROFILE, Profile
 from .stored import HistoryEntry, KeyGrant, OrgSettings, Record, StoredOutcome
@@ -94,6 +95,7 @@ class Store:
         self._records: dict[str, Record] = {}
         # (org, object_type) → ids in insertion order (``records`` sorts them for lists).
         self._by_type: dict[tuple[str, str], list[str]] = {}
+        self._order = ListOrder()  # the ids newest first, kept between list calls
         # id → [(at, snapshot)] in time order: the lagging list index reads these.
         self._versions: dict[str, list[tuple[float, Record]]] = {}
         self._seq = 0
@@ -132,6 +134,7 @@ class Store:
     def _reload_records(self) -> None:
         self._records.clear()
         self._by_type.clear()
+        self._order.clear()
         self._versions.clear()
         rows = self._db.execute("SELECT * FROM records ORDER BY seq").fetchall()
         for rid, org, kind, seq, created, updated, trashed, fields_json, rels_json in rows:
@@ -225,6 +228,7 @@ class Store:
             self._db.execute(_INSERT_RECORD, _record_row(record))
             self._records[record.id] = record
             self._by_type.setdefault((record.org, record.object_type), []).append(record.id)
+            self._order.added(record.org, record.object_type)
             self._add_version(record, at)
 
     def save(self, record: Record, at: float) -> None:
@@ -241,6 +245,7 @@ class Store:
                 ),
             )
             self._records[record.id] = record
+            self._order.saved()
             self._add_version(record, at)
 
     def insert_many(self, records: list[Record]) -> None:
@@ -251,6 +256,7 @@ class Store:
             for r in records:
                 self._records[r.id] = r
                 self._by_type.setdefault((r.org, r.object_type), []).append(r.id)
+                self._order.added(r.org, r.object_type)
                 self._versions[r.id] = [(r.created_at, r.snapshot())]
 
     def _add_version(self, record: Record, at: float) -> None:
@@ -267,18 +273,26 @@ class Store:
         With ``as_of``, each record as it was at that time; records not yet created are absent.
         """
         with self._lock:
-            ids = self._by_type.get((org, object_type), [])
+            ids = self._order.ids(
+                org, object_type, self._by_type.get((org, object_type), []), self._records
+            )
             if as_of is None:
-                found = [self._records[rid] for rid in ids]
-            else:
-                found = []
-                for rid in ids:
-                    versions = self._versions.get(rid, [])
-                    index = bisect.bisect_right([t for t, _ in versions], as_of)
-                    if index:
-                        found.append(versions[index - 1][1])
-        found.sort(key=lambda r: (r.created_at, r.seq), reverse=True)
-        return found
+                return [self._records[rid] for rid in ids]
+            # A version keeps its record's createdAt and seq, so the order holds for versions.
+            found = []
+            for rid in ids:
+                versions = self._versions.get(rid, [])
+                index = bisect.bisect_right([t for t, _ in versions], as_of)
+                if index:
+                    found.append(versions[index - 1][1])
+            return found
+
+    def listed(self, org: str, object_type: str, *, trashed: bool) -> tuple[Record, ...]:
+        """The records of a type that are (or are not) trashed, newest first, as they are now:
+        a list without filters. Kept between calls, so paging costs a slice, not a scan."""
+        with self._lock:
+            ids = self._by_type.get((org, object_type), [])
+            return self._order.listed(org, object_type, trashed, ids, self._records)
 
     def count(self, org: str, object_type: str) -> int:
         with self._lock:
