@@ -6,10 +6,9 @@ them), field history, the stored answers of Idempotency-Keys (so a restart on th
 replays them), the mutation log and the request log (their columns and reads: logs.py). The
 types it stores are stored.py's. SQLite (stdlib ``sqlite3``, a file or ``":memory:"``) is the
 durable copy; current records and their versions are mirrored in memory and reloaded from the
-file on start, so list scans never decode JSON. One re-entrant lock guards
-everything: the app runs on one event loop, but tests read the logs from other threads.
-Called by the record operations (operations.py and its helpers), the seeds, app.py (keys, the
-request log) and emulator.py.
+file on start, so list scans never decode JSON. One re-entrant lock guards everything: the app
+runs on one event loop, but tests read the logs from other threads. Called by the record
+operations (operations.py and its helpers), the seeds, app.py (keys, the request log), emulator.py.
 """
 
 from __future__ import annotations
@@ -93,9 +92,9 @@ class Store:
         self._orgs: dict[str, OrgSettings] = {}
         self._keys: dict[str, KeyGrant] = {}
         self._records: dict[str, Record] = {}
-        # (org, object_type) → ids in insertion order (``records`` sorts them for lists).
+        # (org, object_type) → ids in insertion order; _order keeps them newest first.
         self._by_type: dict[tuple[str, str], list[str]] = {}
-        self._order = ListOrder()  # the ids newest first, kept between list calls
+        self._order = ListOrder()
         # id → [(at, snapshot)] in time order: the lagging list index reads these.
         self._versions: dict[str, list[tuple[float, Record]]] = {}
         self._seq = 0
@@ -103,7 +102,6 @@ class Store:
         self._logs = Logs(self._db, self._lock, self.transaction)
         self._load()
 
-    # ---- transactions -------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One SQLite transaction (nesting joins the outer one) under the store lock."""
@@ -268,10 +266,8 @@ class Store:
         versions.insert(bisect.bisect_right(times, at), (at, snapshot))
 
     def records(self, org: str, object_type: str, *, as_of: float | None = None) -> list[Record]:
-        """Records of a type, newest first (createdAt desc, then insertion order desc).
-
-        With ``as_of``, each record as it was at that time; records not yet created are absent.
-        """
+        """Records of a type, newest first (createdAt desc, then insertion order desc); with
+        ``as_of``, each record as it was at that time (records not yet created are absent)."""
         with self._lock:
             ids = self._order.ids(
                 org, object_type, self._by_type.get((org, object_type), []), self._records
@@ -330,7 +326,6 @@ class Store:
             ).fetchall()
         return [HistoryEntry(seq, at, json.loads(value), bool(c)) for seq, at, value, c in rows]
 
-    # ---- idempotency keys ---------------------------------------------------------------
     def save_outcome(self, outcome: StoredOutcome) -> None:
         with self.transaction():
             self._db.execute(
@@ -359,7 +354,6 @@ class Store:
             for org, op, key, created, fp, status, body, headers in rows
         ]
 
-    # ---- logs ---------------------------------------------------------------------------
     def log_mutation(self, entry: dict[str, Any]) -> None:
         self._logs.append("mutations", entry)
 
