@@ -285,17 +285,26 @@ def _joined(base: Path, relative: str) -> Path:
 
 
 def open_client(target: Target, rates: RateConfig | None = DEFAULT_RATES) -> LightfieldClient:
-    """A client for ``target``; for the local workspace, over an in-process ASGI transport."""
+    """A client for ``target``; for the local workspace, over an in-process ASGI transport.
+
+    ``rates`` paces the client against the real API's per-second limits. The local workspace
+    has no such limit: it is one user's SQLite file in this process, so its emulator limits
+    nothing and the client is not paced (pacing a 10,000-record plan at 25 requests a second
+    cost 20 s of waiting). Everything else the API enforces (ids and links per request, body
+    size, validation, idempotency) the emulator still does."""
     if target.local_db is None:
         return LightfieldClient(target.api_key, base_url=target.base_url, rates=rates)
     # Imported here: only local runs need the emulator, and it costs every command ~85 ms.
     from .emulator import Emulator
+    from .emulator.ratelimit import RateLimitConfig
 
     try:
         target.local_db.parent.mkdir(parents=True, exist_ok=True)
-        emulator = Emulator(db=str(target.local_db), seed="demo")
+        emulator = Emulator(
+            db=str(target.local_db), seed="demo", rate_limits=RateLimitConfig(enabled=False)
+        )
     except (OSError, sqlite3.Error) as exc:  # .lfr is a file, the database is not one, ...
         raise LfrError(f"cannot open the local workspace {target.local_db}: {exc}") from None
     return LightfieldClient.for_asgi_app(
-        emulator.app, target.api_key, base_url=target.base_url, rates=rates
+        emulator.app, target.api_key, base_url=target.base_url, rates=None
     )

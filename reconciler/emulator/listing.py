@@ -8,6 +8,7 @@ Called by operations.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .clock import Clock
@@ -15,6 +16,7 @@ from .definitions import ObjectDefs
 from .errors import bad_request
 from .filters import parse_filters
 from .store import Store
+from .stored import Record
 from .validation import int_param
 from .wire import render
 
@@ -52,11 +54,15 @@ def list_records(
     filters = parse_filters(defs, filter_params)
     as_of = clock.now() - lag_seconds if lag_seconds > 0 else None
     want_trashed = status == "trashed"
-    matching = [
-        r
-        for r in store.records(org, object_type, as_of=as_of)
-        if r.trashed == want_trashed and all(f.matches(r) for f in filters)
-    ]
+    matching: Sequence[Record]
+    if filters or as_of is not None:
+        matching = [
+            r
+            for r in store.records(org, object_type, as_of=as_of)
+            if r.trashed == want_trashed and all(f.matches(r) for f in filters)
+        ]
+    else:  # paging through everything, as a plan does: a slice of the store's kept list
+        matching = store.listed(org, object_type, trashed=want_trashed)
     page = matching[offset : offset + limit]
     return {
         "object": "list",

@@ -6,10 +6,9 @@ them), field history, the stored answers of Idempotency-Keys (so a restart on th
 replays them), the mutation log and the request log (their columns and reads: logs.py). The
 types it stores are stored.py's. SQLite (stdlib ``sqlite3``, a file or ``":memory:"``) is the
 durable copy; current records and their versions are mirrored in memory and reloaded from the
-file on start, so list scans never decode JSON. One re-entrant lock guards
-everything: the app runs on one event loop, but tests read the logs from other threads.
-Called by the record operations (operations.py and its helpers), the seeds, app.py (keys, the
-request log) and emulator.py.
+file on start, so list scans never decode JSON. One re-entrant lock guards everything: the app
+runs on one event loop, but tests read the logs from other threads. Called by the record
+operations (operations.py and its helpers), the seeds, app.py (keys, the request log), emulator.py.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .list_order import ListOrder
 from .logs import Logs
 from .profiles import DEFAULT_PROFILE, Profile
 from .stored import HistoryEntry, KeyGrant, OrgSettings, Record, StoredOutcome
@@ -92,8 +92,9 @@ class Store:
         self._orgs: dict[str, OrgSettings] = {}
         self._keys: dict[str, KeyGrant] = {}
         self._records: dict[str, Record] = {}
-        # (org, object_type) → ids in insertion order (``records`` sorts them for lists).
+        # (org, object_type) → ids in insertion order; _order keeps them newest first.
         self._by_type: dict[tuple[str, str], list[str]] = {}
+        self._order = ListOrder()
         # id → [(at, snapshot)] in time order: the lagging list index reads these.
         self._versions: dict[str, list[tuple[float, Record]]] = {}
         self._seq = 0
@@ -101,7 +102,6 @@ class Store:
         self._logs = Logs(self._db, self._lock, self.transaction)
         self._load()
 
-    # ---- transactions -------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One SQLite transaction (nesting joins the outer one) under the store lock."""
@@ -132,6 +132,7 @@ class Store:
     def _reload_records(self) -> None:
         self._records.clear()
         self._by_type.clear()
+        self._order.clear()
         self._versions.clear()
         rows = self._db.execute("SELECT * FROM records ORDER BY seq").fetchall()
         for rid, org, kind, seq, created, updated, trashed, fields_json, rels_json in rows:
@@ -225,6 +226,7 @@ class Store:
             self._db.execute(_INSERT_RECORD, _record_row(record))
             self._records[record.id] = record
             self._by_type.setdefault((record.org, record.object_type), []).append(record.id)
+            self._order.added(record.org, record.object_type)
             self._add_version(record, at)
 
     def save(self, record: Record, at: float) -> None:
@@ -241,6 +243,7 @@ class Store:
                 ),
             )
             self._records[record.id] = record
+            self._order.saved()
             self._add_version(record, at)
 
     def insert_many(self, records: list[Record]) -> None:
@@ -251,6 +254,7 @@ class Store:
             for r in records:
                 self._records[r.id] = r
                 self._by_type.setdefault((r.org, r.object_type), []).append(r.id)
+                self._order.added(r.org, r.object_type)
                 self._versions[r.id] = [(r.created_at, r.snapshot())]
 
     def _add_version(self, record: Record, at: float) -> None:
@@ -262,23 +266,29 @@ class Store:
         versions.insert(bisect.bisect_right(times, at), (at, snapshot))
 
     def records(self, org: str, object_type: str, *, as_of: float | None = None) -> list[Record]:
-        """Records of a type, newest first (createdAt desc, then insertion order desc).
+        """Records of a type, newest first (createdAt desc, then insertion order desc); with
+        ``as_of``, each record as it was at that time (records not yet created are absent)."""
+        with self._lock:
+            ids = self._order.ids(
+                org, object_type, self._by_type.get((org, object_type), []), self._records
+            )
+            if as_of is None:
+                return [self._records[rid] for rid in ids]
+            # A version keeps its record's createdAt and seq, so the order holds for versions.
+            found = []
+            for rid in ids:
+                versions = self._versions.get(rid, [])
+                index = bisect.bisect_right([t for t, _ in versions], as_of)
+                if index:
+                    found.append(versions[index - 1][1])
+            return found
 
-        With ``as_of``, each record as it was at that time; records not yet created are absent.
-        """
+    def listed(self, org: str, object_type: str, *, trashed: bool) -> tuple[Record, ...]:
+        """The records of a type that are (or are not) trashed, newest first, as they are now:
+        a list without filters. Kept between calls, so paging costs a slice, not a scan."""
         with self._lock:
             ids = self._by_type.get((org, object_type), [])
-            if as_of is None:
-                found = [self._records[rid] for rid in ids]
-            else:
-                found = []
-                for rid in ids:
-                    versions = self._versions.get(rid, [])
-                    index = bisect.bisect_right([t for t, _ in versions], as_of)
-                    if index:
-                        found.append(versions[index - 1][1])
-        found.sort(key=lambda r: (r.created_at, r.seq), reverse=True)
-        return found
+            return self._order.listed(org, object_type, trashed, ids, self._records)
 
     def count(self, org: str, object_type: str) -> int:
         with self._lock:
@@ -316,7 +326,6 @@ class Store:
             ).fetchall()
         return [HistoryEntry(seq, at, json.loads(value), bool(c)) for seq, at, value, c in rows]
 
-    # ---- idempotency keys ---------------------------------------------------------------
     def save_outcome(self, outcome: StoredOutcome) -> None:
         with self.transaction():
             self._db.execute(
@@ -345,7 +354,6 @@ class Store:
             for org, op, key, created, fp, status, body, headers in rows
         ]
 
-    # ---- logs ---------------------------------------------------------------------------
     def log_mutation(self, entry: dict[str, Any]) -> None:
         self._logs.append("mutations", entry)
 
