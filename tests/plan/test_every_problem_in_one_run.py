@@ -20,6 +20,8 @@ VALUE = opportunity("value", INITECH, "fields:\n  $stage: Nonsense")
 REFERENCE = (
     "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: reference\n"
     "  match: {$name: Brand new deal}\nspec:\n  fields:\n    $name: Brand new deal\n"
+    # $stage: the strict-0.20 profile requires it on create (docs/api-contract.md §4).
+    "    $stage: Prospecting\n"
     "  relationships:\n    $account: {name: No Such Account Inc}\n"
     "    $owner: {email: jane@acme-sales.exampel}\n"
 )
@@ -43,8 +45,8 @@ def test_validate_lists_shape_value_and_reference_problems_of_three_files_togeth
     assert [line.split(": ")[0] for line in problems] == [
         "manifests/a-shape.yaml:7",
         "manifests/b-value.yaml:8",
-        "manifests/c-reference.yaml:10",
         "manifests/c-reference.yaml:11",
+        "manifests/c-reference.yaml:12",
     ]
     assert "unknown key 'spec.feilds' (did you mean 'fields'?)" in problems[0]
     assert "'Nonsense' is not an option of $stage" in problems[1]
