@@ -10,7 +10,6 @@ groups; nothing here is a key (``api_key_env`` is the variable's name).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
@@ -36,6 +35,7 @@ def envs(
     this is an error: there are no environments to list.
     """
     from ..adapters.client import DEFAULT_BASE_URL
+    from ..render.json import render_line
     from ..render.values import safe
 
     settings = settings_file_of(config)
@@ -62,7 +62,7 @@ def envs(
             }
         )
     if as_json:
-        echo(json.dumps(rows, separators=(",", ":")))
+        echo(render_line(rows))
         return
     if not rows:
         echo(f"{safe(str(settings.file))} defines no environments.")
