@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .. import __version__
-from .shared import ApiKeyOption, BaseUrlOption, app, echo, fail, report_problems, target_of
+from .shared import (
+    ApiKeyOption,
+    BaseUrlOption,
+    app,
+    echo,
+    fail,
+    report_problems,
+    run_async,
+    target_of,
+)
 
 if TYPE_CHECKING:
     from ..core.scaffold import ActionRef
@@ -126,8 +135,6 @@ def _files(ref: ActionRef, branch: str, *, example: bool) -> dict[str, str]:
 def _export(manifests: Path, api_key: str | None, base_url: str | None) -> None:
     """`lfr export --all` into the new repository's manifests/, refused without a key: the
     embedded workspace's demo data is nobody's org."""
-    import asyncio
-
     from ..core.errors import LfrError
     from ..core.scaffold import SCHEMA_FILE
     from ..render.values import safe
@@ -144,7 +151,7 @@ def _export(manifests: Path, api_key: str | None, base_url: str | None) -> None:
             return await export_opportunities(client, manifests, ids=None, schema_ref=schema_ref)
 
     try:
-        result = asyncio.run(go())
+        result = run_async(go())
     except ExportProblems as exc:
         report_problems(exc.problems)
         raise fail(str(exc)) from None

@@ -25,6 +25,7 @@ from .shared import (
     fail,
     manifests_of,
     report_problems,
+    run_async,
     run_command,
     selection_of,
     settings_file_of,
@@ -186,8 +187,6 @@ def export(
 
     Exit codes: 0 written (or, with --dry-run, shown), 1 error (nothing is written).
     """
-    import asyncio
-
     from ..core.errors import LfrError
     from ..render.values import safe
     from ..runs.export import ExportProblems, UncommittedFiles, export_opportunities
@@ -217,7 +216,7 @@ def export(
             )
 
     try:
-        result = asyncio.run(go())
+        result = run_async(go())
     except ExportProblems as exc:
         report_problems(exc.problems)
         raise fail(str(exc)) from None
@@ -286,8 +285,6 @@ def pin(
 
     Exit codes: 0 pinned (or nothing to pin), 1 error (nothing is written).
     """
-    import asyncio
-
     from ..core.errors import LfrError
     from ..render.values import safe
     from ..runs.export import ExportProblems, pin_manifests
@@ -302,7 +299,7 @@ def pin(
             return await pin_manifests(client, root, dry_run=dry_run)
 
     try:
-        result = asyncio.run(go())
+        result = run_async(go())
     except ExportProblems as exc:
         report_problems(exc.problems)
         raise fail(str(exc)) from None

@@ -487,14 +487,29 @@ class ProgressLine:
 T = TypeVar("T")
 
 
-def run_command(work: Coroutine[Any, Any, T], progress: ProgressLine | None = None) -> T:
-    """Run one command's async work; an LfrError becomes "Error: ..." and exit 1."""
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(work)``, without Python 3.11's hidden cost of a large result: when the run
+    ends, ``asyncio.Runner`` reads back its SIGINT handler, and ``signal.getsignal`` formats a
+    ValueError message with the ``repr`` of that handler, which holds the main task, whose repr
+    holds its result: a plan of 10,000 records was formatted twice, ~0.5 s. So the task returns
+    nothing and the result is handed over beside it."""
     import asyncio
 
+    results: list[T] = []
+
+    async def main() -> None:
+        results.append(await work)
+
+    asyncio.run(main())
+    return results[0]
+
+
+def run_command(work: Coroutine[Any, Any, T], progress: ProgressLine | None = None) -> T:
+    """Run one command's async work; an LfrError becomes "Error: ..." and exit 1."""
     from ..core.errors import LfrError
 
     try:
-        return asyncio.run(work)
+        return run_async(work)
     except LfrError as exc:
         raise fail(str(exc), *exc.details) from None
     finally:
