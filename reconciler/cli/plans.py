@@ -43,6 +43,7 @@ from .shared import (
     show_result,
     stderr_is_tty,
     target_of,
+    write_chunks,
     write_file,
 )
 
@@ -97,7 +98,7 @@ def plan(
     Exit codes: 0 success, 1 error or invalid manifests, 2 changes present (with
     --detailed-exitcode).
     """
-    from ..render.formats import render
+    from ..render.formats import render_chunks
     from ..runs.plan import run_plan
     from ..workspace import open_client
 
@@ -119,7 +120,7 @@ def plan(
     outcome = run_command(go(), progress)
     result = plan_of(outcome)
     if out is not None:
-        write_file(out, render(result, "json"))
+        write_chunks(out, render_chunks(result, "json"))
     show_result(result, output, color, report, title, show_unchanged=show_unchanged)
     _warn(outcome.warnings)
     if detailed_exitcode and result.has_changes:

@@ -16,10 +16,11 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 from typer._click.core import Context, Parameter
@@ -243,17 +244,64 @@ def show_result(
 ) -> None:
     """A plan or report on stdout in ``output`` (and in ``report``, a file): colour on a TTY
     unless ``--color/--no-color`` says otherwise, never in a file."""
-    from ..render.formats import Style, render
+    from ..render.formats import Style, render_chunks
 
     use_color = (color_default(sys.stdout.isatty()) if color is None else color) and report is None
     style = Style(color=use_color, title=title, show_unchanged=show_unchanged)
-    emit(render(subject, output.value, style), report)
+    emit(render_chunks(subject, output.value, style), report)
 
 
-def emit(rendered: str, report: Path | None) -> None:
-    if report is not None:
-        write_file(report, rendered)
-    echo(rendered, nl=False)
+def emit(chunks: Iterable[str], report: Path | None) -> None:
+    """The rendered pieces on stdout, and in ``report`` (a file) too, as they come: a large
+    JSON plan is never held whole (``render.formats.render_chunks``). The file is opened
+    first: one that cannot be written fails the command before anything is printed."""
+    _write(chunks, report, stdout=True)
+
+
+def write_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """``chunks`` into the file at ``path``, as they come."""
+    _write(chunks, path, stdout=False)
+
+
+def _write(chunks: Iterable[str], path: Path | None, *, stdout: bool) -> None:
+    with _opened(path) as file:
+        for batch in batched_text(chunks):
+            if file is not None:
+                try:
+                    file.write(batch)
+                except OSError as exc:
+                    raise fail(f"cannot write {path}: {exc.strerror or exc}") from None
+            if stdout:
+                echo(batch, nl=False)
+
+
+@contextmanager
+def _opened(path: Path | None) -> Iterator[TextIO | None]:
+    if path is None:
+        yield None
+        return
+    try:
+        file = path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {path}: {exc.strerror or exc}") from None
+    with file:
+        yield file
+
+
+def batched_text(chunks: Iterable[str], size: int = 1 << 16) -> Iterator[str]:
+    """``chunks`` joined into pieces of about ``size`` characters: one write (and, in GitHub
+    Actions, one workflow-command check) per piece, not per record. A renderer's chunks end
+    lines, so a piece never splits a line between two checks."""
+    pending: list[str] = []
+    length = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield "".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield "".join(pending)
 
 
 def fail(message: str, *more: str) -> typer.Exit:
