@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli import app
@@ -82,3 +85,28 @@ def test_an_unwritable_report_fails_before_anything_is_printed(
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "Error: cannot write" in result.stderr
+
+
+def test_an_ascii_record_skips_the_character_class_and_the_rest_is_still_escaped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unsafe = json_render._UNSAFE
+    searched: list[str] = []
+
+    class Counting:
+        def search(self, text: str) -> re.Match[str] | None:
+            searched.append(text)
+            return unsafe.search(text)
+
+        def sub(self, replace: Callable[[re.Match[str]], str], text: str) -> str:
+            return unsafe.sub(replace, text)
+
+    monkeypatch.setattr(json_render, "_UNSAFE", Counting())
+    assert json_render.render_line({"name": "acme", "n": 1}) == '{"name": "acme", "n": 1}'
+    assert searched == []  # an all-ASCII text is not searched for invisible characters
+    # What the ASCII path lets through is only what json.dumps leaves harmless.
+    assert json_render.render_line("a\x7fb") == '"a\\u007fb"'
+    assert json_render.render_line("x ##[group]y") == '"x ##\\u005bgroup]y"'
+    assert json_render.render_line("a\x1bb\nc") == '"a\\u001bb\\nc"'
+    assert json_render.render_line("a\u2028b\u200bc") == '"a\\u2028b\\u200bc"'
+    assert json_render.render_line("café") == '"café"'
