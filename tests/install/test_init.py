@@ -100,8 +100,10 @@ def test_init_writes_a_manifests_repository(scaffolded: Path) -> None:
         expected = path.startswith("manifests/") or path == "lfr.yaml"
         assert bool(re.search(hook["files"], path)) == expected, path
     assert ".lfr/" in (scaffolded / ".gitignore").read_text().splitlines()
-    # The scripts the workflows run are the ones this repository tests against a fake GitHub.
+    # The scripts the workflows run are the ones this repository tests against a fake GitHub:
+    # this repository's are links to the templates, so there is one copy to edit.
     for script in (REPO / ".github" / "scripts").glob("*.mjs"):
+        assert script.is_symlink(), f"{script} should link to reconciler/templates/"
         assert (scaffolded / ".github" / "scripts" / script.name).read_text() == script.read_text()
 
 
