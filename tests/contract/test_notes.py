@@ -27,7 +27,7 @@ def test_a_created_note_reads_back_with_its_links_and_author(sdk: Lightfield) ->
     title = unique("Changed by lfr")
 
     created = sdk.note.create(
-        fields={"$title": title, "$content": "**Stage**: Discovery → Proposal"},
+        fields={"title": title, "content": "**Stage**: Discovery → Proposal"},
         relationships={"$opportunity": opp_id},
     )
 
@@ -45,7 +45,7 @@ def test_a_created_note_reads_back_with_its_links_and_author(sdk: Lightfield) ->
 
 def test_a_note_without_a_title_is_refused(sdk: Lightfield) -> None:
     with pytest.raises(lightfield.UnprocessableEntityError) as refused:
-        sdk.note.create(fields={"$title": "", "$content": "body"})
+        sdk.note.create(fields={"title": "", "content": "body"})
 
     assert error_of(refused.value)["param"] == "fields.$title"
 
@@ -53,10 +53,10 @@ def test_a_note_without_a_title_is_refused(sdk: Lightfield) -> None:
 def test_notes_list_by_opportunity_newest_first(fresh: Served) -> None:
     with fresh.client() as sdk:
         opp_id, other_id = (o.id for o in sdk.opportunity.list(limit=2).data)
-        first = sdk.note.create(fields={"$title": "first"}, relationships={"$opportunity": opp_id})
-        sdk.note.create(fields={"$title": "elsewhere"}, relationships={"$opportunity": other_id})
+        first = sdk.note.create(fields={"title": "first"}, relationships={"$opportunity": opp_id})
+        sdk.note.create(fields={"title": "elsewhere"}, relationships={"$opportunity": other_id})
         second = sdk.note.create(
-            fields={"$title": "second"}, relationships={"$opportunity": [opp_id]}
+            fields={"title": "second"}, relationships={"$opportunity": [opp_id]}
         )
 
         page = sdk.note.list(extra_query={"$opportunity": opp_id})
@@ -68,11 +68,11 @@ def test_notes_list_by_opportunity_newest_first(fresh: Served) -> None:
 
 def test_a_note_update_adds_and_removes_links_but_never_replaces(sdk: Lightfield) -> None:
     opp_id, other_id = (o.id for o in sdk.opportunity.list(limit=2).data)
-    note = sdk.note.create(fields={"$title": unique("Note")}, relationships={"$opportunity": opp_id})
+    note = sdk.note.create(fields={"title": unique("Note")}, relationships={"$opportunity": opp_id})
 
     updated = sdk.note.update(
         note.id,
-        fields={"$content": "edited"},
+        fields={"content": "edited"},
         relationships={"$opportunity": {"add": [other_id], "remove": [opp_id]}},
     )
 
@@ -99,7 +99,7 @@ def test_a_replayed_note_create_writes_one_note(fresh: Served) -> None:
 
         def create() -> lightfield.types.NoteCreateResponse:
             return sdk.note.create(
-                fields={"$title": "once"},
+                fields={"title": "once"},
                 relationships={"$opportunity": opp_id},
                 extra_headers={"Idempotency-Key": key},
             )
@@ -113,7 +113,7 @@ def test_a_replayed_note_create_writes_one_note(fresh: Served) -> None:
 @pytest.mark.parametrize(
     ("call", "category"),
     [
-        (lambda sdk: sdk.note.create(fields={"$title": "rate"}), "write"),
+        (lambda sdk: sdk.note.create(fields={"title": "rate"}), "write"),
         (lambda sdk: sdk.note.list(limit=1), "search"),
         (lambda sdk: sdk.note.definitions(), "read"),
     ],
