@@ -315,7 +315,7 @@ def apply(
         _show_apply_report(outcome.report, output, color, report_file, title, streamed=stream)
         _suggest_pin(outcome.report, what if isinstance(what, Path) else what.roots[0])
         if stamping and outcome.plan is not None and not outcome.report.interrupted:
-            stamp_notes(target, outcome.plan, outcome.report, what, pr, progress)
+            stamp_notes(target, outcome.plan, outcome.report, what, pr, progress, rate)
     if outcome.error is not None:
         raise fail(str(outcome.error), *outcome.error.details)
     if outcome.report is not None and outcome.report.interrupted:

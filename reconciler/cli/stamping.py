@@ -71,8 +71,11 @@ def stamp_notes(
     source: Path | ManifestSource,
     pr: str | None,
     progress: ProgressLine,
+    rate: float,
 ) -> None:
-    """Write the notes of ``report``'s applied records and say what was done on stderr."""
+    """Write the notes of ``report``'s applied records (at ``rate`` writes a second, as the
+    apply) and say what was done on stderr."""
+    from ..adapters.buckets import RateConfig
     from ..adapters.revision import commit_message
     from ..core.provenance import provenance_of
     from ..runs.stamp import stamp
@@ -85,7 +88,7 @@ def stamp_notes(
     provenance = provenance_of(plan.revision, environ, pr=pr, commit_message=message)
 
     async def go() -> StampReport:
-        async with open_client(target) as client:
+        async with open_client(target, rates=RateConfig(write=rate)) as client:
             return await stamp(client, plan, report, provenance)
 
     show_stamp(run_command(go(), progress))

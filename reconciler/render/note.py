@@ -93,8 +93,8 @@ def _link(text: str, url: str | None) -> str:
 def _field_line(change: FieldChange, labels: Mapping[str, str]) -> str:
     key = code(_short(change.key, VALUE_LIMIT))
     if change.added or change.removed:
-        moved = [f"added {_value(list(change.added), labels)}"] if change.added else []
-        moved += [f"removed {_value(list(change.removed), labels)}"] if change.removed else []
+        moved = [f"added {_items(change.added, labels)}"] if change.added else []
+        moved += [f"removed {_items(change.removed, labels)}"] if change.removed else []
         return f"- {key}: {'; '.join(moved)}"
     return f"- {key}: {_value(change.before, labels)} → {_value(change.after, labels)}"
 
@@ -114,6 +114,10 @@ def _names(ids: tuple[str, ...], labels: Mapping[str, str]) -> str:
     if not ids:
         return "(empty)"
     return escape(_short(", ".join(safe(labels.get(i, i)) for i in ids), VALUE_LIMIT))
+
+
+def _items(items: tuple[Any, ...], labels: Mapping[str, str]) -> str:
+    return escape(_short(", ".join(show(item, labels) for item in items), VALUE_LIMIT))
 
 
 def _value(value: Any, labels: Mapping[str, str]) -> str:

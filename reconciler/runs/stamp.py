@@ -34,6 +34,7 @@ from ..render.note import marker, note_content, note_title
 NOTE_KEY_PREFIX = "lfr-note1-"
 SCOPES = ("notes:create", "notes:read")
 _CONCURRENCY = 8  # notes in flight at once; the client's Write bucket paces them anyway
+_SCAN_LIMIT = 250  # notes read per record when looking for a marker (10 pages)
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,20 @@ async def _stamp_one(
 
 
 async def _already_noted(client: LightfieldClient, record_id: str, mark: str) -> bool:
-    async for note in client.iterate("notes", filters={"$opportunity": record_id}):
-        content = note.value("$content")
-        if isinstance(content, str) and mark in content:
-            return True
+    """Whether one of the record's newest notes holds ``mark``. A listing the API refuses (the
+    relationship filter is documented for records, not spelled out for notes) is "not known":
+    the create still goes out under its key, which dedupes within 24 hours."""
+    seen = 0
+    try:
+        async for note in client.iterate("notes", filters={"$opportunity": record_id}):
+            content = note.value("$content")
+            if isinstance(content, str) and mark in content:
+                return True
+            seen += 1
+            if seen >= _SCAN_LIMIT:  # newest first: an earlier run's note is near the top
+                return False
+    except ApiError:
+        return False
     return False
 
 

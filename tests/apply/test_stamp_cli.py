@@ -384,3 +384,25 @@ def test_lfr_yaml_stamp_turns_it_on_and_no_stamp_wins(
 
     assert on.exit_code == 0, on.output
     assert "- `$amount`: 150,000 → 160,000" in content(notes(emu, ACME_RENEWAL)[0])
+
+
+def test_a_refused_notes_listing_still_writes_the_note_under_its_key(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    """The relationship filter on notes is not spelled out in the docs: if the API refuses it,
+    the marker is unknown and the create goes out, deduplicated by its key."""
+    write("acme.yaml", opportunity("acme", ACME_RENEWAL, "fields:\n  $amount: 150000"))
+    commit(manifest_dir.parent, MERGE)
+    emu.faults.configure(
+        FaultConfig(
+            rules=[
+                FaultRule(action="status", method="GET", path="/v1/notes", status=400, times=None)
+            ]
+        )
+    )
+
+    result = stamped(server, manifest_dir)
+
+    assert result.exit_code == 0, result.output
+    assert "Notes: 1 written." in result.stderr
+    assert len(notes(emu, ACME_RENEWAL)) == 1
