@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..render.values import safe
 from .shared import ProgressLine, echo, fail, run_command
 
 if TYPE_CHECKING:
@@ -95,6 +94,8 @@ def stamp_notes(
 
 
 def show_stamp(result: StampReport) -> None:
+    from ..render.values import safe
+
     if not (result.written or result.present or result.warnings):
         return
     said = [f"{len(result.written)} written"]
