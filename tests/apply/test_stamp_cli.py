@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from reconciler.cli import app
 from reconciler.emulator import Emulator
 from reconciler.emulator.clock import ManualClock
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
+from reconciler.workspace import LOCAL_DB_NAME, LOCAL_WORKSPACE_DIR
 from tests.support.cli import api, lfr
 from tests.support.demo import ACME_RENEWAL, FULL_KEY, INITECH, WriteManifest, opportunity
 from tests.support.emulator import demo_emulator
@@ -406,3 +409,29 @@ def test_a_refused_notes_listing_still_writes_the_note_under_its_key(
     assert result.exit_code == 0, result.output
     assert "Notes: 1 written." in result.stderr
     assert len(notes(emu, ACME_RENEWAL)) == 1
+
+
+def test_the_local_workspace_keeps_its_notes_in_its_file(
+    write: WriteManifest, manifest_dir: Path
+) -> None:
+    """No key: the embedded workspace serves the notes too, kept in `.lfr/` across runs."""
+    write("acme.yaml", opportunity("acme", ACME_RENEWAL, "fields:\n  $amount: 150000"))
+    runner = CliRunner(
+        env={"LIGHTFIELD_API_KEY": None, "LIGHTFIELD_BASE_URL": None, "CI": None, **GITHUB}
+    )
+    command = ["apply", str(manifest_dir), "--auto-approve", "--stamp"]
+
+    first = runner.invoke(app, command, catch_exceptions=False)
+    again = runner.invoke(app, command, catch_exceptions=False)
+
+    assert first.exit_code == 0, first.output
+    assert "Notes: 1 written." in first.stderr
+    assert again.exit_code == 0, again.output
+    assert "Notes:" not in again.stderr
+    database = manifest_dir.parent / LOCAL_WORKSPACE_DIR / LOCAL_DB_NAME
+    local = Emulator(db=str(database), seed="demo")
+    try:
+        (note,) = notes(local, ACME_RENEWAL)
+    finally:
+        local.close()
+    assert "- `$amount`: 120,000 → 150,000" in content(note)
