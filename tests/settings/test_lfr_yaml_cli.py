@@ -461,6 +461,21 @@ def test_validate_offline_checks_every_environment_for_a_pre_commit_hook(
     assert valid.stdout == "3 manifests valid.\n"  # sandbox's one and production's two
 
 
+def test_validate_offline_takes_a_target_any_environment_matches(
+    repo: Path, sandbox: str, production: str
+) -> None:
+    """initech is production's only: not a problem of sandbox's, which has no such manifest."""
+    two_environments(repo, sandbox, production)
+    chosen = invoke(["validate", "--offline", "--target", "initech"])
+    assert chosen.exit_code == 0, chosen.output
+    assert chosen.stdout == "1 manifest valid.\n"
+    nowhere = invoke(["validate", "--offline", "--target", "globex*"])
+    assert nowhere.exit_code == 1
+    assert "--target 'globex*' matches no manifest's metadata.name" in nowhere.stderr
+    assert nowhere.stderr.count("matches no manifest") == 1  # once, naming both folders
+    assert "manifests/sandbox, manifests/production" in nowhere.stderr
+
+
 def test_lfr_yaml_among_the_manifests_is_not_read_as_one(repo: Path) -> None:
     write(repo / "lfr.yaml", "version: 1\nmanifests: {paths: [.]}\n")
     write(repo / "acme.yaml", opportunity("acme", ACME_RENEWAL, "fields: {}"))
