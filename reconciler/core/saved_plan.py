@@ -129,6 +129,8 @@ class _Record(_Strict):
     fingerprint: Fingerprint
     live_updated_at: Timestamp | None
     match: dict[Key, JsonValue]
+    # The set(s) a record is grouped under: names, comma-separated.
+    group: Annotated[str, Field(max_length=2000)] = ""
 
 
 class _Summary(_Strict):
