@@ -54,6 +54,8 @@ class Outcome:
     schema: OrgSchema | None = None
     # What the plan does that may not be meant (a create near an existing record).
     warnings: list[Problem] = field(default_factory=list)
+    # Whether ``OpportunitySet``s were planned (apply's empty-manifest rail knows them).
+    sets: bool = False
 
 
 async def run_plan(
@@ -201,6 +203,7 @@ class Planning:
             + (f"; sets: {members.strategy}" if resolution.sets else ""),
             schema=schema,
             warnings=sorted([*fetched.warnings, *members.warnings]),
+            sets=bool(resolution.sets),
         )
 
 

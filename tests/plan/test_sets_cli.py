@@ -163,3 +163,20 @@ def test_a_set_costs_its_filtered_pages_and_one_read_a_record(
     reads = [r for r in emu.requests() if str(r["path"]).startswith("/v1/opportunities/opp_")]
     assert len(lists) == 1  # the Globex list, one page: never the whole list
     assert sorted(str(r["path"]).rsplit("/", 1)[1] for r in reads) == sorted(GLOBEX)
+
+
+def test_applying_a_set_that_matches_nothing_sends_nothing_and_says_why(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    write(
+        "none.yaml",
+        GLOBEX_REGION.replace("Globex}", "Initech}").replace(
+            "$account:", "status: closed\n    $account:"
+        ),
+    )
+    emu.reset_logs()
+    applied = lfr(["apply", str(manifest_dir), "--auto-approve"], server)
+    assert applied.exit_code == 0, applied.output
+    assert "set globex-region: the selector matches no opportunity" in applied.output
+    assert applied.stdout.rstrip().endswith("Nothing to apply.")
+    assert _writes(emu) == []
