@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 
 from ..adapters.client import MAX_PAGE_SIZE as PAGE
 from ..adapters.client import LightfieldClient
+from ..core.model import parse_sets
 from ..core.org import OrgSchema
 from ..core.records import ListPage, Record
-from ..core.sets import DesiredSet, selects
-from ..core.vocabulary import Problem
+from ..core.sets import DesiredSet, build_sets, selects
+from ..core.vocabulary import Document, Problem
 from .fetch import get_active, match_filters
+from .resolve import resolve_references
 
 Query = tuple[tuple[str, str], ...]
 # At most this many values of one key are listed one filtered query each; more: not filtered.
@@ -143,3 +145,27 @@ async def _rest(client: LightfieldClient, first: ListPage, filters: Query) -> li
             records.update((r.id, r) for r in pages[0].data)
             offset += PAGE
     return list(records.values())
+
+
+async def set_managed_keys(
+    client: LightfieldClient, documents: Sequence[Document], schema: OrgSchema
+) -> tuple[dict[str, dict[str, str]], list[Problem]]:
+    """For ``lfr export``: record id → each key a set below the directory manages on it → the
+    set's name, as ``lfr plan`` would find them; or the problems of sets that do not check."""
+    loaded, problems = parse_sets(documents)
+    desired, found = build_sets(loaded, schema)
+    problems += found
+    resolution = await resolve_references(client, [s.template() for s in desired])
+    problems += resolution.problems
+    if problems:
+        return {}, sorted(problems)
+    by_origin = {s.origin: s for s in desired}
+    sets = [by_origin[t.origin].resolved(t) for t in resolution.records]
+    members = await find_members(client, sets, schema)
+    managed: dict[str, dict[str, str]] = {}
+    for s in sets:
+        for record_id in members.of[s.name]:
+            keys = managed.setdefault(record_id, {})
+            for key in (*(f.key for f in s.fields), *(r.key for r in s.relationships)):
+                keys.setdefault(key, s.name)
+    return managed, []
