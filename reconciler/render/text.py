@@ -185,6 +185,12 @@ def render_drift(report: DriftReport, *, color: bool = False) -> str:
             continue
         where = f"({safe(record.id or '')})  {safe(str(record.origin))}"
         lines.append(paint("~", f"~ {safe(record.name)} {where}"))
+        if record.group:
+            # Its keys drifted, or it has newly come to match the selector: either way the
+            # next apply changes it.
+            lines.append(
+                f"    (set {safe(record.group)}: drifted, or newly matched by its selector)"
+            )
         for change in record.fields:
             text = (
                 f"    {safe(change.key)}: manifest {show(change.after, plan.labels)}, "

@@ -80,6 +80,9 @@ def test_a_set_and_a_record_manifest_that_agree_plan_one_change(
     assert {records[i]["group"] for i in GLOBEX[:2]} == {"globex-region"}
     text = lfr(["plan", str(manifest_dir)], server).stdout
     assert "~ $owner: " in text and "(from manifests/globex.yaml:11)" in text
+    markdown = lfr(["plan", str(manifest_dir), "-f", "markdown"], server).stdout
+    assert "**Set globex-region: 2 records** · `manifests/globex.yaml:1`" in markdown
+    assert "| `$owner` (from `manifests/globex.yaml:11`) |" in markdown
 
 
 def test_a_set_and_a_record_manifest_that_disagree_are_an_error_naming_both(
@@ -180,3 +183,28 @@ def test_applying_a_set_that_matches_nothing_sends_nothing_and_says_why(
     assert "set globex-region: the selector matches no opportunity" in applied.output
     assert applied.stdout.rstrip().endswith("Nothing to apply.")
     assert _writes(emu) == []
+
+
+def test_drift_reports_a_set_managed_key_changed_by_hand_and_a_record_newly_matching(
+    server: str, write: WriteManifest, manifest_dir: Path
+) -> None:
+    write("globex.yaml", GLOBEX_REGION)
+    assert lfr(["apply", str(manifest_dir), "--auto-approve", "--force"], server).exit_code == 0
+    assert lfr(["drift", str(manifest_dir)], server).exit_code == 0
+    api("POST", server, f"/v1/opportunities/{GLOBEX[1]}", {"fields": {"region": "EMEA"}})
+    created = api(
+        "POST",
+        server,
+        "/v1/opportunities",
+        {
+            "fields": {"$name": "Globex expansion", "$stage": "Prospecting"},
+            "relationships": {"$account": "acc_cmg5ahz3aeo8czy"},
+        },
+    )
+    drift = lfr(["drift", str(manifest_dir)], server)
+    assert drift.exit_code == 2, drift.output
+    for record_id in (GLOBEX[1], created["id"]):
+        assert f"~ globex-region ({record_id})  manifests/globex.yaml:1" in drift.stdout
+    assert drift.stdout.count("(set globex-region: drifted, or newly matched by its selector)") == 2
+    assert "    region: manifest APAC, live EMEA" in drift.stdout
+    assert "Drift: 2 drifted, 2 in sync." in drift.stdout
