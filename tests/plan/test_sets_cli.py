@@ -208,3 +208,17 @@ def test_drift_reports_a_set_managed_key_changed_by_hand_and_a_record_newly_matc
     assert drift.stdout.count("(set globex-region: drifted, or newly matched by its selector)") == 2
     assert "    region: manifest APAC, live EMEA" in drift.stdout
     assert "Drift: 2 drifted, 2 in sync." in drift.stdout
+
+
+def test_a_saved_plan_of_a_set_applies_as_shown(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path, tmp_path: Path
+) -> None:
+    write("globex.yaml", GLOBEX_REGION)
+    saved = tmp_path / "plan.json"
+    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
+    shown = lfr(["show", str(saved)], server)
+    assert "~ globex-region: 3 records" in shown.stdout, shown.output
+    emu.reset_logs()
+    applied = lfr(["apply", str(saved), "--auto-approve", "--force"], server)
+    assert applied.exit_code == 0, applied.output
+    assert sorted(str(w["path"]).rsplit("/", 1)[1] for w in _writes(emu)) == sorted(GLOBEX)
