@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from reconciler.emulator import Emulator
 from tests.support.cli import api, lfr
 from tests.support.demo import WriteManifest, opportunity
@@ -222,3 +224,46 @@ def test_a_saved_plan_of_a_set_applies_as_shown(
     applied = lfr(["apply", str(saved), "--auto-approve", "--force"], server)
     assert applied.exit_code == 0, applied.output
     assert sorted(str(w["path"]).rsplit("/", 1)[1] for w in _writes(emu)) == sorted(GLOBEX)
+
+
+SELECTOR_PROBLEMS = [
+    ("status: open\n    all: true", 8, "selector 'all: true' matches everything: give it alone"),
+    ("status: won", 7, "selector 'status' is open or closed, not 'won'"),
+    ("region: []", 7, "selector 'region': an empty list matches nothing"),
+    ("regoin: EMEA", 7, "unknown field 'regoin' (did you mean 'region'?)"),
+    ("region: [EMEA, Mars]", 7, "region: 'Mars' is not an option"),
+    ("$owner: {name: Mei}", 7, "relationship '$owner' links members: use {email: ...}"),
+    ("$owner: [7]", 7, "selector '$owner': expected an id or a reference like {name: ...}"),
+]
+
+
+@pytest.mark.parametrize(("selector", "line", "message"), SELECTOR_PROBLEMS)
+def test_each_selector_problem_is_reported_at_its_line(
+    server: str, write: WriteManifest, manifest_dir: Path, selector: str, line: int, message: str
+) -> None:
+    write("s.yaml", GLOBEX_REGION.replace("$account: {name: Globex}", selector))
+    checked = lfr(["validate", str(manifest_dir)], server)
+    assert checked.exit_code == 1
+    assert f"manifests/s.yaml:{line}: {message}" in checked.stderr, checked.stderr
+
+
+OWNER = "  relationships:\n    $owner: {email: mei@acme-sales.example}\n"
+
+
+@pytest.mark.parametrize(
+    ("selector", "matched"),
+    [
+        ("$name: [Globex renewal, globex  TRAINING]", 2),  # any of; text folded as match does
+        ("$account: {name: Globex}\n    status: closed", 3),
+        ("$owner: [{email: mei@acme-sales.example}, {email: jane@acme-sales.example}]", 7),
+        ("$stage: [Sales / Prospecting]\n    status: open", 3),
+    ],
+)
+def test_the_selector_grammar_matches_what_it_says(
+    server: str, write: WriteManifest, manifest_dir: Path, selector: str, matched: int
+) -> None:
+    text = GLOBEX_REGION.replace("$account: {name: Globex}", selector).replace(OWNER, "")
+    write("s.yaml", text)
+    planned = lfr(["plan", str(manifest_dir), "-f", "json"], server)
+    assert planned.exit_code == 0, planned.output
+    assert len(json.loads(planned.stdout)["records"]) == matched
