@@ -3,12 +3,13 @@
 Owns how a set's records are found (``core.sets`` owns what matching means). Each set's selector
 becomes list filters where the API can express it (lightfield-api.md §1.4, spelled as ``match``
 spells them: ``runs.fetch.match_filters``); a key with several values is one filtered list per
-value. A set whose selector no filter expresses (``all: true``, ``status`` alone, a multi-select)
-needs the whole list. The first page of every query comes first, and its ``totalCount`` says
-what each costs: when the sets' filtered pages would outnumber the whole list's, one scan
-answers every set. What a list shows as matched is then read afresh by id (once, however many
-sets matched it), as the list index lags writes, and only a fresh record that still matches
-is a member. Never prints.
+value; ``status`` is ``$opportunityStatus`` equal (open) or not equal (closed, the documented
+negation) to the Open option. A set whose selector no filter expresses (``all: true``, a
+multi-select alone) needs the whole list. The first page of every query comes first, and its
+``totalCount`` says what each costs: when the sets' filtered pages would outnumber the whole
+list's, one scan answers every set. What a list shows as matched is then read afresh by id
+(once, however many sets matched it), as the list index lags writes, and only a fresh record
+that still matches is a member. Never prints.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from dataclasses import dataclass, field
 from ..adapters.client import MAX_PAGE_SIZE as PAGE
 from ..adapters.client import LightfieldClient
 from ..core.model import parse_sets
-from ..core.org import OrgSchema
+from ..core.org import OrgSchema, fold
 from ..core.records import ListPage, Record
-from ..core.sets import DesiredSet, build_sets, selects
+from ..core.sets import STATUS_KEY, DesiredSet, build_sets, selects
 from ..core.vocabulary import Document, Problem
 from .fetch import get_active, match_filters
 from .resolve import resolve_references
@@ -61,15 +62,30 @@ def queries(desired: DesiredSet, schema: OrgSchema) -> list[Query] | None:
             single[link.key] = ids
         else:
             several.append((link.key, tuple((i,) for i in ids)))
-    base = tuple(match_filters(single, schema))
+    status = _status_filter(desired, schema)
+    base = (*match_filters(single, schema), *status)
     # Split on the key with the fewest values that a filter can express.
     for key, values in sorted(several, key=lambda kv: len(kv[1])):
         if len(values) > MAX_ALTERNATIVES:
             break
-        split = [tuple(match_filters({**single, key: value}, schema)) for value in values]
+        split = [(*match_filters({**single, key: value}, schema), *status) for value in values]
         if all(len(q) > len(base) for q in split):
             return list(dict.fromkeys(split))
     return [base] if base else None
+
+
+def _status_filter(desired: DesiredSet, schema: OrgSchema) -> Query:
+    """``status: open`` as ``$opportunityStatus`` equal to the Open option, ``closed`` as not
+    equal to it (lightfield-api.md §1.4's negation); the fresh read still decides."""
+    definition = schema.field(STATUS_KEY)
+    if desired.status is None or definition is None:
+        return ()
+    options = definition.type_configuration.options
+    open_id = next((o.id for o in options if fold(o.label) == "open"), None)
+    if open_id is None:
+        return ()
+    operator = "equal" if desired.status == "open" else "-equal"
+    return ((f"{STATUS_KEY}[{operator}]", open_id),)
 
 
 async def find_members(

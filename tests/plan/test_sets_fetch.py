@@ -17,6 +17,7 @@ from tests.support.demo import WriteManifest
 
 MEMBERS = ["priya", "lucas", "mei", "omar", "jane"]
 REGIONS = ["North America", "EMEA", "APAC"]
+OPEN = "opt_01cwx3gsq49scb4qzwqqqp3z9"  # the demo org's $opportunityStatus Open
 
 
 def a_set(name: str, selector: str) -> str:
@@ -98,3 +99,24 @@ async def test_many_sets_share_one_scan_when_it_is_cheaper(
     assert len(lists(emu)) - len(whole) == len(MEMBERS) + len(REGIONS)  # each query's first page
     # Each record read once, however many sets matched it.
     assert len(reads(emu)) == len(set(reads(emu))) <= total
+
+
+@pytest.mark.anyio
+async def test_status_is_a_filter_so_closed_deals_are_never_read(
+    emu: Emulator, client: LightfieldClient, write: WriteManifest, manifest_dir: Path
+) -> None:
+    emu.seed_bulk(opportunities=200)
+    selector = "{$owner: {email: lucas@acme-sales.example}, status: open}"
+    write("lucas.yaml", a_set("lucas", selector))
+    emu.reset_logs()
+    outcome = await run_plan(client, manifest_dir, target="t")
+    assert outcome.problems == [] and outcome.plan is not None
+    assert {q.get("$opportunityStatus[equal]") for q in lists(emu)} == {OPEN}
+    # Only open deals were read: every read is a record of the plan.
+    assert sorted(reads(emu)) == sorted(r.id for r in outcome.plan.records if r.id)
+    write("lucas.yaml", a_set("lucas", selector.replace("open", "closed")))
+    emu.reset_logs()
+    closed = await run_plan(client, manifest_dir, target="t")
+    assert closed.plan is not None
+    assert {q.get("$opportunityStatus[-equal]") for q in lists(emu)} == {OPEN}
+    assert set(reads(emu)).isdisjoint(r.id for r in outcome.plan.records)
