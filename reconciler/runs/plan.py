@@ -239,8 +239,9 @@ def _set_changes(
         return changes, []
     conflicts: list[Problem] = []
     result: list[tuple[DesiredRecord, RecordChange]] = []
+    live_of = {id(s.desired): s.live for s in settled}  # (a plan may hold thousands)
     for wanted, change in changes:
-        live = next((s.live for s in settled if s.desired is wanted), None)
+        live = live_of.get(id(wanted))
         sets = by_record.get(live.id) if live is not None and wanted.id is None else None
         if live is not None and sets:
             wanted, found = merge_into(wanted, sets, live)

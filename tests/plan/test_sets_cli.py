@@ -267,3 +267,42 @@ def test_the_selector_grammar_matches_what_it_says(
     planned = lfr(["plan", str(manifest_dir), "-f", "json"], server)
     assert planned.exit_code == 0, planned.output
     assert len(json.loads(planned.stdout)["records"]) == matched
+
+
+def test_a_set_and_a_record_manifest_may_not_share_a_name(
+    server: str, write: WriteManifest, manifest_dir: Path
+) -> None:
+    write("globex.yaml", GLOBEX_REGION)
+    write("renewal.yaml", opportunity("globex-region", GLOBEX[0], "fields:\n  region: APAC"))
+    checked = lfr(["validate", str(manifest_dir), "--offline"], server)
+    assert checked.exit_code == 1
+    assert (
+        "manifests/globex.yaml:4: metadata.name 'globex-region' is used twice: here and at "
+        "manifests/renewal.yaml:4" in checked.stderr
+    )
+
+
+def test_a_match_manifest_s_record_takes_the_set_s_keys_or_conflicts(
+    server: str, write: WriteManifest, manifest_dir: Path
+) -> None:
+    write("globex.yaml", GLOBEX_REGION)
+    matched = (
+        "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: training\n"
+        "  match: {$name: Globex training}\n  onMissing: error\nspec:\n  fields:\n"
+        "    priority: 3\n"
+    )
+    write("training.yaml", matched)
+    planned = lfr(["plan", str(manifest_dir), "-f", "json"], server)
+    assert planned.exit_code == 0, planned.output
+    training = next(r for r in json.loads(planned.stdout)["records"] if r["name"] == "training")
+    assert {f["key"] for f in training["fields"]} == {"priority", "region"}
+    assert {r["key"] for r in training["relationships"]} == {"$owner"}
+    body = training["requests"][0]["body"]
+    assert set(body["fields"]) == {"priority", "region"} and "$owner" in body["relationships"]
+    write("training.yaml", matched.replace("priority: 3", "region: EMEA"))
+    refused = lfr(["plan", str(manifest_dir)], server)
+    assert refused.exit_code == 1
+    assert (
+        "manifests/globex.yaml:9: region of opportunity opp_cmjftirrzryr3rj (Globex training): "
+        "set globex-region and training (manifests/training.yaml:9)" in refused.stderr
+    )
