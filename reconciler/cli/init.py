@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .. import __version__
-from ..adapters.scaffold_files import (
-    existing_files,
-    installed_action_ref,
-    read_templates,
-    write_scaffold,
+from .shared import (
+    ApiKeyOption,
+    BaseUrlOption,
+    app,
+    echo,
+    fail,
+    report_problems,
+    run_async,
+    target_of,
 )
-from ..core.errors import LfrError
-from ..core.json_schema import render_schema, settings_schema, static_schema
-from ..core.scaffold import (
-    MANIFESTS_DIR,
-    SCHEMA_FILE,
-    ActionRef,
-    parse_action_ref,
-    scaffold,
-    template_values,
-)
-from ..render.values import safe
-from ..runs.export import ExportProblems, ExportResult, export_opportunities
-from ..workspace import open_client
-from .shared import ApiKeyOption, BaseUrlOption, app, echo, fail, report_problems, target_of
+
+if TYPE_CHECKING:
+    from ..core.scaffold import ActionRef
+    from ..runs.export import ExportResult
 
 
 @app.command()
@@ -84,6 +77,11 @@ def init(
 
     Exit codes: 0 written, 1 error.
     """
+    from ..adapters.scaffold_files import existing_files, installed_action_ref, write_scaffold
+    from ..core.errors import LfrError
+    from ..core.scaffold import MANIFESTS_DIR, parse_action_ref
+    from ..render.values import safe
+
     try:
         ref = parse_action_ref(action) if action else installed_action_ref()
     except LfrError as exc:
@@ -121,6 +119,11 @@ def init(
 
 
 def _files(ref: ActionRef, branch: str, *, example: bool) -> dict[str, str]:
+    from ..adapters.scaffold_files import read_templates
+    from ..core.errors import LfrError
+    from ..core.json_schema import render_schema, settings_schema, static_schema
+    from ..core.scaffold import scaffold, template_values
+
     try:
         values = template_values(ref, __version__, branch)
         schemas = render_schema(static_schema()), render_schema(settings_schema())
@@ -132,6 +135,12 @@ def _files(ref: ActionRef, branch: str, *, example: bool) -> dict[str, str]:
 def _export(manifests: Path, api_key: str | None, base_url: str | None) -> None:
     """`lfr export --all` into the new repository's manifests/, refused without a key: the
     embedded workspace's demo data is nobody's org."""
+    from ..core.errors import LfrError
+    from ..core.scaffold import SCHEMA_FILE
+    from ..render.values import safe
+    from ..runs.export import ExportProblems, export_opportunities
+    from ..workspace import open_client
+
     target = target_of(api_key, base_url, False)
     if target.is_local:
         raise fail("--from-org needs a key: set LIGHTFIELD_API_KEY (or give --api-key).")
@@ -142,7 +151,7 @@ def _export(manifests: Path, api_key: str | None, base_url: str | None) -> None:
             return await export_opportunities(client, manifests, ids=None, schema_ref=schema_ref)
 
     try:
-        result = asyncio.run(go())
+        result = run_async(go())
     except ExportProblems as exc:
         report_problems(exc.problems)
         raise fail(str(exc)) from None

@@ -7,32 +7,14 @@ asks the question (only ``yes`` applies; never under ``CI=true``).
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..adapters.buckets import RateConfig
-from ..adapters.plan_file import read_saved_plan
-from ..core.errors import LfrError
-from ..core.plan import Plan, SafetyRails
-from ..core.reports import ApplyReport, DriftReport, RecordResult
-from ..core.vocabulary import Problem
-from ..render import text as text_render
-from ..render.formats import Style, render
-from ..render.values import safe
-from ..runs.apply import ApplyOutcome, run_apply
-from ..runs.drift import run_drift
-from ..runs.plan import Outcome, run_plan
-from ..runs.saved_plan import is_saved_plan
-from ..runs.validate import ManifestSource
-from ..runs.writes import Interrupt
-from ..workspace import RunSettings, open_client
 from .shared import (
     ApiKeyOption,
     ArrayReplaceOption,
@@ -61,8 +43,18 @@ from .shared import (
     show_result,
     stderr_is_tty,
     target_of,
+    write_chunks,
     write_file,
 )
+
+if TYPE_CHECKING:
+    from ..core.plan import Plan
+    from ..core.reports import ApplyReport, DriftReport, RecordResult
+    from ..core.vocabulary import Problem
+    from ..runs.apply import ApplyOutcome
+    from ..runs.plan import Outcome
+    from ..runs.validate import ManifestSource
+    from ..workspace import RunSettings
 
 
 @app.command()
@@ -106,6 +98,10 @@ def plan(
     Exit codes: 0 success, 1 error or invalid manifests, 2 changes present (with
     --detailed-exitcode).
     """
+    from ..render.formats import render_chunks
+    from ..runs.plan import run_plan
+    from ..workspace import open_client
+
     settings = settings_of(env, config)
     target = target_of(api_key, base_url, local, settings)
     progress = ProgressLine(stderr_is_tty())
@@ -124,7 +120,7 @@ def plan(
     outcome = run_command(go(), progress)
     result = plan_of(outcome)
     if out is not None:
-        write_file(out, render(result, "json"))
+        write_chunks(out, render_chunks(result, "json"))
     show_result(result, output, color, report, title, show_unchanged=show_unchanged)
     _warn(outcome.warnings)
     if detailed_exitcode and result.has_changes:
@@ -203,6 +199,17 @@ def apply(
 
     Exit codes: 0 everything applied (or nothing to do), 1 refused, cancelled or any failure.
     """
+    import asyncio
+    import signal
+
+    from ..adapters.buckets import RateConfig
+    from ..core.plan import SafetyRails
+    from ..render import text as text_render
+    from ..render.formats import Style, render
+    from ..runs.apply import run_apply
+    from ..runs.writes import Interrupt
+    from ..workspace import open_client
+
     settings = settings_of(env, config)
     # A saved plan (a .json file given as the argument) is applied as it is; otherwise the
     # manifests, from the arguments or lfr.yaml.
@@ -323,6 +330,9 @@ def _show_apply_report(
     streamed: bool,
 ) -> None:
     """The report; in text, without the lines already streamed (the file gets them all)."""
+    from ..render import text as text_render
+    from ..render.formats import Style, render
+
     if not streamed:
         show_result(report, output, color, report_file, title)
         return
@@ -358,6 +368,9 @@ def drift(
 
     Exit codes: 0 no drift, 2 drift, 1 error.
     """
+    from ..runs.drift import run_drift
+    from ..workspace import open_client
+
     settings = settings_of(env, config)
     target = target_of(api_key, base_url, local, settings)
     progress = ProgressLine(stderr_is_tty())
@@ -408,6 +421,10 @@ def show(
 
     Exit codes: 0 shown, 1 not a valid saved plan.
     """
+    from ..adapters.plan_file import read_saved_plan
+    from ..core.errors import LfrError
+    from ..render.values import safe
+
     try:
         saved = read_saved_plan(plan_file, target=None)
     except LfrError as exc:
@@ -422,12 +439,16 @@ def show(
 
 def _warn(warnings: Sequence[Problem]) -> None:
     """What the plan does that may not be meant: on stderr, after the plan, before any question."""
+    from ..render.values import safe
+
     for warning in warnings:
         echo(f"Warning: {safe(str(warning))}", err=True)
 
 
 def _suggest_pin(report: ApplyReport, source: Path) -> None:
     """After a create from a `match` manifest: the step that ties the manifest to its record."""
+    from ..render.values import safe
+
     created = sum(1 for r in report.results if r.action == "create" and r.status == "applied")
     if created:
         where = "MANIFEST_DIR" if source.is_file() else safe(source.as_posix())
@@ -450,6 +471,8 @@ def _apply_source(
     """The manifest paths (lfr.yaml's when none is given), or the one saved plan among them. A
     saved plan is applied whole: it is the selection it was made with
     (`lfr plan --target ... --out`)."""
+    from ..runs.saved_plan import is_saved_plan
+
     saved = [path for path in paths if is_saved_plan(path)]
     if not saved:
         return manifests_of(settings, paths)

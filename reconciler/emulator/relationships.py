@@ -89,6 +89,10 @@ def plan_update(
             referenced += len(given)  # per occurrence, as on create (docs/emulator.md)
             new = list(dict.fromkeys(given))
         else:
+            if len(op) > 1 and store.profile.one_verb_per_operation:
+                raise invalid_type(
+                    f"Provide one of 'add', 'remove' or 'replace' on '{key}', not several.", param
+                )
             given_add = _ids(op["add"], param) if "add" in op else []
             given_remove = _ids(op["remove"], param) if "remove" in op else []
             referenced += len(given_add) + len(given_remove)
