@@ -306,3 +306,15 @@ def test_a_match_manifest_s_record_takes_the_set_s_keys_or_conflicts(
         "manifests/globex.yaml:9: region of opportunity opp_cmjftirrzryr3rj (Globex training): "
         "set globex-region and training (manifests/training.yaml:9)" in refused.stderr
     )
+
+
+def test_the_mass_change_rail_counts_a_set_s_records(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    every = GLOBEX_REGION.replace("$account: {name: Globex}", "all: true").replace(OWNER, "")
+    write("every.yaml", every.replace("region: APAC", "competitor: Everyone"))
+    emu.reset_logs()
+    refused = lfr(["apply", str(manifest_dir), "--auto-approve"], server)
+    assert refused.exit_code == 1
+    assert "this plan changes 17 of 17 managed records" in refused.output
+    assert _writes(emu) == []
