@@ -37,7 +37,7 @@ from .shared import (
 if TYPE_CHECKING:
     from ..adapters.writer import ExportedFile
     from ..core.org import OrgSchema
-    from ..core.vocabulary import Origin, Problem
+    from ..core.vocabulary import Problem
     from ..runs.export import ExportResult, PinResult
     from ..runs.validate import Selection
 
@@ -100,7 +100,7 @@ def _validate_every_environment(config: Path | None, selection: Selection) -> No
     """``validate --offline`` of each environment's manifests, a file shared by several read
     and reported once."""
     from ..render.values import safe
-    from ..runs.validate import read_manifests
+    from ..runs.validate import read_every_environment
 
     found = settings_file_of(config)
     every = found.every_environment()
@@ -110,15 +110,10 @@ def _validate_every_environment(config: Path | None, selection: Selection) -> No
         echo(safe(f"environments: {', '.join(names)} ({file}; --offline checks each)"), err=True)
     elif every[0].describe() is not None:
         echo(safe(str(every[0].describe())), err=True)
-    manifests: set[Origin] = set()
-    problems: set[Problem] = set()
-    for one in every:
-        read = read_manifests(manifests_of(one, None), selection)
-        manifests.update(manifest.origin for manifest in read.manifests)
-        manifests.update(loaded.origin for loaded in read.sets)
-        problems.update(read.problems)
+    sources = [manifests_of(one, None) for one in every]
+    manifests, problems = read_every_environment(sources, selection)
     if problems:
-        report_problems(sorted(problems))
+        report_problems(problems)
         raise typer.Exit(1)
     echo(f"{_counted(len(manifests))} valid.")
 

@@ -46,6 +46,7 @@ from .shared import (
     write_chunks,
     write_file,
 )
+from .stamping import PrOption, StampOption, check_pr, stamp_notes
 
 if TYPE_CHECKING:
     from ..core.plan import Plan
@@ -184,6 +185,8 @@ def apply(
     local: LocalOption = False,
     env: EnvOption = None,
     config: ConfigOption = None,
+    stamp: StampOption = None,
+    pr: PrOption = None,
 ) -> None:
     """Apply the manifests: plan, show the plan, ask, then send the minimal writes.
 
@@ -196,6 +199,9 @@ def apply(
 
     With --target / --exclude, the plan, the mass-change threshold and the writes cover the
     chosen records only; a saved plan is applied whole (it is the selection it was made with).
+
+    With --stamp, each record changed then gets a note in Lightfield saying what changed and
+    from which commit and pull request (README "Provenance notes").
 
     Exit codes: 0 everything applied (or nothing to do), 1 refused, cancelled or any failure.
     """
@@ -211,6 +217,9 @@ def apply(
     from ..workspace import open_client
 
     settings = settings_of(env, config)
+    stamping = settings.stamp if stamp is None else stamp
+    if stamping:
+        check_pr(pr)
     # A saved plan (a .json file given as the argument) is applied as it is; otherwise the
     # manifests, from the arguments or lfr.yaml.
     what = _apply_source(sources or [], bool(targets or excludes), settings)
@@ -312,6 +321,8 @@ def apply(
     if outcome.report is not None:  # writes already under way completed, and are reported
         _show_apply_report(outcome.report, output, color, report_file, title, streamed=stream)
         _suggest_pin(outcome.report, what if isinstance(what, Path) else what.roots[0])
+        if stamping and outcome.plan is not None and not outcome.report.interrupted:
+            stamp_notes(target, outcome.plan, outcome.report, what, pr, progress, rate)
     if outcome.error is not None:
         raise fail(str(outcome.error), *outcome.error.details)
     if outcome.report is not None and outcome.report.interrupted:

@@ -107,7 +107,7 @@ def org_schema(schema: OrgSchema) -> dict[str, Any]:
     for key, definition in definitions.field_definitions.items():
         if schema.field_read_only(key):
             continue
-        value = _field_value(definition)
+        value = _field_value(schema, definition)
         if value is not None and key in UNCLEARABLE_FIELDS:
             value = _required(value)
         if value is not None:
@@ -310,7 +310,7 @@ def _nullable(*alternatives: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [*alternatives, _NULL]}
 
 
-def _field_value(definition: FieldDefinition) -> dict[str, Any] | None:
+def _field_value(schema: OrgSchema, definition: FieldDefinition) -> dict[str, Any] | None:
     """The value schema of a field, or None for a value type lfr does not write."""
     kind = definition.value_type
     if kind in ("NUMBER", "CURRENCY"):
@@ -341,7 +341,7 @@ def _field_value(definition: FieldDefinition) -> dict[str, Any] | None:
             return _nullable(one, {"type": "array", "items": one})
         return _nullable(one, {"type": "array", "items": one, "maxItems": 1})
     if kind in ("SINGLE_SELECT", "MULTI_SELECT"):
-        option = {"enum": _option_spellings(definition)}
+        option = {"enum": _option_spellings(schema, definition)}
         if kind == "SINGLE_SELECT":
             return _nullable(option)
         return _nullable(option, {"type": "array", "items": option})
@@ -373,12 +373,18 @@ def _required(value: dict[str, Any]) -> dict[str, Any]:
     return required
 
 
-def _option_spellings(definition: FieldDefinition) -> list[str]:
-    """Every label that names exactly one option, then every option id."""
+def _option_spellings(schema: OrgSchema, definition: FieldDefinition) -> list[str]:
+    """Every label that names exactly one option, then each option of a pipeline with its
+    pipeline (``Renewals / Negotiation``, as validation and export spell it), then every id."""
     options = definition.type_configuration.options
     folded = Counter(fold(o.label) for o in options)
     labels = [o.label for o in options if folded[fold(o.label)] == 1]
-    return list(dict.fromkeys([*labels, *(o.id for o in options)]))
+    qualified = [
+        f"{schema.pipeline_name(o.parent_id)} / {o.label}"
+        for o in options
+        if o.parent_id is not None
+    ]
+    return list(dict.fromkeys([*labels, *qualified, *(o.id for o in options)]))
 
 
 def _reference_for(object_type: str, defs: dict[str, Any]) -> dict[str, Any]:

@@ -146,6 +146,29 @@ def _names_shared(manifests: Sequence[LoadedManifest], sets: Sequence[LoadedSet]
     return problems
 
 
+def read_every_environment(
+    sources: Sequence[Path | Sequence[Path] | ManifestSource], selection: Selection
+) -> tuple[list[LoadedManifest | LoadedSet], list[Problem]]:
+    """``validate --offline`` of several environments' manifests (sets too): each read whole,
+    then the selection applied to all of them at once, so a ``--target`` that matches in one
+    environment is no problem in another; a file several environments share is counted and
+    reported once."""
+    manifests: dict[Origin, LoadedManifest | LoadedSet] = {}
+    problems: set[Problem] = set()
+    roots: dict[Path, None] = {}
+    for source in sources:
+        read = read_manifests(source)
+        manifests.update((manifest.origin, manifest) for manifest in read.manifests)
+        manifests.update((loaded.origin, loaded) for loaded in read.sets)
+        problems.update(read.problems)
+        roots.update(dict.fromkeys(read.roots))
+    chosen = list(manifests.values())
+    if selection.narrowed:
+        problems.update(_unmatched(selection, chosen, list(roots)))
+        chosen = [m for m in chosen if selection.chooses(m.manifest.metadata.name)]
+    return chosen, sorted(problems)
+
+
 def _combined(digests: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
 
