@@ -22,9 +22,13 @@ _SYMBOL = {"create": "+", "update": "~", "noop": " "}
 def render_plan(plan: Plan, *, color: bool = False, show_unchanged: bool = False) -> str:
     paint = _painter(color)
     lines: list[str] = []
+    group = ""
     for record in plan.records:
         if record.action == "noop" and not show_unchanged:
             continue
+        if record.group and record.group != group:
+            lines.append(_group_head(record, plan, show_unchanged, paint))
+        group = record.group
         lines.extend(_record(record, plan, paint))
         lines.append("")
     if not plan.has_changes:
@@ -50,6 +54,26 @@ def _painter(color: bool) -> Paint:
     return paint
 
 
+def _group_head(record: RecordChange, plan: Plan, show_unchanged: bool, paint: Paint) -> str:
+    """The heading of the records one ``OpportunitySet`` changes: ``~ globex-region: 3
+    records``, at the set's document."""
+    members = [
+        r
+        for r in plan.records
+        if r.group == record.group and (show_unchanged or r.action != "noop")
+    ]
+    noun = "record" if len(members) == 1 else "records"
+    return paint("~", f"~ {safe(record.group)}: {len(members)} {noun}  {safe(str(record.origin))}")
+
+
+def _from(change: FieldChange | RelationshipChange, record: RecordChange) -> str:
+    """Where a change was written, when another document than the record's heading says so
+    (a set's key on a record manifest's record)."""
+    if change.origin.file == record.origin.file:
+        return ""
+    return f"  (from {safe(str(change.origin))})"
+
+
 def _record(record: RecordChange, plan: Plan, paint: Paint) -> list[str]:
     symbol = _SYMBOL[record.action]
     what = safe(record.id) if record.id else "new opportunity"
@@ -59,9 +83,11 @@ def _record(record: RecordChange, plan: Plan, paint: Paint) -> list[str]:
         if record.action == "create":
             lines.append(paint("+", f"    + {safe(change.key)}: {show(change.after, plan.labels)}"))
         else:
-            lines.extend(_field(change, plan, paint))
+            shown = _field(change, plan, paint)
+            lines.extend([shown[0] + _from(change, record), *shown[1:]])
     for link in record.relationships:
-        lines.extend(_relationship(link, plan, paint))
+        shown = _relationship(link, plan, paint)
+        lines.extend([shown[0] + _from(link, record), *shown[1:]])
     if len(record.requests) > 1:
         lines.append(f"    ({len(record.requests)} requests: split to stay within API limits)")
     return lines
@@ -159,6 +185,12 @@ def render_drift(report: DriftReport, *, color: bool = False) -> str:
             continue
         where = f"({safe(record.id or '')})  {safe(str(record.origin))}"
         lines.append(paint("~", f"~ {safe(record.name)} {where}"))
+        if record.group:
+            # Its keys drifted, or it has newly come to match the selector: either way the
+            # next apply changes it.
+            lines.append(
+                f"    (set {safe(record.group)}: drifted, or newly matched by its selector)"
+            )
         for change in record.fields:
             text = (
                 f"    {safe(change.key)}: manifest {show(change.after, plan.labels)}, "

@@ -65,6 +65,7 @@ async def run_apply(
     no new record's writes start, and the report says what was applied and what was not.
     ``warn`` hears the plan's warnings, right after it is shown."""
     warnings: list[Problem] = []
+    sets = False  # whether OpportunitySets were planned (none of whose records may match)
     early: ApplyRun | None = None
     saved = isinstance(source, Path) and is_saved_plan(source)
     streaming = approved and rails.force and not saved
@@ -104,8 +105,10 @@ async def run_apply(
                 return ApplyOutcome(report=partial, problems=outcome.problems)
             assert outcome.schema is not None, "a plan is always checked against the org"
             plan, schema = outcome.plan, outcome.schema
-            warnings = outcome.warnings
-        check_rails(plan, rails)
+            warnings, sets = outcome.warnings, outcome.sets
+        if plan.records or not sets:
+            # (sets that match nothing are no empty manifest set: the plan warns of them)
+            check_rails(plan, rails)
         show(plan)
         if warn is not None and warnings:
             warn(warnings)
