@@ -22,11 +22,13 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 
 from benchmarks import measure
 from benchmarks.emulator_process import EmulatorProcess
+from benchmarks.installed import cache_bytecode
 from benchmarks.shapes import LATENCY_MS, RATE
 from benchmarks.workload import seed_database
 
 
 def main(opportunities: int) -> None:
+    cache_bytecode()
     with tempfile.TemporaryDirectory(prefix="lfr-export-") as scratch:
         work = Path(scratch)
         seed = seed_database(work / "main.sqlite3", opportunities, max(20, opportunities // 4))
