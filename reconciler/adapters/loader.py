@@ -19,7 +19,7 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,14 +74,34 @@ def load_tree(
 ) -> LoadResult:
     """Load every manifest file below ``root``; problems of all files are collected.
 
+    ``read_tree``'s files gathered into one result (every document held at once)."""
+    result = LoadResult()
+    digest = hashlib.sha256()
+    for file_result in read_tree(root, digest, display_base, progress=progress, ignore=ignore):
+        result.documents.extend(file_result.documents)
+        result.problems.extend(file_result.problems)
+    result.digest = digest.hexdigest()
+    return result
+
+
+def read_tree(
+    root: Path,
+    digest: hashlib._Hash,
+    display_base: Path | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    ignore: Callable[[str], bool] | None = None,
+) -> Iterator[LoadResult]:
+    """Each manifest file below ``root``, loaded, one ``LoadResult`` a file as it is read: a
+    caller that checks and drops each file's documents holds one file at a time, not 100,000.
+    ``digest`` is fed every path and byte read (complete once the files are exhausted).
+
     Files are named relative to ``display_base`` when they are below it (as
     ``Path.relative_to`` would), else as found. The manifest root is ``root``, or the directory
     of ``root`` when it is a file: no file outside it is read (see ``_read``). ``progress``
     hears (files read, files found) every 100 files and at the end. A file for which
     ``ignore(path)`` is true (lfr.yaml's ignore globs: YAML in the tree that is not a manifest)
     is neither read nor part of the digest."""
-    result = LoadResult()
-    digest = hashlib.sha256()
     top = root if root.is_dir() else root.parent
     base = _prefix(top)
     inside = _prefix(Path(os.path.realpath(top)))
@@ -93,19 +113,15 @@ def load_tree(
         shown = (path if shown_base is None else path.removeprefix(shown_base)).replace(os.sep, "/")
         raw = _read(path, inside)
         if isinstance(raw, str):
-            result.problems.append(Problem(Origin(shown, 0), raw))
+            yield LoadResult([], [Problem(Origin(shown, 0), raw)])
             continue
         # A file name need not be UTF-8 (it then holds surrogate escapes): fsencode gives its bytes.
         name = os.fsencode(path.removeprefix(base).replace(os.sep, "/"))
         for part in (name, b"\0", raw, b"\0"):
             digest.update(part)  # one part at a time: no copy of the file's bytes
-        file_result = load_bytes(raw, shown)
-        result.documents.extend(file_result.documents)
-        result.problems.extend(file_result.problems)
-    result.digest = digest.hexdigest()
+        yield load_bytes(raw, shown)
     if progress is not None:
         progress(len(paths), len(paths))
-    return result
 
 
 def read_file(path: Path) -> bytes | str:

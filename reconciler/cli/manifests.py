@@ -4,6 +4,7 @@ themselves."""
 from __future__ import annotations
 
 import difflib
+import itertools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -69,27 +70,34 @@ def validate(
     With an lfr.yaml, the file is checked too (every problem with file:line) before any
     manifest is read. --offline with no path and no --env / $LFR_ENV checks the manifests
     of every environment (it needs no target), as a pre-commit hook wants."""
-    from ..runs.validate import read_manifests, validate_against_org
+    from ..runs.validate import ManifestStream, validate_stream
     from ..workspace import open_client
 
     if offline and not paths and env is None and not os.environ.get("LFR_ENV"):
         _validate_every_environment(config, selection_of(targets, excludes))
         return
     settings = settings_of(env, config)
-    read = read_manifests(manifests_of(settings, paths), selection_of(targets, excludes))
-    manifests, problems = read.manifests, read.problems
-    if (manifests or read.sets) and not offline:
+    # Read a file at a time: each manifest is checked and let go (100,000 files are not held).
+    stream = ManifestStream(manifests_of(settings, paths), selection_of(targets, excludes))
+    manifests = iter(stream)
+    first = next(manifests, None)  # the org is asked only when there is something to check
+    if offline or (first is None and not stream.sets):
+        for _ in manifests:
+            pass
+        problems = stream.problems
+    else:
         target = target_of(api_key, base_url, local, settings)
+        rest = itertools.chain(() if first is None else (first,), manifests)
 
         async def check() -> list[Problem]:
             async with open_client(target) as client:
-                return await validate_against_org(client, manifests, read.sets)
+                return await validate_stream(client, stream, rest)
 
-        problems = sorted(problems + run_command(check()))
+        problems = run_command(check())
     if problems:
         report_problems(problems)
         raise typer.Exit(1)
-    echo(f"{_counted(len(manifests) + len(read.sets))} valid.")
+    echo(f"{_counted(stream.chosen + len(stream.sets))} valid.")
 
 
 def _counted(documents: int) -> str:
@@ -111,11 +119,11 @@ def _validate_every_environment(config: Path | None, selection: Selection) -> No
     elif every[0].describe() is not None:
         echo(safe(str(every[0].describe())), err=True)
     sources = [manifests_of(one, None) for one in every]
-    manifests, problems = read_every_environment(sources, selection)
+    chosen, problems = read_every_environment(sources, selection)
     if problems:
         report_problems(problems)
         raise typer.Exit(1)
-    echo(f"{_counted(len(manifests))} valid.")
+    echo(f"{_counted(chosen)} valid.")
 
 
 DEFAULT_SCHEMA_FILE = Path("schema/manifest.schema.json")

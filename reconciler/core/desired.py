@@ -10,7 +10,7 @@ references into ids.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from .model import (
@@ -53,17 +53,22 @@ REFERENCE_KINDS: dict[str, tuple[type[Lookup], ...]] = {
 
 
 def build_desired(
-    manifests: Sequence[LoadedManifest], schema: OrgSchema
+    manifests: Iterable[LoadedManifest], schema: OrgSchema
 ) -> tuple[list[DesiredRecord], list[Problem]]:
-    """Check every manifest against ``schema``; records with problems are left out."""
+    """Check every manifest against ``schema``; records with problems are left out.
+
+    ``manifests`` is gone through once and none is kept (only its desired record and its
+    identity's keys, for the same record managed twice): given a stream, each document can
+    be let go as soon as it is checked."""
     records: list[DesiredRecord] = []
     problems: list[Problem] = []
+    identities = _Identities()
     for loaded in manifests:
         record, found = _build_one(loaded, schema)
         problems.extend(found)
         if record is not None and not found:
             records.append(record)
-    problems.extend(_duplicates(manifests))
+        problems.extend(identities.managed_twice(loaded))
     return records, cap_problems(sorted(set(problems)))
 
 
@@ -450,32 +455,32 @@ def _blank(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _duplicates(manifests: Sequence[LoadedManifest]) -> list[Problem]:
-    problems: list[Problem] = []
-    seen: dict[tuple[str, str], LoadedManifest] = {}
-    for loaded in manifests:
+class _Identities:
+    """The name and the record (``id``, or the ``match`` selector) of each manifest seen, with
+    where the first manifest wrote it: a few short strings each, not the manifest."""
+
+    def __init__(self) -> None:
+        self.first: dict[tuple[str, str], Origin] = {}
+
+    def managed_twice(self, loaded: LoadedManifest) -> list[Problem]:
+        """Problems for ``loaded`` naming a record (or a name) a manifest seen before names."""
         metadata = loaded.manifest.metadata
         identities = [("name", metadata.name)]
         if metadata.id is not None:
             identities.append(("id", metadata.id))
         else:
             identities.append(("match", repr(sorted(map(repr, (metadata.match or {}).items())))))
-        for identity in identities:
-            first = seen.setdefault(identity, loaded)
-            if first is loaded:
+        problems: list[Problem] = []
+        for kind, value in identities:
+            origin = loaded.origin_of("metadata", kind)
+            first = self.first.setdefault((kind, value), origin)
+            if first is origin:
                 continue
-            kind, value = identity
             what = {"name": f"metadata.name {value!r}", "id": f"record {value}"}.get(
                 kind, "the same match selector"
             )
-            origin = loaded.origin_of("metadata", kind)
-            problems.append(
-                Problem(
-                    origin,
-                    f"{what} is managed twice: here and at {first.origin_of('metadata', kind)}",
-                )
-            )
-    return problems
+            problems.append(Problem(origin, f"{what} is managed twice: here and at {first}"))
+        return problems
 
 
 def _as_relationship_spec(value: Any) -> RelationshipSpec | None:

@@ -185,6 +185,17 @@ def is_set(document: Document) -> bool:
     return isinstance(document.data, dict) and document.data.get("kind") == SET_KIND
 
 
+def parse_document(document: Document) -> LoadedManifest | LoadedSet | list[Problem]:
+    """One document's shape checked: an ``Opportunity`` or an ``OpportunitySet`` (by its
+    ``kind``), or the problems that keep it from being one."""
+    try:
+        if is_set(document):
+            return LoadedSet(SetManifest.model_validate(document.data), document)
+        return LoadedManifest(Manifest.model_validate(document.data), document)
+    except ValidationError as exc:
+        return _problems_from(exc, document)
+
+
 def parse_manifests(documents: Sequence[Document]) -> tuple[list[LoadedManifest], list[Problem]]:
     """Validate each ``Opportunity`` document's shape; a document with problems yields no
     manifest. ``OpportunitySet`` documents are ``parse_sets``'s."""
@@ -193,12 +204,11 @@ def parse_manifests(documents: Sequence[Document]) -> tuple[list[LoadedManifest]
     for document in documents:
         if is_set(document):
             continue
-        try:
-            manifest = Manifest.model_validate(document.data)
-        except ValidationError as exc:
-            problems.extend(_problems_from(exc, document))
-            continue
-        manifests.append(LoadedManifest(manifest, document))
+        parsed = parse_document(document)
+        if isinstance(parsed, list):
+            problems.extend(parsed)
+        elif isinstance(parsed, LoadedManifest):
+            manifests.append(parsed)
     return manifests, problems
 
 
@@ -210,12 +220,11 @@ def parse_sets(documents: Sequence[Document]) -> tuple[list[LoadedSet], list[Pro
     for document in documents:
         if not is_set(document):
             continue
-        try:
-            manifest = SetManifest.model_validate(document.data)
-        except ValidationError as exc:
-            problems.extend(_problems_from(exc, document))
-            continue
-        sets.append(LoadedSet(manifest, document))
+        parsed = parse_document(document)
+        if isinstance(parsed, list):
+            problems.extend(parsed)
+        elif isinstance(parsed, LoadedSet):
+            sets.append(parsed)
     return sets, problems
 
 

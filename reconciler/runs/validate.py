@@ -1,7 +1,8 @@
 """Validating manifests: the offline read and shape check, then the checks that need the org.
 
 Owns the first stages every run shares (``plan``, ``apply``, ``drift``, ``validate``): every file
-below every path given loaded and shape-checked with no network (``read_manifests``), the
+below every path given loaded and shape-checked with no network (``read_manifests``; or a
+file at a time, ``ManifestStream``, which ``lfr validate`` checks and lets go), the
 manifests chosen by ``--target`` / ``--exclude`` (``Selection``), then the org's definitions
 fetched, values checked into desired state and references resolved (``against_org``).
 
@@ -15,19 +16,19 @@ and line). Never prints.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 from ..adapters.client import LightfieldClient
-from ..adapters.loader import load_tree
+from ..adapters.loader import read_tree
 from ..adapters.revision import manifest_revision
 from ..core.desired import build_desired
-from ..core.model import LoadedManifest, LoadedSet, parse_manifests, parse_sets
+from ..core.model import DesiredRecord, LoadedManifest, LoadedSet, parse_document
 from ..core.org import OrgSchema
 from ..core.sets import build_sets
-from ..core.vocabulary import Document, Origin, Problem
+from ..core.vocabulary import Origin, Problem
 from .resolve import Resolution, resolve_references
 
 # Reports how many of the files found have been read: (done, total).
@@ -94,47 +95,99 @@ def read_manifests(
     progress: ReadProgress | None = None,
 ) -> ManifestSet:
     """Offline half: every file below each root loaded and shape-checked (paths shown relative
-    to cwd; lfr.yaml's ignore globs skip files), then the manifests ``selection`` chooses. A
-    path that does not exist, or a directory with no manifest, is a problem: a job pointed at
-    the wrong folder must fail, not plan nothing. A file named twice (a directory and a file in
-    it) is read once."""
-    source = source_of(paths)
-    roots = source.roots
-    problems: list[Problem] = []
-    documents: list[Document] = []
-    seen: set[str] = set()
-    digests: list[str] = []
-    for root in roots:
-        if not root.exists():
-            problems.append(Problem(Origin(str(root), 0), "no such file or directory"))
-            continue
-        loaded = load_tree(root, display_base=Path.cwd(), progress=progress, ignore=source.ignore)
-        if root.is_dir() and not loaded.documents and not loaded.problems:
-            problems.append(
-                Problem(Origin(str(root), 0), "no manifests here (no *.yaml or *.yml file)")
+    to cwd; lfr.yaml's ignore globs skip files), then the manifests ``selection`` chooses, all
+    held at once (``ManifestStream`` gives them one at a time)."""
+    stream = ManifestStream(paths, selection, progress=progress)
+    manifests = list(stream)
+    return ManifestSet(manifests, stream.problems, stream.digest, stream.roots, stream.sets)
+
+
+class ManifestStream:
+    """The chosen manifests below the roots, read and shape-checked one file at a time: a
+    caller that checks each and lets it go (``validate_stream``) never holds every document.
+
+    Iterate it once for the chosen ``Opportunity`` manifests, in file order; then
+    ``problems`` (sorted), ``digest`` and the chosen ``sets`` (few: kept whole) are complete.
+    What a check across files needs (each manifest's name and where it is written, for a set
+    named like a manifest and for a ``--target`` that matches nothing) is kept as those keys,
+    not as documents. A path that does not exist, or a directory with no manifest, is a
+    problem: a job pointed at the wrong folder must fail, not plan nothing. A file named twice
+    (a directory and a file in it) is read once."""
+
+    def __init__(
+        self,
+        paths: Path | Sequence[Path] | ManifestSource,
+        selection: Selection | None = None,
+        *,
+        progress: ReadProgress | None = None,
+    ) -> None:
+        self.source = source_of(paths)
+        self.roots = self.source.roots
+        self.selection = selection or Selection()
+        self.progress = progress
+        self.problems: list[Problem] = []
+        self.sets: list[LoadedSet] = []
+        self.digest = ""
+        # The first manifest of each metadata.name (every one read, chosen or not).
+        self.names: dict[str, Origin] = {}
+        self.chosen = 0
+        self._every_set: list[LoadedSet] = []
+
+    def __iter__(self) -> Iterator[LoadedManifest]:
+        problems: list[Problem] = []
+        seen: set[str] = set()
+        digests: list[str] = []
+        for root in self.roots:
+            if not root.exists():
+                problems.append(Problem(Origin(str(root), 0), "no such file or directory"))
+                continue
+            digest = hashlib.sha256()
+            files = read_tree(
+                root,
+                digest,
+                display_base=Path.cwd(),
+                progress=self.progress,
+                ignore=self.source.ignore,
             )
-        digests.append(loaded.digest)
-        documents.extend(d for d in loaded.documents if d.file not in seen)
-        problems.extend(p for p in loaded.problems if p.file not in seen)
-        seen.update(d.file for d in loaded.documents)
-        seen.update(p.file for p in loaded.problems)
-    manifests, shape_problems = parse_manifests(documents)
-    sets, set_problems = parse_sets(documents)
-    problems.extend([*shape_problems, *set_problems, *_names_shared(manifests, sets)])
-    if selection is not None and selection.narrowed:
-        problems.extend(_unmatched(selection, [*manifests, *sets], roots))
-        manifests = [m for m in manifests if selection.chooses(m.manifest.metadata.name)]
-        sets = [s for s in sets if selection.chooses(s.manifest.metadata.name)]
-    # One root keeps the loader's own digest (a revision must not change with lfr.yaml).
-    whole = digests[0] if len(digests) == 1 else _combined(digests)
-    return ManifestSet(manifests, sorted(set(problems)), whole, roots, sets)
+            here: set[str] = set()
+            for loaded in files:
+                file = (loaded.documents or loaded.problems)[0].file
+                here.add(file)
+                if file in seen:
+                    continue
+                problems.extend(loaded.problems)
+                for document in loaded.documents:
+                    parsed = parse_document(document)
+                    if isinstance(parsed, list):
+                        problems.extend(parsed)
+                    elif isinstance(parsed, LoadedSet):
+                        self._every_set.append(parsed)
+                    else:
+                        name = parsed.manifest.metadata.name
+                        self.names.setdefault(name, parsed.origin_of("metadata", "name"))
+                        if self.selection.chooses(name):
+                            self.chosen += 1
+                            yield parsed
+                    del parsed  # let the document go while the consumer works on the next
+            if root.is_dir() and not here:
+                problems.append(
+                    Problem(Origin(str(root), 0), "no manifests here (no *.yaml or *.yml file)")
+                )
+            digests.append(digest.hexdigest())
+            seen.update(here)
+        problems.extend(_names_shared(self.names, self._every_set))
+        if self.selection.narrowed:
+            names = [*self.names, *(s.manifest.metadata.name for s in self._every_set)]
+            problems.extend(_unmatched(self.selection, names, self.roots))
+        self.sets = [s for s in self._every_set if self.selection.chooses(s.manifest.metadata.name)]
+        # One root keeps the loader's own digest (a revision must not change with lfr.yaml).
+        self.digest = digests[0] if len(digests) == 1 else _combined(digests)
+        self.problems = sorted(set(problems))
 
 
-def _names_shared(manifests: Sequence[LoadedManifest], sets: Sequence[LoadedSet]) -> list[Problem]:
+def _names_shared(manifests: dict[str, Origin], sets: Sequence[LoadedSet]) -> list[Problem]:
     """A set's metadata.name is a name like a manifest's (``--target`` picks it): one each."""
-    first: dict[str, Origin] = {}
-    for m in manifests:
-        first.setdefault(m.manifest.metadata.name, m.origin_of("metadata", "name"))
+    first = dict(manifests)
     problems: list[Problem] = []
     for s in sets:
         name, here = s.manifest.metadata.name, s.origin_of("metadata", "name")
@@ -148,39 +201,35 @@ def _names_shared(manifests: Sequence[LoadedManifest], sets: Sequence[LoadedSet]
 
 def read_every_environment(
     sources: Sequence[Path | Sequence[Path] | ManifestSource], selection: Selection
-) -> tuple[list[LoadedManifest | LoadedSet], list[Problem]]:
-    """``validate --offline`` of several environments' manifests (sets too): each read whole,
-    then the selection applied to all of them at once, so a ``--target`` that matches in one
-    environment is no problem in another; a file several environments share is counted and
-    reported once."""
-    manifests: dict[Origin, LoadedManifest | LoadedSet] = {}
+) -> tuple[int, list[Problem]]:
+    """``validate --offline`` of several environments' manifests (sets too): how many are
+    chosen, and every problem. Each environment is read a file at a time (only each
+    manifest's name is kept), then the selection applied to all of them at once, so a
+    ``--target`` that matches in one environment is no problem in another; a file several
+    environments share is counted and reported once."""
+    names: dict[Origin, str] = {}
     problems: set[Problem] = set()
     roots: dict[Path, None] = {}
     for source in sources:
-        read = read_manifests(source)
-        manifests.update((manifest.origin, manifest) for manifest in read.manifests)
-        manifests.update((loaded.origin, loaded) for loaded in read.sets)
-        problems.update(read.problems)
-        roots.update(dict.fromkeys(read.roots))
-    chosen = list(manifests.values())
+        stream = ManifestStream(source)
+        names.update((manifest.origin, manifest.manifest.metadata.name) for manifest in stream)
+        names.update((s.origin, s.manifest.metadata.name) for s in stream.sets)
+        problems.update(stream.problems)
+        roots.update(dict.fromkeys(stream.roots))
+    chosen = list(names.values())
     if selection.narrowed:
         problems.update(_unmatched(selection, chosen, list(roots)))
-        chosen = [m for m in chosen if selection.chooses(m.manifest.metadata.name)]
-    return chosen, sorted(problems)
+        chosen = [name for name in chosen if selection.chooses(name)]
+    return len(chosen), sorted(problems)
 
 
 def _combined(digests: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
 
 
-def _unmatched(
-    selection: Selection,
-    manifests: Sequence[LoadedManifest | LoadedSet],
-    roots: Sequence[Path],
-) -> list[Problem]:
+def _unmatched(selection: Selection, names: Sequence[str], roots: Sequence[Path]) -> list[Problem]:
     """A ``--target`` that chooses nothing is a typo or a wrong folder: a problem, not a quiet
     empty plan (which apply would call an empty manifest set)."""
-    names = [m.manifest.metadata.name for m in manifests]
     where = Origin(", ".join(str(root) for root in roots), 0)
     problems = [
         Problem(where, f"--target {pattern!r} matches no manifest's metadata.name")
@@ -202,6 +251,18 @@ async def validate_against_org(
     return resolution.problems
 
 
+async def validate_stream(
+    client: LightfieldClient, stream: ManifestStream, manifests: Iterable[LoadedManifest]
+) -> list[Problem]:
+    """``lfr validate``: every problem, offline and against the org, of the manifests
+    ``stream`` reads, each checked and let go as it is read (``manifests``: what is left of
+    ``stream``'s iteration), so that only desired state is held, never every document."""
+    schema = OrgSchema(await client.definitions("opportunities"))
+    desired, problems = build_desired(manifests, schema)
+    resolution = await _resolved(client, schema, desired, problems, stream.sets)
+    return sorted(stream.problems + resolution.problems)
+
+
 async def against_org(
     client: LightfieldClient,
     manifests: list[LoadedManifest],
@@ -214,6 +275,16 @@ async def against_org(
     managed keys) are resolved in the same lookups, through its ``template``."""
     schema = OrgSchema(await client.definitions("opportunities"))
     desired, problems = build_desired(manifests, schema)
+    return schema, await _resolved(client, schema, desired, problems, sets)
+
+
+async def _resolved(
+    client: LightfieldClient,
+    schema: OrgSchema,
+    desired: list[DesiredRecord],
+    problems: list[Problem],
+    sets: Sequence[LoadedSet],
+) -> Resolution:
     desired_sets, set_problems = build_sets(sets, schema)
     templates = [s.template() for s in desired_sets]
     resolution = await resolve_references(client, [*desired, *templates])
@@ -224,4 +295,4 @@ async def against_org(
     ]
     resolution.sets = [by_origin[t.origin].resolved(t) for t in resolved]
     resolution.problems = sorted(problems + set_problems + resolution.problems)
-    return schema, resolution
+    return resolution

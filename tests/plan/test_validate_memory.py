@@ -1,0 +1,89 @@
+"""``lfr validate`` checks each manifest as it is read and lets its document go.
+
+100,000 manifests held at once cost ~1 GB (every document, then every desired record beside
+it); read a file at a time, only desired state and each manifest's name are kept, and every
+problem (of one file, or across files) is still reported with its ``file:line``.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.adapters.client import LightfieldClient
+from reconciler.adapters.loader import load_bytes
+from reconciler.core.desired import build_desired
+from reconciler.core.model import LoadedManifest, parse_manifests
+from reconciler.core.org import OrgSchema
+from reconciler.core.vocabulary import Document
+from reconciler.runs.validate import ManifestStream, validate_stream
+from tests.support.demo import ACME_RENEWAL, INITECH, WriteManifest, opportunity
+
+
+def _alive(kind: type) -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is kind)
+
+
+def _counting(manifests: Iterator[LoadedManifest], seen: list[int]) -> Iterator[LoadedManifest]:
+    """``manifests``, noting how many documents are alive as each is handed on."""
+    for loaded in manifests:
+        seen.append(_alive(Document))
+        yield loaded
+
+
+@pytest.mark.anyio
+async def test_validate_holds_one_file_at_a_time_and_reports_every_problem(
+    client: LightfieldClient, write: WriteManifest, manifest_dir: Path
+) -> None:
+    for index in range(8):
+        write(f"ok-{index}.yaml", opportunity(f"ok-{index}", f"opp_cm{index:013d}", "fields: {}"))
+    write("acme.yaml", opportunity("acme", ACME_RENEWAL, "fields:\n  $amount: 135000"))
+    write("bad-value.yaml", opportunity("bad-value", INITECH, "fields:\n  $amount: lots"))
+    write("renamed.yaml", opportunity("acme", "opp_cmzzzzzzzzzzzzz", "fields: {}"))
+    write("shape.yaml", "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  nme: x\n")
+    before = _alive(Document)
+    stream = ManifestStream(manifest_dir)
+    seen: list[int] = []
+
+    problems = await validate_stream(client, stream, _counting(iter(stream), seen))
+
+    assert len(seen) == 11  # every manifest that has its shape
+    # At most the file being handed on and the one before it (still the loop's variable).
+    assert max(seen) - before <= 2, seen
+    assert [str(p) for p in problems] == [
+        "manifests/bad-value.yaml:8: $amount: expected a number, got text 'lots'; write digits "
+        "only (e.g. 12000)",
+        "manifests/renamed.yaml:4: metadata.name 'acme' is managed twice: here and at "
+        "manifests/acme.yaml:4",
+        "manifests/shape.yaml:3: missing required key 'metadata.name'",
+        "manifests/shape.yaml:4: unknown key 'metadata.nme' (did you mean 'name'?); "
+        "allowed here: name, id, match, onMissing",
+    ]
+
+
+def _manifest(name: str, record_id: str) -> LoadedManifest:
+    text = opportunity(name, record_id, "fields:\n  $amount: 1")
+    (loaded,), problems = parse_manifests(load_bytes(text.encode(), f"{name}.yaml").documents)
+    assert not problems
+    return loaded
+
+
+@pytest.mark.anyio
+async def test_build_desired_finds_a_record_managed_twice_in_a_stream_it_reads_once(
+    schema: OrgSchema,
+) -> None:
+    def manifests() -> Iterator[LoadedManifest]:
+        yield _manifest("first", ACME_RENEWAL)
+        yield _manifest("other", INITECH)
+        yield _manifest("second", ACME_RENEWAL)
+
+    records, problems = build_desired(manifests(), schema)
+
+    assert [r.name for r in records] == ["first", "other", "second"]
+    assert [str(p) for p in problems] == [
+        f"second.yaml:5: record {ACME_RENEWAL} is managed twice: here and at first.yaml:5"
+    ]
