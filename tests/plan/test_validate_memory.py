@@ -2,7 +2,8 @@
 
 100,000 manifests held at once cost ~1 GB (every document, then every desired record beside
 it); read a file at a time, only desired state and each manifest's name are kept, and every
-problem (of one file, or across files) is still reported with its ``file:line``.
+problem (of one file, or across files) is still reported with its ``file:line``. A record
+whose references are all raw ids is not copied by the resolver: there is nothing to rewrite.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from reconciler.core.desired import build_desired
 from reconciler.core.model import LoadedManifest, parse_manifests
 from reconciler.core.org import OrgSchema
 from reconciler.core.vocabulary import Document
+from reconciler.runs.resolve import resolve_references
 from reconciler.runs.validate import ManifestStream, validate_stream
-from tests.support.demo import ACME_RENEWAL, INITECH, WriteManifest, opportunity
+from tests.support.demo import ACME_RENEWAL, ALEX, INITECH, JANE, NINA, WriteManifest, opportunity
 
 
 def _alive(kind: type) -> int:
@@ -65,8 +67,8 @@ async def test_validate_holds_one_file_at_a_time_and_reports_every_problem(
     ]
 
 
-def _manifest(name: str, record_id: str) -> LoadedManifest:
-    text = opportunity(name, record_id, "fields:\n  $amount: 1")
+def _manifest(name: str, record_id: str, spec: str = "fields:\n  $amount: 1") -> LoadedManifest:
+    text = opportunity(name, record_id, spec)
     (loaded,), problems = parse_manifests(load_bytes(text.encode(), f"{name}.yaml").documents)
     assert not problems
     return loaded
@@ -87,3 +89,30 @@ async def test_build_desired_finds_a_record_managed_twice_in_a_stream_it_reads_o
     assert [str(p) for p in problems] == [
         f"second.yaml:5: record {ACME_RENEWAL} is managed twice: here and at first.yaml:5"
     ]
+
+
+@pytest.mark.anyio
+async def test_a_record_of_raw_ids_is_kept_as_it_is_and_the_others_are_resolved(
+    client: LightfieldClient, schema: OrgSchema
+) -> None:
+    raw = f"relationships:\n  $owner: {JANE}\n  $contact: [{ALEX}, {NINA}]"
+    by_email = "relationships:\n  $contact: [{email: alex@acme.com}]"
+    twice = f"relationships:\n  $contact: {{include: [{ALEX}, {ALEX}]}}"
+    manifests = [
+        _manifest("raw", ACME_RENEWAL, raw),
+        _manifest("by-email", INITECH, by_email),
+        _manifest("twice", "opp_cmzzzzzzzzzzzzz", twice),
+    ]
+    desired, problems = build_desired(manifests, schema)
+    assert not problems
+
+    resolution = await resolve_references(client, desired)
+
+    assert not resolution.problems
+    kept, by_email_record, twice_record = resolution.records
+    assert kept is desired[0]  # not a copy
+    assert by_email_record.relationships[0].include == (ALEX,)
+    assert twice_record.relationships[0].include == (ALEX,)
+    assert twice_record.relationships[0].origin_of_item(0) == desired[2].relationships[
+        0
+    ].origin_of_item(0)
