@@ -21,6 +21,7 @@ from ..adapters.buckets import RateConfig
 from ..adapters.plan_file import read_saved_plan
 from ..core.errors import LfrError
 from ..core.plan import Plan, SafetyRails
+from ..core.policies import Review
 from ..core.reports import ApplyReport, DriftReport, RecordResult
 from ..core.vocabulary import Problem
 from ..render import text as text_render
@@ -33,6 +34,13 @@ from ..runs.saved_plan import is_saved_plan
 from ..runs.validate import ManifestSource
 from ..runs.writes import Interrupt
 from ..workspace import RunSettings, open_client
+from .guard import (
+    AllowOption,
+    GroupByOption,
+    grouping_only,
+    guardrails_of,
+    refuse_if_blocking,
+)
 from .shared import (
     ApiKeyOption,
     ArrayReplaceOption,
@@ -57,6 +65,7 @@ from .shared import (
     report_problems,
     run_command,
     selection_of,
+    settings_file_of,
     settings_of,
     show_result,
     stderr_is_tty,
@@ -87,6 +96,8 @@ def plan(
     show_unchanged: Annotated[
         bool, typer.Option(help="List unchanged records too (text format).")
     ] = False,
+    allow: AllowOption = None,
+    group_by: GroupByOption = None,
     color: ColorOption = None,
     array_replace: ArrayReplaceOption = False,
     report: ReportOption = None,
@@ -103,10 +114,14 @@ def plan(
     with file:line and nothing is sent), resolves references, fetches the live records and
     prints the difference. Only keys a manifest declares are compared.
 
-    Exit codes: 0 success, 1 error or invalid manifests, 2 changes present (with
-    --detailed-exitcode).
+    The plan is judged by the policies of lfr.yaml (violations at the file:line of the key)
+    and, when it changes amounts or stages, shows its pipeline impact.
+
+    Exit codes: 0 success, 1 error, invalid manifests or an error-level policy broken (without
+    --allow RULE), 2 changes present (with --detailed-exitcode).
     """
     settings = settings_of(env, config)
+    guardrails = guardrails_of(settings.loaded, allow)
     target = target_of(api_key, base_url, local, settings)
     progress = ProgressLine(stderr_is_tty())
 
@@ -123,10 +138,26 @@ def plan(
 
     outcome = run_command(go(), progress)
     result = plan_of(outcome)
+    assert outcome.schema is not None, "a plan is always checked against the org"
+    policy_problems = guardrails.problems(outcome.schema)
+    if policy_problems:
+        report_problems(policy_problems)
+        raise typer.Exit(1)
+    review = guardrails.review(result, outcome.schema)
     if out is not None:
-        write_file(out, render(result, "json"))
-    show_result(result, output, color, report, title, show_unchanged=show_unchanged)
+        write_file(out, render(result, "json", Style(review=review)))
+    show_result(
+        result,
+        output,
+        color,
+        report,
+        title,
+        show_unchanged=show_unchanged,
+        review=review,
+        group_by=group_by.value if group_by else None,
+    )
     _warn(outcome.warnings)
+    refuse_if_blocking(review)
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(2)
 
@@ -179,6 +210,7 @@ def apply(
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="How to print the apply report.")
     ] = OutputFormat.text,
+    allow: AllowOption = None,
     array_replace: ArrayReplaceOption = False,
     color: ColorOption = None,
     report_file: ReportOption = None,
@@ -201,9 +233,13 @@ def apply(
     With --target / --exclude, the plan, the mass-change threshold and the writes cover the
     chosen records only; a saved plan is applied whole (it is the selection it was made with).
 
+    The plan (a saved one too) is judged by the policies of the current lfr.yaml before it is
+    shown: an error-level violation refuses the apply before any write, unless --allow RULE.
+
     Exit codes: 0 everything applied (or nothing to do), 1 refused, cancelled or any failure.
     """
     settings = settings_of(env, config)
+    guardrails = guardrails_of(settings.loaded, allow)
     # A saved plan (a .json file given as the argument) is applied as it is; otherwise the
     # manifests, from the arguments or lfr.yaml.
     what = _apply_source(sources or [], bool(targets or excludes), settings)
@@ -218,6 +254,7 @@ def apply(
         force,
     )
     progress = ProgressLine(stderr_is_tty())
+    reviewed: list[Review] = []
 
     def show(plan: Plan) -> None:
         progress.close()
@@ -227,7 +264,8 @@ def apply(
         plan_color = (
             (color_default(stderr_is_tty()) if color is None else color) if to_stderr else use_color
         )
-        echo(render(plan, "text", Style(color=plan_color)), nl=False, err=to_stderr)
+        review = reviewed[-1] if reviewed else None
+        echo(render(plan, "text", Style(color=plan_color, review=review)), nl=False, err=to_stderr)
 
     interrupt = Interrupt()
     # The text report streams: each record's line as it completes (a kill or Ctrl-C leaves
@@ -292,6 +330,8 @@ def apply(
                     on_result=on_result,
                     interrupt=interrupt,
                     warn=_warn,
+                    guardrails=guardrails,
+                    on_review=reviewed.append,
                 )
         finally:
             loop.remove_signal_handler(signal.SIGINT)
@@ -395,6 +435,7 @@ def show(
     show_unchanged: Annotated[
         bool, typer.Option(help="List unchanged records too (text format).")
     ] = False,
+    group_by: GroupByOption = None,
     color: ColorOption = None,
     report: ReportOption = None,
     title: TitleOption = None,
@@ -417,7 +458,18 @@ def show(
         f"{safe(saved.revision)}.",
         err=True,
     )
-    show_result(saved, output, color, report, title, show_unchanged=show_unchanged)
+    # --group-by reads the pipeline keys of lfr.yaml; no policy is judged offline (apply does).
+    review = grouping_only(settings_file_of(None).loaded) if group_by else None
+    show_result(
+        saved,
+        output,
+        color,
+        report,
+        title,
+        show_unchanged=show_unchanged,
+        review=review,
+        group_by=group_by.value if group_by else None,
+    )
 
 
 def _warn(warnings: Sequence[Problem]) -> None:

@@ -25,6 +25,7 @@ from typer.core import TyperGroup
 from .. import __version__
 from ..core.errors import LfrError
 from ..core.plan import Plan
+from ..core.policies import Review
 from ..core.vocabulary import Problem
 from ..render import github as github_render
 from ..render import text as text_render
@@ -219,11 +220,20 @@ def show_result(
     title: str | None,
     *,
     show_unchanged: bool = False,
+    review: Review | None = None,
+    group_by: str | None = None,
 ) -> None:
     """A plan or report on stdout in ``output`` (and in ``report``, a file): colour on a TTY
-    unless ``--color/--no-color`` says otherwise, never in a file."""
+    unless ``--color/--no-color`` says otherwise, never in a file; a plan with the guardrails'
+    ``review`` and its records grouped ``group_by``."""
     use_color = (color_default(sys.stdout.isatty()) if color is None else color) and report is None
-    style = Style(color=use_color, title=title, show_unchanged=show_unchanged)
+    style = Style(
+        color=use_color,
+        title=title,
+        show_unchanged=show_unchanged,
+        review=review,
+        group_by=group_by,
+    )
     emit(render(subject, output.value, style), report)
 
 

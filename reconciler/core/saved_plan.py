@@ -144,6 +144,10 @@ class _Plan(_Strict):
     summary: _Summary
     records: list[_Record]
     labels: dict[LabelId, Text]
+    # What the guardrails said when the plan was made (``render.review``): informational only.
+    # Apply never reads them; it judges the plan again by the current lfr.yaml (core.policies).
+    policy: JsonValue = None
+    impact: JsonValue = None
 
 
 def parse_saved_plan(raw: bytes, file: str, *, target: str | None) -> Plan:

@@ -20,7 +20,9 @@ import re
 from typing import Any
 
 from ..core.plan import Plan, plan_to_dict
+from ..core.policies import Review
 from ..core.reports import ApplyReport, DriftReport
+from .review import review_data
 from .values import INVISIBLE
 
 # What json.dumps(ensure_ascii=False) leaves raw and a log or terminal would act on, and the
@@ -28,8 +30,13 @@ from .values import INVISIBLE
 _UNSAFE = re.compile(f"{INVISIBLE.pattern}|##\\[")
 
 
-def render_plan(plan: Plan) -> str:
-    return _document(plan_to_dict(plan))
+def render_plan(plan: Plan, review: Review | None = None) -> str:
+    """The plan; with ``review``, its ``policy`` and ``impact`` too (a saved plan may hold
+    them: apply ignores them and judges the plan again, ``core.policies``)."""
+    data = plan_to_dict(plan)
+    if review is not None:
+        data.update(review_data(review, plan))
+    return _document(data)
 
 
 def render_report(report: ApplyReport) -> str:

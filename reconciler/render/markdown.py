@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 
 from ..core.plan import FieldChange, Plan, RecordChange
+from ..core.policies import Review
 from ..core.reports import ApplyReport, DriftReport
+from .review import grouped, markdown_lines
 from .values import link_name, safe, show
 
 COMMENT_LIMIT = 65_000
@@ -65,7 +67,14 @@ def code(text: str, *, cell: bool = False) -> str:
     return f"{fence}{pad}{body}{pad}{fence}"
 
 
-def render_plan(plan: Plan, *, title: str = "lfr plan", limit: int = COMMENT_LIMIT) -> str:
+def render_plan(
+    plan: Plan,
+    *,
+    title: str = "lfr plan",
+    limit: int = COMMENT_LIMIT,
+    review: Review | None = None,
+    group_by: str | None = None,
+) -> str:
     head = [
         MARKER,
         f"### {escape(title)}",
@@ -79,7 +88,14 @@ def render_plan(plan: Plan, *, title: str = "lfr plan", limit: int = COMMENT_LIM
         f"<sub>revision {code(plan.revision[:19])} · target {code(plan.target)}</sub>",
         "",
     ]
-    sections = [_section(r, plan) for r in plan.records if r.action != "noop"]
+    if review is not None:  # before the record sections: never dropped to fit the limit
+        head += markdown_lines(review, plan, escape, code)
+    sections = []
+    changed = [r for r in plan.records if r.action != "noop"]
+    for group, records in grouped(plan, changed, review, group_by):
+        heading = f"#### {escape(str(group_by))}: {escape(group)}\n\n" if group is not None else ""
+        for index, record in enumerate(records):
+            sections.append((heading if index == 0 else "") + _section(record, plan))
     if not sections:
         sections = ["No changes: the CRM matches the manifests."]
     return _fit("\n".join(head) + "\n", sections, limit)
