@@ -14,25 +14,27 @@ before any write; the same review is made of a saved plan applied later, from th
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
+from typing import Any
 
 from .impact import Impact, PipelineFacts, impact_of, money, pipeline_facts, touches_pipeline
 from .org import OrgSchema, fold
 from .plan import Plan, RecordChange
-from .policy_settings import RULES, PipelineSettings, PolicySettings
+from .policy_settings import RULE_PATTERN, RULES, PipelineSettings, PolicySettings
 from .vocabulary import Origin, Problem
 
 # Each rule's own parameters; ``rule``, ``severity`` and ``names`` are every rule's.
 PARAMETERS: dict[str, tuple[str, ...]] = {
-    "close-date-in-past": ("key",),
+    "close-date-in-past": ("field",),
     "reopen-closed": (),
     "amount-change": ("max_change", "max_percent", "max_total_change"),
     "owner-reassignments": ("max_records",),
     "required-on-create": ("keys",),
 }
-_ALL_PARAMETERS = ("key", "keys", "max_change", "max_percent", "max_total_change", "max_records")
+_ALL_PARAMETERS = ("field", "keys", "max_change", "max_percent", "max_total_change", "max_records")
 # The value types each pipeline key must have in the org's definitions.
 _FIELD_TYPES = {
     "amount": ("CURRENCY", "NUMBER"),
@@ -49,43 +51,58 @@ def suggest(word: str, known: Sequence[str]) -> str:
     return f" (did you mean {' or '.join(repr(h) for h in hint)}?)" if hint else ""
 
 
-def check_policies(policies: Sequence[PolicySettings], origin_of: OriginOf) -> list[Problem]:
-    """What is wrong with ``policies`` whatever the org: an unknown rule, a parameter the rule
-    does not take, one it needs missing."""
+def check_policies(policies: Any, origin_of: OriginOf) -> list[Problem]:
+    """What is wrong with lfr.yaml's ``policies`` (as read, before or whatever its shape's
+    check says, so one run lists every problem) whatever the org: an unknown rule, a parameter
+    the rule does not take, one it needs missing. Items that are no mapping with a text
+    ``rule`` are left to the shape's check."""
     problems = []
-    for index, policy in enumerate(policies):
-        if policy.rule not in PARAMETERS:
+    for index, policy in enumerate(policies if isinstance(policies, list) else []):
+        rule = policy.get("rule") if isinstance(policy, dict) else None
+        if not isinstance(rule, str):
+            continue
+        if rule not in PARAMETERS:
+            known = f"{rule!r}{suggest(rule, RULES)}" if _quotable(rule) else "(not shown)"
             problems.append(
                 Problem(
                     origin_of("policies", index, "rule"),
-                    f"unknown rule {policy.rule!r}{suggest(policy.rule, RULES)}; "
-                    f"rules: {', '.join(RULES)}",
+                    f"unknown rule {known}; rules: {', '.join(RULES)}",
                 )
             )
             continue
-        own = PARAMETERS[policy.rule]
-        for name in _ALL_PARAMETERS:
-            if getattr(policy, name) is not None and name not in own:
+        own = PARAMETERS[rule]
+        given = [name for name in _ALL_PARAMETERS if policy.get(name) is not None]
+        for name in given:
+            if name not in own:
                 takes = f"its parameters: {', '.join(own)}" if own else "it takes no parameters"
                 problems.append(
                     Problem(
                         origin_of("policies", index, name),
-                        f"rule {policy.rule} takes no {name}{suggest(name, own)}; {takes}",
+                        f"rule {rule} takes no {name}{suggest(name, own)}; {takes}",
                     )
                 )
-        needed = {
-            "amount-change": ("max_change", "max_percent", "max_total_change"),
-            "owner-reassignments": ("max_records",),
-            "required-on-create": ("keys",),
-        }.get(policy.rule, ())
-        if needed and all(getattr(policy, name) is None for name in needed):
+        needed = _NEEDED.get(rule, ())
+        if needed and not any(name in given for name in needed):
             problems.append(
                 Problem(
-                    origin_of("policies", index, "rule"),
-                    f"rule {policy.rule} needs {' or '.join(needed)}",
+                    origin_of("policies", index, "rule"), f"rule {rule} needs {' or '.join(needed)}"
                 )
             )
     return problems
+
+
+# A rule's parameters of which it needs at least one.
+_NEEDED = {
+    "amount-change": ("max_change", "max_percent", "max_total_change"),
+    "owner-reassignments": ("max_records",),
+    "required-on-create": ("keys",),
+}
+
+
+def _quotable(text: str) -> bool:
+    """A rule name is quoted only when it is one a rule could have (lfr.yaml's messages never
+    quote what could be a secret)."""
+    return re.fullmatch(RULE_PATTERN, text) is not None
 
 
 def unknown_rules(names: Sequence[str]) -> list[str]:
@@ -149,15 +166,15 @@ class Guardrails:
         }
         for index, policy in enumerate(self.policies):
             used |= {
-                "close-date-in-past": set() if policy.key else {"close_date"},
+                "close-date-in-past": set() if policy.field else {"close_date"},
                 "reopen-closed": {"stage"},
                 "amount-change": {"amount", "stage"},
                 "owner-reassignments": {"owner"},
                 "required-on-create": set(),
             }.get(policy.rule, set())
-            if policy.key is not None:
+            if policy.field is not None:
                 problems += _field_problem(
-                    schema, policy.key, ("DATETIME",), self._origin("policies", index, "key")
+                    schema, policy.field, ("DATETIME",), self._origin("policies", index, "field")
                 )
             for at, key in enumerate(policy.keys or ()):
                 if schema.field(key) is None and schema.relationship(key) is None:
@@ -193,8 +210,12 @@ class Guardrails:
             return self._origin("pipeline", name)
         return self._origin("policies")
 
-    def review(self, plan: Plan, schema: OrgSchema | None) -> Review:
-        facts = pipeline_facts(schema, self.pipeline)
+    def review(
+        self, plan: Plan, schema: OrgSchema | None, facts: PipelineFacts | None = None
+    ) -> Review:
+        """The plan judged by every policy, and its impact; ``facts`` (else from ``schema``
+        and the pipeline section) say which stages are closed and the currency."""
+        facts = facts or pipeline_facts(schema, self.pipeline)
         impact = impact_of(plan, facts) if touches_pipeline(plan, facts) else None
         violations: list[Violation] = []
         for index, policy in enumerate(self.policies):
@@ -257,7 +278,7 @@ def _close_date_in_past(
     policy: PolicySettings, records: list[RecordChange], plan: Plan, facts: PipelineFacts,
     rails: Guardrails,
 ) -> Found:  # fmt: skip
-    key = policy.key or facts.close_date
+    key = policy.field or facts.close_date
     found: Found = []
     for record in records:
         for change in record.fields:

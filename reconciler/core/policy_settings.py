@@ -48,9 +48,10 @@ class PolicySettings(_Strict):
         description="Scope: the records (metadata.name globs, as --target) the rule judges; "
         "default: all.",
     )
-    key: Key | None = Field(
+    # Not ``key``: lfr.yaml refuses a key named like a credential (core.settings).
+    field: Key | None = Field(
         default=None,
-        description="close-date-in-past: the close date's key (default: pipeline.close_date).",
+        description="close-date-in-past: the close date field (default: pipeline.close_date).",
     )
     keys: list[Key] | None = Field(
         default=None,

@@ -193,6 +193,12 @@ def parse_settings(document: Document) -> tuple[LoadedSettings | None, list[Prob
         Problem(Origin(document.file, document.line_of(path)), message)
         for path, message in secrets.items()
     ]
+    # Each rule's own parameters (which ones it takes, which it needs): core.policies, on the
+    # file as read, so its problems are listed with the shape's.
+    data = document.data if isinstance(document.data, dict) else {}
+    problems += check_policies(
+        data.get("policies"), lambda *path: Origin(document.file, document.line_of(path))
+    )
     try:
         settings = Settings.model_validate(document.data)
     except ValidationError as exc:
@@ -202,10 +208,6 @@ def parse_settings(document: Document) -> tuple[LoadedSettings | None, list[Prob
     if problems:
         return None, sorted(problems)
     loaded = LoadedSettings(settings, document)
-    # Each rule's own parameters (which ones it takes, which it needs): core.policies.
-    rule_problems = check_policies(settings.policies, lambda *path: loaded.origin_of(*path))
-    if rule_problems:
-        return None, sorted(rule_problems)
     default = settings.default_environment
     if default is not None and default not in settings.environments:
         message = f"default_environment {default!r} is not an environment" + _suggest(

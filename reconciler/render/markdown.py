@@ -93,7 +93,7 @@ def render_plan(
     sections = []
     changed = [r for r in plan.records if r.action != "noop"]
     for group, records in grouped(plan, changed, review, group_by):
-        heading = f"#### {escape(str(group_by))}: {escape(group)}\n\n" if group is not None else ""
+        heading = f"\n#### {escape(str(group_by))}: {escape(group)}\n\n" if group else ""
         for index, record in enumerate(records):
             sections.append((heading if index == 0 else "") + _section(record, plan))
     if not sections:

@@ -136,9 +136,15 @@ def _cash(impact: Impact) -> Callable[..., str]:
 def markdown_lines(
     review: Review,
     plan: Plan,
-    escape: Callable[[str], str],
+    markdown_escape: Callable[[str], str],
     code: Callable[..., str],
 ) -> list[str]:
+    """The violations and the impact. Every ``$`` is escaped as well: GitHub reads text between
+    two dollar signs (``$120,000 → $135,000``) as a math formula."""
+
+    def escape(text: str) -> str:
+        return markdown_escape(text).replace("$", "\\$")
+
     lines: list[str] = []
     if review.violations:
         lines += ["#### Policies", "", "| | rule | where | violation |", "|---|---|---|---|"]

@@ -140,7 +140,10 @@ def test_reopening_a_won_deal_is_refused_and_a_scope_that_misses_it_is_not(
         "  error reopen-closed  manifests/globex.yaml:8  globex-analytics: stage Closed Won "
         "(won) → Proposal (open) reopens a closed deal"
     ) in result.stdout.splitlines()
-    assert "  reopened: 1 deal (amount not in the manifest): globex-analytics" in result.stdout.splitlines()
+    assert (
+        "  reopened: 1 deal (amount not in the manifest): globex-analytics"
+        in result.stdout.splitlines()
+    )
     settings(
         """
         version: 1
