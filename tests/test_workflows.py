@@ -9,6 +9,7 @@ against a fake GitHub API in tests/test_plan_comment.py and tests/test_drift_iss
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -43,6 +44,7 @@ class Runner:
         self.base_url = base_url
         self.summary = workdir / "step-summary.md"
         self.output = workdir / "github-output"
+        self.labels: list[str] = []  # the pull request's labels
 
     def run(self, step: dict[str, Any]) -> subprocess.CompletedProcess[str]:
         script = step["run"]
@@ -80,6 +82,7 @@ class Runner:
             "secrets.LIGHTFIELD_READ_KEY": READ_KEY,
             "secrets.LIGHTFIELD_WRITE_KEY": FULL_KEY,
             "github.event.pull_request.number": "42",
+            "toJSON(github.event.pull_request.labels.*.name)": json.dumps(self.labels),
         }
         return expand(value, values)
 
@@ -157,6 +160,48 @@ def test_pull_request_plan_steps(runner: Runner, emu: Emulator) -> None:
     local = (runner.workdir / "plan.md").read_text()
     assert "### lfr plan (local workspace: pull requests from forks get no secrets" in local
     assert (runner.workdir / ".lfr" / "workspace.sqlite3").exists()
+
+
+# Labels are hostile: names that try to reach the shell, another flag, or a rule by a prefix.
+HOSTILE_LABELS = [
+    "lfr-allow:$(touch pwned)",
+    'lfr-allow:close-date-in-past" --force "',
+    "lfr-allow:close-date-in-past\nlfr-allow:reopen-closed",
+    "lfr-allow:close-date",
+    "lfr-allow:`touch pwned`",
+]
+
+
+def test_plan_step_maps_only_known_lfr_allow_labels_to_allow(runner: Runner) -> None:
+    (runner.workdir / "lfr.yaml").write_text(
+        "version: 1\npolicies:\n  - {rule: close-date-in-past, severity: error}\n"
+    )
+    acme = runner.workdir / "manifests" / "acme" / "acme-renewal-2027.yaml"
+    acme.write_text(acme.read_text().replace("$closeDate: 2027-03-31", "$closeDate: 2020-01-31"))
+    step = steps("plan.yml")["Plan against Lightfield (read-only key)"]
+    runner.labels = HOSTILE_LABELS
+    refused = runner.run(step)
+    assert refused.returncode == 1
+    assert "the plan breaks 1 error-level policy of lfr.yaml (close-date-in-past)" in (
+        refused.stderr
+    )
+    assert "| ❌ error | `close-date-in-past` |" in (runner.workdir / "plan.md").read_text()
+    assert not (runner.workdir / "pwned").exists()
+    runner.labels = ["bug", "lfr-allow:close-date-in-past"]
+    allowed = runner.run(step)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "| ✅ allowed | `close-date-in-past` |" in (runner.workdir / "plan.md").read_text()
+
+
+def test_the_workflows_know_every_rule() -> None:
+    """The label loop of the plan workflows names exactly lfr's rules (a new rule gets a label)."""
+    from reconciler.core.policy_settings import RULES
+
+    templates = REPO / "reconciler" / "templates" / "github" / "workflows"
+    for path in (WORKFLOWS / "plan.yml", templates / "lfr-plan.yml"):
+        loop = re.search(r"for rule in ([a-z -]+); do", path.read_text())
+        assert loop is not None, path
+        assert tuple(loop.group(1).split()) == RULES, path
 
 
 def test_invalid_manifests_fail_validation_with_annotations(runner: Runner) -> None:
