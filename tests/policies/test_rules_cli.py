@@ -211,7 +211,8 @@ def test_owner_reassignments_over_the_limit(
     result = lfr(["plan", "--no-color"], server)
     assert result.exit_code == 1
     assert (
-        "  error owner-reassignments  lfr.yaml:3  2 records change $owner (at most 1): acme, initech"
+        "  error owner-reassignments  lfr.yaml:3  2 records change $owner (at most 1): "
+        "acme, initech"
     ) in result.stdout.splitlines()
     settings(
         "version: 1\npolicies:\n  - {rule: owner-reassignments, severity: error, max_records: 2}\n"
