@@ -10,12 +10,12 @@ groups; nothing here is a key (``api_key_env`` is the variable's name).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 
 from ..adapters.client import DEFAULT_BASE_URL
+from ..render.json import render_line
 from ..render.values import safe
 from .shared import ConfigOption, app, echo, fail, settings_file_of
 
@@ -61,7 +61,7 @@ def envs(
             }
         )
     if as_json:
-        echo(json.dumps(rows, separators=(",", ":")))
+        echo(render_line(rows))
         return
     if not rows:
         echo(f"{safe(str(settings.file))} defines no environments.")

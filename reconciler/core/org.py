@@ -228,7 +228,19 @@ def _select_one(schema: OrgSchema, key: str, definition: FieldDefinition, value:
     if "/" in value:
         return _in_pipeline(schema, key, definition, value)
     options = definition.type_configuration.options
-    raise ValueProblem(f"{value!r} is not an option of {key}; options: {_option_list(options)}")
+    raise ValueProblem(
+        f"{value!r} is not an option of {key}{_nearest(value, options)}; "
+        f"options: {_option_list(options)}"
+    )
+
+
+def _nearest(value: str, options: Iterable[SelectOption]) -> str:
+    """`` (did you mean 'Negotiation'?)``: the closest labels, compared as labels match."""
+    labels = {fold(option.label): option.label for option in options}
+    close = difflib.get_close_matches(fold(value), list(labels), n=2, cutoff=0.6)
+    if not close:
+        return ""
+    return f" (did you mean {' or '.join(repr(labels[c]) for c in close)}?)"
 
 
 def _in_pipeline(schema: OrgSchema, key: str, definition: FieldDefinition, value: str) -> str:

@@ -147,7 +147,7 @@ def field_value(schema: OrgSchema, key: str, definition: FieldDefinition, canoni
     if is_empty(canonical):
         return EMPTY
     try:
-        value = _spell_field(definition, canonical)
+        value = _spell_field(schema, definition, canonical)
         read_back = normalize_desired(schema, key, plain(value))
     except (ValueProblem, ValueError, TypeError):
         return UNWRITABLE
@@ -156,7 +156,7 @@ def field_value(schema: OrgSchema, key: str, definition: FieldDefinition, canoni
     return value if read_back == canonical else UNWRITABLE
 
 
-def _spell_field(definition: FieldDefinition, canonical: Any) -> Any:
+def _spell_field(schema: OrgSchema, definition: FieldDefinition, canonical: Any) -> Any:
     kind = definition.value_type
     if kind == "DATETIME":
         text = str(canonical)
@@ -165,15 +165,23 @@ def _spell_field(definition: FieldDefinition, canonical: Any) -> Any:
         return Instant(text.replace(".000Z", "Z"))
     if kind in ("SINGLE_SELECT", "MULTI_SELECT"):
         options = definition.type_configuration.options
-        labels = {o.id: o.label for o in options}
+        by_id = {o.id: o for o in options}
+        qualified = {o.id: f"{schema.pipeline_name(o.parent_id)} / {o.label}" for o in options}
         folded = Counter(fold(o.label) for o in options)
+        folded_qualified = Counter(fold(q) for q in qualified.values())
 
         def one(option_id: Any) -> str:
-            if option_id not in labels:
+            if option_id not in by_id:
                 raise ValueError(f"unknown option {option_id!r}")
-            label = labels[option_id]
-            # An ambiguous label would be refused by validation: the id says which option.
-            return label if folded[fold(label)] == 1 else str(option_id)
+            label, option = by_id[option_id].label, by_id[option_id]
+            if folded[fold(label)] == 1:
+                return label
+            # A label several pipelines share (a bare one is refused by validation): with its
+            # pipeline, ``Renewals / Negotiation``, as a reviewer reads it; the id (with a
+            # comment, option_note) only if even that names two options.
+            if option.parent_id is not None and folded_qualified[fold(qualified[option_id])] == 1:
+                return qualified[option_id]
+            return str(option_id)
 
         if kind == "SINGLE_SELECT":
             return one(canonical)

@@ -92,6 +92,12 @@ def render_drift(report: DriftReport) -> str:
     return _document(data)
 
 
+def render_line(value: Any) -> str:
+    """``value`` as one line of JSON under the same rules as a document (e.g. ``lfr envs
+    --json``, which a workflow step may print as well as write to $GITHUB_OUTPUT)."""
+    return _compact(value)
+
+
 def _document(data: dict[str, Any]) -> str:
     lines = []
     for key, value in data.items():

@@ -3,6 +3,7 @@ empty (the promise the whole command exists for)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,14 @@ import pytest
 
 from reconciler.adapters.client import LightfieldClient
 from reconciler.adapters.loader import load_tree
+from reconciler.core.org import OrgSchema
 from reconciler.core.plan import Plan as PlanData
+from reconciler.core.records import Definitions
+from reconciler.core.spelling import field_value, option_note
 from reconciler.emulator import Emulator
 from reconciler.runs.export import ExportError, ExportProblems, export_opportunities
 from tests.export.conftest import Export, Plan
+from tests.support.definitions import FROZEN
 from tests.support.demo import ACME_COM, ACME_RENEWAL, INITECH_ACCOUNT, NINA, READ_KEY
 
 pytestmark = pytest.mark.anyio
@@ -87,14 +92,14 @@ async def test_a_record_is_written_with_labels_references_and_plain_dates(
     )
 
 
-async def test_an_ambiguous_stage_label_is_written_as_its_option_id(
-    export: Export, plan: Plan, manifest_dir: Path, client: LightfieldClient
+async def test_a_stage_label_two_pipelines_share_is_written_with_its_pipeline(
+    export: Export, plan: Plan, manifest_dir: Path
 ) -> None:
     await export(ids=[HOOLI_RENEWAL])
     text = (manifest_dir / "hooli-renewal.yaml").read_text()
-    stage = (await client.retrieve("opportunities", HOOLI_RENEWAL)).value("$stage")
     # "Negotiation" is a stage of both pipelines; validation refuses the bare label.
-    assert f"    $stage: {stage}  # Negotiation (Renewals pipeline)\n" in text
+    assert "    $stage: Renewals / Negotiation\n" in text
+    assert "opt_" not in text and "#" not in text.split("spec:")[1]
     assert summary((await plan()).plan) == {"create": 0, "update": 0, "noop": 1}
 
 
@@ -221,3 +226,21 @@ async def test_export_needs_only_read_access(emu: Emulator, manifest_dir: Path) 
         result = await export_opportunities(reader, manifest_dir, ids=None)
     assert len(result.files) == DEMO_OPPORTUNITIES
     assert {r["method"] for r in emu.requests()} == {"GET"}
+
+
+def test_a_stage_whose_pipeline_name_is_shared_too_is_written_as_its_id() -> None:
+    """Two pipelines both called "Sales": `Sales / Negotiation` would name two options, so the
+    option id is written, with the comment that says which."""
+    definitions = json.loads(FROZEN.read_text(encoding="utf-8"))
+    for pipeline in definitions["fieldDefinitions"]["$pipeline"]["typeConfiguration"]["options"]:
+        pipeline["label"] = "Sales"
+    schema = OrgSchema(Definitions.model_validate(definitions))
+    stage = schema.field("$stage")
+    assert stage is not None
+    options = [o for o in stage.type_configuration.options if o.label == "Negotiation"]
+    assert len(options) == 2
+    for option in options:
+        assert field_value(schema, "$stage", stage, option.id) == option.id
+        assert option_note(schema, "$stage", option.id) == "Negotiation (Sales pipeline)"
+    discovery = next(o for o in stage.type_configuration.options if o.label == "Discovery")
+    assert field_value(schema, "$stage", stage, discovery.id) == "Discovery"

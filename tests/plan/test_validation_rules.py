@@ -28,6 +28,12 @@ CASES = [
     ("fields:\n  region: Mars", 8, "'Mars' is not an option of region; options: 'North America'"),
     ("fields:\n  $stage: Negotiation", 8, "$stage label 'Negotiation' is ambiguous"),
     ("fields:\n  products: [Platform, Nope]", 8, "'Nope' is not an option of products"),
+    (
+        "fields:\n  $stage: negociation",
+        8,
+        "'negociation' is not an option of $stage (did you mean 'Negotiation'?); options:",
+    ),
+    ("fields:\n  region: Antarctica", 8, "'Antarctica' is not an option of region; options:"),
     ("fields:\n  legalEmail: not-an-email", 8, "'not-an-email' is not an email address"),
     ("fields:\n  legalEmail: [a@x.io, b@x.io]", 8, "this field holds one value, got 2"),
     ("fields:\n  phone: call me", 8, "'call me' is not a telephone number"),

@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
 from reconciler.adapters.client import LightfieldClient
-from reconciler.core.diff import rebuilt
-from reconciler.core.plan import DiffOptions, FieldChange, plan_from_dict, plan_to_dict
-from reconciler.core.vocabulary import Origin
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig, FaultRule
 from reconciler.render import markdown as markdown_render
 from reconciler.render import text as text_render
 from reconciler.runs.drift import explain_drift
 from reconciler.runs.plan import run_plan
+from tests.security.hostile import (
+    HOSTILE,
+    HOSTILE_FILE,
+    HOSTILE_TEXT,
+    assert_log_safe,
+    assert_markdown_quiet,
+)
 from tests.support.cli import api, lfr
 from tests.support.demo import ACME_COM, ACME_RENEWAL, ALEX, FULL_KEY, WriteManifest, opportunity
 
@@ -204,77 +207,8 @@ async def test_history_stamps_from_a_hostile_api_are_neutralised_too(
     assert_markdown_safe(markdown_render.render_drift(report), "<!-- lfr-drift -->")
 
 
-# Issue 12: line breaks, GitHub workflow commands, mentions, code spans, invisible characters.
-# Each class of hostile string, as a CRM user (or a fork's plan artifact, or an API) could
-# write it; every one is put into every kind of data that reaches the output.
-INJECTIONS = (
-    "::add-mask::lead",  # a command if the string starts a line
-    " \t::stop-commands::lfrstop",  # ... after whitespace too (the runner trims it)
-    "x\n::add-mask::lf",
-    "x\r\n::add-mask::crlf",
-    "x\r::add-mask::cr",
-    "x\x0b\x0c::add-mask::vt-ff",
-    "x\x1c\x1d\x1e::add-mask::fs-gs-rs",
-    "x\x85::add-mask::nel",
-    "x\u2028::add-mask::ls",
-    "x\u2029::add-mask::ps",
-    "x ##[add-mask]legacy",  # the legacy form, anywhere in a line
-    "@octocat @lightfield/revops",
-    "`x`` ```y",
-    "a\u200bb\u200cc\u200dd\u2060e\ufeff\u00adf\u200e\u200fg\u061ch\u2064i",
-    "x\u00a0y\u3000z",
-)
-HOSTILE = "".join(INJECTIONS)
-# What a manifest, or a saved plan's own text, may hold: C0 / C1 controls are refused there.
-HOSTILE_TEXT = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", "", HOSTILE)
-# A manifest file name: Linux allows all of it (a `/` or NUL aside).
-HOSTILE_FILE = "::add-mask::f`i``le @octocat\n##[error]x\u2028\u200b y\r::warning::z.yaml"
-# Output from data must never hold these raw: line breaks of any kind but our own \n, and the
-# invisible characters the injections carry.
-RAW_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-RAW_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u061c\u00a0\u3000]")
-OUR_ANNOTATION = re.compile(r"::error file=[^:,]*(,line=\d+)?,title=lfr::")
-MENTION = re.compile(r"(?<![A-Za-z0-9_])@[A-Za-z0-9]")
-CHECKED: list[str] = []  # labels of the outputs checked, for the count in the report
-
-
-def assert_log_safe(label: str, text: str, *, annotations: bool = False) -> None:
-    """What the GitHub runner and a terminal see: one line per line we meant, no workflow
-    command but our annotations, no invisible character."""
-    CHECKED.append(label)
-    assert RAW_BREAKS.findall(text) == [], label
-    assert RAW_INVISIBLE.findall(text) == [], label
-    assert "##[" not in text, label
-    for line in text.split("\n"):
-        if line.lstrip().startswith("::"):
-            assert annotations and OUR_ANNOTATION.match(line), (label, line)
-
-
-def prose(line: str) -> str:
-    """``line`` without its code spans, asserting that every one of them is closed on the line
-    (CommonMark: a run of n backticks up to the next run of exactly n; escaped ones are text)."""
-    out, i = [], 0
-    while i < len(line):
-        if line.startswith("\\", i):
-            out.append(line[i : i + 2])
-            i += 2
-            continue
-        run = re.match(r"`+", line[i:])
-        if run is None:
-            out.append(line[i])
-            i += 1
-            continue
-        fence = run.group()
-        close = re.compile(f"(?<!`){fence}(?!`)").search(line, i + len(fence))
-        assert close is not None, f"code span left open: {line}"
-        i = close.end()
-    return "".join(out)
-
-
-def assert_markdown_quiet(label: str, text: str) -> None:
-    """No mention outside a code span, and no code span left open."""
-    for line in text.splitlines():
-        assert MENTION.findall(prose(line)) == [], (label, line)
+# Issue 12: line breaks, workflow commands, mentions, code spans, invisible characters; the
+# strings and checks are in tests/security/hostile.py, shared with the other commands' tests.
 
 
 def test_no_data_breaks_a_line_starts_a_command_or_mentions_in_plan_and_drift(
@@ -339,29 +273,6 @@ def test_no_data_breaks_a_line_or_starts_a_command_in_problems_and_annotations(
         }, files
     # Outside GitHub Actions the text is the same: the renderers make it safe, not the guard.
     assert lfr(["plan", "."], server).stderr == result.stderr
-
-
-@pytest.fixture
-def hostile_saved_plan(server: str, write: WriteManifest, manifest_dir: Path) -> Path:
-    """A saved plan as a fork could hand it over (a PR artifact), as hostile as reading it lets
-    through: a hostile CRM value (shown as the before), a hostile file name, and a close date
-    the API rejects, quoting it. The file is made self-consistent with lfr's own rebuild (so its
-    bodies and keys are those of what it shows), as anyone can; a hostile record name or a body
-    member the plan does not show is refused on reading (test_saved_plan_hostile.py)."""
-    api("POST", server, f"/v1/opportunities/{ACME_RENEWAL}", {"fields": {"$nextSteps": HOSTILE}})
-    # $closeDate managed as it is (2027-03-31): the plan holds its live value to plan from.
-    spec = "fields:\n  $nextSteps: Legal review\n  $closeDate: 2027-03-31"
-    write("acme.yaml", opportunity("acme", ACME_RENEWAL, spec))
-    saved = manifest_dir.parent / "plan.json"
-    assert lfr(["plan", str(manifest_dir), "--out", str(saved)], server).exit_code == 0
-    plan = plan_from_dict(json.loads(saved.read_text(encoding="utf-8")))
-    (record,) = plan.records
-    origin = Origin(HOSTILE_FILE, 7)
-    date = FieldChange("$closeDate", None, HOSTILE_TEXT, origin)
-    shown = replace(record, origin=origin, fields=(*record.fields, date))
-    forged = rebuilt(shown, DiffOptions(plan.revision, plan.target))
-    saved.write_text(json.dumps(plan_to_dict(replace(plan, records=(forged,)))), encoding="utf-8")
-    return saved
 
 
 def test_no_data_breaks_a_line_or_starts_a_command_in_apply_output(
