@@ -393,7 +393,8 @@ def _owner_reassignments(
     names = ", ".join(moved[:_SHOWN]) + (
         f" and {len(moved) - _SHOWN} more" if len(moved) > _SHOWN else ""
     )
-    return [(None, None, f"{len(moved)} records change {facts.owner} (at most {limit}): {names}")]
+    count = f"{len(moved)} records change" if len(moved) != 1 else "1 record changes"
+    return [(None, None, f"{count} {facts.owner} (at most {limit}): {names}")]
 
 
 def _required_on_create(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..core.impact import Deal, Impact, group_records, money
+from ..core.impact import Deal, Impact, OwnerMove, StageMove, group_records, money
 from ..core.plan import Plan, RecordChange
 from ..core.policies import Review, Violation
 from .values import safe
@@ -38,6 +38,18 @@ def owner_name(owner: str | None, managed: bool, plan: Plan) -> str:
     if not managed:
         return "(owner not in the manifest)"
     return "(no owner)" if owner is None else plan.labels.get(owner, owner)
+
+
+def stages_by_name(impact: Impact, plan: Plan) -> list[StageMove]:
+    return sorted(impact.stages, key=lambda move: stage_name(move.stage, plan))
+
+
+def owners_by_name(impact: Impact, plan: Plan) -> list[OwnerMove]:
+    """By name, the owner not in the manifest last."""
+    return sorted(
+        impact.owners,
+        key=lambda o: (not o.managed, owner_name(o.owner, o.managed, plan)),
+    )
 
 
 def grouped(
@@ -85,7 +97,7 @@ def _violation_line(violation: Violation) -> str:
 def _impact_text(impact: Impact, plan: Plan) -> list[str]:
     cash = _cash(impact)
     lines = ["Pipeline impact:", f"  open pipeline: {_open_total(impact, cash)}"]
-    for move in impact.stages:
+    for move in stages_by_name(impact, plan):
         lines.append(
             f"  {safe(stage_name(move.stage, plan))}: {cash(move.before)} → {cash(move.after)} "
             f"(in {cash(move.moved_in)}, out {cash(move.moved_out)})"
@@ -95,7 +107,7 @@ def _impact_text(impact: Impact, plan: Plan) -> list[str]:
             names = ", ".join(safe(d.name) for d in deals)
             plural = "s" if len(deals) != 1 else ""
             lines.append(f"  {word}: {len(deals)} deal{plural} ({_total(deals, cash)}): {names}")
-    for owner in impact.owners:
+    for owner in owners_by_name(impact, plan):
         lines.append(
             f"  owner {safe(owner_name(owner.owner, owner.managed, plan))}: "
             f"{cash(owner.before)} → {cash(owner.after)} ({cash(owner.after - owner.before, True)})"
@@ -170,7 +182,7 @@ def _impact_markdown(impact: Impact, plan: Plan, escape: Callable[[str], str]) -
     ]
     if impact.stages:
         lines += ["| stage | before | after | in | out |", "|---|---:|---:|---:|---:|"]
-        for move in impact.stages:
+        for move in stages_by_name(impact, plan):
             lines.append(
                 f"| {escape(stage_name(move.stage, plan))} | {escape(cash(move.before))} | "
                 f"{escape(cash(move.after))} | {escape(cash(move.moved_in))} | "
@@ -183,7 +195,7 @@ def _impact_markdown(impact: Impact, plan: Plan, escape: Callable[[str], str]) -
             lines += [f"**{word}:** {len(deals)} ({escape(_total(deals, cash))}): {names}", ""]
     if impact.owners:
         lines += ["| owner | before | after | change |", "|---|---:|---:|---:|"]
-        for owner in impact.owners:
+        for owner in owners_by_name(impact, plan):
             lines.append(
                 f"| {escape(owner_name(owner.owner, owner.managed, plan))} | "
                 f"{escape(cash(owner.before))} | {escape(cash(owner.after))} | "
@@ -255,7 +267,7 @@ def review_data(review: Review, plan: Plan) -> dict[str, Any]:
                     "moved_in": m.moved_in,
                     "moved_out": m.moved_out,
                 }
-                for m in impact.stages
+                for m in stages_by_name(impact, plan)
             ],
             **{
                 word: [
@@ -277,7 +289,7 @@ def review_data(review: Review, plan: Plan) -> dict[str, Any]:
                     "after": o.after,
                     "change": o.after - o.before,
                 }
-                for o in impact.owners
+                for o in owners_by_name(impact, plan)
             ],
             "uncounted": list(impact.uncounted),
         }

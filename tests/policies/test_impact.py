@@ -44,9 +44,9 @@ def test_the_impact_in_text(write: WriteManifest, server: str) -> None:
         "  Closed Won: $0 → $135,000 (in $135,000, out $0)",
         "  Proposal: $195,000 → $80,000 (in $5,000, out $120,000)",
         "  won: 1 deal ($135,000): acme",
-        "  owner (owner not in the manifest): $120,000 → $0 (-$120,000)",
         "  owner Priya Nair <priya@acme-sales.example>: $0 → $80,000 (+$80,000)",
         "  owner mem_cmc1u2x5v2x4ljb: $75,000 → $0 (-$75,000)",
+        "  owner (owner not in the manifest): $120,000 → $0 (-$120,000)",
     ]
 
 
