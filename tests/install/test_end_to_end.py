@@ -125,6 +125,7 @@ def matrix_values(environment: dict[str, str]) -> dict[str, str]:
         "github.event.pull_request.head.repo.full_name != github.repository": "false",
         "github.event.pull_request.number": PR_NUMBER,
         "toJSON(github.event.pull_request.labels.*.name)": '["documentation"]',
+        "steps.labels.outputs.labels": "[]",
     }
 
 
