@@ -145,7 +145,8 @@ def plan(
         raise typer.Exit(1)
     review = guardrails.review(result, outcome.schema)
     if out is not None:
-        write_file(out, render(result, "json", Style(review=review)))
+        # The saved plan is what apply runs; it judges it again (the review is not saved).
+        write_file(out, render(result, "json"))
     show_result(
         result,
         output,

@@ -150,11 +150,6 @@ class Guardrails:
     allow: frozenset[str] = frozenset()
     today: str = ""
 
-    @property
-    def may_block(self) -> bool:
-        """Whether a plan could be refused: apply then waits for the whole plan before writing."""
-        return any(p.severity == "error" and p.rule not in self.allow for p in self.policies)
-
     def _origin(self, *path: str | int) -> Origin:
         return self.origin_of(*path) if self.origin_of is not None else Origin("lfr.yaml", 0)
 

@@ -104,18 +104,31 @@ def test_apply_refuses_before_any_write_and_allow_applies(
 def test_a_saved_plan_is_judged_again_by_the_current_lfr_yaml(
     write: WriteManifest, settings: WriteSettings, server: str, emu: Emulator, tmp_path: Path
 ) -> None:
-    # Planned before the rule existed (or with --allow): the file says nothing blocks.
     past_close_date(write)
-    saved = tmp_path / "plan.json"
-    planned = lfr(["plan", "--out", str(saved)], server)
-    assert planned.exit_code == 0, planned.output
-    assert json.loads(saved.read_text())["policy"] == {"blocking": False, "violations": []}
     settings(CLOSE_DATE_ERROR)
-    refused = lfr(["apply", str(saved), "--auto-approve", "--no-color"], server)
-    assert refused.exit_code == 1
-    assert "error close-date-in-past  manifests/acme.yaml:8" in refused.stdout
-    assert writes(emu) == []
-    applied = lfr(["apply", str(saved), "--auto-approve", "--allow", "close-date-in-past"], server)
+    # Planned with --allow: the JSON on stdout says the violation was allowed and nothing
+    # blocks, and is a plan apply accepts; --out saves the plan alone.
+    planned = lfr(
+        ["plan", "-f", "json", "--allow", "close-date-in-past", "--out", "out.json"], server
+    )
+    assert planned.exit_code == 0, planned.output
+    policy = json.loads(planned.stdout)["policy"]
+    assert policy["blocking"] is False
+    assert [(v["rule"], v["allowed"]) for v in policy["violations"]] == [
+        ("close-date-in-past", True)
+    ]
+    assert "policy" not in json.loads((tmp_path / "out.json").read_text())
+    printed = tmp_path / "printed.json"
+    printed.write_text(planned.stdout)
+    for saved in (printed, tmp_path / "out.json"):
+        refused = lfr(["apply", str(saved), "--auto-approve", "--no-color"], server)
+        assert refused.exit_code == 1
+        assert "error close-date-in-past  manifests/acme.yaml:8" in refused.stdout
+        assert "nothing was sent" in refused.stderr
+        assert writes(emu) == []
+    applied = lfr(
+        ["apply", str(printed), "--auto-approve", "--allow", "close-date-in-past"], server
+    )
     assert applied.exit_code == 0, applied.output
     assert len(writes(emu)) == 1
 
