@@ -3,13 +3,17 @@
 Owns benchmark 4. The prefetched state (the demo org's definitions and the live records, parsed
 into ``reconciler.records`` models as the client would hold them) is built before the clock
 starts; then the timed part is what ``lfr plan`` does besides I/O to the API: read and
-shape-check every file, check values against the definitions (``build_desired``), hash the
-revision, diff every record (``build_plan``) and render the plan as text and as JSON. Run in a
-fresh process by run.py, so that the peak RSS it reports (``getrusage`` ``ru_maxrss``: the
-whole process, interpreter and imports included) belongs to this work alone.
+shape-check every file, check values against the definitions (``build_desired``, then the
+documents are let go, as ``runs.plan`` does), hash the revision, diff every record
+(``build_plan``) and render the plan as text and as JSON (streamed a line at a time, as the CLI
+writes it). Each stage's CPU time is printed beside its wall time: on a shared machine the wall
+time also counts other processes. Run in a fresh process by run.py, so that the peak RSS it
+reports (``getrusage`` ``ru_maxrss``: the whole process, interpreter and imports included)
+belongs to this work alone.
 
 Usage: ``python benchmarks/core.py DIR`` (DIR holds ``manifests/`` and ``live.jsonl``); prints
-one JSON object.
+one JSON object. ``python benchmarks/core.py --make DIR N D`` writes such a DIR first, as the
+suite writes row 4's (N records, D of them differing), e.g. for 100,000 records.
 """
 
 from __future__ import annotations
@@ -59,32 +63,39 @@ def main(directory: Path) -> None:
     root = Path("manifests")
 
     stages: dict[str, float] = {}
+    cpu_stages: dict[str, float] = {}
     started = mark = time.perf_counter()
+    cpu_started = cpu_mark = time.process_time()
 
     def stage(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        stages[name] = now - mark
-        mark = now
+        # CPU time too: on a shared machine a stage's wall time also counts other processes.
+        nonlocal mark, cpu_mark
+        now, cpu_now = time.perf_counter(), time.process_time()
+        stages[name], cpu_stages[name] = now - mark, cpu_now - cpu_mark
+        mark, cpu_mark = now, cpu_now
 
     read = read_manifests(root)
-    manifests = read.manifests
     if read.problems:
         raise SystemExit(f"unexpected problems: {read.problems[:3]}")
+    digest, manifests = read.digest, read.manifests
+    del read
     stage("load")
     schema = OrgSchema(definitions)
     desired, problems = build_desired(manifests, schema)
+    del manifests  # as runs.plan does: the documents go once desired state is built
     if problems:
         raise SystemExit(f"unexpected problems: {problems[:3]}")
     stage("validate")
-    revision = manifest_revision(root, read.digest)
+    revision = manifest_revision(root, digest)
     options = DiffOptions(revision=revision, target="benchmark")
     plan = build_plan([(d, live[d.id or ""]) for d in desired], schema, options, labels)
     stage("diff")
     text = text_render.render_plan(plan)
-    document = json_render.render_plan(plan)
+    # Streamed, as `lfr plan -f json` writes it: a line at a time into the sink.
+    json_chars = sum(map(len, json_render.stream_plan(plan)))
     stage("render")
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(
         json.dumps(
@@ -94,14 +105,37 @@ def main(directory: Path) -> None:
                 "noop": plan.count("noop"),
                 "seconds": seconds,
                 "stages": stages,
+                "cpu_seconds": cpu_seconds,
+                "cpu_stages": cpu_stages,
                 "rss_before_mb": rss_before,
                 "peak_rss_mb": peak_kb / 1024,
                 "text_chars": len(text),
-                "json_chars": len(document),
+                "json_chars": json_chars,
             }
         )
     )
 
 
+def make(directory: Path, count: int, differing: int) -> None:
+    """Row 4's input: ``count`` synthetic records' manifests (``differing`` of them differ
+    from live) and their live records, one JSON line each."""
+    from benchmarks.workload import spread, synthetic, wire_record, write_manifests
+
+    vocab, defs, opportunities = synthetic(count)
+    write_manifests(
+        directory / "manifests",
+        opportunities,
+        vocab,
+        spread(count, differing),
+        owner_by_email=False,
+    )
+    with (directory / "live.jsonl").open("w", encoding="utf-8") as out:
+        for opp in opportunities:
+            out.write(json.dumps(wire_record(opp, defs)) + "\n")
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    if sys.argv[1] == "--make":
+        make(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        main(Path(sys.argv[1]))

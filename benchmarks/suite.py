@@ -10,13 +10,12 @@ run.py.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from . import bounds, measure
+from . import bounds, core, measure
 from .emulator_process import EmulatorProcess
 from .shapes import CORE_RUNS, LATENCY_MS, RATE, RTT, SLOW_LATENCY_MS, SLOW_RTT, Shape
 from .workload import (
@@ -26,8 +25,6 @@ from .workload import (
     one_more_contact,
     seed_database,
     spread,
-    synthetic,
-    wire_record,
     write_manifests,
 )
 
@@ -522,13 +519,7 @@ class Suite:
     def _core(self) -> None:
         count, d = self.shape.core_records, self.shape.core_differing
         directory = self.work / "core"
-        vocab, defs, opportunities = synthetic(count)
-        write_manifests(
-            directory / "manifests", opportunities, vocab, spread(count, d), owner_by_email=False
-        )
-        with (directory / "live.jsonl").open("w", encoding="utf-8") as out:
-            for opp in opportunities:
-                out.write(json.dumps(wire_record(opp, defs)) + "\n")
+        core.make(directory, count, d)
         # Five runs where the others take three: a run costs ~2.5 s, and this CPU-bound row is the
         # one the shared machine's noise moves most (single runs from 1.55 s to 2.1 s).
         runs = 1 if self.runs == 1 else max(self.runs, CORE_RUNS)

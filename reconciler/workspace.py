@@ -239,6 +239,10 @@ class RunSettings:
     def write_rate(self) -> float:
         return self.selection.write_rate if self.selection else DEFAULT_WRITE_RATE
 
+    @property
+    def stamp(self) -> bool:
+        return self.selection.stamp if self.selection else False
+
 
 def load_settings_file(cwd: Path, config: Path | None) -> RunSettings:
     """``config`` (``--config`` / ``$LFR_CONFIG``) or the ``lfr.yaml`` found from ``cwd``, read

@@ -261,7 +261,8 @@ def test_apply_reads_the_merged_pull_requests_labels_and_allows_only_known_rules
     runner.labels = json.loads(value)
     applied = runner.run(steps("apply.yml")["Apply"])
     assert applied.returncode == 0, applied.stderr
-    assert len([r for r in emu.requests() if r["method"] == "POST"]) == 3
+    posts = [r["path"] for r in emu.requests() if r["method"] == "POST"]
+    assert len([p for p in posts if p.startswith("/v1/opportunities")]) == 3
 
 
 def test_invalid_manifests_fail_validation_with_annotations(runner: Runner) -> None:
@@ -281,7 +282,11 @@ def test_apply_then_drift_steps(runner: Runner, emu: Emulator, server: str) -> N
     assert applied.returncode == 0, applied.stderr
     report = (runner.workdir / "apply.md").read_text()
     assert report.startswith("<!-- lfr-apply -->\n### lfr apply\n\n**Apply: 3 applied.**")
-    assert len([r for r in emu.requests() if r["method"] == "POST"]) == 3
+    posts = [r["path"] for r in emu.requests() if r["method"] == "POST"]
+    # The workflow stamps (--stamp): one provenance note per record it changed.
+    assert len([p for p in posts if p.startswith("/v1/opportunities")]) == 3
+    assert len([p for p in posts if p == "/v1/notes"]) == 3
+    assert "Notes: 3 written." in applied.stderr
 
     drift = steps("drift.yml")["Drift"]
     clean = runner.run(drift)

@@ -74,10 +74,14 @@ __all__ = [
     "RateConfig",
 ]
 
-ObjectType = Literal["opportunities", "accounts", "contacts", "members"]
+# Notes: only ``lfr apply --stamp`` writes them (create) and lists them by opportunity
+# (lightfield-api.md §5; ``runs.stamp``).
+ObjectType = Literal["opportunities", "accounts", "contacts", "members", "notes"]
 # The list endpoint of each type a relationship can point at.
 LIST_OF: dict[str, ObjectType] = {"member": "members", "contact": "contacts", "account": "accounts"}
-OBJECT_TYPES: frozenset[str] = frozenset({"opportunities", "accounts", "contacts", "members"})
+OBJECT_TYPES: frozenset[str] = frozenset(
+    {"opportunities", "accounts", "contacts", "members", "notes"}
+)
 
 API_VERSION = "2026-03-01"
 DEFAULT_BASE_URL = "https://api.lightfield.app"

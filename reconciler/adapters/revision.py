@@ -6,7 +6,8 @@ revision reuses them. When the manifests are committed and clean, the answer is 
 (``git:<sha>``); with uncommitted edits, or outside git, it is the hash of the files' paths and
 bytes that ``loader.load_tree`` computed as it read them (``sha256:<hex>``), so an edit is
 never mistaken for the committed version. Also tells export which files hold uncommitted
-work (``uncommitted``).
+work (``uncommitted``), and ``apply --stamp`` a commit's message (``commit_message``: the pull
+request a merge commit names).
 """
 
 from __future__ import annotations
@@ -70,3 +71,13 @@ def uncommitted(directory: Path, paths: list[Path]) -> list[Path]:
         if len(entry) > 3 and entry[2] == " ":
             dirty.add((top / entry[3:]).resolve())
     return [p for p in paths if p.resolve() in dirty]
+
+
+def commit_message(root: Path, commit: str) -> str | None:
+    """The message of ``commit`` in the repository holding ``root``; None outside git or for a
+    commit it does not have (a shallow clone)."""
+    where = root if root.is_dir() else root.parent
+    try:
+        return _git(where, "show", "-s", "--format=%B", commit, "--")
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return None

@@ -36,6 +36,13 @@ def read_templates() -> dict[str, str]:
     return texts
 
 
+def in_git_repository(directory: Path) -> bool:
+    """Whether ``directory`` (which may not exist yet) is in a git working tree: it or a parent
+    holds ``.git`` (a directory, or a file for a worktree or submodule)."""
+    here = directory.absolute()
+    return any((candidate / ".git").exists() for candidate in (here, *here.parents))
+
+
 @dataclass(frozen=True)
 class Written:
     path: str

@@ -51,6 +51,11 @@ def read_settings(path: Path, shown: str) -> tuple[LoadedSettings | None, list[P
     raw = read_file(path)
     if isinstance(raw, str):
         return None, [Problem(Origin(shown, 0), raw.replace(" as manifests", ""))]
+    return settings_from_bytes(raw, shown)
+
+
+def settings_from_bytes(raw: bytes, shown: str) -> tuple[LoadedSettings | None, list[Problem]]:
+    """The settings in ``raw`` (a file's bytes, or ``lfr init``'s before it writes them)."""
     loaded = load_bytes(raw, shown)
     problems = [Problem(p.origin, redact(p.message, "")) for p in loaded.problems]
     if [p.message for p in problems] == [_EMPTY]:

@@ -12,6 +12,7 @@ emulator serve.
 from __future__ import annotations
 
 import gc
+import sys
 
 from . import about, doctor, emulator, envs, init, manifests, plans  # noqa: F401  (each registers its commands)
 from .shared import GC_DEFAULTS, GC_THRESHOLD, app
@@ -21,4 +22,10 @@ __all__ = ["GC_DEFAULTS", "GC_THRESHOLD", "app", "main"]
 
 def main() -> None:
     gc.set_threshold(*GC_THRESHOLD)
+    # httpx's package imports its own command line, ``httpx._main`` (click, rich, pygments:
+    # ~130 ms, a fifth of starting `lfr plan`), whenever it can, and falls back to a stub when
+    # that import fails. lfr never runs httpx's command line, so in lfr's own process the import
+    # is made to fail (a ``None`` entry in ``sys.modules`` does that); imported as a library,
+    # lfr leaves it alone, as it does the collector above.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     app()

@@ -5,14 +5,13 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from ..render.values import safe
-from ..workspace import open_client
 from .shared import (
     ApiKeyOption,
     BaseUrlOption,
     ConfigOption,
     EnvOption,
     LocalOption,
+    PlainCommand,
     app,
     echo,
     fail,
@@ -22,7 +21,7 @@ from .shared import (
 )
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def version() -> None:
     """Print the lfr version."""
     typer.echo(f"lfr {__version__}")
@@ -37,6 +36,9 @@ def whoami(
     config: ConfigOption = None,
 ) -> None:
     """Check the API key: show the target and the scopes it grants (GET /v1/auth/validate)."""
+    from ..render.values import safe
+    from ..workspace import open_client
+
     target = target_of(api_key, base_url, local, settings_of(env, config))
 
     async def check() -> tuple[bool, str, list[str]]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from ..render.values import safe
-from ..runs.doctor import Diagnosis, diagnose
-from ..workspace import open_client
 from .shared import ApiKeyOption, BaseUrlOption, LocalOption, app, echo, run_command, target_of
+
+if TYPE_CHECKING:
+    from ..runs.doctor import Diagnosis
 
 
 @app.command()
@@ -35,6 +37,10 @@ def doctor(
     \b
         LIGHTFIELD_API_KEY=... lfr doctor
     """
+    from ..render.values import safe
+    from ..runs.doctor import diagnose
+    from ..workspace import open_client
+
     target = target_of(api_key, base_url, local)
 
     async def probe() -> Diagnosis:

@@ -14,9 +14,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ..adapters.client import DEFAULT_BASE_URL
-from ..render.json import render_line
-from ..render.values import safe
 from .shared import ConfigOption, app, echo, fail, settings_file_of
 
 
@@ -37,6 +34,10 @@ def envs(
     The file is validated first (every problem with file:line, exit 1). Without an lfr.yaml
     this is an error: there are no environments to list.
     """
+    from ..adapters.client import DEFAULT_BASE_URL
+    from ..render.json import render_line
+    from ..render.values import safe
+
     settings = settings_file_of(config)
     if settings.loaded is None:
         raise fail(

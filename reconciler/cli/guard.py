@@ -7,17 +7,16 @@ and the settings into them (``today`` is the UTC date, as the API's dates are).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..core.impact import pipeline_facts
-from ..core.policies import Guardrails, Review, unknown_rules
-from ..core.policy_settings import PipelineSettings
-from ..core.settings import LoadedSettings
 from .shared import fail
+
+if TYPE_CHECKING:  # the core is imported when a command runs, not at startup
+    from ..core.policies import Guardrails, Review
+    from ..core.settings import LoadedSettings
 
 AllowOption = Annotated[
     list[str] | None,
@@ -52,6 +51,10 @@ GroupByOption = Annotated[
 def guardrails_of(loaded: LoadedSettings | None, allow: list[str] | None) -> Guardrails:
     """The policies of ``loaded`` (none without lfr.yaml) with ``--allow``: a name that is no
     rule is refused (a typo would otherwise leave the rule blocking, or worse, seem to)."""
+    from datetime import UTC, datetime
+
+    from ..core.policies import Guardrails, unknown_rules
+
     unknown = unknown_rules(allow or [])
     if unknown:
         raise fail(f"--allow: no rule {', '.join(unknown)}")
@@ -69,6 +72,10 @@ def guardrails_of(loaded: LoadedSettings | None, allow: list[str] | None) -> Gua
 
 def grouping_only(loaded: LoadedSettings | None) -> Review:
     """A review that only groups (``lfr show``: offline, no definitions to judge by)."""
+    from ..core.impact import pipeline_facts
+    from ..core.policies import Review
+    from ..core.policy_settings import PipelineSettings
+
     pipeline = loaded.settings.pipeline if loaded is not None else PipelineSettings()
     return Review(facts=pipeline_facts(None, pipeline))
 

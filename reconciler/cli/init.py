@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .. import __version__
-from ..adapters.scaffold_files import (
-    existing_files,
-    installed_action_ref,
-    read_templates,
-    write_scaffold,
+from .shared import (
+    ApiKeyOption,
+    BaseUrlOption,
+    EnvOption,
+    app,
+    echo,
+    fail,
+    report_problems,
+    run_async,
+    target_of,
 )
-from ..core.errors import LfrError
-from ..core.json_schema import render_schema, settings_schema, static_schema
-from ..core.scaffold import (
-    MANIFESTS_DIR,
-    SCHEMA_FILE,
-    ActionRef,
-    parse_action_ref,
-    scaffold,
-    template_values,
-)
-from ..render.values import safe
-from ..runs.export import ExportProblems, ExportResult, export_opportunities
-from ..workspace import open_client
-from .shared import ApiKeyOption, BaseUrlOption, app, echo, fail, report_problems, target_of
+
+if TYPE_CHECKING:
+    from ..core.scaffold import ActionRef
+    from ..runs.export import ExportResult
+    from ..workspace import RunSettings
 
 
 @app.command()
@@ -66,6 +61,7 @@ def init(
     ] = False,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Write what a manifests repository needs for GitOps with lfr.
 
@@ -80,10 +76,22 @@ def init(
       .github/scripts/*.mjs         the comment and drift-issue scripts they run
 
     Every workflow pins lfr's GitHub Action to the same commit as this lfr (--action). A file
-    that exists is refused (all are listed, nothing is written) unless --force.
+    that exists is refused (all are listed, nothing is written) unless --force. With --from-org,
+    --env NAME takes the key from that environment of the new lfr.yaml (sandbox:
+    $LIGHTFIELD_SANDBOX_API_KEY); without it, from $LIGHTFIELD_API_KEY or --api-key.
 
     Exit codes: 0 written, 1 error.
     """
+    from ..adapters.scaffold_files import (
+        existing_files,
+        in_git_repository,
+        installed_action_ref,
+        write_scaffold,
+    )
+    from ..core.errors import LfrError
+    from ..core.scaffold import MANIFESTS_DIR, parse_action_ref
+    from ..render.values import safe
+
     try:
         ref = parse_action_ref(action) if action else installed_action_ref()
     except LfrError as exc:
@@ -94,6 +102,8 @@ def init(
             "URL): give --action OWNER/REPO@COMMIT, the lfr repository and commit the "
             "workflows should pin."
         )
+    if env is not None and not from_org:
+        raise fail("--env chooses the org --from-org exports; without --from-org, leave it out")
     files = _files(ref, branch, example=not from_org)
     clashes = existing_files(directory, files)
     if clashes and not force:
@@ -103,7 +113,8 @@ def init(
             *(f"  {path}" for path in clashes),
         )
     if from_org:
-        _export(directory / MANIFESTS_DIR, api_key, base_url)
+        settings = _environment(directory, files, env) if env is not None else None
+        _export(directory / MANIFESTS_DIR, api_key, base_url, settings)
     try:
         written = write_scaffold(directory, files, force=force)
     except LfrError as exc:
@@ -113,6 +124,10 @@ def init(
     where, pinned = safe(directory.as_posix()), safe(ref.uses)
     echo(f"lfr {__version__} initialised {where} (workflows pin {pinned}).")
     first = "`lfr plan` shows your org" if from_org else "`lfr plan --local` plans the example"
+    if not in_git_repository(directory):
+        # The workflows, the pre-commit hook and the manifest revision (idempotency keys,
+        # export's refusal to overwrite uncommitted work) all assume one.
+        first = f"`git init` (not a git repository yet); {first}"
     echo(
         f"Next: {first}; give each environment of lfr.yaml its repository secret "
         "(LIGHTFIELD_SANDBOX_API_KEY, LIGHTFIELD_PRODUCTION_API_KEY), commit, and open a pull "
@@ -121,6 +136,11 @@ def init(
 
 
 def _files(ref: ActionRef, branch: str, *, example: bool) -> dict[str, str]:
+    from ..adapters.scaffold_files import read_templates
+    from ..core.errors import LfrError
+    from ..core.json_schema import render_schema, settings_schema, static_schema
+    from ..core.scaffold import scaffold, template_values
+
     try:
         values = template_values(ref, __version__, branch)
         schemas = render_schema(static_schema()), render_schema(settings_schema())
@@ -129,11 +149,38 @@ def _files(ref: ActionRef, branch: str, *, example: bool) -> dict[str, str]:
         raise fail(str(exc)) from None
 
 
-def _export(manifests: Path, api_key: str | None, base_url: str | None) -> None:
+def _environment(directory: Path, files: dict[str, str], env: str) -> RunSettings:
+    """Environment ``env`` of the lfr.yaml init is about to write, read as lfr will read it."""
+    from ..adapters.settings_file import settings_from_bytes
+    from ..core.errors import LfrError
+    from ..core.settings import choose_environment
+    from ..workspace import RunSettings
+
+    shown = (directory / "lfr.yaml").as_posix()
+    loaded, problems = settings_from_bytes(files["lfr.yaml"].encode(), shown)
+    if loaded is None:  # the template is lfr's own: a problem here is a bug in lfr
+        report_problems(problems)
+        raise fail("lfr's own lfr.yaml template does not validate")
+    try:
+        selection = choose_environment(loaded, env, "--env")
+    except LfrError as exc:
+        raise fail(str(exc)) from None
+    return RunSettings(directory / "lfr.yaml", loaded, selection)
+
+
+def _export(
+    manifests: Path, api_key: str | None, base_url: str | None, settings: RunSettings | None
+) -> None:
     """`lfr export --all` into the new repository's manifests/, refused without a key: the
     embedded workspace's demo data is nobody's org."""
-    target = target_of(api_key, base_url, False)
-    if target.is_local:
+    from ..core.errors import LfrError
+    from ..core.scaffold import SCHEMA_FILE
+    from ..render.values import safe
+    from ..runs.export import ExportProblems, export_opportunities
+    from ..workspace import open_client
+
+    target = target_of(api_key, base_url, False, settings)
+    if target.is_local:  # (an environment without its key is refused by target_of)
         raise fail("--from-org needs a key: set LIGHTFIELD_API_KEY (or give --api-key).")
     schema_ref = Path("..", SCHEMA_FILE).as_posix()
 
@@ -142,7 +189,7 @@ def _export(manifests: Path, api_key: str | None, base_url: str | None) -> None:
             return await export_opportunities(client, manifests, ids=None, schema_ref=schema_ref)
 
     try:
-        result = asyncio.run(go())
+        result = run_async(go())
     except ExportProblems as exc:
         report_problems(exc.problems)
         raise fail(str(exc)) from None

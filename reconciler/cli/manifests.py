@@ -3,30 +3,13 @@ themselves."""
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..adapters.writer import ExportedFile
-from ..core.errors import LfrError
-from ..core.json_schema import org_schema, render_schema, settings_schema, static_schema
-from ..core.org import OrgSchema
-from ..core.vocabulary import Origin, Problem
-from ..render.values import safe
-from ..runs.export import (
-    ExportProblems,
-    ExportResult,
-    PinResult,
-    UncommittedFiles,
-    export_opportunities,
-    pin_manifests,
-)
-from ..runs.validate import Selection, read_manifests, validate_against_org
-from ..workspace import open_client
 from .shared import (
     ApiKeyOption,
     BaseUrlOption,
@@ -42,6 +25,7 @@ from .shared import (
     fail,
     manifests_of,
     report_problems,
+    run_async,
     run_command,
     selection_of,
     settings_file_of,
@@ -49,6 +33,13 @@ from .shared import (
     target_of,
     write_file,
 )
+
+if TYPE_CHECKING:
+    from ..adapters.writer import ExportedFile
+    from ..core.org import OrgSchema
+    from ..core.vocabulary import Problem
+    from ..runs.export import ExportResult, PinResult
+    from ..runs.validate import Selection
 
 
 @app.command()
@@ -78,6 +69,9 @@ def validate(
     With an lfr.yaml, the file is checked too (every problem with file:line) before any
     manifest is read. --offline with no path and no --env / $LFR_ENV checks the manifests
     of every environment (it needs no target), as a pre-commit hook wants."""
+    from ..runs.validate import read_manifests, validate_against_org
+    from ..workspace import open_client
+
     if offline and not paths and env is None and not os.environ.get("LFR_ENV"):
         _validate_every_environment(config, selection_of(targets, excludes))
         return
@@ -102,6 +96,9 @@ def validate(
 def _validate_every_environment(config: Path | None, selection: Selection) -> None:
     """``validate --offline`` of each environment's manifests, a file shared by several read
     and reported once."""
+    from ..render.values import safe
+    from ..runs.validate import read_every_environment
+
     found = settings_file_of(config)
     every = found.every_environment()
     names = [one.environment_name for one in every if one.environment_name]
@@ -110,14 +107,10 @@ def _validate_every_environment(config: Path | None, selection: Selection) -> No
         echo(safe(f"environments: {', '.join(names)} ({file}; --offline checks each)"), err=True)
     elif every[0].describe() is not None:
         echo(safe(str(every[0].describe())), err=True)
-    manifests: set[Origin] = set()
-    problems: set[Problem] = set()
-    for one in every:
-        read = read_manifests(manifests_of(one, None), selection)
-        manifests.update(manifest.origin for manifest in read.manifests)
-        problems.update(read.problems)
+    sources = [manifests_of(one, None) for one in every]
+    manifests, problems = read_every_environment(sources, selection)
     if problems:
-        report_problems(sorted(problems))
+        report_problems(problems)
         raise typer.Exit(1)
     noun = "manifest" if len(manifests) == 1 else "manifests"
     echo(f"{len(manifests)} {noun} valid.")
@@ -190,6 +183,11 @@ def export(
 
     Exit codes: 0 written (or, with --dry-run, shown), 1 error (nothing is written).
     """
+    from ..core.errors import LfrError
+    from ..render.values import safe
+    from ..runs.export import ExportProblems, UncommittedFiles, export_opportunities
+    from ..workspace import open_client
+
     if bool(ids) == all_records:
         raise fail("give --id opp_... (one or more) or --all (not both)")
     settings = settings_of(env, config)
@@ -214,7 +212,7 @@ def export(
             )
 
     try:
-        result = asyncio.run(go())
+        result = run_async(go())
     except ExportProblems as exc:
         report_problems(exc.problems)
         raise fail(str(exc)) from None
@@ -246,6 +244,8 @@ def export(
 
 def file_diff(exported: ExportedFile) -> str:
     """A unified diff of one file an export would write (empty when it stays the same)."""
+    from ..render.values import safe
+
     if exported.status == "unchanged":
         return ""
     path = exported.path.as_posix()
@@ -281,6 +281,11 @@ def pin(
 
     Exit codes: 0 pinned (or nothing to pin), 1 error (nothing is written).
     """
+    from ..core.errors import LfrError
+    from ..render.values import safe
+    from ..runs.export import ExportProblems, pin_manifests
+    from ..workspace import open_client
+
     settings = settings_of(env, config)
     target = target_of(api_key, base_url, local, settings)
     root = settings.manifest_paths(directory)[0]
@@ -290,7 +295,7 @@ def pin(
             return await pin_manifests(client, root, dry_run=dry_run)
 
     try:
-        result = asyncio.run(go())
+        result = run_async(go())
     except ExportProblems as exc:
         report_problems(exc.problems)
         raise fail(str(exc)) from None
@@ -349,6 +354,11 @@ def schema_command(
     With --lfr-yaml, the schema of lfr.yaml, which it finds through its first line
     `# yaml-language-server: $schema=schema/lfr.schema.json`.
     """
+    from ..core.json_schema import org_schema, render_schema, settings_schema, static_schema
+    from ..core.org import OrgSchema
+    from ..render.values import safe
+    from ..workspace import open_client
+
     if lfr_yaml and org:
         raise fail("--lfr-yaml and --org: choose one (lfr.yaml's schema is the same for every org)")
     if lfr_yaml:

@@ -7,40 +7,15 @@ asks the question (only ``yes`` applies; never under ``CI=true``).
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..adapters.buckets import RateConfig
-from ..adapters.plan_file import read_saved_plan
-from ..core.errors import LfrError
-from ..core.plan import Plan, SafetyRails
-from ..core.policies import Review
-from ..core.reports import ApplyReport, DriftReport, RecordResult
-from ..core.vocabulary import Problem
-from ..render import text as text_render
-from ..render.formats import Style, render
-from ..render.values import safe
-from ..runs.apply import ApplyOutcome, run_apply
-from ..runs.drift import run_drift
-from ..runs.plan import Outcome, run_plan
-from ..runs.saved_plan import is_saved_plan
-from ..runs.validate import ManifestSource
-from ..runs.writes import Interrupt
-from ..workspace import RunSettings, open_client
-from .guard import (
-    AllowOption,
-    GroupByOption,
-    grouping_only,
-    guardrails_of,
-    refuse_if_blocking,
-)
+from .guard import AllowOption, GroupByOption
 from .shared import (
     ApiKeyOption,
     ArrayReplaceOption,
@@ -70,8 +45,20 @@ from .shared import (
     show_result,
     stderr_is_tty,
     target_of,
+    write_chunks,
     write_file,
 )
+from .stamping import PrOption, StampOption, check_pr, stamp_notes
+
+if TYPE_CHECKING:
+    from ..core.plan import Plan
+    from ..core.policies import Review
+    from ..core.reports import ApplyReport, DriftReport, RecordResult
+    from ..core.vocabulary import Problem
+    from ..runs.apply import ApplyOutcome
+    from ..runs.plan import Outcome
+    from ..runs.validate import ManifestSource
+    from ..workspace import RunSettings
 
 
 @app.command()
@@ -120,6 +107,11 @@ def plan(
     Exit codes: 0 success, 1 error, invalid manifests or an error-level policy broken (without
     --allow RULE), 2 changes present (with --detailed-exitcode).
     """
+    from ..render.formats import render_chunks
+    from ..runs.plan import run_plan
+    from ..workspace import open_client
+    from .guard import guardrails_of, refuse_if_blocking
+
     settings = settings_of(env, config)
     guardrails = guardrails_of(settings.loaded, allow)
     target = target_of(api_key, base_url, local, settings)
@@ -146,7 +138,7 @@ def plan(
     review = guardrails.review(result, outcome.schema)
     if out is not None:
         # The saved plan is what apply runs; it judges it again (the review is not saved).
-        write_file(out, render(result, "json"))
+        write_chunks(out, render_chunks(result, "json"))
     show_result(
         result,
         output,
@@ -221,6 +213,8 @@ def apply(
     local: LocalOption = False,
     env: EnvOption = None,
     config: ConfigOption = None,
+    stamp: StampOption = None,
+    pr: PrOption = None,
 ) -> None:
     """Apply the manifests: plan, show the plan, ask, then send the minimal writes.
 
@@ -237,10 +231,28 @@ def apply(
     The plan (a saved one too) is judged by the policies of the current lfr.yaml before it is
     shown: an error-level violation refuses the apply before any write, unless --allow RULE.
 
+    With --stamp, each record changed then gets a note in Lightfield saying what changed and
+    from which commit and pull request (README "Provenance notes").
+
     Exit codes: 0 everything applied (or nothing to do), 1 refused, cancelled or any failure.
     """
+    import asyncio
+    import signal
+
+    from ..adapters.buckets import RateConfig
+    from ..core.plan import SafetyRails
+    from ..render import text as text_render
+    from ..render.formats import Style, render
+    from ..runs.apply import run_apply
+    from ..runs.writes import Interrupt
+    from ..workspace import open_client
+    from .guard import guardrails_of
+
     settings = settings_of(env, config)
     guardrails = guardrails_of(settings.loaded, allow)
+    stamping = settings.stamp if stamp is None else stamp
+    if stamping:
+        check_pr(pr)
     # A saved plan (a .json file given as the argument) is applied as it is; otherwise the
     # manifests, from the arguments or lfr.yaml.
     what = _apply_source(sources or [], bool(targets or excludes), settings)
@@ -346,6 +358,8 @@ def apply(
     if outcome.report is not None:  # writes already under way completed, and are reported
         _show_apply_report(outcome.report, output, color, report_file, title, streamed=stream)
         _suggest_pin(outcome.report, what if isinstance(what, Path) else what.roots[0])
+        if stamping and outcome.plan is not None and not outcome.report.interrupted:
+            stamp_notes(target, outcome.plan, outcome.report, what, pr, progress, rate)
     if outcome.error is not None:
         raise fail(str(outcome.error), *outcome.error.details)
     if outcome.report is not None and outcome.report.interrupted:
@@ -364,6 +378,9 @@ def _show_apply_report(
     streamed: bool,
 ) -> None:
     """The report; in text, without the lines already streamed (the file gets them all)."""
+    from ..render import text as text_render
+    from ..render.formats import Style, render
+
     if not streamed:
         show_result(report, output, color, report_file, title)
         return
@@ -399,6 +416,9 @@ def drift(
 
     Exit codes: 0 no drift, 2 drift, 1 error.
     """
+    from ..runs.drift import run_drift
+    from ..workspace import open_client
+
     settings = settings_of(env, config)
     target = target_of(api_key, base_url, local, settings)
     progress = ProgressLine(stderr_is_tty())
@@ -450,6 +470,11 @@ def show(
 
     Exit codes: 0 shown, 1 not a valid saved plan.
     """
+    from ..adapters.plan_file import read_saved_plan
+    from ..core.errors import LfrError
+    from ..render.values import safe
+    from .guard import grouping_only
+
     try:
         saved = read_saved_plan(plan_file, target=None)
     except LfrError as exc:
@@ -475,12 +500,16 @@ def show(
 
 def _warn(warnings: Sequence[Problem]) -> None:
     """What the plan does that may not be meant: on stderr, after the plan, before any question."""
+    from ..render.values import safe
+
     for warning in warnings:
         echo(f"Warning: {safe(str(warning))}", err=True)
 
 
 def _suggest_pin(report: ApplyReport, source: Path) -> None:
     """After a create from a `match` manifest: the step that ties the manifest to its record."""
+    from ..render.values import safe
+
     created = sum(1 for r in report.results if r.action == "create" and r.status == "applied")
     if created:
         where = "MANIFEST_DIR" if source.is_file() else safe(source.as_posix())
@@ -503,6 +532,8 @@ def _apply_source(
     """The manifest paths (lfr.yaml's when none is given), or the one saved plan among them. A
     saved plan is applied whole: it is the selection it was made with
     (`lfr plan --target ... --out`)."""
+    from ..runs.saved_plan import is_saved_plan
+
     saved = [path for path in paths if is_saved_plan(path)]
     if not saved:
         return manifests_of(settings, paths)

@@ -3,47 +3,42 @@
 Owns how a command talks to the terminal: stdout for results, stderr for the target line,
 problems and progress; every line that quotes data made safe (``render.values.safe``) and, in
 GitHub Actions, workflow commands neutralised; an ``LfrError`` becomes ``Error: ...`` and exit 1.
+
+Imports only typer and the standard library at module level, as every ``cli`` module does: the
+runs, renderers, adapters and the workspace (pydantic, ruamel, httpx) are imported inside the
+functions that use them, so ``lfr --help`` and ``lfr --version`` load none of them
+(architecture.md §8).
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 import sys
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
-from typer._click.core import Context
+from typer._click.core import Context, Parameter
 from typer._click.exceptions import UsageError  # typer 0.29 vendors click
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from .. import __version__
-from ..core.errors import LfrError
-from ..core.plan import Plan
-from ..core.policies import Review
-from ..core.vocabulary import Problem
-from ..render import github as github_render
-from ..render import text as text_render
-from ..render.formats import Style, Subject, render
-from ..render.values import safe
-from ..runs.plan import Outcome
-from ..runs.validate import ManifestSource, Selection
-from ..workspace import (
-    RunSettings,
-    SettingsProblems,
-    Target,
-    choose_target,
-    load_run_settings,
-    load_settings_file,
-)
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+
+    from ..core.plan import Plan
+    from ..core.policies import Review
+    from ..core.vocabulary import Problem
+    from ..render.formats import Subject
+    from ..runs.plan import Outcome
+    from ..runs.validate import ManifestSource, Selection
+    from ..workspace import RunSettings, Target
 
 
 class Commands(TyperGroup):
@@ -65,6 +60,30 @@ class Commands(TyperGroup):
         except UsageError as exc:
             setattr(exc, "exit_code", 1)  # noqa: B010
             raise
+
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return flags_read_false(super().get_params(ctx))
+
+
+class PlainCommand(TyperCommand):
+    """A command with nothing to convert (``lfr version``): its absent --help reads False, so
+    answering it needs no pydantic (``flags_read_false``)."""
+
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return flags_read_false(super().get_params(ctx))
+
+
+def flags_read_false(params: list[Parameter]) -> list[Parameter]:
+    """A command's flags not given read False rather than None. typer converts a parameter's
+    value through pydantic (~0.2 s of import) unless it is a bool already, and click leaves an
+    absent --help or --install-completion at None: `lfr plan --help` would load pydantic just
+    to read the group's flags as False."""
+    for param in params:
+        if not isinstance(param, TyperOption) or not param.is_flag:
+            continue
+        if param.default is None and param.type_descriptor.annotation is bool:
+            param.default = False
+    return params
 
 
 app = typer.Typer(
@@ -104,6 +123,7 @@ def _options(
 
 
 emulator_app = typer.Typer(
+    cls=Commands,
     help="Run the bundled Lightfield API emulator (the local test bench).",
     no_args_is_help=True,
 )
@@ -202,7 +222,9 @@ def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
     would otherwise let a CRM value mask secrets or stop commands in a job that holds the
     write key. Annotations, the one output that must be commands, bypass it."""
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        text = github_render.neutralise_commands(text)
+        from ..render.github import neutralise_commands
+
+        text = neutralise_commands(text)
     typer.echo(text, err=err, nl=nl)
 
 
@@ -226,6 +248,8 @@ def show_result(
     """A plan or report on stdout in ``output`` (and in ``report``, a file): colour on a TTY
     unless ``--color/--no-color`` says otherwise, never in a file; a plan with the guardrails'
     ``review`` and its records grouped ``group_by``."""
+    from ..render.formats import Style, render_chunks
+
     use_color = (color_default(sys.stdout.isatty()) if color is None else color) and report is None
     style = Style(
         color=use_color,
@@ -234,18 +258,67 @@ def show_result(
         review=review,
         group_by=group_by,
     )
-    emit(render(subject, output.value, style), report)
+    emit(render_chunks(subject, output.value, style), report)
 
 
-def emit(rendered: str, report: Path | None) -> None:
-    if report is not None:
-        write_file(report, rendered)
-    echo(rendered, nl=False)
+def emit(chunks: Iterable[str], report: Path | None) -> None:
+    """The rendered pieces on stdout, and in ``report`` (a file) too, as they come: a large
+    JSON plan is never held whole (``render.formats.render_chunks``). The file is opened
+    first: one that cannot be written fails the command before anything is printed."""
+    _write(chunks, report, stdout=True)
+
+
+def write_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """``chunks`` into the file at ``path``, as they come."""
+    _write(chunks, path, stdout=False)
+
+
+def _write(chunks: Iterable[str], path: Path | None, *, stdout: bool) -> None:
+    with _opened(path) as file:
+        for batch in batched_text(chunks):
+            if file is not None:
+                try:
+                    file.write(batch)
+                except OSError as exc:
+                    raise fail(f"cannot write {path}: {exc.strerror or exc}") from None
+            if stdout:
+                echo(batch, nl=False)
+
+
+@contextmanager
+def _opened(path: Path | None) -> Iterator[TextIO | None]:
+    if path is None:
+        yield None
+        return
+    try:
+        file = path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {path}: {exc.strerror or exc}") from None
+    with file:
+        yield file
+
+
+def batched_text(chunks: Iterable[str], size: int = 1 << 16) -> Iterator[str]:
+    """``chunks`` joined into pieces of about ``size`` characters: one write (and, in GitHub
+    Actions, one workflow-command check) per piece, not per record. A renderer's chunks end
+    lines, so a piece never splits a line between two checks."""
+    pending: list[str] = []
+    length = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield "".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield "".join(pending)
 
 
 def fail(message: str, *more: str) -> typer.Exit:
     """``Error: message`` and any ``more`` lines on stderr, each shown as one line: errors quote
     data (API messages, file names, values), which must not break or start a line."""
+    from ..render.values import safe
+
     for line in (f"Error: {message}", *more):
         echo(safe(line), err=True)
     return typer.Exit(1)
@@ -254,6 +327,10 @@ def fail(message: str, *more: str) -> typer.Exit:
 def settings_of(environment: str | None, config: Path | None) -> RunSettings:
     """What lfr.yaml decides for this run (nothing without one); the environment chosen is said
     on stderr; a file with problems is reported like manifests (file:line) and exits 1."""
+    from ..core.errors import LfrError
+    from ..render.values import safe
+    from ..workspace import SettingsProblems, load_run_settings
+
     environment_from = "--env"
     if environment is None:
         environment, environment_from = os.environ.get("LFR_ENV") or None, "$LFR_ENV"
@@ -277,6 +354,8 @@ def settings_of(environment: str | None, config: Path | None) -> RunSettings:
 
 def settings_file_of(config: Path | None) -> RunSettings:
     """lfr.yaml read and validated, no environment chosen (``lfr envs``); problems as above."""
+    from ..workspace import SettingsProblems, load_settings_file
+
     try:
         return load_settings_file(Path.cwd(), _config_path(config))
     except SettingsProblems as exc:
@@ -294,6 +373,8 @@ def _config_path(config: Path | None) -> Path | None:
 def manifests_of(settings: RunSettings, given: Path | Sequence[Path] | None) -> ManifestSource:
     """The manifests a command reads: the path arguments (when any), else lfr.yaml's, else
     ``manifests``; lfr.yaml's ignore globs apply either way."""
+    from ..runs.validate import ManifestSource
+
     if isinstance(given, Path):
         given = [given]
     if given:
@@ -308,6 +389,9 @@ def target_of(
     settings: RunSettings | None = None,
 ) -> Target:
     """The target of a command that talks to an API; said on stderr, as every such run does."""
+    from ..core.errors import LfrError
+    from ..workspace import RunSettings, choose_target
+
     settings = settings or RunSettings()
     try:
         target = choose_target(
@@ -384,6 +468,8 @@ def paths_of(paths: list[Path] | None) -> list[Path]:
 
 
 def selection_of(targets: list[str] | None, excludes: list[str] | None) -> Selection:
+    from ..runs.validate import Selection
+
     return Selection(tuple(targets or ()), tuple(excludes or ()))
 
 
@@ -393,6 +479,9 @@ def stderr_is_tty() -> bool:
 
 def report_problems(problems: list[Problem]) -> None:
     """Problems go to stderr as text, and as annotations when running in GitHub Actions."""
+    from ..render import github as github_render
+    from ..render import text as text_render
+
     colored = color_default(stderr_is_tty())
     echo(text_render.render_problems(problems, color=colored), err=True, nl=False)
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -456,10 +545,29 @@ class ProgressLine:
 T = TypeVar("T")
 
 
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(work)``, without Python 3.11's hidden cost of a large result: when the run
+    ends, ``asyncio.Runner`` reads back its SIGINT handler, and ``signal.getsignal`` formats a
+    ValueError message with the ``repr`` of that handler, which holds the main task, whose repr
+    holds its result: a plan of 10,000 records was formatted twice, ~0.5 s. So the task returns
+    nothing and the result is handed over beside it."""
+    import asyncio
+
+    results: list[T] = []
+
+    async def main() -> None:
+        results.append(await work)
+
+    asyncio.run(main())
+    return results[0]
+
+
 def run_command(work: Coroutine[Any, Any, T], progress: ProgressLine | None = None) -> T:
     """Run one command's async work; an LfrError becomes "Error: ..." and exit 1."""
+    from ..core.errors import LfrError
+
     try:
-        return asyncio.run(work)
+        return run_async(work)
     except LfrError as exc:
         raise fail(str(exc), *exc.details) from None
     finally:

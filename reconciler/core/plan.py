@@ -178,14 +178,20 @@ def idempotency_key(
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    return {
-        "format_version": plan.format_version,
-        "revision": plan.revision,
-        "target": plan.target,
-        "summary": {action: plan.count(action) for action in ("create", "update", "noop")},
-        "records": [_record_to_dict(record) for record in plan.records],
-        "labels": dict(sorted(plan.labels.items())),
-    }
+    return {key: list(value) if key == "records" else value for key, value in plan_items(plan)}
+
+
+def plan_items(plan: Plan) -> list[tuple[str, Any]]:
+    """``plan_to_dict``'s entries in order, the records as a lazy iterator of their dicts:
+    ``render.json`` writes a large plan a record at a time instead of holding it twice."""
+    return [
+        ("format_version", plan.format_version),
+        ("revision", plan.revision),
+        ("target", plan.target),
+        ("summary", {action: plan.count(action) for action in ("create", "update", "noop")}),
+        ("records", map(_record_to_dict, plan.records)),
+        ("labels", dict(sorted(plan.labels.items()))),
+    ]
 
 
 def plan_from_dict(data: dict[str, Any]) -> Plan:

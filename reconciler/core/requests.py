@@ -2,12 +2,13 @@
 per-request limits, each with its idempotency key (architecture.md §5). Pure; called by the diff,
 which decides what changes.
 
-Owns HAS_ONE ``replace``; HAS_MANY ``add``/``remove``, or a one-id ``replace`` when exact and
-smaller (valid under every reading of the contract, docs/api-contract.md §1), an id-array
-``replace`` only on request, and the ``add``/``remove`` fallback apply sends when an API refuses
-that array; the split when a body would reference more than 25 ids or change more than 25 links;
-a create's overflow as updates of the created record; and the API's body size limit, which a
-manifest under the file cap can still exceed (``oversized_bodies``).
+Owns HAS_ONE ``replace``; HAS_MANY ``add`` or ``remove`` (one verb per operation object), or a
+one-id ``replace`` when exact and smaller (valid under every reading of the contract,
+docs/api-contract.md §1), an id-array ``replace`` only on request, and the ``add``/``remove``
+fallback apply sends when an API refuses that array; the split when a body would reference more
+than 25 ids or change more than 25 links; a create's overflow as updates of the created record;
+and the API's body size limit, which a manifest under the file cap can still exceed
+(``oversized_bodies``).
 """
 
 from __future__ import annotations
@@ -75,17 +76,15 @@ def relationship_ops(change: RelationshipChange, options: DiffOptions) -> list[O
 
 
 def _add_remove(change: RelationshipChange) -> list[Op]:
-    """A HAS_MANY change as ``add``/``remove`` bodies. Adds and removes share the per-request
-    budget, so they are chunked together: 30 + 30 changes make bodies of 25, 25 and 10, not
-    25, 5, 25, 5."""
-    items = [("add", i) for i in change.add] + [("remove", i) for i in change.remove]
+    """A HAS_MANY change as ``add`` bodies, then ``remove`` bodies, each operation object with
+    one verb: SDK 0.20 says "provide one of add, remove, or replace", which a deployment may
+    read as "exactly one" (docs/api-contract.md §1), so a change that adds and removes costs
+    two requests, adds first (the record never holds fewer of the links it keeps)."""
     ops: list[Op] = []
-    for start in range(0, len(items), MAX_LINK_CHANGES_PER_REQUEST):
-        chunk = items[start : start + MAX_LINK_CHANGES_PER_REQUEST]
-        body: dict[str, Any] = {}
-        for verb, record_id in chunk:
-            body.setdefault(verb, []).append(record_id)
-        ops.append(Op(change.key, body, len(chunk), len(chunk)))
+    for verb, ids in (("add", change.add), ("remove", change.remove)):
+        for start in range(0, len(ids), MAX_LINK_CHANGES_PER_REQUEST):
+            chunk = list(ids[start : start + MAX_LINK_CHANGES_PER_REQUEST])
+            ops.append(Op(change.key, {verb: chunk}, len(chunk), len(chunk)))
     return ops
 
 
@@ -164,13 +163,14 @@ def _pack(field_body: dict[str, Any], ops: list[Op]) -> list[dict[str, Any]]:
         fits = (
             ids + op.ids <= MAX_IDS_PER_REQUEST
             and changes + op.changes <= MAX_LINK_CHANGES_PER_REQUEST
-            and not set(op.body) & set(links.get(op.key, {}))
+            # One operation object per relationship and body, with one verb (see _add_remove).
+            and op.key not in links
         )
         if not fits:
             bodies.append(current)
             current, ids, changes = {}, 0, 0
             links = current.setdefault("relationships", {})
-        links.setdefault(op.key, {}).update(op.body)
+        links[op.key] = op.body
         ids, changes = ids + op.ids, changes + op.changes
     if current:
         bodies.append(current)

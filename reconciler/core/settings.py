@@ -141,6 +141,11 @@ class Settings(_Strict):
         gt=0,
         description="Writes per second apply sends (the API's Write limit is 25/s per org).",
     )
+    stamp: bool = Field(
+        default=False,
+        description="apply writes a provenance note on each record it changes (--stamp / "
+        "--no-stamp win).",
+    )
     default_environment: EnvName | None = Field(
         default=None,
         description="The environment a command uses without --env / $LFR_ENV.",
@@ -182,6 +187,7 @@ class Selection:
     ignore: tuple[str, ...]
     rails: RailSettings
     write_rate: float
+    stamp: bool = False
 
 
 def parse_settings(document: Document) -> tuple[LoadedSettings | None, list[Problem]]:
@@ -284,6 +290,7 @@ def _selection(
         ignore=tuple(ignore or ()),
         rails=settings.rails,
         write_rate=settings.write_rate,
+        stamp=settings.stamp,
     )
 
 

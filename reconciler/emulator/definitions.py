@@ -3,9 +3,9 @@
 
 Owns the definition types and their wire shape, and builds each org's definitions from the layout
 in ``data/definitions.json`` (the fields, relationships and select options of opportunities,
-accounts, contacts and members, and the two pipelines of ``$stage``) with deterministic ids of
-definitions and options. Every org gets the same layout, but ids are derived from the org id, so
-option ids differ between orgs exactly as they do in Lightfield (definitions are per org).
+accounts, contacts, members and notes, and the two pipelines of ``$stage``) with deterministic
+ids of definitions and options. Every org gets the same layout, but ids are derived from the org
+id, so option ids differ between orgs exactly as they do in Lightfield (definitions are per org).
 Also owns what a stage implies (its outcome, and how an ambiguous one is listed in an error).
 Called by operations.py and the modules it runs (validation, relationships, wire shape), filters.py
 and the seeds.
@@ -28,6 +28,8 @@ OBJECT_TYPES: dict[str, tuple[str, str]] = {
     "account": ("accounts", "acc"),
     "contact": ("contacts", "con"),
     "member": ("members", "mem"),
+    # No note id prefix is documented (lightfield-api.md §1.6); "note" is the emulator's choice.
+    "note": ("notes", "note"),
 }
 PLURAL_TO_TYPE = {plural: kind for kind, (plural, _) in OBJECT_TYPES.items()}
 

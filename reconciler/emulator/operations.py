@@ -154,7 +154,8 @@ class Records:
                     code="parameter_missing",
                     param=f"relationships.{rel.key}",
                 )
-        if object_type == "opportunity" and "$createdBy" not in plans:
+        # The creator (a note's author, lightfield-api.md §5) is the key's owner.
+        if object_type in ("opportunity", "note") and "$createdBy" not in plans:
             members = self.store.records(org, "member")
             if members:
                 creator = members[-1].id  # the org's first member (the admin who made the key)

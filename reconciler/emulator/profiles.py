@@ -8,8 +8,10 @@ Owns ``Profile`` and the named profiles ``lfr emulator serve --profile`` and the
   HAS_MANY ``replace`` with an id array, ``$stage`` optional on create, values stored as written).
 - ``strict-0.20``: the newest public contract (SDK 0.20.0a2 types, the third-party OpenAPI copy):
   errors un-enveloped (``{type, message, code, param}`` at the top level), the idempotency 409
-  without a ``code``, ``replace`` as one id or null only (an array → 400), ``$stage`` required on
-  create and marked ``required`` in the definitions.
+  without a ``code``, ``replace`` as one id or null only (an array → 400), one verb per
+  relationship operation ("provide one of add, remove, or replace" read as exactly one: an
+  object with ``add`` and ``remove`` → 400), ``$stage`` required on create and marked
+  ``required`` in the definitions.
 - ``normalising``: the default contract, but the server rewrites what it stores: URLs get a
   scheme, a lower-case host and no trailing slash, text is trimmed, currency is rounded to
   whole units, and DATETIME values are stored as dates (midnight UTC).
@@ -32,6 +34,8 @@ class Profile:
     conflict_code: bool = True
     allow_array_replace: bool = True
     require_stage_on_create: bool = False
+    # An update's relationship operation may hold only one of add / remove / replace.
+    one_verb_per_operation: bool = False
     # Rewrite written values into the server's canonical forms (normalising.py).
     normalising: bool = False
     # Retrieve and update a trashed record instead of answering 404, marking it
@@ -48,6 +52,7 @@ PROFILES: dict[str, Profile] = {
         conflict_code=False,
         allow_array_replace=False,
         require_stage_on_create=True,
+        one_verb_per_operation=True,
     ),
     "normalising": Profile("normalising", normalising=True),
 }

@@ -5,7 +5,8 @@ removed) from a create body (ids) or an update body (``add`` / ``remove`` / ``re
 checks (writable key, HAS_ONE cardinality, the 25-id and 25-link caps, targets that exist in the
 org, are of the target type and are not trashed), and the two-sided links the emulator keeps in
 step (an opportunity's ``$account`` ↔ the account's ``$opportunity``; a contact's ``$account`` ↔
-the account's ``$contact``). Called by operations.py.
+the account's ``$contact``; a note's ``$opportunity`` / ``$account`` ↔ the record's ``$note``).
+Called by operations.py.
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ def plan_update(
                 param,
             )
         current = list(record.relationships.get(key, []))
+        if "replace" in op and defs.object_type == "note":
+            # lightfield-api.md §5: a note's links are HAS_MANY, "add and/or remove" only.
+            raise invalid_type(
+                f"'replace' is not supported on note relationships; use 'add' and 'remove' "
+                f"on '{key}'.",
+                param,
+            )
         if "replace" in op:
             if len(op) > 1:
                 raise invalid_type(
@@ -89,6 +97,10 @@ def plan_update(
             referenced += len(given)  # per occurrence, as on create (docs/emulator.md)
             new = list(dict.fromkeys(given))
         else:
+            if len(op) > 1 and store.profile.one_verb_per_operation:
+                raise invalid_type(
+                    f"Provide one of 'add', 'remove' or 'replace' on '{key}', not several.", param
+                )
             given_add = _ids(op["add"], param) if "add" in op else []
             given_remove = _ids(op["remove"], param) if "remove" in op else []
             referenced += len(given_add) + len(given_remove)

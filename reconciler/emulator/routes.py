@@ -1,8 +1,8 @@
 """The emulated API's endpoints: which method and path is which action, and the scope it needs.
 
-Owns the route table (``/v1/auth/validate``, the record routes of opportunities, accounts and
-contacts, the read-only member routes) and the scope rule (``<plural>:<verb>``; listing the trash
-also needs ``<plural>:restore``). Called by app.py.
+Owns the route table (``/v1/auth/validate``, the record routes of opportunities, accounts,
+contacts and notes, the read-only member routes) and the scope rule (``<plural>:<verb>``;
+listing the trash also needs ``<plural>:restore``). Called by app.py.
 """
 
 from __future__ import annotations

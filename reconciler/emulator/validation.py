@@ -22,9 +22,15 @@ CREATE_MEMBERS = {
     "opportunity": {"fields", "relationships"},
     "account": {"fields", "relationships", "skipEnrichment"},
     "contact": {"fields", "relationships", "skipEnrichment"},
+    "note": {"fields", "relationships"},
 }
 UPDATE_MEMBERS = {"fields", "relationships"}
-REQUIRED_FIELDS = {"opportunity": ("$name",), "account": ("$name",), "contact": ()}
+REQUIRED_FIELDS = {
+    "opportunity": ("$name",),
+    "account": ("$name",),
+    "contact": (),
+    "note": ("$title",),  # lightfield-api.md §5: "$title required"
+}
 
 
 def create_body(object_type: str, body: Any) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -3,7 +3,7 @@ which output format. The CLI chooses a format; this module chooses the function.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,3 +57,11 @@ _TABLE: dict[tuple[type, str], _Renderer] = {
 def render(subject: Subject, format: str, style: Style | None = None) -> str:
     """``subject`` in ``format`` (one of ``FORMATS``)."""
     return _TABLE[(type(subject), format)](subject, style or Style())
+
+
+def render_chunks(subject: Subject, format: str, style: Style | None = None) -> Iterator[str]:
+    """``render``'s text in pieces to write as they come: a plan's JSON a line at a time
+    (``json.stream_plan``); anything else in one piece."""
+    if format == "json" and isinstance(subject, Plan):
+        return json.stream_plan(subject, (style or Style()).review)
+    return iter((render(subject, format, style),))

@@ -38,6 +38,8 @@ class ApplyOutcome:
     report: ApplyReport | None = None
     problems: list[Problem] = field(default_factory=list)
     error: LfrError | None = None
+    # The plan the report's writes carried out, once it was whole (``runs.stamp`` reads it).
+    plan: Plan | None = None
 
 
 async def run_apply(
@@ -137,7 +139,7 @@ async def run_apply(
     run = early or ApplyRun(
         client, schema, progress=progress, on_result=on_result, interrupt=interrupt
     )
-    return ApplyOutcome(report=await run.finish(plan))
+    return ApplyOutcome(report=await run.finish(plan), plan=plan)
 
 
 def refusal(review: Review) -> str:

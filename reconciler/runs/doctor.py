@@ -56,9 +56,9 @@ TOLERANCES = (
     "error bodies read enveloped {error: {...}} or at the top level {type, message, code, param}",
     "a 409 to a write is retried under the same Idempotency-Key, with or without code "
     "idempotency_conflict",
-    "HAS_MANY links written as add/remove or a one-id replace (valid under every reading of "
-    "replace); an id-array replace only with --array-replace, falling back to add/remove "
-    "when refused",
+    "HAS_MANY links written as add, then remove (one verb per operation), or a one-id replace "
+    "(valid under every reading of replace and of 'one of add, remove, or replace'); an "
+    "id-array replace only with --array-replace, falling back to add/remove when refused",
     "reads accept unset fields and empty relationships as null or absent, and unknown members",
     "a record returned with a trash marker (trashed, status: trashed, deletedAt, ...) is "
     "treated as gone, never updated",

@@ -22,7 +22,6 @@ from ..adapters.client import MAX_PAGE_SIZE as PAGE
 from ..adapters.client import LightfieldClient
 from ..core.desired import cap_problems
 from ..core.diff import plan_of
-from ..core.model import LoadedManifest
 from ..core.org import OrgSchema, option_labels
 from ..core.plan import DiffOptions, Plan, RecordChange
 from ..core.records import ListPage
@@ -46,7 +45,6 @@ class Outcome:
 
     plan: Plan | None = None
     problems: list[Problem] = field(default_factory=list)
-    manifests: list[LoadedManifest] = field(default_factory=list)
     fetch_strategy: str = ""
     # The org's definitions the plan was checked against (apply verifies writes with them).
     schema: OrgSchema | None = None
@@ -111,7 +109,7 @@ class Planning:
         )
         manifests = read.manifests
         if not manifests:
-            self.outcome = Outcome(problems=read.problems, manifests=manifests)
+            self.outcome = Outcome(problems=read.problems)
             return
         # The manifests that read and shaped well are checked against the org even when other
         # files did not: one run reports every problem of every file (runs.validate).
@@ -123,8 +121,10 @@ class Planning:
             if sum(1 for m in manifests if m.manifest.metadata.id is not None) > PAGE
             else None
         )
+        changes = self._changes(read, first_page)
+        del read, manifests  # _changes lets go of them once desired state is built
         try:
-            async for change in self._changes(read, manifests, first_page):
+            async for change in changes:
                 yield change
         finally:
             if first_page is not None and not first_page.done():
@@ -135,16 +135,18 @@ class Planning:
     async def _changes(
         self,
         read: ManifestSet,
-        manifests: list[LoadedManifest],
         first_page: asyncio.Task[ListPage] | None,
     ) -> AsyncIterator[RecordChange]:
-        schema, resolution = await against_org(self.client, manifests)
+        schema, resolution = await against_org(self.client, read.manifests)
         problems = sorted(read.problems + resolution.problems)
+        revision = read.revision() if not problems else ""
+        # The manifests' documents (every value and the line of every path: ~5 KB a file) go
+        # once desired state is built: the live read and the diff need only the desired records.
+        del read
         if problems:
-            self.outcome = Outcome(problems=problems, manifests=manifests)
+            self.outcome = Outcome(problems=problems)
             return
         self.schema = schema
-        revision = read.revision()
         options = DiffOptions(
             revision=revision, target=self.target, array_replace=self.array_replace
         )
@@ -161,7 +163,7 @@ class Planning:
             yield change
         fetched = fetch.result
         if fetched.problems:
-            self.outcome = Outcome(problems=fetched.problems, manifests=manifests)
+            self.outcome = Outcome(problems=fetched.problems)
             return
         changes = [(s.desired, s.change) for s in fetched.settled if s.change is not None]
         # Records found by a selector are not streamed: their new links are confirmed here.
@@ -174,13 +176,12 @@ class Planning:
             for problem in (*links.problems(wanted, change), *oversized_bodies(change))
         ]
         if unlinkable:
-            self.outcome = Outcome(problems=cap_problems(sorted(unlinkable)), manifests=manifests)
+            self.outcome = Outcome(problems=cap_problems(sorted(unlinkable)))
             return
         labels = {**links.names, **option_labels(schema)}
         plan = plan_of((change for _, change in changes), options, labels)
         self.outcome = Outcome(
             plan=plan,
-            manifests=manifests,
             fetch_strategy=fetched.strategy,
             schema=schema,
             warnings=sorted(fetched.warnings),

@@ -125,6 +125,27 @@ def read_manifests(
     return ManifestSet(manifests, sorted(set(problems)), whole, roots)
 
 
+def read_every_environment(
+    sources: Sequence[Path | Sequence[Path] | ManifestSource], selection: Selection
+) -> tuple[list[LoadedManifest], list[Problem]]:
+    """``validate --offline`` of several environments' manifests: each read whole, then the
+    selection applied to all of them at once, so a ``--target`` that matches in one environment
+    is no problem in another; a file several environments share is counted and reported once."""
+    manifests: dict[Origin, LoadedManifest] = {}
+    problems: set[Problem] = set()
+    roots: dict[Path, None] = {}
+    for source in sources:
+        read = read_manifests(source)
+        manifests.update((manifest.origin, manifest) for manifest in read.manifests)
+        problems.update(read.problems)
+        roots.update(dict.fromkeys(read.roots))
+    chosen = list(manifests.values())
+    if selection.narrowed:
+        problems.update(_unmatched(selection, chosen, list(roots)))
+        chosen = [m for m in chosen if selection.chooses(m.manifest.metadata.name)]
+    return chosen, sorted(problems)
+
+
 def _combined(digests: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
 

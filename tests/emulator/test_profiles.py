@@ -81,6 +81,28 @@ async def test_strict_refuses_an_id_array_replace_but_takes_one_id() -> None:
     assert ALEX not in one.json()["relationships"]["$contact"]["values"]
 
 
+@pytest.mark.parametrize(("profile", "combined"), [("strict-0.20", 400), ("default", 200)])
+async def test_strict_takes_one_verb_per_relationship_operation(
+    profile: str, combined: int
+) -> None:
+    """SDK 0.20's "provide one of add, remove, or replace", read as exactly one."""
+    emu = emulator(profile)
+    path = f"/v1/opportunities/{ACME_RENEWAL}"
+    both = {"relationships": {"$contact": {"add": [SAM], "remove": [ALEX]}}}
+    async with client_for(emu) as api:
+        refused = await api.post(path, json=both)
+        added = await api.post(path, json={"relationships": {"$contact": {"add": [NINA]}}})
+    assert refused.status_code == combined
+    if combined == 400:
+        assert (refused.json()["code"], refused.json()["param"]) == (
+            "invalid_type",
+            "relationships.$contact",
+        )
+    assert added.status_code == 200
+    linked = set(added.json()["relationships"]["$contact"]["values"])
+    assert linked == ({SAM, NINA} if combined == 200 else {ALEX, NINA})
+
+
 async def test_strict_requires_stage_on_create_and_says_so_in_the_definitions() -> None:
     emu = emulator("strict-0.20")
     async with client_for(emu) as api:

@@ -269,8 +269,10 @@ def test_the_generated_workflows_plan_apply_and_detect_drift(
         report = (where / "apply.md").read_text()
         assert f"### lfr apply: {environment['name']}\n\n**Apply: 1 applied.**" in report
         emu = orgs[environment["name"]][0]
+        # The apply, then its provenance note (the workflow stamps: --stamp).
         assert [(w["method"], w["path"]) for w in writes(emu)] == [
-            ("POST", f"/v1/opportunities/{ACME_RENEWAL}")
+            ("POST", f"/v1/opportunities/{ACME_RENEWAL}"),
+            ("POST", "/v1/notes"),
         ]
 
     # --- nightly: lfr-drift.yml, in sync, then a hand edit in production ---

@@ -24,6 +24,7 @@ from reconciler.core.scaffold import (
     parse_action_ref,
     render,
 )
+from tests.support.demo import FULL_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -99,8 +100,10 @@ def test_init_writes_a_manifests_repository(scaffolded: Path) -> None:
         expected = path.startswith("manifests/") or path == "lfr.yaml"
         assert bool(re.search(hook["files"], path)) == expected, path
     assert ".lfr/" in (scaffolded / ".gitignore").read_text().splitlines()
-    # The scripts the workflows run are the ones this repository tests against a fake GitHub.
+    # The scripts the workflows run are the ones this repository tests against a fake GitHub:
+    # this repository's are links to the templates, so there is one copy to edit.
     for script in (REPO / ".github" / "scripts").glob("*.mjs"):
+        assert script.is_symlink(), f"{script} should link to reconciler/templates/"
         assert (scaffolded / ".github" / "scripts" / script.name).read_text() == script.read_text()
 
 
@@ -273,3 +276,36 @@ def test_the_apply_branch_is_checked_before_it_goes_into_yaml(tmp_path: Path) ->
     assert init("--action", ACTION, "--branch", "release/crm", str(tmp_path / "b")).exit_code == 0
     apply = YAML(typ="safe").load((tmp_path / "b/.github/workflows/lfr-apply.yml").read_text())
     assert apply["on"]["push"]["branches"] == ["release/crm"]
+
+
+def test_init_says_to_git_init_only_outside_a_git_repository(tmp_path: Path) -> None:
+    bare = init("--action", ACTION, str(tmp_path / "new"))
+    assert bare.exit_code == 0, bare.output
+    assert "Next: `git init` (not a git repository yet);" in bare.output
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    inside = init("--action", ACTION, str(repo / "crm"))  # a directory below a repository's root
+    assert inside.exit_code == 0, inside.output
+    assert "git init" not in inside.output
+
+
+def test_init_from_org_takes_the_key_of_the_environment_asked_for(
+    tmp_path: Path, server: str
+) -> None:
+    def run(*args: str, **variables: str | None) -> Any:
+        runner = CliRunner(env={"LIGHTFIELD_API_KEY": None, "CI": None, **variables})
+        options = ["--action", ACTION, "--from-org", "--base-url", server, *args]
+        return runner.invoke(app, ["init", *options], catch_exceptions=False)
+
+    no_key = run("--env", "production", str(tmp_path / "a"))
+    assert no_key.exit_code == 1
+    assert "LIGHTFIELD_PRODUCTION_API_KEY is not set" in no_key.output
+    assert not (tmp_path / "a").exists()  # nothing written
+    unknown = run("--env", "prod", str(tmp_path / "b"), LIGHTFIELD_PRODUCTION_API_KEY=FULL_KEY)
+    assert unknown.exit_code == 1 and "did you mean 'production'" in unknown.output
+    done = run("--env", "production", str(tmp_path / "c"), LIGHTFIELD_PRODUCTION_API_KEY=FULL_KEY)
+    assert done.exit_code == 0, done.output
+    assert "(key from $LIGHTFIELD_PRODUCTION_API_KEY)" in done.output
+    assert len(list((tmp_path / "c" / "manifests").glob("*.yaml"))) > 10  # the demo org's records
+    alone = init("--action", ACTION, "--env", "production", str(tmp_path / "d"))
+    assert alone.exit_code == 1 and "without --from-org" in alone.output

@@ -318,7 +318,8 @@ def test_every_problem_of_lfr_yaml_with_its_line_and_a_suggestion(repo: Path) ->
     assert refused.stderr.splitlines() == [
         "lfr.yaml:1: version must be 1 (the only format of lfr.yaml)",
         "lfr.yaml:2: unknown key 'manifest' (did you mean 'manifests'?); allowed here: version, "
-        "manifests, rails, write_rate, default_environment, environments, pipeline, policies",
+        "manifests, rails, write_rate, stamp, default_environment, environments, pipeline, "
+        "policies",
         "lfr.yaml:5: rails.max_changed_fraction must be at most 1.0",
         "lfr.yaml:6: rails.min_records must be a whole number, not text",
         "lfr.yaml:7: write_rate must be greater than 0.0",
@@ -459,6 +460,21 @@ def test_validate_offline_checks_every_environment_for_a_pre_commit_hook(
     valid = invoke(["validate", "--offline"])
     assert valid.exit_code == 0, valid.output
     assert valid.stdout == "3 manifests valid.\n"  # sandbox's one and production's two
+
+
+def test_validate_offline_takes_a_target_any_environment_matches(
+    repo: Path, sandbox: str, production: str
+) -> None:
+    """initech is production's only: not a problem of sandbox's, which has no such manifest."""
+    two_environments(repo, sandbox, production)
+    chosen = invoke(["validate", "--offline", "--target", "initech"])
+    assert chosen.exit_code == 0, chosen.output
+    assert chosen.stdout == "1 manifest valid.\n"
+    nowhere = invoke(["validate", "--offline", "--target", "globex*"])
+    assert nowhere.exit_code == 1
+    assert "--target 'globex*' matches no manifest's metadata.name" in nowhere.stderr
+    assert nowhere.stderr.count("matches no manifest") == 1  # once, naming both folders
+    assert "manifests/sandbox, manifests/production" in nowhere.stderr
 
 
 def test_lfr_yaml_among_the_manifests_is_not_read_as_one(repo: Path) -> None:
