@@ -77,6 +77,7 @@ OWNERS = {
         "core/saved_plan.py",
         "core/settings.py",
         "core/policy_settings.py",
+        "core/saved_review.py",
     },
     "typer": {"cli/"},
     "uvicorn": set(),

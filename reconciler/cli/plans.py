@@ -107,7 +107,7 @@ def plan(
     Exit codes: 0 success, 1 error, invalid manifests or an error-level policy broken (without
     --allow RULE), 2 changes present (with --detailed-exitcode).
     """
-    from ..render.formats import render_chunks
+    from ..render.formats import Style, render_chunks
     from ..runs.plan import run_plan
     from ..workspace import open_client
     from .guard import guardrails_of, refuse_if_blocking
@@ -137,8 +137,8 @@ def plan(
         raise typer.Exit(1)
     review = guardrails.review(result, outcome.schema)
     if out is not None:
-        # The saved plan is what apply runs; it judges it again (the review is not saved).
-        write_chunks(out, render_chunks(result, "json"))
+        # With the review, as on stdout: for reading; apply judges the plan again.
+        write_chunks(out, render_chunks(result, "json", Style(review=review)))
     show_result(
         result,
         output,

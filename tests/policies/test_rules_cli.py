@@ -106,8 +106,8 @@ def test_a_saved_plan_is_judged_again_by_the_current_lfr_yaml(
 ) -> None:
     past_close_date(write)
     settings(CLOSE_DATE_ERROR)
-    # Planned with --allow: the JSON on stdout says the violation was allowed and nothing
-    # blocks, and is a plan apply accepts; --out saves the plan alone.
+    # Planned with --allow: the JSON on stdout (and in --out) says the violation was allowed and
+    # nothing blocks; apply accepts it as a saved plan, and judges it again.
     planned = lfr(
         ["plan", "-f", "json", "--allow", "close-date-in-past", "--out", "out.json"], server
     )
@@ -117,7 +117,7 @@ def test_a_saved_plan_is_judged_again_by_the_current_lfr_yaml(
     assert [(v["rule"], v["allowed"]) for v in policy["violations"]] == [
         ("close-date-in-past", True)
     ]
-    assert "policy" not in json.loads((tmp_path / "out.json").read_text())
+    assert json.loads((tmp_path / "out.json").read_text())["policy"] == policy
     printed = tmp_path / "printed.json"
     printed.write_text(planned.stdout)
     for saved in (printed, tmp_path / "out.json"):
