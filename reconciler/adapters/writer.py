@@ -68,6 +68,8 @@ class Existing:
     # record id → (file, index of the document) of the manifest that manages it
     owner: dict[str, tuple[Path, int]] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)
+    # The ``OpportunitySet`` documents: never written, but the keys they manage are left out.
+    sets: list[Document] = field(default_factory=list)
 
 
 class Writer:

@@ -78,19 +78,22 @@ def validate(
     settings = settings_of(env, config)
     read = read_manifests(manifests_of(settings, paths), selection_of(targets, excludes))
     manifests, problems = read.manifests, read.problems
-    if manifests and not offline:
+    if (manifests or read.sets) and not offline:
         target = target_of(api_key, base_url, local, settings)
 
         async def check() -> list[Problem]:
             async with open_client(target) as client:
-                return await validate_against_org(client, manifests)
+                return await validate_against_org(client, manifests, read.sets)
 
         problems = sorted(problems + run_command(check()))
     if problems:
         report_problems(problems)
         raise typer.Exit(1)
-    noun = "manifest" if len(manifests) == 1 else "manifests"
-    echo(f"{len(manifests)} {noun} valid.")
+    echo(f"{_counted(len(manifests) + len(read.sets))} valid.")
+
+
+def _counted(documents: int) -> str:
+    return f"{documents} manifest" if documents == 1 else f"{documents} manifests"
 
 
 def _validate_every_environment(config: Path | None, selection: Selection) -> None:
@@ -112,8 +115,7 @@ def _validate_every_environment(config: Path | None, selection: Selection) -> No
     if problems:
         report_problems(problems)
         raise typer.Exit(1)
-    noun = "manifest" if len(manifests) == 1 else "manifests"
-    echo(f"{len(manifests)} {noun} valid.")
+    echo(f"{_counted(len(manifests))} valid.")
 
 
 DEFAULT_SCHEMA_FILE = Path("schema/manifest.schema.json")

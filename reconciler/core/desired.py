@@ -22,6 +22,7 @@ from .model import (
     DesiredRecord,
     DesiredRelationship,
     LoadedManifest,
+    LoadedSet,
     Lookup,
     Partial,
     Reference,
@@ -160,7 +161,7 @@ def _build_one(
 
 
 def _fields(
-    loaded: LoadedManifest,
+    loaded: LoadedManifest | LoadedSet,
     schema: OrgSchema,
     values: dict[str, Any],
     at: tuple[str, ...],
@@ -189,6 +190,40 @@ def _fields(
             continue
         result.append(DesiredField(key, normalized, origin))
     return tuple(result)
+
+
+def set_keys(
+    loaded: LoadedSet, schema: OrgSchema, report: Any
+) -> tuple[tuple[DesiredField, ...], tuple[DesiredRelationship, ...]]:
+    """An ``OpportunitySet``'s ``spec.fields`` / ``spec.relationships``, checked and normalised by
+    the rules of a record manifest's spec."""
+    spec = loaded.manifest.spec
+    fields = _with_implied_pipeline(
+        schema, _fields(loaded, schema, spec.fields, ("spec", "fields"), report)
+    )
+    relationships = _relationships(
+        loaded, schema, spec.relationships, ("spec", "relationships"), report
+    )
+    _check_written_fields(schema, fields, report)
+    return fields, relationships
+
+
+def selector_value(
+    loaded: LoadedSet, schema: OrgSchema, key: str, value: Any, report: Any
+) -> DesiredField | DesiredRelationship | None:
+    """One alternative of a set's selector key, read as ``metadata.match`` reads its value:
+    a field's canonical value, or a relationship's reference (None: reported)."""
+    at = ("spec", "selector")
+    if schema.relationship(key) is None:
+        found = _fields(loaded, schema, {key: value}, at, report, True)
+        return found[0] if found else None
+    spec = _as_relationship_spec(value)
+    if spec is None:
+        message = f"selector {key!r}: expected an id or a reference like {{name: ...}}"
+        report(loaded.origin_of(*at, key), message)
+        return None
+    links = _relationships(loaded, schema, {key: spec}, at, report, True)
+    return links[0] if links else None
 
 
 def _stage_in_its_pipeline(schema: OrgSchema, values: dict[str, Any]) -> dict[str, Any]:
@@ -222,7 +257,7 @@ def _with_implied_pipeline(
 
 
 def _relationships(
-    loaded: LoadedManifest,
+    loaded: LoadedManifest | LoadedSet,
     schema: OrgSchema,
     values: dict[str, RelationshipSpec],
     at: tuple[str, ...],
@@ -280,7 +315,7 @@ def _relationships(
 
 
 def _item_origins(
-    loaded: LoadedManifest, at: tuple[str, ...], spec: list[Reference] | Partial
+    loaded: LoadedManifest | LoadedSet, at: tuple[str, ...], spec: list[Reference] | Partial
 ) -> dict[str, Origin]:
     """The line of each reference of a relationship value, by reference (first one wins)."""
     paths: list[tuple[tuple[str | int, ...], Reference]]

@@ -49,7 +49,15 @@ def plan_of(
 ) -> Plan:
     """The plan of changes already diffed, in manifest order."""
     records = tuple(
-        sorted(changes, key=lambda change: (change.origin.file, change.origin.line, change.name))
+        sorted(
+            changes,
+            key=lambda change: (
+                change.origin.file,
+                change.origin.line,
+                change.name,
+                change.id or "",
+            ),
+        )
     )
     return Plan(options.revision, options.target, records, dict(labels or {}))
 
@@ -84,6 +92,7 @@ def diff_record(
         planned_from=planned_from,
         fingerprint=fingerprint(planned_from),
         live_updated_at=live.updated_at,
+        group=desired.group,
     )
 
 

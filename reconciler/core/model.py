@@ -28,6 +28,8 @@ from .vocabulary import Document, Origin, Problem
 
 API_VERSION = "lfr/v1"
 KIND = "Opportunity"
+# Bulk changes: keys managed across every record a selector matches (``core.sets``).
+SET_KIND = "OpportunitySet"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?$"
 
 
@@ -122,6 +124,33 @@ class Manifest(_Strict):
     spec: Spec = Spec()
 
 
+class SetMetadata(_Strict):
+    name: Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+
+
+class SetSpec(_Strict):
+    # The grammar of a selector is checked by ``core.sets`` (it needs the org's definitions).
+    selector: dict[str, Any]
+    fields: dict[str, Any] = {}
+    relationships: dict[str, RelationshipSpec] = {}
+
+    @model_validator(mode="after")
+    def _manages_something(self) -> SetSpec:
+        if not self.fields and not self.relationships:
+            raise ValueError("a set must manage at least one key in 'fields' or 'relationships'")
+        return self
+
+
+class SetManifest(_Strict):
+    """``kind: OpportunitySet``: ``spec.fields`` / ``spec.relationships`` managed on every live
+    opportunity ``spec.selector`` matches (``core.sets``)."""
+
+    api_version: Literal["lfr/v1"] = Field(alias="apiVersion")
+    kind: Literal["OpportunitySet"]
+    metadata: SetMetadata
+    spec: SetSpec
+
+
 @dataclass(frozen=True)
 class LoadedManifest:
     """A parsed manifest and where each of its parts came from."""
@@ -137,11 +166,33 @@ class LoadedManifest:
         return Origin(self.document.file, self.document.line_of(path))
 
 
+@dataclass(frozen=True)
+class LoadedSet:
+    """A parsed ``OpportunitySet`` and where each of its parts came from."""
+
+    manifest: SetManifest
+    document: Document
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.document.file, self.document.line)
+
+    def origin_of(self, *path: str | int) -> Origin:
+        return Origin(self.document.file, self.document.line_of(path))
+
+
+def is_set(document: Document) -> bool:
+    return isinstance(document.data, dict) and document.data.get("kind") == SET_KIND
+
+
 def parse_manifests(documents: Sequence[Document]) -> tuple[list[LoadedManifest], list[Problem]]:
-    """Validate each document's shape; a document with problems yields no manifest."""
+    """Validate each ``Opportunity`` document's shape; a document with problems yields no
+    manifest. ``OpportunitySet`` documents are ``parse_sets``'s."""
     manifests: list[LoadedManifest] = []
     problems: list[Problem] = []
     for document in documents:
+        if is_set(document):
+            continue
         try:
             manifest = Manifest.model_validate(document.data)
         except ValidationError as exc:
@@ -149,6 +200,23 @@ def parse_manifests(documents: Sequence[Document]) -> tuple[list[LoadedManifest]
             continue
         manifests.append(LoadedManifest(manifest, document))
     return manifests, problems
+
+
+def parse_sets(documents: Sequence[Document]) -> tuple[list[LoadedSet], list[Problem]]:
+    """Validate each ``OpportunitySet`` document's shape (its selector's grammar is checked
+    against the org by ``core.sets``)."""
+    sets: list[LoadedSet] = []
+    problems: list[Problem] = []
+    for document in documents:
+        if not is_set(document):
+            continue
+        try:
+            manifest = SetManifest.model_validate(document.data)
+        except ValidationError as exc:
+            problems.extend(_problems_from(exc, document))
+            continue
+        sets.append(LoadedSet(manifest, document))
+    return sets, problems
 
 
 # --- turning pydantic's errors into messages a RevOps engineer can act on -------------------
@@ -214,7 +282,7 @@ def _message(error: Any, loc: tuple[int | str, ...]) -> str:
     if kind == "literal_error" and loc == ("apiVersion",):
         return f"apiVersion must be {API_VERSION!r}, not {error['input']!r}"
     if kind == "literal_error" and loc == ("kind",):
-        return f"kind must be {KIND!r} (the only kind lfr manages), not {error['input']!r}"
+        return f"kind must be {KIND!r} or {SET_KIND!r}, not {error['input']!r}"
     if kind == "string_pattern_mismatch" and loc == ("metadata", "name"):
         return (
             f"metadata.name {error['input']!r} must be 1-100 lowercase letters, digits, '.', "
@@ -303,6 +371,9 @@ class DesiredRecord:
     # Where its identity is written (the `id:` or `match:` line): where a problem finding its
     # live record points. ``origin`` (the document) stays what plans show.
     identity_origin: Origin | None = None
+    # The sets (``core.sets``) that manage this record when no record manifest does: the plan
+    # groups its change under them.
+    group: str = ""
 
     @property
     def identity_at(self) -> Origin:

@@ -114,6 +114,9 @@ class RecordChange:
     # A create's ``metadata.match`` (``DesiredRecord.selector``): no record matched when it was
     # planned; a saved plan runs it again before creating, as someone may have made one since.
     match: dict[str, Any] = field(default_factory=dict)
+    # The ``OpportunitySet``(s) whose keys alone change this record (``core.sets``): renderers
+    # group such records under them. Empty for a record manifest's record.
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,7 @@ def _record_to_dict(record: RecordChange) -> dict[str, Any]:
         "fingerprint": record.fingerprint,
         "live_updated_at": record.live_updated_at,
         "match": plain(record.match),
+        **({"group": record.group} if record.group else {}),
     }
 
 
@@ -302,6 +306,7 @@ def _record_from_dict(data: dict[str, Any]) -> RecordChange:
         fingerprint=data["fingerprint"],
         live_updated_at=data.get("live_updated_at"),
         match={k: _tupled(v) for k, v in data.get("match", {}).items()},
+        group=data.get("group", ""),
     )
 
 

@@ -130,6 +130,8 @@ class _Record(_Strict):
     fingerprint: Fingerprint
     live_updated_at: Timestamp | None
     match: dict[Key, JsonValue]
+    # The set(s) a record is grouped under: names, comma-separated.
+    group: Annotated[str, Field(max_length=2000)] = ""
 
 
 class _Summary(_Strict):
@@ -249,7 +251,10 @@ class _Reader:
         ids: set[str] = set()
         for index, change in enumerate(plan.records):
             where = f"records[{index}]"
-            if change.name in names:
+            # A set's records share its name (core.sets); each has its own id, never a create.
+            if change.group and change.action == "create":
+                raise self.fail(f"{where}.group", "a set never creates a record")
+            if change.name in names and not change.group:
                 raise self.fail(f"{where}.name", f"{change.name} appears twice")
             if change.id is not None and change.id in ids:
                 raise self.fail(f"{where}.id", f"{change.id} appears twice")

@@ -18,6 +18,7 @@ import re
 from ..core.plan import FieldChange, Plan, RecordChange
 from ..core.policies import Review
 from ..core.reports import ApplyReport, DriftReport
+from ..core.vocabulary import Origin
 from .review import grouped, markdown_lines
 from .values import link_name, safe, show
 
@@ -90,15 +91,38 @@ def render_plan(
     ]
     if review is not None:  # before the record sections: never dropped to fit the limit
         head += markdown_lines(review, plan, escape, code)
-    sections = []
-    changed = [r for r in plan.records if r.action != "noop"]
-    for group, records in grouped(plan, changed, review, group_by):
-        heading = f"\n#### {escape(str(group_by))}: {escape(group)}\n\n" if group else ""
-        for index, record in enumerate(records):
-            sections.append((heading if index == 0 else "") + _section(record, plan))
+    if group_by is not None and review is not None:  # --group-by owner|stage|account
+        sections = []
+        changed = [r for r in plan.records if r.action != "noop"]
+        for group, records in grouped(plan, changed, review, group_by):
+            heading = f"\n#### {escape(group_by)}: {escape(str(group))}\n\n"
+            for index, record in enumerate(records):
+                sections.append((heading if index == 0 else "") + _section(record, plan))
+    else:  # in manifest order, under each OpportunitySet's line
+        sections = [_section(r, plan) for r in plan.records if r.action != "noop"]
+        sections = _grouped(plan, sections)
     if not sections:
         sections = ["No changes: the CRM matches the manifests."]
     return _fit("\n".join(head) + "\n", sections, limit)
+
+
+def _grouped(plan: Plan, sections: list[str]) -> list[str]:
+    """Before the first section of the records one ``OpportunitySet`` changes, a line naming
+    the set and how many records it changes."""
+    changing = [r for r in plan.records if r.action != "noop"]
+    counts: dict[str, int] = {}
+    for record in changing:
+        counts[record.group] = counts.get(record.group, 0) + 1
+    result: list[str] = []
+    previous = ""
+    for record, section in zip(changing, sections, strict=True):
+        if record.group and record.group != previous:
+            noun = "record" if counts[record.group] == 1 else "records"
+            head = f"**Set {escape(record.group)}: {counts[record.group]} {noun}**"
+            section = f"{head} · {code(str(record.origin))}\n\n{section}"
+        previous = record.group
+        result.append(section)
+    return result
 
 
 def _fit(text: str, sections: list[str], limit: int) -> str:
@@ -123,15 +147,15 @@ def _section(record: RecordChange, plan: Plan) -> str:
             after = escape(show(change.after, plan.labels))
             rows.append(f"| {code(change.key, cell=True)} |  | {after} |")
         else:
-            rows.extend(_field_rows(change, plan))
+            rows.extend(_field_rows(change, plan, record))
     for links in record.relationships:
         if links.cardinality == "HAS_MANY" and record.action != "create":
             removed = [escape(link_name(i, plan.labels)) for i in links.remove]
             added = [escape(link_name(i, plan.labels)) for i in links.add]
-            rows.append(_items_row(code(links.key, cell=True), added, removed))
+            rows.append(_items_row(_keyed(links.key, links.origin, record), added, removed))
             continue
         before, after = _links(links.before, plan.labels), _links(links.after, plan.labels)
-        rows.append(f"| {code(links.key, cell=True)} | {before} | {after} |")
+        rows.append(f"| {_keyed(links.key, links.origin, record)} | {before} | {after} |")
     count = len(record.fields) + len(record.relationships)
     return "\n".join(
         [
@@ -148,7 +172,15 @@ def _section(record: RecordChange, plan: Plan) -> str:
     )
 
 
-def _field_rows(change: FieldChange, plan: Plan) -> list[str]:
+def _keyed(key: str, origin: Origin, record: RecordChange) -> str:
+    """A key's cell, with where it was written when another document than the record's says
+    so (a set's key on a record manifest's record)."""
+    if origin.file == record.origin.file:
+        return code(key, cell=True)
+    return f"{code(key, cell=True)} (from {code(str(origin), cell=True)})"
+
+
+def _field_rows(change: FieldChange, plan: Plan, record: RecordChange | None = None) -> list[str]:
     """An update of one field as deepdiff's detail shows it: a row per changed part of an
     object, the items a list loses (before) and gains (after), else the value before → after."""
     labels = plan.labels
@@ -159,7 +191,9 @@ def _field_rows(change: FieldChange, plan: Plan) -> list[str]:
             f"{escape(show(change.after.get(part), labels))} |"
             for part in change.parts
         ]
-    key = code(change.key, cell=True)
+    key = (
+        code(change.key, cell=True) if record is None else _keyed(change.key, change.origin, record)
+    )
     if change.added or change.removed:
         added = [escape(show(item, labels)) for item in change.added]
         removed = [escape(show(item, labels)) for item in change.removed]

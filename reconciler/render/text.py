@@ -32,11 +32,21 @@ def render_plan(
     """The records (in ``group_by`` groups), the guardrails' ``review``, the summary."""
     paint = _painter(color)
     lines: list[str] = []
-    shown = [r for r in plan.records if r.action != "noop" or show_unchanged]
-    for group, records in grouped(plan, shown, review, group_by):
-        if group is not None:
-            lines += [paint("bold", f"== {safe(str(group_by))}: {safe(group)} =="), ""]
-        for record in records:
+    if group_by is not None and review is not None:  # --group-by owner|stage|account
+        shown = [r for r in plan.records if r.action != "noop" or show_unchanged]
+        for name, records in grouped(plan, shown, review, group_by):
+            lines += [paint("bold", f"== {safe(group_by)}: {safe(str(name))} =="), ""]
+            for record in records:
+                lines.extend(_record(record, plan, paint))
+                lines.append("")
+    else:  # in manifest order, the records of an OpportunitySet under its heading
+        group = ""
+        for record in plan.records:
+            if record.action == "noop" and not show_unchanged:
+                continue
+            if record.group and record.group != group:
+                lines.append(_group_head(record, plan, show_unchanged, paint))
+            group = record.group
             lines.extend(_record(record, plan, paint))
             lines.append("")
     if review is not None:
@@ -64,6 +74,26 @@ def _painter(color: bool) -> Paint:
     return paint
 
 
+def _group_head(record: RecordChange, plan: Plan, show_unchanged: bool, paint: Paint) -> str:
+    """The heading of the records one ``OpportunitySet`` changes: ``~ globex-region: 3
+    records``, at the set's document."""
+    members = [
+        r
+        for r in plan.records
+        if r.group == record.group and (show_unchanged or r.action != "noop")
+    ]
+    noun = "record" if len(members) == 1 else "records"
+    return paint("~", f"~ {safe(record.group)}: {len(members)} {noun}  {safe(str(record.origin))}")
+
+
+def _from(change: FieldChange | RelationshipChange, record: RecordChange) -> str:
+    """Where a change was written, when another document than the record's heading says so
+    (a set's key on a record manifest's record)."""
+    if change.origin.file == record.origin.file:
+        return ""
+    return f"  (from {safe(str(change.origin))})"
+
+
 def _record(record: RecordChange, plan: Plan, paint: Paint) -> list[str]:
     symbol = _SYMBOL[record.action]
     what = safe(record.id) if record.id else "new opportunity"
@@ -73,9 +103,11 @@ def _record(record: RecordChange, plan: Plan, paint: Paint) -> list[str]:
         if record.action == "create":
             lines.append(paint("+", f"    + {safe(change.key)}: {show(change.after, plan.labels)}"))
         else:
-            lines.extend(_field(change, plan, paint))
+            shown = _field(change, plan, paint)
+            lines.extend([shown[0] + _from(change, record), *shown[1:]])
     for link in record.relationships:
-        lines.extend(_relationship(link, plan, paint))
+        shown = _relationship(link, plan, paint)
+        lines.extend([shown[0] + _from(link, record), *shown[1:]])
     if len(record.requests) > 1:
         lines.append(f"    ({len(record.requests)} requests: split to stay within API limits)")
     return lines
@@ -173,6 +205,12 @@ def render_drift(report: DriftReport, *, color: bool = False) -> str:
             continue
         where = f"({safe(record.id or '')})  {safe(str(record.origin))}"
         lines.append(paint("~", f"~ {safe(record.name)} {where}"))
+        if record.group:
+            # Its keys drifted, or it has newly come to match the selector: either way the
+            # next apply changes it.
+            lines.append(
+                f"    (set {safe(record.group)}: drifted, or newly matched by its selector)"
+            )
         for change in record.fields:
             text = (
                 f"    {safe(change.key)}: manifest {show(change.after, plan.labels)}, "

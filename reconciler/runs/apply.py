@@ -71,6 +71,7 @@ async def run_apply(
     (``on_review`` hears the review); a blocking violation refuses the apply before any write.
     With policies, nothing is written before the whole plan is known."""
     warnings: list[Problem] = []
+    sets = False  # whether OpportunitySets were planned (none of whose records may match)
     early: ApplyRun | None = None
     saved = isinstance(source, Path) and is_saved_plan(source)
     judged = guardrails is not None and bool(guardrails.policies)
@@ -112,7 +113,7 @@ async def run_apply(
                 return ApplyOutcome(report=partial, problems=outcome.problems)
             assert outcome.schema is not None, "a plan is always checked against the org"
             plan, schema = outcome.plan, outcome.schema
-            warnings = outcome.warnings
+            warnings, sets = outcome.warnings, outcome.sets
         if guardrails is not None:
             problems = guardrails.problems(schema)
             if problems:
@@ -121,7 +122,9 @@ async def run_apply(
             review = guardrails.review(plan, schema)
             if on_review is not None:
                 on_review(review)
-        check_rails(plan, rails)
+        if plan.records or not sets:
+            # (sets that match nothing are no empty manifest set: the plan warns of them)
+            check_rails(plan, rails)
         show(plan)
         if warn is not None and warnings:
             warn(warnings)

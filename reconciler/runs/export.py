@@ -56,16 +56,18 @@ from ..core.model import (
     LoadedManifest,
     Reference,
     Spec,
+    is_set,
     parse_manifests,
 )
 from ..core.org import (
     OrgSchema,
 )
 from ..core.records import Record
-from ..core.spelling import Fresh, LookupKey, lookup_key, reference_items
+from ..core.spelling import UNWRITABLE, Fresh, LookupKey, lookup_key, reference_items
 from ..core.vocabulary import Document, Origin, Problem
 from .fetch import fetch_live
 from .resolve import bare_domain, resolve_references, texts
+from .sets import set_managed_keys
 
 PAGE = MAX_PAGE_SIZE
 
@@ -126,13 +128,18 @@ async def export_opportunities(
     records, listed = await _read_records(client, ids)
     if selectors:
         await _find_matched(client, schema, selectors, existing)
+    managed: dict[str, dict[str, str]] = {}
+    if existing.sets:
+        managed, problems = await set_managed_keys(client, existing.sets, schema)
+        if problems:
+            raise ExportProblems(problems)  # a set that does not check could manage any key
     result = ExportResult()
     if only_new:
         kept = [r for r in records if r.id not in existing.owner]
         result.skipped = len(records) - len(kept)
         records = kept
     result.files, result.notes = await _render(
-        client, schema, directory, existing, records, schema_ref
+        client, schema, directory, existing, records, schema_ref, managed
     )
     # A listed record is as the (lagging) list index saw it. Where that would rewrite a managed
     # record's document, the record is read afresh first and the files rendered again: a file
@@ -145,7 +152,7 @@ async def export_opportunities(
         fresh = {r.id: r for r in await _retrieve_each(client, stale)}
         records = [fresh.get(r.id, r) for r in records if r.id not in stale or r.id in fresh]
         result.files, result.notes = await _render(
-            client, schema, directory, existing, records, schema_ref
+            client, schema, directory, existing, records, schema_ref, managed
         )
     if not dry_run:
         rewritten = [f.path for f in result.files if f.status == "updated"]
@@ -163,8 +170,11 @@ async def _render(
     existing: Existing,
     records: Sequence[Record],
     schema_ref: str | None,
+    managed: dict[str, dict[str, str]] | None = None,
 ) -> tuple[list[ExportedFile], list[str]]:
-    """The files ``records`` make below ``directory``, and the notes on values left out."""
+    """The files ``records`` make below ``directory``, and the notes on values left out. A key
+    an ``OpportunitySet`` manages on a record (``managed``) is never written to its manifest:
+    two documents managing one key would conflict as soon as the set changed."""
     related = await _related_records(client, schema, records)
     owned = [existing.owner[r.id] for r in records if r.id in existing.owner]
     references = await _References.build(
@@ -172,6 +182,12 @@ async def _render(
     )
     notes: list[str] = []
     fresh = [Fresh.of(schema, record, references, notes) for record in records]
+    for item in fresh:
+        for key, name in (managed or {}).get(item.record.id, {}).items():
+            for values in (item.fields, item.relationships):
+                if key in values:
+                    values[key] = UNWRITABLE
+            notes.append(f"{item.record.id}: {key} left out: set {name} manages it")
     writer = Writer(schema, references, directory, existing, schema_ref)
     for item in fresh:
         writer.add(item)
@@ -276,6 +292,9 @@ def _scan_directory(directory: Path) -> tuple[Existing, list[Document]]:
             continue
         if isinstance(metadata.get("name"), str):
             existing.names.add(metadata["name"])
+        if is_set(document):
+            existing.sets.append(document)
+            continue
         record_id = metadata.get("id")
         if isinstance(record_id, str) and record_id:
             existing.owner.setdefault(record_id, place)

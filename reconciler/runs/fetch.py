@@ -193,7 +193,7 @@ class _Tracker:
         return settled
 
 
-async def _get(client: LightfieldClient, record_id: str) -> Record | None:
+async def get_active(client: LightfieldClient, record_id: str) -> Record | None:
     """The record, or None when it is gone: not found, or returned with a trash marker (never
     a record to update: docs/api-contract.md §4)."""
     try:
@@ -208,7 +208,7 @@ async def _get_each(
 ) -> dict[str, Settled]:
     async def one(wanted: DesiredRecord) -> tuple[str, Settled]:
         assert wanted.id is not None
-        record = await _get(client, wanted.id)
+        record = await get_active(client, wanted.id)
         change = fetch.diff(wanted, record) if record is not None else None
         return wanted.id, tracker.settle(Settled(wanted, record, change))
 
@@ -228,7 +228,7 @@ async def _scan_then_confirm(
     seen: set[str] = set()
 
     async def confirm(record_id: str) -> None:
-        record = await _get(client, record_id)
+        record = await get_active(client, record_id)
         change = fetch.diff(wanted[record_id], record) if record is not None else None
         live[record_id] = tracker.settle(Settled(wanted[record_id], record, change))
 
@@ -262,10 +262,10 @@ async def find_matching(
     client: LightfieldClient, selector: dict[str, Any], schema: OrgSchema
 ) -> list[Record]:
     """Every opportunity ``selector`` (``DesiredRecord.selector``) picks, on fresh reads."""
-    filters = _match_filters(selector, schema)
+    filters = match_filters(selector, schema)
     found = await _confirmed(client, await client.list_all("opportunities", filters=filters))
     found = [r for r in found if _selected(selector, r, schema)]
-    others = _match_filters(selector, schema, text="loose")
+    others = match_filters(selector, schema, text="loose")
     if found or others == filters:
         return found
     # The selector compares text case-insensitively with whitespace collapsed, which a server's
@@ -279,7 +279,7 @@ async def find_matching(
 
 async def _confirmed(client: LightfieldClient, listed: Sequence[Record]) -> list[Record]:
     """Fresh reads of listed records (the list lags writes); those gone since are dropped."""
-    fresh = await asyncio.gather(*(_get(client, record.id) for record in listed))
+    fresh = await asyncio.gather(*(get_active(client, record.id) for record in listed))
     return [record for record in fresh if record is not None]
 
 
@@ -357,7 +357,7 @@ _FILTER_OPERATOR = {
 _TEXT_TYPES = frozenset({"TEXT", "SOCIAL_HANDLE"})
 
 
-def _match_filters(
+def match_filters(
     selector: dict[str, Any], schema: OrgSchema, *, text: Literal["equal", "loose"] = "equal"
 ) -> list[tuple[str, str]]:
     """List filters narrowing the candidates; the selector itself is checked on fresh reads.

@@ -21,14 +21,17 @@ from pathlib import Path
 from ..adapters.client import MAX_PAGE_SIZE as PAGE
 from ..adapters.client import LightfieldClient
 from ..core.desired import cap_problems
-from ..core.diff import plan_of
+from ..core.diff import diff_record, plan_of
+from ..core.model import DesiredRecord
 from ..core.org import OrgSchema, option_labels
 from ..core.plan import DiffOptions, Plan, RecordChange
-from ..core.records import ListPage
+from ..core.records import ListPage, Record
 from ..core.requests import oversized_bodies
+from ..core.sets import DesiredSet, merge_into, set_record, sets_by_record
 from ..core.vocabulary import Problem
 from .fetch import LiveFetch, Progress, Settled
 from .resolve import LinkCheck
+from .sets import Members, find_members
 from .validate import (
     ManifestSet,
     ManifestSource,
@@ -50,6 +53,8 @@ class Outcome:
     schema: OrgSchema | None = None
     # What the plan does that may not be meant (a create near an existing record).
     warnings: list[Problem] = field(default_factory=list)
+    # Whether ``OpportunitySet``s were planned (apply's empty-manifest rail knows them).
+    sets: bool = False
 
 
 async def run_plan(
@@ -108,7 +113,7 @@ class Planning:
             else lambda done, total: progress("reading", done, total),
         )
         manifests = read.manifests
-        if not manifests:
+        if not manifests and not read.sets:
             self.outcome = Outcome(problems=read.problems)
             return
         # The manifests that read and shaped well are checked against the org even when other
@@ -137,7 +142,7 @@ class Planning:
         read: ManifestSet,
         first_page: asyncio.Task[ListPage] | None,
     ) -> AsyncIterator[RecordChange]:
-        schema, resolution = await against_org(self.client, read.manifests)
+        schema, resolution = await against_org(self.client, read.manifests, read.sets)
         problems = sorted(read.problems + resolution.problems)
         revision = read.revision() if not problems else ""
         # The manifests' documents (every value and the line of every path: ~5 KB a file) go
@@ -150,9 +155,17 @@ class Planning:
         options = DiffOptions(
             revision=revision, target=self.target, array_replace=self.array_replace
         )
+        # Sets first: a record manifest's record a set also matches carries the set's keys
+        # before its change can be streamed to apply.
+        members = await find_members(self.client, resolution.sets, schema)
+        by_record = sets_by_record(resolution.sets, members.of)
+        records, conflicts = _with_sets(resolution.records, by_record, members.records)
+        if conflicts:
+            self.outcome = Outcome(problems=sorted(conflicts))
+            return
         fetch = LiveFetch(
             self.client,
-            resolution.records,
+            records,
             schema,
             options,
             progress=self.progress,
@@ -166,6 +179,12 @@ class Planning:
             self.outcome = Outcome(problems=fetched.problems)
             return
         changes = [(s.desired, s.change) for s in fetched.settled if s.change is not None]
+        changes, conflicts = _set_changes(
+            changes, fetched.settled, by_record, members, fetch, options
+        )
+        if conflicts:
+            self.outcome = Outcome(problems=sorted(conflicts))
+            return
         # Records found by a selector are not streamed: their new links are confirmed here.
         await asyncio.gather(*(links.confirm(wanted, change) for wanted, change in changes))
         # A write that would link an id with no active record is refused by the API: a problem.
@@ -182,10 +201,64 @@ class Planning:
         plan = plan_of((change for _, change in changes), options, labels)
         self.outcome = Outcome(
             plan=plan,
-            fetch_strategy=fetched.strategy,
+            fetch_strategy=fetched.strategy
+            + (f"; sets: {members.strategy}" if resolution.sets else ""),
             schema=schema,
-            warnings=sorted(fetched.warnings),
+            warnings=sorted([*fetched.warnings, *members.warnings]),
+            sets=bool(resolution.sets),
         )
+
+
+def _with_sets(
+    records: list[DesiredRecord],
+    by_record: dict[str, list[DesiredSet]],
+    fresh: dict[str, Record],
+) -> tuple[list[DesiredRecord], list[Problem]]:
+    """Id-addressed record manifests with the keys of the sets that match their record."""
+    merged: list[DesiredRecord] = []
+    conflicts: list[Problem] = []
+    for record in records:
+        sets = by_record.get(record.id or "")
+        if sets and record.id in fresh:
+            record, found = merge_into(record, sets, fresh[record.id])
+            conflicts.extend(found)
+        merged.append(record)
+    return merged, conflicts
+
+
+def _set_changes(
+    changes: list[tuple[DesiredRecord, RecordChange]],
+    settled: list[Settled],
+    by_record: dict[str, list[DesiredSet]],
+    members: Members,
+    fetch: LiveFetch,
+    options: DiffOptions,
+) -> tuple[list[tuple[DesiredRecord, RecordChange]], list[Problem]]:
+    """``changes`` with the sets' keys: merged into the records ``match`` manifests found (not
+    streamed, so diffed again here), and a change of each record only sets manage, diffed
+    against the fresh read that confirmed it matched (no second read)."""
+    if not by_record:
+        return changes, []
+    conflicts: list[Problem] = []
+    result: list[tuple[DesiredRecord, RecordChange]] = []
+    live_of = {id(s.desired): s.live for s in settled}  # (a plan may hold thousands)
+    for wanted, change in changes:
+        live = live_of.get(id(wanted))
+        sets = by_record.get(live.id) if live is not None and wanted.id is None else None
+        if live is not None and sets:
+            wanted, found = merge_into(wanted, sets, live)
+            conflicts.extend(found)
+            change = diff_record(wanted, live, fetch.schema, options)
+        result.append((wanted, change))
+    taken = {s.live.id for s in settled if s.live is not None}
+    for record_id, sets in by_record.items():
+        record = members.records[record_id]
+        if record_id in taken:
+            continue
+        wanted, found = merge_into(set_record(sets, record), sets, record)
+        conflicts.extend(found)
+        result.append((wanted, diff_record(wanted, record, fetch.schema, options)))
+    return result, conflicts
 
 
 async def _writable(fetch: LiveFetch, links: LinkCheck) -> AsyncIterator[RecordChange]:

@@ -43,6 +43,7 @@ from ..core.errors import NotFound
 from ..core.model import ByDomain, ByEmail, ByName, DesiredRecord, DesiredRelationship, Reference
 from ..core.plan import RecordChange
 from ..core.records import ListPage, Record
+from ..core.sets import DesiredSet
 from ..core.vocabulary import Origin, Problem
 
 PAGE = MAX_PAGE_SIZE
@@ -68,6 +69,8 @@ class Resolution:
     names: dict[str, str] = field(default_factory=dict)
     # (object type, id) of every record a lookup or scan showed: active, so never confirmed.
     seen: set[tuple[str, str]] = field(default_factory=set)
+    # The ``OpportunitySet``s whose references all resolved (``runs.validate.against_org``).
+    sets: list[DesiredSet] = field(default_factory=list)
 
 
 async def resolve_references(

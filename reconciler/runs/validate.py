@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -24,8 +24,9 @@ from ..adapters.client import LightfieldClient
 from ..adapters.loader import load_tree
 from ..adapters.revision import manifest_revision
 from ..core.desired import build_desired
-from ..core.model import LoadedManifest, parse_manifests
+from ..core.model import LoadedManifest, LoadedSet, parse_manifests, parse_sets
 from ..core.org import OrgSchema
+from ..core.sets import build_sets
 from ..core.vocabulary import Document, Origin, Problem
 from .resolve import Resolution, resolve_references
 
@@ -59,6 +60,8 @@ class ManifestSet:
     problems: list[Problem]
     digest: str
     roots: tuple[Path, ...] = ()
+    # The ``OpportunitySet`` documents chosen (``core.sets``).
+    sets: list[LoadedSet] = field(default_factory=list)
 
     def revision(self) -> str:
         """The git commit all the roots are clean at, else the hash of the bytes read."""
@@ -116,27 +119,47 @@ def read_manifests(
         seen.update(d.file for d in loaded.documents)
         seen.update(p.file for p in loaded.problems)
     manifests, shape_problems = parse_manifests(documents)
-    problems.extend(shape_problems)
+    sets, set_problems = parse_sets(documents)
+    problems.extend([*shape_problems, *set_problems, *_names_shared(manifests, sets)])
     if selection is not None and selection.narrowed:
-        problems.extend(_unmatched(selection, manifests, roots))
+        problems.extend(_unmatched(selection, [*manifests, *sets], roots))
         manifests = [m for m in manifests if selection.chooses(m.manifest.metadata.name)]
+        sets = [s for s in sets if selection.chooses(s.manifest.metadata.name)]
     # One root keeps the loader's own digest (a revision must not change with lfr.yaml).
     whole = digests[0] if len(digests) == 1 else _combined(digests)
-    return ManifestSet(manifests, sorted(set(problems)), whole, roots)
+    return ManifestSet(manifests, sorted(set(problems)), whole, roots, sets)
+
+
+def _names_shared(manifests: Sequence[LoadedManifest], sets: Sequence[LoadedSet]) -> list[Problem]:
+    """A set's metadata.name is a name like a manifest's (``--target`` picks it): one each."""
+    first: dict[str, Origin] = {}
+    for m in manifests:
+        first.setdefault(m.manifest.metadata.name, m.origin_of("metadata", "name"))
+    problems: list[Problem] = []
+    for s in sets:
+        name, here = s.manifest.metadata.name, s.origin_of("metadata", "name")
+        other = first.setdefault(name, here)
+        if other != here:
+            problems.append(
+                Problem(here, f"metadata.name {name!r} is used twice: here and at {other}")
+            )
+    return problems
 
 
 def read_every_environment(
     sources: Sequence[Path | Sequence[Path] | ManifestSource], selection: Selection
-) -> tuple[list[LoadedManifest], list[Problem]]:
-    """``validate --offline`` of several environments' manifests: each read whole, then the
-    selection applied to all of them at once, so a ``--target`` that matches in one environment
-    is no problem in another; a file several environments share is counted and reported once."""
-    manifests: dict[Origin, LoadedManifest] = {}
+) -> tuple[list[LoadedManifest | LoadedSet], list[Problem]]:
+    """``validate --offline`` of several environments' manifests (sets too): each read whole,
+    then the selection applied to all of them at once, so a ``--target`` that matches in one
+    environment is no problem in another; a file several environments share is counted and
+    reported once."""
+    manifests: dict[Origin, LoadedManifest | LoadedSet] = {}
     problems: set[Problem] = set()
     roots: dict[Path, None] = {}
     for source in sources:
         read = read_manifests(source)
         manifests.update((manifest.origin, manifest) for manifest in read.manifests)
+        manifests.update((loaded.origin, loaded) for loaded in read.sets)
         problems.update(read.problems)
         roots.update(dict.fromkeys(read.roots))
     chosen = list(manifests.values())
@@ -151,7 +174,9 @@ def _combined(digests: Sequence[str]) -> str:
 
 
 def _unmatched(
-    selection: Selection, manifests: Sequence[LoadedManifest], roots: Sequence[Path]
+    selection: Selection,
+    manifests: Sequence[LoadedManifest | LoadedSet],
+    roots: Sequence[Path],
 ) -> list[Problem]:
     """A ``--target`` that chooses nothing is a typo or a wrong folder: a problem, not a quiet
     empty plan (which apply would call an empty manifest set)."""
@@ -168,22 +193,35 @@ def _unmatched(
 
 
 async def validate_against_org(
-    client: LightfieldClient, manifests: list[LoadedManifest]
+    client: LightfieldClient,
+    manifests: list[LoadedManifest],
+    sets: Sequence[LoadedSet] = (),
 ) -> list[Problem]:
     """The checks that need the org (definitions, references) but not live records."""
-    _, resolution = await against_org(client, manifests)
+    _, resolution = await against_org(client, manifests, sets)
     return resolution.problems
 
 
 async def against_org(
-    client: LightfieldClient, manifests: list[LoadedManifest]
+    client: LightfieldClient,
+    manifests: list[LoadedManifest],
+    sets: Sequence[LoadedSet] = (),
 ) -> tuple[OrgSchema, Resolution]:
     """Definitions, desired state and resolved references; every problem in the resolution.
 
     The references of every manifest whose values hold are resolved even when another
-    manifest's values do not: their problems come together."""
+    manifest's values do not: their problems come together. A set's references (selector and
+    managed keys) are resolved in the same lookups, through its ``template``."""
     schema = OrgSchema(await client.definitions("opportunities"))
     desired, problems = build_desired(manifests, schema)
-    resolution = await resolve_references(client, desired)
-    resolution.problems = sorted(problems + resolution.problems)
+    desired_sets, set_problems = build_sets(sets, schema)
+    templates = [s.template() for s in desired_sets]
+    resolution = await resolve_references(client, [*desired, *templates])
+    by_origin = {s.origin: s for s in desired_sets}
+    resolved = [r for r in resolution.records if r.id is None and r.origin in by_origin]
+    resolution.records = [
+        r for r in resolution.records if not (r.id is None and r.origin in by_origin)
+    ]
+    resolution.sets = [by_origin[t.origin].resolved(t) for t in resolved]
+    resolution.problems = sorted(problems + set_problems + resolution.problems)
     return schema, resolution

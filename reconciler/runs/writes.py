@@ -115,7 +115,7 @@ class ApplyRun:
         self.report = ApplyReport()
         self._stop = asyncio.Event()
         self._gate = asyncio.Semaphore(CONCURRENCY)
-        self._tasks: dict[str, asyncio.Task[RecordResult]] = {}
+        self._tasks: dict[tuple[str, str], asyncio.Task[RecordResult]] = {}
         self._done = 0
         self.running: set[str] = set()
         self.started = False  # whether any record's writes have begun
@@ -131,14 +131,14 @@ class ApplyRun:
         self._stop.set()
 
     def submit(self, change: RecordChange) -> None:
-        if change.action != "noop" and change.name not in self._tasks:
-            self._tasks[change.name] = asyncio.create_task(self._run(change))
+        if change.action != "noop" and _key(change) not in self._tasks:
+            self._tasks[_key(change)] = asyncio.create_task(self._run(change))
 
     async def finish(self, plan: Plan) -> ApplyReport:
         todo = [r for r in plan.records if r.action != "noop"]
         for change in todo:
             self.submit(change)
-        self.report.results = list(await asyncio.gather(*(self._tasks[c.name] for c in todo)))
+        self.report.results = list(await asyncio.gather(*(self._tasks[_key(c)] for c in todo)))
         self._say_why_stopped(counts=True)
         return self.report
 
@@ -504,3 +504,8 @@ def _origin_of(change: RecordChange, key: str | None) -> Origin:
         if r.key in spellings:
             return r.origin
     return change.origin
+
+
+def _key(change: RecordChange) -> tuple[str, str]:
+    """A change's identity in one apply: a set's records share its name (``core.sets``)."""
+    return change.name, change.id or ""

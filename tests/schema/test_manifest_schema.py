@@ -17,8 +17,9 @@ from reconciler.adapters.loader import load_bytes, load_tree
 from reconciler.cli import app
 from reconciler.core.desired import build_desired
 from reconciler.core.json_schema import org_schema, render_schema, static_schema
-from reconciler.core.model import parse_manifests
+from reconciler.core.model import parse_manifests, parse_sets
 from reconciler.core.org import OrgSchema
+from reconciler.core.sets import build_sets
 from reconciler.emulator import Emulator
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.runs.export import export_opportunities
@@ -125,6 +126,40 @@ def test_the_static_schema_refuses_what_the_manifest_model_refuses(text: str) ->
     assert not validator(static_schema()).is_valid(loaded.documents[0].data)
 
 
+SET = "apiVersion: lfr/v1\nkind: OpportunitySet\nmetadata: {name: s}\n"
+SET_SHAPE_ERRORS = [
+    SET + "spec: {selector: {all: true}}\n",  # manages nothing
+    SET + "spec: {fields: {region: EMEA}}\n",  # no selector
+    SET + "spec: {selector: {all: true}, fields: {region: EMEA}, feilds: {}}\n",
+    "apiVersion: lfr/v1\nkind: OpportunitySet\nmetadata: {name: s, id: opp_1}\n"
+    "spec: {selector: {all: true}, fields: {region: EMEA}}\n",
+    SET + "spec: {selector: {all: true}, relationships: {$owner: 7}}\n",
+]
+
+
+@pytest.mark.parametrize("text", SET_SHAPE_ERRORS)
+def test_the_static_schema_refuses_what_the_set_model_refuses(text: str) -> None:
+    loaded = load_bytes(text.encode(), "s.yaml")
+    _, problems = parse_sets(loaded.documents)
+    assert problems, "lfr itself must refuse this document"
+    assert not validator(static_schema()).is_valid(loaded.documents[0].data)
+
+
+@pytest.mark.parametrize(
+    "selector",
+    ["{all: true}", "{$account: {name: Globex}, status: open}", "{region: [EMEA, APAC]}"],
+)
+def test_both_schemas_accept_a_valid_set_and_the_org_schema_its_keys(selector: str) -> None:
+    text = SET + f"spec:\n  selector: {selector}\n  fields: {{region: APAC}}\n"
+    loaded = load_bytes(text.encode(), "s.yaml")
+    sets, problems = parse_sets(loaded.documents)
+    assert problems == [] and build_sets(sets, DEMO)[1] == []
+    for schema in (static_schema(), org_schema(DEMO)):
+        assert [e.message for e in validator(schema).iter_errors(data(text))] == []
+    misspelt = text.replace("selector: {", "selector: {regoin: x, ")
+    assert not validator(org_schema(DEMO)).is_valid(data(misspelt))
+
+
 # (spec under `spec:`) that lfr refuses for a value or a key, not for a failed lookup.
 VALUE_ERRORS = [
     "fields:\n  $amout: 5",
@@ -197,7 +232,7 @@ def test_the_org_schema_accepts_what_validation_accepts(spec: str) -> None:
 
 def test_the_org_schema_lists_the_orgs_keys_and_options() -> None:
     schema = org_schema(DEMO)
-    spec = schema["properties"]["spec"]["properties"]
+    spec = schema["else"]["properties"]["spec"]["properties"]
     fields, links = spec["fields"], spec["relationships"]
     assert fields["additionalProperties"] is False
     assert links["additionalProperties"] is False

@@ -453,8 +453,7 @@ def test_validate_offline_checks_every_environment_for_a_pre_commit_hook(
     assert checked.stderr.splitlines()[:3] == [
         "environments: sandbox, production (lfr.yaml; --offline checks each)",
         "manifests/sandbox/bad.yaml:1: missing required key 'metadata'",
-        "manifests/sandbox/bad.yaml:2: kind must be 'Opportunity' (the only kind lfr manages), "
-        "not 'Nope'",
+        "manifests/sandbox/bad.yaml:2: kind must be 'Opportunity' or 'OpportunitySet', not 'Nope'",
     ]
     (repo / "manifests/sandbox/bad.yaml").unlink()
     valid = invoke(["validate", "--offline"])
