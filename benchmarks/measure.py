@@ -1,5 +1,5 @@
-"""One measured run of each kind: ``lfr plan``, ``lfr drift``, the SDK baselines, ``lfr apply``,
-the core, the emulator's own throughput.
+"""One measured run of each kind: ``lfr plan``, ``lfr drift``, ``lfr export --all``, the SDK
+baselines, ``lfr apply``, the core, the emulator's own throughput.
 
 Owns how a run is timed and checked: every command runs as a subprocess (startup included,
 as a user sees it), the emulator's logs are reset before and read after, and each run checks
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -136,6 +137,20 @@ def lfr_plan(
     return Run(wall, requests)
 
 
+def lfr_set_plan(emu: EmulatorProcess, workdir: Path, pacer: Pacer) -> Run:
+    """``lfr plan manifests`` of a workdir holding one ``OpportunitySet``; how many records it
+    changes is read from the summary (``details["updates"]``): a set's size is what it matches."""
+    pacer.ready()
+    emu.reset_logs()
+    wall, out = _timed([*lfr_command(), "plan", "manifests"], cwd=workdir, env=_env(emu, READ_KEY))
+    requests = Requests.from_log(emu.requests())
+    pacer.done(requests)
+    found = re.search(r"Plan: 0 to create, (\d+) to update, 0 unchanged\.", out)
+    if found is None:
+        raise BenchmarkError(f"lfr plan of a set in {workdir}: no summary in:\n{out[-800:]}")
+    return Run(wall, requests, {"updates": int(found.group(1))})
+
+
 def lfr_drift(
     emu: EmulatorProcess, workdir: Path, pacer: Pacer, *, managed: int, differing: int
 ) -> Run:
@@ -153,6 +168,21 @@ def lfr_drift(
         raise BenchmarkError(f"lfr drift in {workdir}: expected {expected!r}, got:\n{out[-800:]}")
     history = sum(1 for e in entries if str(e.get("path", "")).endswith("/history"))
     return Run(wall, requests, {"history": history})
+
+
+def lfr_export(emu: EmulatorProcess, workdir: Path, pacer: Pacer, *, records: int) -> Run:
+    """``lfr export --all --dir exported`` in an empty ``workdir``; checks that every live
+    opportunity was written, each once."""
+    pacer.ready()
+    emu.reset_logs()
+    command = [*lfr_command(), "export", "--all", "--dir", "exported"]
+    wall, out = _timed(command, cwd=workdir, env=_env(emu, READ_KEY))
+    requests = Requests.from_log(emu.requests())
+    pacer.done(requests)
+    expected = f"Export: {records} records; files: {records} created, 0 updated, 0 unchanged."
+    if expected not in out:
+        raise BenchmarkError(f"lfr export in {workdir}: expected {expected!r}, got:\n{out[-800:]}")
+    return Run(wall, requests)
 
 
 def sdk_baseline(

@@ -22,6 +22,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.installed import cache_bytecode
 from benchmarks.measure import BenchmarkError
 from benchmarks.shapes import FULL, LATENCY_MS, RATE, SMOKE
 from benchmarks.suite import Suite, render_table
@@ -45,6 +46,7 @@ def machine() -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    cache_bytecode()
     parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="the ~20 s version (CI)")
     parser.add_argument("--runs", type=int, default=None, help="runs per timed row (median)")

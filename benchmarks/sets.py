@@ -26,6 +26,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make ``reconciler`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.installed import cache_bytecode
 from reconciler.emulator import Emulator
 from reconciler.emulator.server import running_server
 
@@ -62,6 +63,7 @@ def _sent(emu: Emulator) -> dict[str, int]:
 
 
 def main(opportunities: int) -> None:
+    cache_bytecode()
     emu = Emulator(db=":memory:", seed="demo")
     emu.seed_bulk(opportunities=opportunities)
     with tempfile.TemporaryDirectory() as tmp, running_server(emu, port=0) as base_url:

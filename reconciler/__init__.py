@@ -7,11 +7,20 @@ and ``adapters`` (the only YAML, HTTP, file and git code) stand on the pure ``co
 this package.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 DISTRIBUTION = "lightfield-reconciler"
 
-try:  # one source of truth: pyproject.toml's version, as installed
-    __version__ = version(DISTRIBUTION)
-except PackageNotFoundError:  # a bare source tree on sys.path, never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    """``__version__``, looked up on first use: ``importlib.metadata`` costs ~45 ms of import
+    (email, zipfile, csv), which `lfr --help` and every command but the few that print the
+    version would pay for nothing."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:  # one source of truth: pyproject.toml's version, as installed
+        found = version(DISTRIBUTION)
+    except PackageNotFoundError:  # a bare source tree on sys.path, never installed
+        found = "0+unknown"
+    globals()["__version__"] = found
+    return found

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from .. import __version__
 from .shared import (
     ApiKeyOption,
     BaseUrlOption,
@@ -24,6 +23,8 @@ from .shared import (
 @app.command(cls=PlainCommand)
 def version() -> None:
     """Print the lfr version."""
+    from .. import __version__
+
     typer.echo(f"lfr {__version__}")
 
 

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import __version__
 from .shared import (
     ApiKeyOption,
     BaseUrlOption,
@@ -82,6 +81,7 @@ def init(
 
     Exit codes: 0 written, 1 error.
     """
+    from .. import __version__
     from ..adapters.scaffold_files import (
         existing_files,
         in_git_repository,
@@ -136,6 +136,7 @@ def init(
 
 
 def _files(ref: ActionRef, branch: str, *, example: bool) -> dict[str, str]:
+    from .. import __version__
     from ..adapters.scaffold_files import read_templates
     from ..core.errors import LfrError
     from ..core.json_schema import render_schema, settings_schema, static_schema

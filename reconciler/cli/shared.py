@@ -27,8 +27,6 @@ from typer._click.core import Context, Parameter
 from typer._click.exceptions import UsageError  # typer 0.29 vendors click
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from .. import __version__
-
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
@@ -99,6 +97,8 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
+        from .. import __version__
+
         typer.echo(f"lfr {__version__}")
         raise typer.Exit()
 
