@@ -25,7 +25,8 @@ from .values import link_name, safe, show
 COMMENT_LIMIT = 65_000
 MARKER = "<!-- lfr-plan -->"
 APPLY_MARKER = "<!-- lfr-apply -->"
-_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+# Markdown's own, and ``$``: GitHub reads text between two dollar signs as a math formula.
+_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
 # GitHub's mention pattern: an @ at the start of a text or after anything but an ASCII letter,
 # digit or underscore, then a letter or digit (@user, @org/team). A zero-width space after the
 # @ breaks it, as Dependabot and Renovate write it: ``@&#8203;user`` reads as @user and notifies

@@ -151,12 +151,9 @@ def markdown_lines(
     markdown_escape: Callable[[str], str],
     code: Callable[..., str],
 ) -> list[str]:
-    """The violations and the impact. Every ``$`` is escaped as well: GitHub reads text between
-    two dollar signs (``$120,000 → $135,000``) as a math formula."""
-
-    def escape(text: str) -> str:
-        return markdown_escape(text).replace("$", "\\$")
-
+    """The violations and the impact (``markdown_escape`` escapes ``$`` too: GitHub reads text
+    between two dollar signs, ``$120,000 → $135,000``, as a math formula)."""
+    escape = markdown_escape
     lines: list[str] = []
     if review.violations:
         lines += ["#### Policies", "", "| | rule | where | violation |", "|---|---|---|---|"]

@@ -255,6 +255,15 @@ def test_markdown_mentions_notify_no_one() -> None:
     assert rendered.count("@octocat") == 1  # in the file name's code span: no mention there
 
 
+def test_markdown_values_cannot_open_a_math_formula() -> None:
+    """GitHub renders text between two dollar signs as math ($\\href{...}$, a fake total)."""
+    value = "Budget $x^2$ and $$\\href{https://evil.example}{click}$$"
+    assert markdown.escape(value) == (
+        "Budget \\$x^2\\$ and \\$\\$\\\\href{https://evil.example}{click}\\$\\$"
+    )
+    assert "$" not in markdown.escape(value).replace("\\$", "")
+
+
 def test_markdown_links_a_record_only_by_a_plain_url() -> None:
     """The API supplies the link: one that could end the link, open markup, hide a character
     or hold a legacy workflow command (`##[`) is left out."""
