@@ -240,6 +240,11 @@ def _in_scope(record: RecordChange, policy: PolicySettings) -> bool:
     return policy.names is None or any(fnmatchcase(record.name, glob) for glob in policy.names)
 
 
+def _called(record: RecordChange) -> str:
+    """How a message names a record: a set's records share the set's name, so with their id."""
+    return f"{record.name} ({record.id})" if record.group else record.name
+
+
 def _did_you_mean(hint: Sequence[str]) -> str:
     return f" (did you mean {' or '.join(repr(h) for h in hint)}?)" if hint else ""
 
@@ -283,7 +288,8 @@ def _close_date_in_past(
                     (
                         change.origin,
                         record.name,
-                        f"{record.name}: {key} set to {after[:10]}, before today ({rails.today})",
+                        f"{_called(record)}: {key} set to {after[:10]}, before today "
+                        f"({rails.today})",
                     )
                 )
     return found
@@ -307,7 +313,7 @@ def _reopen_closed(
                     (
                         change.origin,
                         record.name,
-                        f"{record.name}: stage {before} ({was}) → {after} (open) reopens a "
+                        f"{_called(record)}: stage {before} ({was}) → {after} (open) reopens a "
                         "closed deal",
                     )
                 )
@@ -339,7 +345,7 @@ def _amount_change(
                     (
                         change.origin,
                         record.name,
-                        f"{record.name}: {facts.amount} {money(before, facts.currency)} → "
+                        f"{_called(record)}: {facts.amount} {money(before, facts.currency)} → "
                         f"{money(after, facts.currency)} "
                         f"({money(delta, facts.currency, signed=True)}, {share}): "
                         f"{' and '.join(over)}",
@@ -377,7 +383,7 @@ def _owner_reassignments(
     rails: Guardrails,
 ) -> Found:  # fmt: skip
     moved = [
-        record.name
+        _called(record)
         for record in records
         if record.action == "update"
         and any(link.key == facts.owner for link in record.relationships)
@@ -408,7 +414,7 @@ def _required_on_create(
                 (
                     record.origin,
                     record.name,
-                    f"{record.name}: a create must set {', '.join(missing)}",
+                    f"{_called(record)}: a create must set {', '.join(missing)}",
                 )
             )
     return found

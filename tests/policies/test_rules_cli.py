@@ -265,3 +265,34 @@ def test_required_on_create_names_the_missing_keys_at_the_record(
         "  error required-on-create  manifests/new.yaml:1  umbrella-new: a create must set "
         "$closeDate, $owner"
     ) in result.stdout.splitlines()
+
+
+GLOBEX_OWNER_SET = """\
+apiVersion: lfr/v1
+kind: OpportunitySet
+metadata:
+  name: globex-owner
+spec:
+  selector:
+    $account: {name: Globex}
+  relationships:
+    $owner: {email: mei@acme-sales.example}
+"""
+
+
+def test_a_rule_scoped_by_name_takes_a_sets_records_which_carry_the_sets_name(
+    write: WriteManifest, settings: WriteSettings, server: str
+) -> None:
+    write("globex.yaml", GLOBEX_OWNER_SET)
+    write("acme.yaml", opportunity("acme", ACME_RENEWAL, f"relationships:\n  $owner: {PRIYA}"))
+    rule = "  - {{rule: owner-reassignments, severity: error, max_records: 1, names: [{0}]}}\n"
+    settings("version: 1\npolicies:\n" + rule.format("globex-*"))
+    scoped = lfr(["plan", "--no-color"], server)
+    assert scoped.exit_code == 1
+    # Two Globex deals change owner (mei owns the third): counted; acme is out of scope.
+    assert (
+        "  error owner-reassignments  lfr.yaml:3  2 records change $owner (at most 1): "
+        "globex-owner (opp_cmjftirrzryr3rj), globex-owner (opp_cmr2snmcnldykx0)"
+    ) in scoped.stdout.splitlines()
+    settings("version: 1\npolicies:\n" + rule.format("acme"))
+    assert lfr(["plan"], server).exit_code == 0  # acme alone: 1 record, at most 1
