@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from reconciler.cli.shared import ProgressLine
+from reconciler.cli.output import ProgressLine
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig
 from tests.support.cli import lfr

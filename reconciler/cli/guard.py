@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .shared import fail
+from .output import fail
 
 if TYPE_CHECKING:  # the core is imported when a command runs, not at startup
     from ..core.policies import Guardrails, Review

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .app import app
 from .guard import AllowOption, GroupByOption
-from .shared import (
+from .options import (
     ApiKeyOption,
     ArrayReplaceOption,
     BaseUrlOption,
@@ -27,27 +28,23 @@ from .shared import (
     LocalOption,
     OutputFormat,
     PathsArgument,
-    ProgressLine,
     ReportOption,
     TargetOption,
     TitleOption,
-    app,
+    selection_of,
+)
+from .output import (
+    ProgressLine,
     color_default,
     echo,
     fail,
-    manifests_of,
-    plan_of,
     report_problems,
-    run_command,
-    selection_of,
-    settings_file_of,
-    settings_of,
     show_result,
     stderr_is_tty,
-    target_of,
     write_chunks,
     write_file,
 )
+from .shared import manifests_of, plan_of, run_command, settings_file_of, settings_of, target_of
 from .stamping import PrOption, StampOption, check_pr, stamp_notes
 
 if TYPE_CHECKING:

@@ -113,7 +113,7 @@ def _document(data: dict[str, Any]) -> str:
 def _lines(entries: Sequence[tuple[str, Any]]) -> Iterator[str]:
     """The document a line at a time: a top-level key with its value, or one item of a
     top-level list (a list, or an iterator of items, read once). Each piece ends a line, so a
-    writer may cut the stream between any two pieces (``cli.shared.batched_text``)."""
+    writer may cut the stream between any two pieces (``cli.output.batched_text``)."""
     yield "{\n"
     last = len(entries) - 1
     for index, (key, value) in enumerate(entries):
