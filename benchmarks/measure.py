@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -134,6 +135,20 @@ def lfr_plan(
     if expected not in out:
         raise BenchmarkError(f"lfr plan in {workdir}: expected {expected!r}, got:\n{out[-800:]}")
     return Run(wall, requests)
+
+
+def lfr_set_plan(emu: EmulatorProcess, workdir: Path, pacer: Pacer) -> Run:
+    """``lfr plan manifests`` of a workdir holding one ``OpportunitySet``; how many records it
+    changes is read from the summary (``details["updates"]``): a set's size is what it matches."""
+    pacer.ready()
+    emu.reset_logs()
+    wall, out = _timed([*lfr_command(), "plan", "manifests"], cwd=workdir, env=_env(emu, READ_KEY))
+    requests = Requests.from_log(emu.requests())
+    pacer.done(requests)
+    found = re.search(r"Plan: 0 to create, (\d+) to update, 0 unchanged\.", out)
+    if found is None:
+        raise BenchmarkError(f"lfr plan of a set in {workdir}: no summary in:\n{out[-800:]}")
+    return Run(wall, requests, {"updates": int(found.group(1))})
 
 
 def lfr_drift(

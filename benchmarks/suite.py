@@ -10,6 +10,7 @@ run.py.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -129,7 +130,8 @@ class Suite:
             self._slow(slow, main_seed, plan_run)
             self._drift(main, main_seed)
             self._export(main, main_seed)
-            self._applies(main, main_seed)  # last on `main`: they change live records
+            self._applies(main, main_seed)  # they change live records: after the plan rows
+            self._set_departure(main, main_seed)  # ... and so does this one
             self._core()
             self._scaling(main_seed, plan_run, scaled, scale_seeds)
             self._throughput(open_emu, main_seed)
@@ -364,6 +366,65 @@ class Suite:
         self._apply(main, seed, pool[0::3])
         self._apply_waiting(main, seed, pool[1::3])
         self._apply_has_many(main, seed, pool[2::3])
+
+    def _set_departure(self, main: EmulatorProcess, seed: Seeded) -> None:
+        """Row 10 (issue 17): a rep leaves; one OpportunitySet moves every open deal the first
+        member owns to the second. The plan costs the set's filtered pages and one confirming
+        read a candidate; the apply one write a record; then a second plan must be empty."""
+        leaver, heir = sorted(seed.vocabulary.members.values())[:2]
+        workdir = self.work / "set"
+        (workdir / "manifests").mkdir(parents=True)
+        (workdir / "manifests" / "departure.yaml").write_text(
+            "apiVersion: lfr/v1\nkind: OpportunitySet\nmetadata:\n  name: departure\nspec:\n"
+            f"  selector:\n    $owner: {{email: {leaver}}}\n    status: open\n"
+            f"  relationships:\n    $owner: {{email: {heir}}}\n",
+            encoding="utf-8",
+        )
+        self.log("10: a rep leaves: one OpportunitySet, plan then apply")
+        plan = measure.lfr_set_plan(main, workdir, self.pacer)
+        k = int(plan.details["updates"])
+        if k < 100 and self.shape.opportunities >= 2000:
+            raise measure.BenchmarkError(f"the departing rep owns {k} open deals, not >= 100")
+        applied = measure.lfr_apply(main, workdir, self.pacer, updates=k)
+        again = measure.lfr_set_plan(main, workdir, self.pacer)
+        if again.details["updates"] != 0:
+            raise measure.BenchmarkError("the second plan of the set is not empty")
+        member_pages = math.ceil(len(seed.vocabulary.members) / bounds.PAGE)
+        best = {"read": 1 + k, "search": member_pages + math.ceil(k / bounds.PAGE), "write": 0}
+        best_apply = {**best, "read": best["read"] + 1, "write": k}
+        within = all(getattr(plan.requests, c) <= n for c, n in best.items())
+        self.results["set_departure"] = {
+            "records": k,
+            "plan": {"wall": plan.wall, "requests": asdict(plan.requests), "best": best},
+            "apply": {"wall": applied.wall, "requests": asdict(applied.requests)},
+            "duplicates": int(applied.details["duplicates"]),
+        }
+        plan_bound, apply_bound = bounds.seconds(best, RTT), bounds.seconds(best_apply, RTT)
+        plan_floor = bounds.floor(best, RTT, bounds.PLAN_SEQUENTIAL)
+        apply_floor = bounds.floor(best_apply, RTT, bounds.APPLY_STREAMING_SEQUENTIAL)
+        self.rows += [
+            (
+                "10",
+                f"a rep leaves: set plan, {k} records",
+                _seconds(plan.wall),
+                *_yardsticks(plan.wall, plan_bound, plan_floor),
+                "requests <= fewest",
+                _met(within),
+            ),
+            (
+                "10a",
+                f"  its apply --auto-approve --force, {k} writes",
+                _seconds(applied.wall),
+                *_yardsticks(applied.wall, apply_bound, apply_floor),
+                "<= 1.2x bound",
+                _met(applied.wall <= 1.2 * apply_bound),
+            ),
+            self._clean("10r", applied),
+        ]
+        self.notes.append(
+            f"10: plan requests {plan.requests.text()} (fewest {_counts(best)}); apply "
+            f"{applied.requests.text()}; second plan {again.requests.text()}, empty"
+        )
 
     def _apply_runs(
         self,

@@ -34,6 +34,9 @@ EXPECTED_ROWS = [
     ("3nr", "429 responses, duplicate writes", r"\d+, 0"),
     ("3h", "HAS_MANY edits", r"\d+\.\d\d s"),
     ("3hr", "429 responses, duplicate writes", r"\d+, 0"),
+    ("10", "a rep leaves: set plan", r"\d+\.\d\d s"),
+    ("10a", "its apply --auto-approve --force", r"\d+\.\d\d s"),
+    ("10r", "429 responses, duplicate writes", r"\d+, 0"),
     ("4", "core: load+validate+diff+render", r"\d+\.\d\d s"),
     ("4m", "peak RSS", r"\d+ MB"),
     ("5", "scaling: lfr plan, T=40 N=10", r"\d+\.\d\d s"),
@@ -72,3 +75,4 @@ def test_the_smoke_benchmark_completes_and_prints_every_row() -> None:
     assert any(line.startswith("1: requests read ") for line in lines)
     assert any(line.startswith("3: requests read ") for line in lines)
     assert any(line.startswith("9: requests read ") for line in lines)
+    assert any(line.startswith("10: plan requests read ") for line in lines)

@@ -9,6 +9,7 @@ against a fake GitHub API in tests/test_plan_comment.py and tests/test_drift_iss
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -22,7 +23,7 @@ from ruamel.yaml import YAML
 
 from reconciler.emulator import Emulator
 from tests.support.demo import ACME_RENEWAL, FULL_KEY, READ_KEY
-from tests.support.fake_github import expand
+from tests.support.fake_github import TOKEN, FakeGitHub, expand, serving
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -43,6 +44,7 @@ class Runner:
         self.base_url = base_url
         self.summary = workdir / "step-summary.md"
         self.output = workdir / "github-output"
+        self.labels: list[str] = []  # the pull request's labels
 
     def run(self, step: dict[str, Any]) -> subprocess.CompletedProcess[str]:
         script = step["run"]
@@ -80,6 +82,8 @@ class Runner:
             "secrets.LIGHTFIELD_READ_KEY": READ_KEY,
             "secrets.LIGHTFIELD_WRITE_KEY": FULL_KEY,
             "github.event.pull_request.number": "42",
+            "toJSON(github.event.pull_request.labels.*.name)": json.dumps(self.labels),
+            "steps.labels.outputs.labels": json.dumps(self.labels),
         }
         return expand(value, values)
 
@@ -157,6 +161,108 @@ def test_pull_request_plan_steps(runner: Runner, emu: Emulator) -> None:
     local = (runner.workdir / "plan.md").read_text()
     assert "### lfr plan (local workspace: pull requests from forks get no secrets" in local
     assert (runner.workdir / ".lfr" / "workspace.sqlite3").exists()
+
+
+# Labels are hostile: names that try to reach the shell, another flag, or a rule by a prefix.
+HOSTILE_LABELS = [
+    "lfr-allow:$(touch pwned)",
+    'lfr-allow:close-date-in-past" --force "',
+    "lfr-allow:close-date-in-past\nlfr-allow:reopen-closed",
+    "lfr-allow:close-date",
+    "lfr-allow:`touch pwned`",
+]
+
+
+def test_plan_step_maps_only_known_lfr_allow_labels_to_allow(runner: Runner) -> None:
+    (runner.workdir / "lfr.yaml").write_text(
+        "version: 1\npolicies:\n  - {rule: close-date-in-past, severity: error}\n"
+    )
+    acme = runner.workdir / "manifests" / "acme" / "acme-renewal-2027.yaml"
+    acme.write_text(acme.read_text().replace("$closeDate: 2027-03-31", "$closeDate: 2020-01-31"))
+    step = steps("plan.yml")["Plan against Lightfield (read-only key)"]
+    runner.labels = HOSTILE_LABELS
+    refused = runner.run(step)
+    assert refused.returncode == 1
+    assert "the plan breaks 1 error-level policy of lfr.yaml (close-date-in-past)" in (
+        refused.stderr
+    )
+    assert "| ❌ error | `close-date-in-past` |" in (runner.workdir / "plan.md").read_text()
+    assert not (runner.workdir / "pwned").exists()
+    runner.labels = ["bug", "lfr-allow:close-date-in-past"]
+    allowed = runner.run(step)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "| ✅ allowed | `close-date-in-past` |" in (runner.workdir / "plan.md").read_text()
+
+
+def test_the_workflows_know_every_rule() -> None:
+    """The label loop of the plan workflows names exactly lfr's rules (a new rule gets a label)."""
+    from reconciler.core.policy_settings import RULES
+
+    templates = REPO / "reconciler" / "templates" / "github" / "workflows"
+    for path in (
+        WORKFLOWS / "plan.yml",
+        WORKFLOWS / "apply.yml",
+        templates / "lfr-plan.yml",
+        templates / "lfr-apply.yml",
+    ):
+        loop = re.search(r"for rule in ([a-z -]+); do", path.read_text())
+        assert loop is not None, path
+        assert tuple(loop.group(1).split()) == RULES, path
+
+
+def test_apply_reads_the_merged_pull_requests_labels_and_allows_only_known_rules(
+    runner: Runner, emu: Emulator, tmp_path: Path
+) -> None:
+    sha = "c" * 40
+    github = FakeGitHub(repo="acme/crm")
+    labels = [*HOSTILE_LABELS, "lfr-allow:close-date-in-past"]
+    github.pulls.append(
+        {
+            "number": 7,
+            "state": "closed",
+            "merged_at": "2026-12-01T00:00:00Z",
+            "merge_commit_sha": sha,
+            "labels": [{"name": name} for name in labels],
+        }
+    )
+    step = steps("apply.yml")["Overrides from the merged pull request's labels"]
+    assert step["env"] == {"GH_TOKEN": "${{ github.token }}"}
+    output = tmp_path / "labels-output"
+    with serving(github) as fake:
+        answered = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            env={
+                "PATH": os.environ["PATH"],
+                "GH_TOKEN": TOKEN,
+                "GITHUB_API_URL": fake.url,
+                "GITHUB_REPOSITORY": "acme/crm",
+                "GITHUB_SHA": sha,
+                "GITHUB_OUTPUT": str(output),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert answered.returncode == 0, answered.stderr
+    (line,) = output.read_text().splitlines()  # one line, whatever the labels hold
+    name, value = line.split("=", 1)
+    assert (name, json.loads(value)) == ("labels", labels)
+
+    (runner.workdir / "lfr.yaml").write_text(
+        "version: 1\npolicies:\n  - {rule: close-date-in-past, severity: error}\n"
+    )
+    acme = runner.workdir / "manifests" / "acme" / "acme-renewal-2027.yaml"
+    acme.write_text(acme.read_text().replace("$closeDate: 2027-03-31", "$closeDate: 2020-01-31"))
+    runner.labels = HOSTILE_LABELS  # no known label: refused, nothing written
+    refused = runner.run(steps("apply.yml")["Apply"])
+    assert refused.returncode == 1
+    assert [r for r in emu.requests() if r["method"] == "POST"] == []
+    assert not (runner.workdir / "pwned").exists()
+    runner.labels = json.loads(value)
+    applied = runner.run(steps("apply.yml")["Apply"])
+    assert applied.returncode == 0, applied.stderr
+    posts = [r["path"] for r in emu.requests() if r["method"] == "POST"]
+    assert len([p for p in posts if p.startswith("/v1/opportunities")]) == 3
 
 
 def test_invalid_manifests_fail_validation_with_annotations(runner: Runner) -> None:

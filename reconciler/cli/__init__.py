@@ -15,7 +15,8 @@ import gc
 import sys
 
 from . import about, doctor, emulator, envs, init, manifests, plans  # noqa: F401  (each registers its commands)
-from .shared import GC_DEFAULTS, GC_THRESHOLD, app
+from .app import app
+from .shared import GC_DEFAULTS, GC_THRESHOLD
 
 __all__ = ["GC_DEFAULTS", "GC_THRESHOLD", "app", "main"]
 

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from .shared import (
-    ApiKeyOption,
-    BaseUrlOption,
-    ConfigOption,
-    EnvOption,
-    LocalOption,
-    PlainCommand,
-    app,
-    echo,
-    fail,
-    run_command,
-    settings_of,
-    target_of,
-)
+from .app import PlainCommand, app
+from .options import ApiKeyOption, BaseUrlOption, ConfigOption, EnvOption, LocalOption
+from .output import echo, fail
+from .shared import run_command, settings_of, target_of
 
 
 @app.command(cls=PlainCommand)

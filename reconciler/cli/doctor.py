@@ -6,7 +6,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .shared import ApiKeyOption, BaseUrlOption, LocalOption, app, echo, run_command, target_of
+from .app import app
+from .options import ApiKeyOption, BaseUrlOption, LocalOption
+from .output import echo
+from .shared import run_command, target_of
 
 if TYPE_CHECKING:
     from ..runs.doctor import Diagnosis

@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
-from .shared import GC_DEFAULTS, emulator_app, fail
+from .app import emulator_app
+from .output import fail
+from .shared import GC_DEFAULTS
 
 
 @emulator_app.command("serve")

@@ -14,7 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
-from .shared import ConfigOption, app, echo, fail, settings_file_of
+from .app import app
+from .options import ConfigOption
+from .output import echo, fail
+from .shared import settings_file_of
 
 
 @app.command()

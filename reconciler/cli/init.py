@@ -7,17 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .shared import (
-    ApiKeyOption,
-    BaseUrlOption,
-    EnvOption,
-    app,
-    echo,
-    fail,
-    report_problems,
-    run_async,
-    target_of,
-)
+from .app import app
+from .options import ApiKeyOption, BaseUrlOption, EnvOption
+from .output import echo, fail, report_problems
+from .shared import run_async, target_of
 
 if TYPE_CHECKING:
     from ..core.scaffold import ActionRef

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .shared import (
+from .app import app
+from .options import (
     ApiKeyOption,
     BaseUrlOption,
     ConfigOption,
@@ -21,19 +22,10 @@ from .shared import (
     LocalOption,
     PathsArgument,
     TargetOption,
-    app,
-    echo,
-    fail,
-    manifests_of,
-    report_problems,
-    run_async,
-    run_command,
     selection_of,
-    settings_file_of,
-    settings_of,
-    target_of,
-    write_file,
 )
+from .output import echo, fail, report_problems, write_file
+from .shared import manifests_of, run_async, run_command, settings_file_of, settings_of, target_of
 
 if TYPE_CHECKING:
     from ..adapters.writer import ExportedFile

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .shared import (
+from .app import app
+from .guard import AllowOption, GroupByOption
+from .options import (
     ApiKeyOption,
     ArrayReplaceOption,
     BaseUrlOption,
@@ -26,30 +28,28 @@ from .shared import (
     LocalOption,
     OutputFormat,
     PathsArgument,
-    ProgressLine,
     ReportOption,
     TargetOption,
     TitleOption,
-    app,
+    selection_of,
+)
+from .output import (
+    ProgressLine,
     color_default,
     echo,
     fail,
-    manifests_of,
-    plan_of,
     report_problems,
-    run_command,
-    selection_of,
-    settings_of,
     show_result,
     stderr_is_tty,
-    target_of,
     write_chunks,
     write_file,
 )
+from .shared import manifests_of, plan_of, run_command, settings_file_of, settings_of, target_of
 from .stamping import PrOption, StampOption, check_pr, stamp_notes
 
 if TYPE_CHECKING:
     from ..core.plan import Plan
+    from ..core.policies import Review
     from ..core.reports import ApplyReport, DriftReport, RecordResult
     from ..core.vocabulary import Problem
     from ..runs.apply import ApplyOutcome
@@ -80,6 +80,8 @@ def plan(
     show_unchanged: Annotated[
         bool, typer.Option(help="List unchanged records too (text format).")
     ] = False,
+    allow: AllowOption = None,
+    group_by: GroupByOption = None,
     color: ColorOption = None,
     array_replace: ArrayReplaceOption = False,
     report: ReportOption = None,
@@ -96,14 +98,19 @@ def plan(
     with file:line and nothing is sent), resolves references, fetches the live records and
     prints the difference. Only keys a manifest declares are compared.
 
-    Exit codes: 0 success, 1 error or invalid manifests, 2 changes present (with
-    --detailed-exitcode).
+    The plan is judged by the policies of lfr.yaml (violations at the file:line of the key)
+    and, when it changes amounts or stages, shows its pipeline impact.
+
+    Exit codes: 0 success, 1 error, invalid manifests or an error-level policy broken (without
+    --allow RULE), 2 changes present (with --detailed-exitcode).
     """
-    from ..render.formats import render_chunks
+    from ..render.formats import Style, render_chunks
     from ..runs.plan import run_plan
     from ..workspace import open_client
+    from .guard import guardrails_of, refuse_if_blocking
 
     settings = settings_of(env, config)
+    guardrails = guardrails_of(settings.loaded, allow)
     target = target_of(api_key, base_url, local, settings)
     progress = ProgressLine(stderr_is_tty())
 
@@ -120,10 +127,27 @@ def plan(
 
     outcome = run_command(go(), progress)
     result = plan_of(outcome)
+    assert outcome.schema is not None, "a plan is always checked against the org"
+    policy_problems = guardrails.problems(outcome.schema)
+    if policy_problems:
+        report_problems(policy_problems)
+        raise typer.Exit(1)
+    review = guardrails.review(result, outcome.schema)
     if out is not None:
-        write_chunks(out, render_chunks(result, "json"))
-    show_result(result, output, color, report, title, show_unchanged=show_unchanged)
+        # With the review, as on stdout: for reading; apply judges the plan again.
+        write_chunks(out, render_chunks(result, "json", Style(review=review)))
+    show_result(
+        result,
+        output,
+        color,
+        report,
+        title,
+        show_unchanged=show_unchanged,
+        review=review,
+        group_by=group_by.value if group_by else None,
+    )
     _warn(outcome.warnings)
+    refuse_if_blocking(review)
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(2)
 
@@ -176,6 +200,7 @@ def apply(
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="How to print the apply report.")
     ] = OutputFormat.text,
+    allow: AllowOption = None,
     array_replace: ArrayReplaceOption = False,
     color: ColorOption = None,
     report_file: ReportOption = None,
@@ -200,6 +225,9 @@ def apply(
     With --target / --exclude, the plan, the mass-change threshold and the writes cover the
     chosen records only; a saved plan is applied whole (it is the selection it was made with).
 
+    The plan (a saved one too) is judged by the policies of the current lfr.yaml before it is
+    shown: an error-level violation refuses the apply before any write, unless --allow RULE.
+
     With --stamp, each record changed then gets a note in Lightfield saying what changed and
     from which commit and pull request (README "Provenance notes").
 
@@ -215,8 +243,10 @@ def apply(
     from ..runs.apply import run_apply
     from ..runs.writes import Interrupt
     from ..workspace import open_client
+    from .guard import guardrails_of
 
     settings = settings_of(env, config)
+    guardrails = guardrails_of(settings.loaded, allow)
     stamping = settings.stamp if stamp is None else stamp
     if stamping:
         check_pr(pr)
@@ -234,6 +264,7 @@ def apply(
         force,
     )
     progress = ProgressLine(stderr_is_tty())
+    reviewed: list[Review] = []
 
     def show(plan: Plan) -> None:
         progress.close()
@@ -243,7 +274,8 @@ def apply(
         plan_color = (
             (color_default(stderr_is_tty()) if color is None else color) if to_stderr else use_color
         )
-        echo(render(plan, "text", Style(color=plan_color)), nl=False, err=to_stderr)
+        review = reviewed[-1] if reviewed else None
+        echo(render(plan, "text", Style(color=plan_color, review=review)), nl=False, err=to_stderr)
 
     interrupt = Interrupt()
     # The text report streams: each record's line as it completes (a kill or Ctrl-C leaves
@@ -308,6 +340,8 @@ def apply(
                     on_result=on_result,
                     interrupt=interrupt,
                     warn=_warn,
+                    guardrails=guardrails,
+                    on_review=reviewed.append,
                 )
         finally:
             loop.remove_signal_handler(signal.SIGINT)
@@ -419,6 +453,7 @@ def show(
     show_unchanged: Annotated[
         bool, typer.Option(help="List unchanged records too (text format).")
     ] = False,
+    group_by: GroupByOption = None,
     color: ColorOption = None,
     report: ReportOption = None,
     title: TitleOption = None,
@@ -435,6 +470,7 @@ def show(
     from ..adapters.plan_file import read_saved_plan
     from ..core.errors import LfrError
     from ..render.values import safe
+    from .guard import grouping_only
 
     try:
         saved = read_saved_plan(plan_file, target=None)
@@ -445,7 +481,18 @@ def show(
         f"{safe(saved.revision)}.",
         err=True,
     )
-    show_result(saved, output, color, report, title, show_unchanged=show_unchanged)
+    # --group-by reads the pipeline keys of lfr.yaml; no policy is judged offline (apply does).
+    review = grouping_only(settings_file_of(None).loaded) if group_by else None
+    show_result(
+        saved,
+        output,
+        color,
+        report,
+        title,
+        show_unchanged=show_unchanged,
+        review=review,
+        group_by=group_by.value if group_by else None,
+    )
 
 
 def _warn(warnings: Sequence[Problem]) -> None:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .shared import ProgressLine, echo, fail, run_command
+from .output import ProgressLine, echo, fail
+from .shared import run_command
 
 if TYPE_CHECKING:
     from ..core.plan import Plan

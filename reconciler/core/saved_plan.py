@@ -39,6 +39,7 @@ from .plan import (
     RelationshipChange,
     plan_from_dict,
 )
+from .saved_review import ImpactReview, PolicyReview
 from .vocabulary import MAX_DEPTH as MANIFEST_DEPTH
 
 # A 10,000-record plan is ~15 MiB; the cap stops a file from exhausting memory before a check.
@@ -146,6 +147,10 @@ class _Plan(_Strict):
     summary: _Summary
     records: list[_Record]
     labels: dict[LabelId, Text]
+    # What the guardrails said when the plan was made (``render.review``): informational only.
+    # Apply never reads them; it judges the plan again by the current lfr.yaml (core.policies).
+    policy: PolicyReview | None = None
+    impact: ImpactReview | None = None
 
 
 def parse_saved_plan(raw: bytes, file: str, *, target: str | None) -> Plan:

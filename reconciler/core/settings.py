@@ -30,6 +30,8 @@ from pydantic import (
 )
 
 from .errors import LfrError
+from .policies import check_policies
+from .policy_settings import PipelineSettings, PolicySettings
 from .redact import redact
 from .vocabulary import Document, Origin, Path_, Problem
 
@@ -153,6 +155,12 @@ class Settings(_Strict):
         description="Named targets, e.g. sandbox and production (lowercase letters, digits, "
         "'_' and '-').",
     )
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    policies: list[PolicySettings] = Field(
+        default_factory=list,
+        description="Guardrails on every plan (core/policies.py): built-in rules, each with a "
+        "severity, a scope and its parameters.",
+    )
 
 
 @dataclass(frozen=True)
@@ -191,6 +199,12 @@ def parse_settings(document: Document) -> tuple[LoadedSettings | None, list[Prob
         Problem(Origin(document.file, document.line_of(path)), message)
         for path, message in secrets.items()
     ]
+    # Each rule's own parameters (which ones it takes, which it needs): core.policies, on the
+    # file as read, so its problems are listed with the shape's.
+    data = document.data if isinstance(document.data, dict) else {}
+    problems += check_policies(
+        data.get("policies"), lambda *path: Origin(document.file, document.line_of(path))
+    )
     try:
         settings = Settings.model_validate(document.data)
     except ValidationError as exc:
@@ -356,6 +370,8 @@ _KNOWN_KEYS: dict[str, list[str]] = {
     "manifests": list(ManifestSettings.model_fields),
     "rails": list(RailSettings.model_fields),
     "environment": list(Environment.model_fields),
+    "policy": list(PolicySettings.model_fields),
+    "pipeline": list(PipelineSettings.model_fields),
 }
 
 
@@ -383,6 +399,8 @@ def _section(path: Path_) -> str:
     parent = path[:-1]
     if len(parent) == 2 and parent[0] == "environments":
         return "environment"
+    if len(parent) == 2 and parent[0] == "policies":
+        return "policy"
     if parent and parent[-1] == "manifests":
         return "manifests"
     return _where(parent) if parent else ""
@@ -406,6 +424,8 @@ def _message(error: Any, path: Path_, is_key: bool) -> str:
         return f"missing required key {where!r}"
     if kind == "literal_error" and path == ("version",):
         return f"version must be {SCHEMA_VERSION} (the only format of lfr.yaml)"
+    if kind == "literal_error" and path[-1] == "severity":
+        return f"{where} must be error or warn"
     if kind == "string_pattern_mismatch":
         if path[-1] == "api_key_env":
             return (
@@ -414,6 +434,8 @@ def _message(error: Any, path: Path_, is_key: bool) -> str:
             )
         if path[-1] == "base_url":
             return f"{where} must be an http(s) URL without credentials, query or fragment"
+        if path[-1] == "rule":
+            return f"{where} must be a rule name (lowercase letters and '-'), e.g. amount-change"
         if path[-1] == "default_environment":
             return f"{where} must be an environment name (lowercase letters, digits, '_', '-')"
         return f"{where} must be a path relative to lfr.yaml (not absolute)"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.plan import Plan
+from ..core.policies import Review
 from ..core.reports import ApplyReport, DriftReport
 from . import json, markdown, text
 
@@ -22,17 +23,24 @@ class Style:
     color: bool = False  # text only
     title: str | None = None  # markdown only: the heading (default: the command's name)
     show_unchanged: bool = False  # text plans only
+    # Plans only: the guardrails' review (violations, pipeline impact) and --group-by.
+    review: Review | None = None
+    group_by: str | None = None
 
 
 _Renderer = Callable[[Any, Style], str]
 _TABLE: dict[tuple[type, str], _Renderer] = {
     (Plan, "text"): lambda plan, style: text.render_plan(
-        plan, color=style.color, show_unchanged=style.show_unchanged
+        plan,
+        color=style.color,
+        show_unchanged=style.show_unchanged,
+        review=style.review,
+        group_by=style.group_by,
     ),
     (Plan, "markdown"): lambda plan, style: markdown.render_plan(
-        plan, title=style.title or "lfr plan"
+        plan, title=style.title or "lfr plan", review=style.review, group_by=style.group_by
     ),
-    (Plan, "json"): lambda plan, style: json.render_plan(plan),
+    (Plan, "json"): lambda plan, style: json.render_plan(plan, style.review),
     (ApplyReport, "text"): lambda report, style: text.render_report(report, color=style.color),
     (ApplyReport, "markdown"): lambda report, style: markdown.render_report(
         report, title=style.title or "lfr apply"
@@ -55,5 +63,5 @@ def render_chunks(subject: Subject, format: str, style: Style | None = None) -> 
     """``render``'s text in pieces to write as they come: a plan's JSON a line at a time
     (``json.stream_plan``); anything else in one piece."""
     if format == "json" and isinstance(subject, Plan):
-        return json.stream_plan(subject)
+        return json.stream_plan(subject, (style or Style()).review)
     return iter((render(subject, format, style),))

@@ -23,7 +23,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..core.plan import Plan, plan_items, plan_to_dict
+from ..core.policies import Review
 from ..core.reports import ApplyReport, DriftReport
+from .review import review_data
 from .values import INVISIBLE
 
 # What json.dumps(ensure_ascii=False) leaves raw and a log or terminal would act on, and the
@@ -31,14 +33,18 @@ from .values import INVISIBLE
 _UNSAFE = re.compile(f"{INVISIBLE.pattern}|##\\[")
 
 
-def render_plan(plan: Plan) -> str:
-    return "".join(stream_plan(plan))
+def render_plan(plan: Plan, review: Review | None = None) -> str:
+    return "".join(stream_plan(plan, review))
 
 
-def stream_plan(plan: Plan) -> Iterator[str]:
+def stream_plan(plan: Plan, review: Review | None = None) -> Iterator[str]:
     """``render_plan``'s text a line at a time, each record's dict built only as its line is
-    written (``core.plan.plan_items``)."""
-    return _lines(plan_items(plan))
+    written (``core.plan.plan_items``); with ``review``, its ``policy`` and ``impact`` too
+    (apply accepts such a plan, ignores them and judges it again: ``core.policies``)."""
+    items = plan_items(plan)
+    if review is not None:
+        items += list(review_data(review, plan).items())
+    return _lines(items)
 
 
 def render_report(report: ApplyReport) -> str:
@@ -107,7 +113,7 @@ def _document(data: dict[str, Any]) -> str:
 def _lines(entries: Sequence[tuple[str, Any]]) -> Iterator[str]:
     """The document a line at a time: a top-level key with its value, or one item of a
     top-level list (a list, or an iterator of items, read once). Each piece ends a line, so a
-    writer may cut the stream between any two pieces (``cli.shared.batched_text``)."""
+    writer may cut the stream between any two pieces (``cli.output.batched_text``)."""
     yield "{\n"
     last = len(entries) - 1
     for index, (key, value) in enumerate(entries):

@@ -16,14 +16,17 @@ from __future__ import annotations
 import re
 
 from ..core.plan import FieldChange, Plan, RecordChange
+from ..core.policies import Review
 from ..core.reports import ApplyReport, DriftReport
 from ..core.vocabulary import Origin
+from .review import grouped, markdown_lines
 from .values import link_name, safe, show
 
 COMMENT_LIMIT = 65_000
 MARKER = "<!-- lfr-plan -->"
 APPLY_MARKER = "<!-- lfr-apply -->"
-_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+# Markdown's own, and ``$``: GitHub reads text between two dollar signs as a math formula.
+_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
 # GitHub's mention pattern: an @ at the start of a text or after anything but an ASCII letter,
 # digit or underscore, then a letter or digit (@user, @org/team). A zero-width space after the
 # @ breaks it, as Dependabot and Renovate write it: ``@&#8203;user`` reads as @user and notifies
@@ -66,7 +69,14 @@ def code(text: str, *, cell: bool = False) -> str:
     return f"{fence}{pad}{body}{pad}{fence}"
 
 
-def render_plan(plan: Plan, *, title: str = "lfr plan", limit: int = COMMENT_LIMIT) -> str:
+def render_plan(
+    plan: Plan,
+    *,
+    title: str = "lfr plan",
+    limit: int = COMMENT_LIMIT,
+    review: Review | None = None,
+    group_by: str | None = None,
+) -> str:
     head = [
         MARKER,
         f"### {escape(title)}",
@@ -80,8 +90,18 @@ def render_plan(plan: Plan, *, title: str = "lfr plan", limit: int = COMMENT_LIM
         f"<sub>revision {code(plan.revision[:19])} · target {code(plan.target)}</sub>",
         "",
     ]
-    sections = [_section(r, plan) for r in plan.records if r.action != "noop"]
-    sections = _grouped(plan, sections)
+    if review is not None:  # before the record sections: never dropped to fit the limit
+        head += markdown_lines(review, plan, escape, code)
+    if group_by is not None and review is not None:  # --group-by owner|stage|account
+        sections = []
+        changed = [r for r in plan.records if r.action != "noop"]
+        for group, records in grouped(plan, changed, review, group_by):
+            heading = f"\n#### {escape(group_by)}: {escape(str(group))}\n\n"
+            for index, record in enumerate(records):
+                sections.append((heading if index == 0 else "") + _section(record, plan))
+    else:  # in manifest order, under each OpportunitySet's line
+        sections = [_section(r, plan) for r in plan.records if r.action != "noop"]
+        sections = _grouped(plan, sections)
     if not sections:
         sections = ["No changes: the CRM matches the manifests."]
     return _fit("\n".join(head) + "\n", sections, limit)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..core.plan import FieldChange, Plan, RecordChange, RelationshipChange
+from ..core.policies import Review
 from ..core.reports import ApplyReport, DriftReport, RecordResult
 from ..core.vocabulary import Problem
+from .review import grouped, text_lines
 from .values import link_name, safe, show
 
 _COLORS = {"+": "\x1b[32m", "-": "\x1b[31m", "~": "\x1b[33m", "bold": "\x1b[1m"}
@@ -19,18 +21,36 @@ Paint = Callable[[str, str], str]
 _SYMBOL = {"create": "+", "update": "~", "noop": " "}
 
 
-def render_plan(plan: Plan, *, color: bool = False, show_unchanged: bool = False) -> str:
+def render_plan(
+    plan: Plan,
+    *,
+    color: bool = False,
+    show_unchanged: bool = False,
+    review: Review | None = None,
+    group_by: str | None = None,
+) -> str:
+    """The records (in ``group_by`` groups), the guardrails' ``review``, the summary."""
     paint = _painter(color)
     lines: list[str] = []
-    group = ""
-    for record in plan.records:
-        if record.action == "noop" and not show_unchanged:
-            continue
-        if record.group and record.group != group:
-            lines.append(_group_head(record, plan, show_unchanged, paint))
-        group = record.group
-        lines.extend(_record(record, plan, paint))
-        lines.append("")
+    if group_by is not None and review is not None:  # --group-by owner|stage|account
+        shown = [r for r in plan.records if r.action != "noop" or show_unchanged]
+        for name, records in grouped(plan, shown, review, group_by):
+            lines += [paint("bold", f"== {safe(group_by)}: {safe(str(name))} =="), ""]
+            for record in records:
+                lines.extend(_record(record, plan, paint))
+                lines.append("")
+    else:  # in manifest order, the records of an OpportunitySet under its heading
+        group = ""
+        for record in plan.records:
+            if record.action == "noop" and not show_unchanged:
+                continue
+            if record.group and record.group != group:
+                lines.append(_group_head(record, plan, show_unchanged, paint))
+            group = record.group
+            lines.extend(_record(record, plan, paint))
+            lines.append("")
+    if review is not None:
+        lines.extend(text_lines(review, plan, paint))
     if not plan.has_changes:
         lines.append("No changes. The CRM matches the manifests.")
     lines.append(paint("bold", plan.summary()))

@@ -19,6 +19,7 @@ from ..adapters.client import LightfieldClient
 from ..core.errors import ApplyRefused, LfrError
 from ..core.org import OrgSchema
 from ..core.plan import Plan, SafetyRails, check_rails
+from ..core.policies import Guardrails, Review
 from ..core.reports import ApplyReport
 from ..core.vocabulary import Problem
 from .fetch import Progress
@@ -56,6 +57,8 @@ async def run_apply(
     on_result: OnResult | None = None,
     interrupt: Interrupt | None = None,
     warn: Callable[[Sequence[Problem]], None] | None = None,
+    guardrails: Guardrails | None = None,
+    on_review: Callable[[Review], None] | None = None,
 ) -> ApplyOutcome:
     """Apply ``source`` (manifest paths, or one saved plan) to ``target``; ``selection``: the
     manifests ``--target`` / ``--exclude`` choose. ``show(plan)``
@@ -63,12 +66,17 @@ async def run_apply(
     scope check (it raises to cancel). An ``LfrError`` before any write propagates.
     ``on_result`` hears each record's result as it completes; after ``interrupt`` is requested
     no new record's writes start, and the report says what was applied and what was not.
-    ``warn`` hears the plan's warnings, right after it is shown."""
+    ``warn`` hears the plan's warnings, right after it is shown. ``guardrails``: the policies
+    of lfr.yaml, judged on the whole plan (made here or saved) before it is shown
+    (``on_review`` hears the review); a blocking violation refuses the apply before any write.
+    With policies, nothing is written before the whole plan is known."""
     warnings: list[Problem] = []
     sets = False  # whether OpportunitySets were planned (none of whose records may match)
     early: ApplyRun | None = None
     saved = isinstance(source, Path) and is_saved_plan(source)
-    streaming = approved and rails.force and not saved
+    judged = guardrails is not None and bool(guardrails.policies)
+    streaming = approved and rails.force and not saved and not judged
+    review: Review | None = None
 
     try:
         if saved:
@@ -106,12 +114,22 @@ async def run_apply(
             assert outcome.schema is not None, "a plan is always checked against the org"
             plan, schema = outcome.plan, outcome.schema
             warnings, sets = outcome.warnings, outcome.sets
+        if guardrails is not None:
+            problems = guardrails.problems(schema)
+            if problems:
+                partial = await early.abandon() if early is not None else None
+                return ApplyOutcome(report=partial, problems=problems)
+            review = guardrails.review(plan, schema)
+            if on_review is not None:
+                on_review(review)
         if plan.records or not sets:
             # (sets that match nothing are no empty manifest set: the plan warns of them)
             check_rails(plan, rails)
         show(plan)
         if warn is not None and warnings:
             warn(warnings)
+        if review is not None and review.blocking:
+            raise ApplyRefused(refusal(review))
         if not plan.has_changes:
             return ApplyOutcome(report=ApplyReport())
         await check_scopes(client, plan)  # e.g. a create the key may not make
@@ -125,6 +143,18 @@ async def run_apply(
         client, schema, progress=progress, on_result=on_result, interrupt=interrupt
     )
     return ApplyOutcome(report=await run.finish(plan), plan=plan)
+
+
+def refusal(review: Review) -> str:
+    """Why a plan with blocking violations is not applied, and how to override for one run."""
+    rules = sorted({v.rule for v in review.blocking})
+    count = len(review.blocking)
+    allow = " ".join(f"--allow {rule}" for rule in rules)
+    return (
+        f"the plan breaks {count} error-level polic{'ies' if count != 1 else 'y'} of lfr.yaml "
+        f"({', '.join(rules)}); nothing was sent. Fix the manifests, or override for one run "
+        f"with {allow} (in CI: the pull-request label lfr-allow:<rule>)"
+    )
 
 
 def required_scopes(plan: Plan) -> list[str]:

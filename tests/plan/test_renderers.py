@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.core.diff import rebuilt
+from reconciler.core.impact import PipelineFacts
 from reconciler.core.plan import (
     DiffOptions,
     FieldChange,
@@ -24,6 +25,8 @@ from reconciler.core.plan import (
     plan_from_dict,
     plan_to_dict,
 )
+from reconciler.core.policies import Guardrails
+from reconciler.core.policy_settings import PolicySettings
 from reconciler.core.saved_plan import SavedPlanError, parse_saved_plan
 from reconciler.core.vocabulary import Origin, Problem
 from reconciler.render import github, markdown, text
@@ -125,8 +128,30 @@ def test_text_golden() -> None:
     check_golden("plan.txt", text.render_plan(PLAN))
 
 
+# The guardrails' review of PLAN as the golden markdown shows it: a close date before "today",
+# an amount up more than 10 %, and the pipeline impact with its chart. Its impact is computed
+# from the live values PLAN's update was planned from (a real plan holds every managed key).
+LIVE = dataclasses.replace(
+    PLAN.records[0],
+    planned_from={"$stage": "opt_prop", "$amount": 120000, "$owner": ("mem_priya",)},
+)
+REVIEW = Guardrails(
+    policies=(
+        PolicySettings(rule="close-date-in-past", severity="error"),
+        PolicySettings(rule="amount-change", severity="warn", max_percent=10),
+    ),
+    today="2027-05-01",
+).review(
+    dataclasses.replace(PLAN, records=(LIVE, *PLAN.records[1:])),
+    None,
+    PipelineFacts(outcomes={"opt_prop": "open", "opt_nego": "open"}, currency="USD"),
+)
+
+
 def test_markdown_golden() -> None:
-    check_golden("plan.md", markdown.render_plan(PLAN))
+    rendered = markdown.render_plan(PLAN, review=REVIEW)
+    assert "```mermaid" in rendered
+    check_golden("plan.md", rendered)
 
 
 def test_text_neutralises_terminal_escapes_from_crm_values() -> None:
@@ -228,6 +253,15 @@ def test_markdown_mentions_notify_no_one() -> None:
     rendered = markdown.render_plan(PLAN, title="plan for @octocat")
     assert "### plan for @&#8203;octocat" in rendered
     assert rendered.count("@octocat") == 1  # in the file name's code span: no mention there
+
+
+def test_markdown_values_cannot_open_a_math_formula() -> None:
+    """GitHub renders text between two dollar signs as math ($\\href{...}$, a fake total)."""
+    value = "Budget $x^2$ and $$\\href{https://evil.example}{click}$$"
+    assert markdown.escape(value) == (
+        "Budget \\$x^2\\$ and \\$\\$\\\\href{https://evil.example}{click}\\$\\$"
+    )
+    assert "$" not in markdown.escape(value).replace("\\$", "")
 
 
 def test_markdown_links_a_record_only_by_a_plain_url() -> None:

@@ -154,7 +154,15 @@ def structural(plan: dict[str, Any]) -> list[tuple[str, Mutate, str]]:
         free = _FREE.match(path)
         value = at(plan, trail)
         # Keys inside a free value (a CRM value, a body) or of labels are data, not the format.
-        if isinstance(trail[-1], str) and trail[0] != "labels" and (not free or path == free[0]):
+        # The guardrails' review (policy, impact) is optional as a whole (a plan saved without
+        # it is still a plan), strict in every part when present.
+        optional = path in ("policy", "impact")
+        if (
+            isinstance(trail[-1], str)
+            and trail[0] != "labels"
+            and (not free or path == free[0])
+            and not optional
+        ):
             cases.append((f"missing {path}", deleter(trail), f"{path}: "))
         expected = f"{path}: "
         if free and not (path == free[0] and _OBJECTS.search(path)):

@@ -318,7 +318,8 @@ def test_every_problem_of_lfr_yaml_with_its_line_and_a_suggestion(repo: Path) ->
     assert refused.stderr.splitlines() == [
         "lfr.yaml:1: version must be 1 (the only format of lfr.yaml)",
         "lfr.yaml:2: unknown key 'manifest' (did you mean 'manifests'?); allowed here: version, "
-        "manifests, rails, write_rate, stamp, default_environment, environments",
+        "manifests, rails, write_rate, stamp, default_environment, environments, pipeline, "
+        "policies",
         "lfr.yaml:5: rails.max_changed_fraction must be at most 1.0",
         "lfr.yaml:6: rails.min_records must be a whole number, not text",
         "lfr.yaml:7: write_rate must be greater than 0.0",

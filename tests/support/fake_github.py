@@ -81,6 +81,9 @@ class FakeGitHub:
         if method == "GET" and parts[:1] == ["pulls"] and len(parts) == 2:
             found = [pr for pr in self.pulls if str(pr["number"]) == parts[1]]
             return (200, found[0]) if found else (404, {"message": "Not Found"})
+        if method == "GET" and len(parts) == 3 and parts[0] == "commits" and parts[2] == "pulls":
+            # The pull requests a commit belongs to (a merged one: its merge commit).
+            return 200, [pr for pr in self.pulls if pr.get("merge_commit_sha") == parts[1]]
         if method == "GET" and parts == ["issues"]:
             wanted = set(filter(None, query.get("labels", "").split(",")))
             return 200, [

@@ -1,0 +1,333 @@
+"""What a plan does to the pipeline: the open total before → after, the amount moved into and
+out of each stage, the deals won, lost and reopened, and the change by owner.
+
+Owns ``PipelineFacts`` (which of the org's keys hold a deal's amount, stage, owner and account,
+each stage's outcome, the currency: from the definitions and ``lfr.yaml``'s ``pipeline``) and
+``impact_of``, computed from each record's planned-from live values (before) and the manifest's
+values (after). A key the manifest does not manage is unknown to the plan (lfr never reads it
+into the diff): a record whose amount or stage is unknown is counted where it can be and listed
+as not counted where it cannot, never guessed. Also owns ``group_records`` (``--group-by``).
+Pure: the renderers show it, ``core.policies`` judges the total.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .org import OrgSchema, fold
+from .plan import Plan, RecordChange
+from .policy_settings import PipelineSettings
+
+Outcome = Literal["open", "won", "lost"]
+GroupBy = Literal["owner", "stage", "account"]
+_WON, _LOST = re.compile(r"\bwon\b", re.IGNORECASE), re.compile(r"\blost\b", re.IGNORECASE)
+# What a group is called when the manifest does not manage its key.
+UNMANAGED = "(not in the manifest)"
+NONE = "(none)"
+
+
+@dataclass(frozen=True)
+class PipelineFacts:
+    """The org's pipeline keys and the outcome of each stage option (by id)."""
+
+    amount: str = "$amount"
+    stage: str = "$stage"
+    close_date: str = "$closeDate"
+    owner: str = "$owner"
+    account: str = "$account"
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    currency: str | None = None
+
+
+def pipeline_facts(schema: OrgSchema | None, settings: PipelineSettings) -> PipelineFacts:
+    """The facts from the org's definitions (None: a saved plan shown offline, no outcomes and
+    no currency) and ``lfr.yaml``'s ``pipeline`` section: a stage is won when its label is in
+    ``won`` (default: has the word "won"), lost likewise, open otherwise."""
+    outcomes: dict[str, Outcome] = {}
+    currency = None
+    if schema is not None:
+        won = {fold(label) for label in settings.won or ()}
+        lost = {fold(label) for label in settings.lost or ()}
+        stage = schema.field(settings.stage)
+        for option in stage.type_configuration.options if stage is not None else ():
+            label = fold(option.label)
+            is_won = label in won if settings.won is not None else bool(_WON.search(option.label))
+            is_lost = (
+                label in lost if settings.lost is not None else bool(_LOST.search(option.label))
+            )
+            outcomes[option.id] = "won" if is_won else "lost" if is_lost else "open"
+        amount = schema.field(settings.amount)
+        currency = amount.type_configuration.currency if amount is not None else None
+    return PipelineFacts(
+        amount=settings.amount,
+        stage=settings.stage,
+        close_date=settings.close_date,
+        owner=settings.owner,
+        account=settings.account,
+        outcomes=outcomes,
+        currency=currency,
+    )
+
+
+@dataclass(frozen=True)
+class Side:
+    """One record before or after the plan: its stage (option id), amount and owner (id);
+    ``known``: which of them the manifest manages."""
+
+    stage: str | None
+    amount: float
+    owner: str | None
+    stage_known: bool
+    amount_known: bool
+    owner_known: bool
+    exists: bool = True
+
+
+def sides(record: RecordChange, facts: PipelineFacts) -> tuple[Side, Side]:
+    """The record before (the planned-from live values) and after (the manifest's values)."""
+    live = record.planned_from
+    after: dict[str, Any] = dict(live)
+    for change in record.fields:
+        after[change.key] = change.after
+    for link in record.relationships:
+        after[link.key] = link.after
+    before = _side(live, facts, exists=record.action != "create")
+    return before, _side(after, facts, exists=True)
+
+
+def _side(values: dict[str, Any], facts: PipelineFacts, *, exists: bool) -> Side:
+    stage = values.get(facts.stage)
+    amount = values.get(facts.amount)
+    owner = values.get(facts.owner)
+    owner_id = owner[0] if isinstance(owner, tuple | list) and owner else None
+    return Side(
+        stage=stage if isinstance(stage, str) else None,
+        amount=float(amount) if isinstance(amount, int | float) else 0.0,
+        owner=owner_id,
+        stage_known=facts.stage in values,
+        amount_known=facts.amount in values,
+        owner_known=facts.owner in values,
+        exists=exists,
+    )
+
+
+@dataclass(frozen=True)
+class StageMove:
+    stage: str  # option id (plan.labels names it)
+    before: float
+    after: float
+    moved_in: float
+    moved_out: float
+
+
+@dataclass(frozen=True)
+class OwnerMove:
+    owner: str | None  # member id; None: no owner, or not managed (``managed``)
+    managed: bool
+    before: float
+    after: float
+
+
+@dataclass(frozen=True)
+class Deal:
+    name: str
+    amount: float | None  # None: the manifest does not manage the amount
+    from_stage: str | None
+    to_stage: str | None
+
+
+@dataclass(frozen=True)
+class Impact:
+    currency: str | None
+    open_before: float
+    open_after: float
+    stages: tuple[StageMove, ...]
+    owners: tuple[OwnerMove, ...]
+    won: tuple[Deal, ...]
+    lost: tuple[Deal, ...]
+    reopened: tuple[Deal, ...]
+    # (from stage, to stage, amount) per stage-to-stage move; from None: a create.
+    flows: tuple[tuple[str | None, str, float], ...]
+    # Records whose change the totals cannot count: the amount or stage is not managed.
+    uncounted: tuple[str, ...]
+    counted: int = 0  # records whose amount and stage the manifests hold (the totals' records)
+    # The amount changes of records whose amount is managed and stage is not (open or not:
+    # unknown); ``core.policies`` adds them to the plan's total, a guardrail errs on the safe side.
+    uncounted_delta: float = 0.0
+
+    @property
+    def delta(self) -> float:
+        return self.open_after - self.open_before
+
+
+def touches_pipeline(plan: Plan, facts: PipelineFacts) -> bool:
+    """Whether the plan changes an amount or a stage (the impact is shown only then)."""
+    keys = {facts.amount, facts.stage}
+    return any(
+        change.key in keys for record in plan.records if record.action != "noop"
+        for change in record.fields
+    )  # fmt: skip
+
+
+def impact_of(plan: Plan, facts: PipelineFacts) -> Impact:
+    """The plan's effect on the open pipeline of its records (noop ones included, so the
+    totals are of every managed record whose stage and amount the manifests hold)."""
+    outcome = facts.outcomes.get
+    open_before = open_after = 0.0
+    stage_rows: dict[str, list[float]] = {}  # stage → [before, after, in, out]
+    owner_rows: dict[tuple[str | None, bool], list[float]] = {}
+    won: list[Deal] = []
+    lost: list[Deal] = []
+    reopened: list[Deal] = []
+    flows: dict[tuple[str | None, str], float] = {}
+    uncounted: list[str] = []
+    counted = 0
+    uncounted_delta = 0.0
+    for record in plan.records:
+        before, after = sides(record, facts)
+        changes = record.action != "noop"
+        if not (after.stage_known and after.amount_known):
+            if changes and _pipeline_change(record, facts):
+                uncounted.append(record.name)
+            if changes and after.amount_known:
+                uncounted_delta += after.amount - (before.amount if before.exists else 0.0)
+            after_outcome = outcome(after.stage or "", "open")
+            before_outcome = outcome(before.stage or "", "open")
+            _deal_outcome(record, before, after, before_outcome, after_outcome, facts,
+                          won, lost, reopened)  # fmt: skip
+            continue
+        counted += 1
+        is_open_before = before.exists and outcome(before.stage or "", "open") == "open"
+        is_open_after = outcome(after.stage or "", "open") == "open"
+        amount_before = before.amount if before.exists else 0.0
+        open_before += amount_before if is_open_before and before.stage else 0.0
+        open_after += after.amount if is_open_after and after.stage else 0.0
+        for stage, amount, index in (
+            (before.stage, amount_before, 0),
+            (after.stage, after.amount, 1),
+        ):
+            if stage is not None and (index == 1 or before.exists):
+                stage_rows.setdefault(stage, [0.0, 0.0, 0.0, 0.0])[index] += amount
+        contribution: dict[str, float] = {}
+        if before.exists and before.stage is not None:
+            contribution[before.stage] = contribution.get(before.stage, 0.0) - amount_before
+        if after.stage is not None:
+            contribution[after.stage] = contribution.get(after.stage, 0.0) + after.amount
+        for stage, amount in contribution.items():
+            row = stage_rows[stage]
+            row[2 if amount > 0 else 3] += abs(amount)
+        if after.stage is not None and (not before.exists or before.stage != after.stage):
+            source = before.stage if before.exists else None
+            flows[(source, after.stage)] = flows.get((source, after.stage), 0.0) + after.amount
+        owner_key_before = (before.owner, before.owner_known)
+        owner_key_after = (after.owner, after.owner_known)
+        if is_open_before and before.exists:
+            owner_rows.setdefault(owner_key_before, [0.0, 0.0])[0] += amount_before
+        if is_open_after:
+            owner_rows.setdefault(owner_key_after, [0.0, 0.0])[1] += after.amount
+        _deal_outcome(
+            record, before, after, outcome(before.stage or "", "open"),
+            outcome(after.stage or "", "open"), facts, won, lost, reopened,
+        )  # fmt: skip
+    return Impact(
+        currency=facts.currency,
+        open_before=open_before,
+        open_after=open_after,
+        stages=tuple(
+            StageMove(stage, *row) for stage, row in sorted(stage_rows.items()) if row[2] or row[3]
+        ),
+        owners=tuple(
+            OwnerMove(owner, managed, before_total, after_total)
+            for (owner, managed), (before_total, after_total) in sorted(
+                owner_rows.items(), key=lambda item: (str(item[0][0]), item[0][1])
+            )
+            if before_total != after_total
+        ),
+        won=tuple(won),
+        lost=tuple(lost),
+        reopened=tuple(reopened),
+        flows=tuple((a, b, amount) for (a, b), amount in sorted(flows.items(), key=str)),
+        uncounted=tuple(uncounted),
+        counted=counted,
+        uncounted_delta=uncounted_delta,
+    )
+
+
+def _pipeline_change(record: RecordChange, facts: PipelineFacts) -> bool:
+    return any(change.key in (facts.amount, facts.stage) for change in record.fields)
+
+
+def _deal_outcome(
+    record: RecordChange,
+    before: Side,
+    after: Side,
+    was: Outcome,
+    now: Outcome,
+    facts: PipelineFacts,
+    won: list[Deal],
+    lost: list[Deal],
+    reopened: list[Deal],
+) -> None:
+    """A deal that the plan closes (won or lost) or reopens (closed → open)."""
+    if record.action == "noop" or after.stage is None:
+        return
+    if record.action == "update" and before.stage == after.stage:
+        return
+    deal = Deal(
+        record.name,
+        after.amount if after.amount_known else None,
+        before.stage if before.exists else None,
+        after.stage,
+    )
+    closed_before = before.exists and was != "open" and before.stage is not None
+    if now == "won" and was != "won":
+        won.append(deal)
+    elif now == "lost" and was != "lost":
+        lost.append(deal)
+    elif now == "open" and closed_before:
+        reopened.append(deal)
+
+
+def group_records(
+    records: Sequence[RecordChange], by: GroupBy, facts: PipelineFacts, labels: dict[str, str]
+) -> list[tuple[str, list[RecordChange]]]:
+    """``records`` grouped by their owner, stage or account after the plan (a record whose
+    manifest does not manage the key is in ``UNMANAGED``), groups by name, records in order."""
+    key = {"owner": facts.owner, "stage": facts.stage, "account": facts.account}[by]
+    groups: dict[str, list[RecordChange]] = {}
+    for record in records:
+        values: dict[str, Any] = dict(record.planned_from)
+        values.update({c.key: c.after for c in record.fields})
+        values.update({r.key: r.after for r in record.relationships})
+        if key not in values:
+            name = UNMANAGED
+        else:
+            value = values[key]
+            if isinstance(value, tuple | list):
+                value = value[0] if value else None
+            name = NONE if value is None else labels.get(str(value), str(value))
+        groups.setdefault(name, []).append(record)
+    return sorted(groups.items(), key=lambda item: (item[0] in (UNMANAGED, NONE), item[0]))
+
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
+
+
+def money(value: float, currency: str | None, *, signed: bool = False) -> str:
+    """``value`` in the org's currency: ``$135,000``, ``€1,250.50``, ``CHF 90,000`` (an ISO
+    4217 code from the definitions; anything else is not shown)."""
+    sign = ("+" if value > 0 else "-" if value < 0 else "±") if signed else "-" if value < 0 else ""
+    number = abs(value)
+    digits = f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
+    code = currency if isinstance(currency, str) and _is_code(currency) else None
+    if code is None:
+        return f"{sign}{digits}"
+    symbol = _SYMBOLS.get(code)
+    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{code} {digits}"
+
+
+def _is_code(text: str) -> bool:
+    return len(text) == 3 and text.isascii() and text.isalpha() and text.isupper()

@@ -1,0 +1,433 @@
+"""Guardrails: the built-in rules of ``lfr.yaml``'s ``policies``, judged on a plan's changes.
+
+Owns what each rule means and which parameters it takes (``PARAMETERS``), the checks of a
+policy that need no org (``check_policies``, called by ``core.settings``: each problem at the
+``file:line`` of the key) and of one that does (``Guardrails.problems``: a key or stage label
+the org does not have, with a suggestion), and the judgement itself (``Guardrails.review``):
+every ``Violation`` at the ``file:line`` of the manifest key concerned (a plan-wide one at the
+rule's line in ``lfr.yaml``), with the rule and the numbers. An error-level violation not
+allowed for this run (``--allow RULE``) blocks: ``lfr plan`` exits 1 and ``lfr apply`` refuses
+before any write; the same review is made of a saved plan applied later, from the current
+``lfr.yaml``, so no file can carry its own exemption. Pure: ``today`` is given.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
+from typing import Any
+
+from .impact import Impact, PipelineFacts, impact_of, money, pipeline_facts, touches_pipeline
+from .org import OrgSchema, fold
+from .plan import Plan, RecordChange
+from .policy_settings import RULE_PATTERN, RULES, PipelineSettings, PolicySettings
+from .vocabulary import Origin, Problem
+
+# Each rule's own parameters; ``rule``, ``severity`` and ``names`` are every rule's.
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "close-date-in-past": ("field",),
+    "reopen-closed": (),
+    "amount-change": ("max_change", "max_percent", "max_total_change"),
+    "owner-reassignments": ("max_records",),
+    "required-on-create": ("keys",),
+}
+_ALL_PARAMETERS = ("field", "keys", "max_change", "max_percent", "max_total_change", "max_records")
+# The value types each pipeline key must have in the org's definitions.
+_FIELD_TYPES = {
+    "amount": ("CURRENCY", "NUMBER"),
+    "stage": ("SINGLE_SELECT",),
+    "close_date": ("DATETIME",),
+}
+_SHOWN = 10  # records named in a plan-wide violation
+
+OriginOf = Callable[..., Origin]
+
+
+def suggest(word: str, known: Sequence[str]) -> str:
+    hint = difflib.get_close_matches(word, list(known), n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(h) for h in hint)}?)" if hint else ""
+
+
+def check_policies(policies: Any, origin_of: OriginOf) -> list[Problem]:
+    """What is wrong with lfr.yaml's ``policies`` (as read, before or whatever its shape's
+    check says, so one run lists every problem) whatever the org: an unknown rule, a parameter
+    the rule does not take, one it needs missing. Items that are no mapping with a text
+    ``rule`` are left to the shape's check."""
+    problems = []
+    for index, policy in enumerate(policies if isinstance(policies, list) else []):
+        rule = policy.get("rule") if isinstance(policy, dict) else None
+        if not isinstance(rule, str):
+            continue
+        if rule not in PARAMETERS:
+            known = f"{rule!r}{suggest(rule, RULES)}" if _quotable(rule) else "(not shown)"
+            problems.append(
+                Problem(
+                    origin_of("policies", index, "rule"),
+                    f"unknown rule {known}; rules: {', '.join(RULES)}",
+                )
+            )
+            continue
+        own = PARAMETERS[rule]
+        given = [name for name in _ALL_PARAMETERS if policy.get(name) is not None]
+        for name in given:
+            if name not in own:
+                takes = f"its parameters: {', '.join(own)}" if own else "it takes no parameters"
+                problems.append(
+                    Problem(
+                        origin_of("policies", index, name),
+                        f"rule {rule} takes no {name}{suggest(name, own)}; {takes}",
+                    )
+                )
+        needed = _NEEDED.get(rule, ())
+        if needed and not any(name in given for name in needed):
+            problems.append(
+                Problem(
+                    origin_of("policies", index, "rule"), f"rule {rule} needs {' or '.join(needed)}"
+                )
+            )
+    return problems
+
+
+# A rule's parameters of which it needs at least one.
+_NEEDED = {
+    "amount-change": ("max_change", "max_percent", "max_total_change"),
+    "owner-reassignments": ("max_records",),
+    "required-on-create": ("keys",),
+}
+
+
+def _quotable(text: str) -> bool:
+    """A rule name is quoted only when it is one a rule could have (lfr.yaml's messages never
+    quote what could be a secret)."""
+    return re.fullmatch(RULE_PATTERN, text) is not None
+
+
+def unknown_rules(names: Sequence[str]) -> list[str]:
+    """``--allow`` names that are not rules, each with a suggestion."""
+    return [f"{name!r}{suggest(name, RULES)}" for name in names if name not in RULES]
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    severity: str  # error | warn
+    origin: Origin  # the manifest key's file:line, or the rule's in lfr.yaml (plan-wide)
+    record: str | None  # None: plan-wide
+    message: str  # with the numbers
+    allowed: bool = False  # --allow RULE for this run
+
+    @property
+    def blocks(self) -> bool:
+        return self.severity == "error" and not self.allowed
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the guardrails say of one plan: its violations and its pipeline impact (None when
+    the plan changes no amount or stage)."""
+
+    violations: tuple[Violation, ...] = ()
+    impact: Impact | None = None
+    facts: PipelineFacts = field(default_factory=PipelineFacts)
+
+    @property
+    def blocking(self) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if v.blocks)
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """The policies of ``lfr.yaml`` for one run: ``origin_of`` gives the line of a key of the
+    file, ``allow`` the rules ``--allow`` overrides, ``today`` the date (ISO) a close date is
+    compared with."""
+
+    policies: tuple[PolicySettings, ...] = ()
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    origin_of: OriginOf | None = None
+    allow: frozenset[str] = frozenset()
+    today: str = ""
+
+    def _origin(self, *path: str | int) -> Origin:
+        return self.origin_of(*path) if self.origin_of is not None else Origin("lfr.yaml", 0)
+
+    def problems(self, schema: OrgSchema) -> list[Problem]:
+        """Keys and stage labels the org does not have (or has with another type)."""
+        problems: list[Problem] = []
+        used = {
+            name for name in PipelineSettings.model_fields if name in self.pipeline.model_fields_set
+        }
+        for index, policy in enumerate(self.policies):
+            used |= {
+                "close-date-in-past": set() if policy.field else {"close_date"},
+                "reopen-closed": {"stage"},
+                "amount-change": {"amount", "stage"},
+                "owner-reassignments": {"owner"},
+                "required-on-create": set(),
+            }.get(policy.rule, set())
+            if policy.field is not None:
+                problems += _field_problem(
+                    schema, policy.field, ("DATETIME",), self._origin("policies", index, "field")
+                )
+            for at, key in enumerate(policy.keys or ()):
+                if schema.field(key) is None and schema.relationship(key) is None:
+                    problems.append(
+                        Problem(
+                            self._origin("policies", index, "keys", at),
+                            f"the org has no key {key!r}{_did_you_mean(schema.suggest(key))}",
+                        )
+                    )
+        for name in sorted(used - {"won", "lost"}):
+            origin = self._pipeline_origin(name)
+            key = getattr(self.pipeline, name)
+            if name in _FIELD_TYPES:
+                problems += _field_problem(schema, key, _FIELD_TYPES[name], origin)
+            elif schema.relationship(key) is None:
+                hint = _did_you_mean(schema.suggest(key))
+                problems.append(Problem(origin, f"the org has no relationship {key!r}{hint}"))
+        stage = schema.field(self.pipeline.stage)
+        labels = [o.label for o in stage.type_configuration.options] if stage else []
+        for name in ("won", "lost"):
+            for at, label in enumerate(getattr(self.pipeline, name) or ()):
+                if fold(label) not in {fold(known) for known in labels}:
+                    problems.append(
+                        Problem(
+                            self._origin("pipeline", name, at),
+                            f"no stage {label!r} in the org{suggest(label, labels)}",
+                        )
+                    )
+        return problems
+
+    def _pipeline_origin(self, name: str) -> Origin:
+        if name in self.pipeline.model_fields_set:
+            return self._origin("pipeline", name)
+        return self._origin("policies")
+
+    def review(
+        self, plan: Plan, schema: OrgSchema | None, facts: PipelineFacts | None = None
+    ) -> Review:
+        """The plan judged by every policy, and its impact; ``facts`` (else from ``schema``
+        and the pipeline section) say which stages are closed and the currency."""
+        facts = facts or pipeline_facts(schema, self.pipeline)
+        impact = impact_of(plan, facts) if touches_pipeline(plan, facts) else None
+        violations: list[Violation] = []
+        for index, policy in enumerate(self.policies):
+            records = [r for r in plan.records if r.action != "noop" and _in_scope(r, policy)]
+            judge = _JUDGES[policy.rule]
+            found = judge(policy, records, plan, facts, self)
+            origin = self._origin("policies", index)
+            violations += [
+                Violation(
+                    policy.rule,
+                    policy.severity,
+                    where or origin,
+                    record,
+                    message,
+                    allowed=policy.rule in self.allow,
+                )
+                for where, record, message in found
+            ]
+        return Review(tuple(sorted(violations, key=_order)), impact, facts)
+
+
+def _order(violation: Violation) -> tuple[str, int, str, str]:
+    return (violation.origin.file, violation.origin.line, violation.rule, violation.message)
+
+
+def _in_scope(record: RecordChange, policy: PolicySettings) -> bool:
+    return policy.names is None or any(fnmatchcase(record.name, glob) for glob in policy.names)
+
+
+def _called(record: RecordChange) -> str:
+    """How a message names a record: a set's records share the set's name, so with their id."""
+    return f"{record.name} ({record.id})" if record.group else record.name
+
+
+def _did_you_mean(hint: Sequence[str]) -> str:
+    return f" (did you mean {' or '.join(repr(h) for h in hint)}?)" if hint else ""
+
+
+def _field_problem(
+    schema: OrgSchema, key: str, types: tuple[str, ...], origin: Origin
+) -> list[Problem]:
+    definition = schema.field(key)
+    if definition is None:
+        return [
+            Problem(origin, f"the org has no field {key!r}{_did_you_mean(schema.suggest(key))}")
+        ]
+    if definition.value_type not in types:
+        return [
+            Problem(
+                origin,
+                f"{key} is a {definition.value_type} field in the org; this needs "
+                f"{' or '.join(types)}",
+            )
+        ]
+    return []
+
+
+# --- the rules: each gives (origin or None for the rule's line, record or None, message) ---------
+
+Found = list[tuple[Origin | None, str | None, str]]
+Judge = Callable[[PolicySettings, list[RecordChange], Plan, PipelineFacts, Guardrails], Found]
+
+
+def _close_date_in_past(
+    policy: PolicySettings, records: list[RecordChange], plan: Plan, facts: PipelineFacts,
+    rails: Guardrails,
+) -> Found:  # fmt: skip
+    key = policy.field or facts.close_date
+    found: Found = []
+    for record in records:
+        for change in record.fields:
+            after = change.after
+            if change.key == key and isinstance(after, str) and after[:10] < rails.today:
+                found.append(
+                    (
+                        change.origin,
+                        record.name,
+                        f"{_called(record)}: {key} set to {after[:10]}, before today "
+                        f"({rails.today})",
+                    )
+                )
+    return found
+
+
+def _reopen_closed(
+    policy: PolicySettings, records: list[RecordChange], plan: Plan, facts: PipelineFacts,
+    rails: Guardrails,
+) -> Found:  # fmt: skip
+    found: Found = []
+    for record in records:
+        for change in record.fields:
+            if change.key != facts.stage or record.action != "update":
+                continue
+            was = facts.outcomes.get(str(change.before), "open")
+            now = facts.outcomes.get(str(change.after), "open")
+            if was != "open" and now == "open":
+                before = plan.labels.get(str(change.before), str(change.before))
+                after = plan.labels.get(str(change.after), str(change.after))
+                found.append(
+                    (
+                        change.origin,
+                        record.name,
+                        f"{_called(record)}: stage {before} ({was}) → {after} (open) reopens a "
+                        "closed deal",
+                    )
+                )
+    return found
+
+
+def _amount_change(
+    policy: PolicySettings, records: list[RecordChange], plan: Plan, facts: PipelineFacts,
+    rails: Guardrails,
+) -> Found:  # fmt: skip
+    found: Found = []
+    amount = _money(facts)
+    for record in records:
+        for change in record.fields:
+            if change.key != facts.amount or record.action != "update":
+                continue
+            before = float(change.before) if isinstance(change.before, int | float) else 0.0
+            after = float(change.after) if isinstance(change.after, int | float) else 0.0
+            delta = after - before
+            percent = abs(delta) / abs(before) * 100 if before else float("inf")
+            over = []
+            if policy.max_change is not None and abs(delta) > policy.max_change:
+                over.append(f"more than {amount(policy.max_change)}")
+            if policy.max_percent is not None and delta and percent > policy.max_percent:
+                over.append(f"more than {policy.max_percent:g}%")
+            if over:
+                share = f"{delta / before * 100:+.0f}%" if before else "from empty"
+                found.append(
+                    (
+                        change.origin,
+                        record.name,
+                        f"{_called(record)}: {facts.amount} {money(before, facts.currency)} → "
+                        f"{money(after, facts.currency)} "
+                        f"({money(delta, facts.currency, signed=True)}, {share}): "
+                        f"{' and '.join(over)}",
+                    )
+                )
+    if policy.max_total_change is not None:
+        scoped = replace(plan, records=tuple(r for r in plan.records if _in_scope(r, policy)))
+        impact = impact_of(scoped, facts)
+        total = impact.delta + impact.uncounted_delta
+        if abs(total) > policy.max_total_change:
+            open_deals = (
+                f"open pipeline {amount(impact.open_before)} → {amount(impact.open_after)}"
+                if impact.counted
+                else "no deal with both amount and stage in a manifest"
+            )
+            unknown = (
+                f", {money(impact.uncounted_delta, facts.currency, signed=True)} on deals "
+                "whose stage is not in a manifest"
+                if impact.uncounted_delta
+                else ""
+            )
+            found.append(
+                (
+                    None,
+                    None,
+                    f"the plan changes amounts by {money(total, facts.currency, signed=True)} "
+                    f"({open_deals}{unknown}): more than {amount(policy.max_total_change)}",
+                )
+            )
+    return found
+
+
+def _owner_reassignments(
+    policy: PolicySettings, records: list[RecordChange], plan: Plan, facts: PipelineFacts,
+    rails: Guardrails,
+) -> Found:  # fmt: skip
+    moved = [
+        _called(record)
+        for record in records
+        if record.action == "update"
+        and any(link.key == facts.owner for link in record.relationships)
+    ]
+    limit = policy.max_records or 0
+    if len(moved) <= limit:
+        return []
+    names = ", ".join(moved[:_SHOWN]) + (
+        f" and {len(moved) - _SHOWN} more" if len(moved) > _SHOWN else ""
+    )
+    count = f"{len(moved)} records change" if len(moved) != 1 else "1 record changes"
+    return [(None, None, f"{count} {facts.owner} (at most {limit}): {names}")]
+
+
+def _required_on_create(
+    policy: PolicySettings, records: list[RecordChange], plan: Plan, facts: PipelineFacts,
+    rails: Guardrails,
+) -> Found:  # fmt: skip
+    found: Found = []
+    for record in records:
+        if record.action != "create":
+            continue
+        set_keys = {c.key for c in record.fields if c.after is not None}
+        set_keys |= {r.key for r in record.relationships if r.after}
+        missing = [key for key in policy.keys or () if key not in set_keys]
+        if missing:
+            found.append(
+                (
+                    record.origin,
+                    record.name,
+                    f"{_called(record)}: a create must set {', '.join(missing)}",
+                )
+            )
+    return found
+
+
+_JUDGES: dict[str, Judge] = {
+    "close-date-in-past": _close_date_in_past,
+    "reopen-closed": _reopen_closed,
+    "amount-change": _amount_change,
+    "owner-reassignments": _owner_reassignments,
+    "required-on-create": _required_on_create,
+}
+
+
+def _money(facts: PipelineFacts) -> Callable[[float], str]:
+    return lambda value: money(value, facts.currency)
