@@ -128,8 +128,9 @@ class ManifestStream:
         self.problems: list[Problem] = []
         self.sets: list[LoadedSet] = []
         self.digest = ""
-        # The first manifest of each metadata.name (every one read, chosen or not).
-        self.names: dict[str, Origin] = {}
+        # Where the first manifest of each metadata.name writes it (every one read, chosen or
+        # not), as (file, line): a tuple costs a third of an ``Origin``.
+        self.names: dict[str, tuple[str, int]] = {}
         self.chosen = 0
         self._every_set: list[LoadedSet] = []
 
@@ -164,7 +165,8 @@ class ManifestStream:
                         self._every_set.append(parsed)
                     else:
                         name = parsed.manifest.metadata.name
-                        self.names.setdefault(name, parsed.origin_of("metadata", "name"))
+                        line = document.line_of(("metadata", "name"))
+                        self.names.setdefault(name, (document.file, line))
                         if self.selection.chooses(name):
                             self.chosen += 1
                             yield parsed
@@ -185,9 +187,12 @@ class ManifestStream:
         self.problems = sorted(set(problems))
 
 
-def _names_shared(manifests: dict[str, Origin], sets: Sequence[LoadedSet]) -> list[Problem]:
+def _names_shared(
+    manifests: dict[str, tuple[str, int]], sets: Sequence[LoadedSet]
+) -> list[Problem]:
     """A set's metadata.name is a name like a manifest's (``--target`` picks it): one each."""
-    first = dict(manifests)
+    named = {s.manifest.metadata.name for s in sets}
+    first = {name: Origin(*manifests[name]) for name in named if name in manifests}
     problems: list[Problem] = []
     for s in sets:
         name, here = s.manifest.metadata.name, s.origin_of("metadata", "name")
