@@ -63,8 +63,9 @@ def build_desired(
     records: list[DesiredRecord] = []
     problems: list[Problem] = []
     identities = _Identities()
+    normalized = _Normalized(schema)
     for loaded in manifests:
-        record, found = _build_one(loaded, schema)
+        record, found = _build_one(loaded, schema, normalized)
         problems.extend(found)
         if record is not None and not found:
             records.append(record)
@@ -98,7 +99,7 @@ def cap_problems(problems: Sequence[Problem], cap: int = PROBLEMS_PER_KIND) -> l
 
 
 def _build_one(
-    loaded: LoadedManifest, schema: OrgSchema
+    loaded: LoadedManifest, schema: OrgSchema, normalized: _Normalized
 ) -> tuple[DesiredRecord | None, list[Problem]]:
     manifest = loaded.manifest
     problems: list[Problem] = []
@@ -106,7 +107,9 @@ def _build_one(
     def report(origin: Origin, message: str) -> None:
         problems.append(Problem(origin, message))
 
-    fields = _fields(loaded, schema, manifest.spec.fields, ("spec", "fields"), report)
+    fields = _fields(
+        loaded, schema, manifest.spec.fields, ("spec", "fields"), report, normalize=normalized
+    )
     fields = _with_implied_pipeline(schema, fields)
     relationships = _relationships(
         loaded, schema, manifest.spec.relationships, ("spec", "relationships"), report
@@ -119,7 +122,8 @@ def _build_one(
         relationship_part = {
             k: v for k, v in selector.items() if schema.relationship(k) is not None
         }
-        match_fields = _fields(loaded, schema, field_part, ("metadata", "match"), report, True)
+        at = ("metadata", "match")
+        match_fields = _fields(loaded, schema, field_part, at, report, True, normalized)
         parsed: dict[str, RelationshipSpec] = {}
         for key, value in relationship_part.items():
             spec = _as_relationship_spec(value)
@@ -172,9 +176,11 @@ def _fields(
     at: tuple[str, ...],
     report: Any,
     in_match: bool = False,
+    normalize: _Normalized | None = None,
 ) -> tuple[DesiredField, ...]:
     result: list[DesiredField] = []
     known = schema.definitions.field_definitions
+    normalize = normalize or _Normalized(schema)
     values = _stage_in_its_pipeline(schema, values)
     for key, value in values.items():
         origin = loaded.origin_of(*at, key)
@@ -185,7 +191,7 @@ def _fields(
             report(origin, f"field {key!r} is read-only: Lightfield sets it; remove it")
             continue
         try:
-            normalized = normalize_desired(schema, key, value)
+            normalized = normalize(key, value)
         except ValueProblem as problem:
             # Each bad item of a list at its own line; a scalar (or the whole list) at the key.
             for index, message in problem.items:
@@ -195,6 +201,50 @@ def _fields(
             continue
         result.append(DesiredField(key, normalized, origin))
     return tuple(result)
+
+
+# The values ``_Normalized`` remembers: a text, number or boolean, or a list of them.
+_SCALARS = frozenset({str, int, float, bool})
+_NOT_YET = object()
+# At most this many (key, value) answers are kept: a run's distinct values, not every record's.
+NORMALIZED_CACHE_SIZE = 16_384
+
+
+class _Normalized:
+    """``normalize_desired`` for one run, each (key, value) worked out once: 100,000 manifests
+    write a few hundred distinct select labels, amounts and flags, each looked up, folded and
+    checked 100,000 times otherwise. Only values of plain texts, numbers and booleans (and lists
+    of them) are remembered, by type as well as value (``1``, ``1.0`` and ``true`` answer
+    differently), and only answers that cannot change (hashable: never a mapping a caller could
+    alter); a value with a problem is worked out again each time, for its own lines."""
+
+    def __init__(self, schema: OrgSchema) -> None:
+        self.schema = schema
+        self.known: dict[tuple[Any, ...], Any] = {}
+
+    def __call__(self, key: str, value: Any) -> Any:
+        kind = value.__class__
+        if kind in _SCALARS:
+            index: tuple[Any, ...] = (key, kind, value)
+        elif kind is list and all(item.__class__ in _SCALARS for item in value):
+            index = (key, kind, *((item.__class__, item) for item in value))
+        else:
+            return normalize_desired(self.schema, key, value)
+        found = self.known.get(index, _NOT_YET)
+        if found is not _NOT_YET:
+            return found
+        found = normalize_desired(self.schema, key, value)
+        if len(self.known) < NORMALIZED_CACHE_SIZE and _hashable(found):
+            self.known[index] = found
+        return found
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def set_keys(

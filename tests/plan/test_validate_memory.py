@@ -116,3 +116,33 @@ async def test_a_record_of_raw_ids_is_kept_as_it_is_and_the_others_are_resolved(
     assert twice_record.relationships[0].origin_of_item(0) == desired[2].relationships[
         0
     ].origin_of_item(0)
+
+
+@pytest.mark.anyio
+async def test_a_value_written_in_many_manifests_is_normalised_once_by_its_type_and_value(
+    schema: OrgSchema,
+) -> None:
+    same = "fields:\n  products: [Support, Platform]\n  strategic: true"
+    manifests = [
+        _manifest("one", ACME_RENEWAL, same),
+        _manifest("two", INITECH, same),
+        # 1 == True in Python, but a checkbox takes only true/false: each by its own type.
+        _manifest("three", "opp_cmzzzzzzzzzzzzz", "fields:\n  strategic: 1"),
+        _manifest("four", "opp_cmyyyyyyyyyyyyy", "fields:\n  products: [Support, Nope]"),
+        _manifest("five", "opp_cmxxxxxxxxxxxxx", "fields:\n  products: [Support, Nope]"),
+    ]
+
+    records, problems = build_desired(manifests, schema)
+
+    one, two = ({f.key: f.value for f in r.fields} for r in records)
+    assert one["products"] == tuple(sorted(one["products"])) and len(one["products"]) == 2
+    assert two["products"] is one["products"]  # worked out once, for both
+    assert one["strategic"] is True
+    # A value with a problem is reported in each manifest that writes it, at its own line.
+    assert [str(p) for p in problems] == [
+        "five.yaml:8: products: 'Nope' is not an option of products; options: 'Platform', "
+        "'Analytics', 'Support', 'Training'",
+        "four.yaml:8: products: 'Nope' is not an option of products; options: 'Platform', "
+        "'Analytics', 'Support', 'Training'",
+        "three.yaml:8: strategic: expected true or false, got a number (1)",
+    ]
