@@ -138,6 +138,8 @@ class ManifestStream:
         problems: list[Problem] = []
         seen: set[str] = set()
         digests: list[str] = []
+        # No --target / --exclude (nearly every run): no pattern to try on 100,000 names.
+        chooses = self.selection.chooses if self.selection.narrowed else None
         for root in self.roots:
             if not root.exists():
                 problems.append(Problem(Origin(str(root), 0), "no such file or directory"))
@@ -167,7 +169,7 @@ class ManifestStream:
                         name = parsed.manifest.metadata.name
                         line = document.line_of(("metadata", "name"))
                         self.names.setdefault(name, (document.file, line))
-                        if self.selection.chooses(name):
+                        if chooses is None or chooses(name):
                             self.chosen += 1
                             yield parsed
                     del parsed  # let the document go while the consumer works on the next
