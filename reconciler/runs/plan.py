@@ -55,6 +55,9 @@ class Outcome:
     warnings: list[Problem] = field(default_factory=list)
     # Whether ``OpportunitySet``s were planned (apply's empty-manifest rail knows them).
     sets: bool = False
+    # Each set's name and the file it is in: a policy scoped by names judges the changes a
+    # set makes on a record another document names (``core.policies``).
+    set_files: dict[str, str] = field(default_factory=dict)
 
 
 async def run_plan(
@@ -206,6 +209,7 @@ class Planning:
             schema=schema,
             warnings=sorted([*fetched.warnings, *members.warnings]),
             sets=bool(resolution.sets),
+            set_files={one.name: one.origin.file for one in resolution.sets},
         )
 
 
