@@ -266,11 +266,6 @@ def _in_scope(record: RecordChange, policy: PolicySettings, set_files: Mapping[s
     return any(fnmatchcase(name, glob) for name in names for glob in policy.names)
 
 
-def _called(record: RecordChange) -> str:
-    """How a message names a record: a set's records share the set's name, so with their id."""
-    return f"{record.name} ({record.id})" if record.group else record.name
-
-
 def _did_you_mean(hint: Sequence[str]) -> str:
     return f" (did you mean {' or '.join(repr(h) for h in hint)}?)" if hint else ""
 
@@ -313,9 +308,8 @@ def _close_date_in_past(
                 found.append(
                     (
                         change.origin,
-                        record.name,
-                        f"{_called(record)}: {key} set to {after[:10]}, before today "
-                        f"({rails.today})",
+                        record.called,
+                        f"{record.called}: {key} set to {after[:10]}, before today ({rails.today})",
                     )
                 )
     return found
@@ -338,8 +332,8 @@ def _reopen_closed(
                 found.append(
                     (
                         change.origin,
-                        record.name,
-                        f"{_called(record)}: stage {before} ({was}) → {after} (open) reopens a "
+                        record.called,
+                        f"{record.called}: stage {before} ({was}) → {after} (open) reopens a "
                         "closed deal",
                     )
                 )
@@ -370,8 +364,8 @@ def _amount_change(
                 found.append(
                     (
                         change.origin,
-                        record.name,
-                        f"{_called(record)}: {facts.amount} {money(before, facts.currency)} → "
+                        record.called,
+                        f"{record.called}: {facts.amount} {money(before, facts.currency)} → "
                         f"{money(after, facts.currency)} "
                         f"({money(delta, facts.currency, signed=True)}, {share}): "
                         f"{' and '.join(over)}",
@@ -409,7 +403,7 @@ def _owner_reassignments(
     rails: Guardrails,
 ) -> Found:  # fmt: skip
     moved = [
-        _called(record)
+        record.called
         for record in records
         if record.action == "update"
         and any(link.key == facts.owner for link in record.relationships)
@@ -439,8 +433,8 @@ def _required_on_create(
             found.append(
                 (
                     record.origin,
-                    record.name,
-                    f"{_called(record)}: a create must set {', '.join(missing)}",
+                    record.called,
+                    f"{record.called}: a create must set {', '.join(missing)}",
                 )
             )
     return found

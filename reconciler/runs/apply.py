@@ -95,7 +95,7 @@ async def run_apply(
             if streaming:
                 await require_scopes(client, ["opportunities:update"])
             async for change in planning.changes():
-                if streaming:
+                if streaming and not planning.has_sets:
                     assert planning.schema is not None, "changes come after the definitions"
                     early = early or ApplyRun(
                         client,

@@ -105,6 +105,9 @@ class Planning:
         self.array_replace, self.progress, self.selection = array_replace, progress, selection
         self.outcome = Outcome()
         self.schema: OrgSchema | None = None
+        # Whether the manifests hold sets: a set's conflict with a `match` manifest is found
+        # only once every change is known, so apply does not stream such a plan's writes.
+        self.has_sets = False
 
     async def changes(self) -> AsyncIterator[RecordChange]:
         progress = self.progress
@@ -116,6 +119,7 @@ class Planning:
             else lambda done, total: progress("reading", done, total),
         )
         manifests = read.manifests
+        self.has_sets = bool(read.sets)
         if not manifests and not read.sets:
             self.outcome = Outcome(problems=read.problems)
             return
