@@ -225,6 +225,17 @@ def test_apply_reads_the_merged_pull_requests_labels_and_allows_only_known_rules
             "labels": [{"name": name} for name in labels],
         }
     )
+    # Another merged pull request that contains the commit but did not merge it (into another
+    # branch, say): its labels were never reviewed for this apply.
+    github.pulls.append(
+        {
+            "number": 8,
+            "state": "closed",
+            "merged_at": "2026-12-02T00:00:00Z",
+            "merge_commit_sha": "d" * 40,
+            "labels": [{"name": "lfr-allow:amount-change"}],
+        }
+    )
     step = steps("apply.yml")["Overrides from the merged pull request's labels"]
     assert step["env"] == {"GH_TOKEN": "${{ github.token }}"}
     output = tmp_path / "labels-output"

@@ -6,15 +6,12 @@ Imports only typer and the standard library, as every ``cli`` module does (archi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from typer._click.core import Context, Parameter
 from typer._click.exceptions import UsageError  # typer 0.29 vendors click
 from typer.core import TyperCommand, TyperGroup, TyperOption
-
-if TYPE_CHECKING:
-    pass
 
 
 class Commands(TyperGroup):

@@ -132,7 +132,7 @@ def plan(
     if policy_problems:
         report_problems(policy_problems)
         raise typer.Exit(1)
-    review = guardrails.review(result, outcome.schema)
+    review = guardrails.review(result, outcome.schema, set_files=outcome.set_files)
     if out is not None:
         # With the review, as on stdout: for reading; apply judges the plan again.
         write_chunks(out, render_chunks(result, "json", Style(review=review)))

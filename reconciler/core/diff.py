@@ -55,6 +55,7 @@ def plan_of(
                 change.origin.file,
                 change.origin.line,
                 change.name,
+                change.group,  # records of one set (or one pair of sets) together
                 change.id or "",
             ),
         )

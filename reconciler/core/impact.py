@@ -191,7 +191,7 @@ def impact_of(plan: Plan, facts: PipelineFacts) -> Impact:
         changes = record.action != "noop"
         if not (after.stage_known and after.amount_known):
             if changes and _pipeline_change(record, facts):
-                uncounted.append(record.name)
+                uncounted.append(record.called)
             if changes and after.amount_known:
                 uncounted_delta += after.amount - (before.amount if before.exists else 0.0)
             after_outcome = outcome(after.stage or "", "open")
@@ -277,7 +277,7 @@ def _deal_outcome(
     if record.action == "update" and before.stage == after.stage:
         return
     deal = Deal(
-        record.name,
+        record.called,
         after.amount if after.amount_known else None,
         before.stage if before.exists else None,
         after.stage,

@@ -118,6 +118,12 @@ class RecordChange:
     # group such records under them. Empty for a record manifest's record.
     group: str = ""
 
+    @property
+    def called(self) -> str:
+        """How a message names the record: a set's records share the set's name, so with the
+        id (``globex-region (opp_...)``); a record manifest's by its unique name."""
+        return f"{self.name} ({self.id})" if self.group else self.name
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
@@ -206,15 +206,31 @@ class Guardrails:
         return self._origin("policies")
 
     def review(
-        self, plan: Plan, schema: OrgSchema | None, facts: PipelineFacts | None = None
+        self,
+        plan: Plan,
+        schema: OrgSchema | None,
+        facts: PipelineFacts | None = None,
+        *,
+        set_files: Mapping[str, str] | None = None,
+        saved: bool = False,
     ) -> Review:
         """The plan judged by every policy, and its impact; ``facts`` (else from ``schema``
-        and the pipeline section) say which stages are closed and the currency."""
+        and the pipeline section) say which stages are closed and the currency.
+
+        A rule scoped by ``names`` judges a record whose name, set (``group``) or the set one
+        of its changes came from (``set_files``: set name → file) matches; a ``saved`` plan's
+        names are the file's word, not the manifests', so there such a rule judges every
+        record: no edited file can take a record out of a rule's scope."""
         facts = facts or pipeline_facts(schema, self.pipeline)
         impact = impact_of(plan, facts) if touches_pipeline(plan, facts) else None
         violations: list[Violation] = []
+        files = set_files or {}
         for index, policy in enumerate(self.policies):
-            records = [r for r in plan.records if r.action != "noop" and _in_scope(r, policy)]
+            records = [
+                r
+                for r in plan.records
+                if r.action != "noop" and (saved or _in_scope(r, policy, files))
+            ]
             judge = _JUDGES[policy.rule]
             found = judge(policy, records, plan, facts, self)
             origin = self._origin("policies", index)
@@ -236,13 +252,18 @@ def _order(violation: Violation) -> tuple[str, int, str, str]:
     return (violation.origin.file, violation.origin.line, violation.rule, violation.message)
 
 
-def _in_scope(record: RecordChange, policy: PolicySettings) -> bool:
-    return policy.names is None or any(fnmatchcase(record.name, glob) for glob in policy.names)
-
-
-def _called(record: RecordChange) -> str:
-    """How a message names a record: a set's records share the set's name, so with their id."""
-    return f"{record.name} ({record.id})" if record.group else record.name
+def _in_scope(record: RecordChange, policy: PolicySettings, set_files: Mapping[str, str]) -> bool:
+    if policy.names is None:
+        return True
+    changed_in = {c.origin.file for c in record.fields} | {
+        c.origin.file for c in record.relationships
+    }
+    names = {
+        record.name,
+        *(name for name in record.group.split(", ") if name),
+        *(name for name, file in set_files.items() if file in changed_in),
+    }
+    return any(fnmatchcase(name, glob) for name in names for glob in policy.names)
 
 
 def _did_you_mean(hint: Sequence[str]) -> str:
@@ -287,9 +308,8 @@ def _close_date_in_past(
                 found.append(
                     (
                         change.origin,
-                        record.name,
-                        f"{_called(record)}: {key} set to {after[:10]}, before today "
-                        f"({rails.today})",
+                        record.called,
+                        f"{record.called}: {key} set to {after[:10]}, before today ({rails.today})",
                     )
                 )
     return found
@@ -312,8 +332,8 @@ def _reopen_closed(
                 found.append(
                     (
                         change.origin,
-                        record.name,
-                        f"{_called(record)}: stage {before} ({was}) → {after} (open) reopens a "
+                        record.called,
+                        f"{record.called}: stage {before} ({was}) → {after} (open) reopens a "
                         "closed deal",
                     )
                 )
@@ -344,15 +364,15 @@ def _amount_change(
                 found.append(
                     (
                         change.origin,
-                        record.name,
-                        f"{_called(record)}: {facts.amount} {money(before, facts.currency)} → "
+                        record.called,
+                        f"{record.called}: {facts.amount} {money(before, facts.currency)} → "
                         f"{money(after, facts.currency)} "
                         f"({money(delta, facts.currency, signed=True)}, {share}): "
                         f"{' and '.join(over)}",
                     )
                 )
     if policy.max_total_change is not None:
-        scoped = replace(plan, records=tuple(r for r in plan.records if _in_scope(r, policy)))
+        scoped = replace(plan, records=tuple(records))  # the records in the rule's scope
         impact = impact_of(scoped, facts)
         total = impact.delta + impact.uncounted_delta
         if abs(total) > policy.max_total_change:
@@ -383,7 +403,7 @@ def _owner_reassignments(
     rails: Guardrails,
 ) -> Found:  # fmt: skip
     moved = [
-        _called(record)
+        record.called
         for record in records
         if record.action == "update"
         and any(link.key == facts.owner for link in record.relationships)
@@ -413,8 +433,8 @@ def _required_on_create(
             found.append(
                 (
                     record.origin,
-                    record.name,
-                    f"{_called(record)}: a create must set {', '.join(missing)}",
+                    record.called,
+                    f"{record.called}: a create must set {', '.join(missing)}",
                 )
             )
     return found

@@ -72,6 +72,7 @@ async def run_apply(
     With policies, nothing is written before the whole plan is known."""
     warnings: list[Problem] = []
     sets = False  # whether OpportunitySets were planned (none of whose records may match)
+    set_files: dict[str, str] = {}
     early: ApplyRun | None = None
     saved = isinstance(source, Path) and is_saved_plan(source)
     judged = guardrails is not None and bool(guardrails.policies)
@@ -94,7 +95,7 @@ async def run_apply(
             if streaming:
                 await require_scopes(client, ["opportunities:update"])
             async for change in planning.changes():
-                if streaming:
+                if streaming and not planning.has_sets:
                     assert planning.schema is not None, "changes come after the definitions"
                     early = early or ApplyRun(
                         client,
@@ -113,13 +114,14 @@ async def run_apply(
                 return ApplyOutcome(report=partial, problems=outcome.problems)
             assert outcome.schema is not None, "a plan is always checked against the org"
             plan, schema = outcome.plan, outcome.schema
-            warnings, sets = outcome.warnings, outcome.sets
+            warnings, sets, set_files = outcome.warnings, outcome.sets, outcome.set_files
         if guardrails is not None:
             problems = guardrails.problems(schema)
             if problems:
                 partial = await early.abandon() if early is not None else None
                 return ApplyOutcome(report=partial, problems=problems)
-            review = guardrails.review(plan, schema)
+            # A saved plan's names are the file's word: a rule scoped by names judges it whole.
+            review = guardrails.review(plan, schema, set_files=set_files, saved=saved)
             if on_review is not None:
                 on_review(review)
         if plan.records or not sets:

@@ -55,6 +55,9 @@ class Outcome:
     warnings: list[Problem] = field(default_factory=list)
     # Whether ``OpportunitySet``s were planned (apply's empty-manifest rail knows them).
     sets: bool = False
+    # Each set's name and the file it is in: a policy scoped by names judges the changes a
+    # set makes on a record another document names (``core.policies``).
+    set_files: dict[str, str] = field(default_factory=dict)
 
 
 async def run_plan(
@@ -102,6 +105,9 @@ class Planning:
         self.array_replace, self.progress, self.selection = array_replace, progress, selection
         self.outcome = Outcome()
         self.schema: OrgSchema | None = None
+        # Whether the manifests hold sets: a set's conflict with a `match` manifest is found
+        # only once every change is known, so apply does not stream such a plan's writes.
+        self.has_sets = False
 
     async def changes(self) -> AsyncIterator[RecordChange]:
         progress = self.progress
@@ -113,6 +119,7 @@ class Planning:
             else lambda done, total: progress("reading", done, total),
         )
         manifests = read.manifests
+        self.has_sets = bool(read.sets)
         if not manifests and not read.sets:
             self.outcome = Outcome(problems=read.problems)
             return
@@ -206,6 +213,7 @@ class Planning:
             schema=schema,
             warnings=sorted([*fetched.warnings, *members.warnings]),
             sets=bool(resolution.sets),
+            set_files={one.name: one.origin.file for one in resolution.sets},
         )
 
 

@@ -143,6 +143,18 @@ async def _rest(client: LightfieldClient, first: ListPage, filters: Query) -> li
     """The whole (filtered) list given its first page: the other pages concurrently (the
     Search bucket paces them), then on while the last one is full (the list may have grown)."""
     records = {r.id: r for r in first.data}
+    if first.total_count is None and len(first.data) == PAGE:
+        # No totalCount (an API variant doctor reports): one page after the other, to a short
+        # one, rather than a set silently cut to its first page.
+        offset = PAGE
+        while True:
+            page = await client.list_page(
+                "opportunities", limit=PAGE, offset=offset, filters=filters
+            )
+            records.update((r.id, r) for r in page.data)
+            if len(page.data) < PAGE:
+                return list(records.values())
+            offset += PAGE
     if _pages(first) > 1:
         offsets = range(PAGE, (first.total_count or 0), PAGE)
         pages = await asyncio.gather(

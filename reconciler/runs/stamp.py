@@ -66,11 +66,17 @@ async def stamp(
 ) -> StampReport:
     """Write the note of every record ``report`` says was applied; never raises for an API or
     transport error (they are the report's warnings)."""
-    changes = {change.name: change for change in plan.records if change.action != "noop"}
+    # By name and id: a set's records share the set's name; a create's id is new (its name
+    # alone is unique: two documents never share one).
+    changes = {
+        (change.name, change.id or ""): change for change in plan.records if change.action != "noop"
+    }
     applied = [
-        (result, changes[result.name])
+        (result, change)
         for result in report.results
-        if result.status == "applied" and result.id and result.name in changes
+        if result.status == "applied"
+        and result.id
+        and (change := changes.get((result.name, result.id), changes.get((result.name, ""))))
     ]
     out = StampReport()
     if not applied:

@@ -117,7 +117,7 @@ class ApplyRun:
         self._gate = asyncio.Semaphore(CONCURRENCY)
         self._tasks: dict[tuple[str, str], asyncio.Task[RecordResult]] = {}
         self._done = 0
-        self.running: set[str] = set()
+        self.running: set[tuple[str, str]] = set()
         self.started = False  # whether any record's writes have begun
         self.in_flight_at_interrupt: int | None = None
         if interrupt is not None:
@@ -174,13 +174,13 @@ class ApplyRun:
             if self._stop.is_set():
                 return _result(change, "not_attempted")
             self.started = True
-            self.running.add(change.name)
+            self.running.add(_key(change))
             try:
                 result = await _apply_record(
                     self.client, change, self.schema, self._stop, self.report
                 )
             finally:
-                self.running.discard(change.name)
+                self.running.discard(_key(change))
         self._done += 1
         if self.progress is not None:
             self.progress("writing", self._done, max(self._done, len(self._tasks)))

@@ -128,6 +128,40 @@ def test_a_stamped_apply_writes_one_note_per_changed_record_with_commit_and_pr_l
     assert fresh[0]["fields"]["$title"]["value"] == "lfr: created from PR #42"
 
 
+GLOBEX = ["opp_cm6gx0b03ek8pgt", "opp_cmjftirrzryr3rj", "opp_cmr2snmcnldykx0"]
+
+
+def test_a_sets_records_each_get_their_own_note(
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    """A set's records share its name: each note must still describe its own record's change
+    under its own key (keyed by name alone, the last change's note was replayed for all)."""
+    write(
+        "globex.yaml",
+        "apiVersion: lfr/v1\nkind: OpportunitySet\nmetadata:\n  name: globex-region\n"
+        "spec:\n  selector:\n    $account: {name: Globex}\n"
+        "  relationships:\n    $owner: {email: mei@acme-sales.example}\n",
+    )
+    commit(manifest_dir.parent, MERGE)
+    owners = {
+        record: api("GET", server, f"/v1/opportunities/{record}")["relationships"]["$owner"]
+        for record in GLOBEX
+    }
+    changed = [record for record in GLOBEX if owners[record]["values"] != ["mem_cmpkgu1udtwuqqr"]]
+    assert len(changed) == 2  # mei owns the third already
+
+    result = stamped(server, manifest_dir, "--force")
+
+    assert result.exit_code == 0, result.output
+    assert "Notes: 2 written." in result.stderr
+    texts = []
+    for record in changed:
+        (note,) = notes(emu, record)
+        texts.append(content(note))
+        assert "- `$owner`: " in texts[-1]
+    assert texts[0] != texts[1]  # each says its own record's change (its own marker)
+
+
 def test_unchanged_records_get_no_note_and_a_rerun_writes_none(
     server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
 ) -> None:

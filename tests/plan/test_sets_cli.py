@@ -283,7 +283,7 @@ def test_a_set_and_a_record_manifest_may_not_share_a_name(
 
 
 def test_a_match_manifest_s_record_takes_the_set_s_keys_or_conflicts(
-    server: str, write: WriteManifest, manifest_dir: Path
+    server: str, emu: Emulator, write: WriteManifest, manifest_dir: Path
 ) -> None:
     write("globex.yaml", GLOBEX_REGION)
     matched = (
@@ -306,6 +306,13 @@ def test_a_match_manifest_s_record_takes_the_set_s_keys_or_conflicts(
         "manifests/globex.yaml:9: region of opportunity opp_cmjftirrzryr3rj (Globex training): "
         "set globex-region and training (manifests/training.yaml:9)" in refused.stderr
     )
+    # Found once every change is known: apply with --force (which streams the writes of
+    # id-addressed records as they are read) sends nothing when sets are in play.
+    write("acme.yaml", opportunity("acme", "opp_cmr3idcbxmiev5v", "fields:\n  priority: 4"))
+    emu.reset_logs()
+    applied = lfr(["apply", str(manifest_dir), "--auto-approve", "--force"], server)
+    assert applied.exit_code == 1
+    assert _writes(emu) == []
 
 
 def test_the_mass_change_rail_counts_a_set_s_records(

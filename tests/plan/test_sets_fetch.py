@@ -4,16 +4,18 @@ value; many sets share one scan when their filtered pages would outnumber the wh
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+import httpx
 import pytest
 
 from reconciler.adapters.client import LightfieldClient
 from reconciler.emulator import Emulator
 from reconciler.runs.plan import run_plan
-from tests.support.demo import WriteManifest
+from tests.support.demo import FULL_KEY, WriteManifest
 
 MEMBERS = ["priya", "lucas", "mei", "omar", "jane"]
 REGIONS = ["North America", "EMEA", "APAC"]
@@ -120,3 +122,39 @@ async def test_status_is_a_filter_so_closed_deals_are_never_read(
     assert closed.plan is not None
     assert {q.get("$opportunityStatus[-equal]") for q in lists(emu)} == {OPEN}
     assert set(reads(emu)).isdisjoint(r.id for r in outcome.plan.records)
+
+
+class WithoutTotalCount(httpx.AsyncBaseTransport):
+    """An API whose list pages carry no totalCount (a variant `lfr doctor` reports)."""
+
+    def __init__(self, app: object) -> None:
+        self.inner = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path != "/v1/opportunities" or request.method != "GET":
+            return response
+        body = json.loads(await response.aread())
+        body.pop("totalCount", None)
+        return httpx.Response(response.status_code, headers=response.headers, json=body)
+
+
+@pytest.mark.anyio
+async def test_without_a_total_count_a_set_reads_every_page_not_the_first_only(
+    emu: Emulator, write: WriteManifest, manifest_dir: Path
+) -> None:
+    emu.seed_bulk(opportunities=200)
+    write("lucas.yaml", a_set("lucas", "{$owner: {email: lucas@acme-sales.example}}"))
+    async with LightfieldClient(
+        FULL_KEY, base_url="http://emulator", transport=WithoutTotalCount(emu.app), rates=None
+    ) as client:
+        outcome = await run_plan(client, manifest_dir, target="t")
+    assert outcome.problems == [] and outcome.plan is not None
+    async with LightfieldClient.for_asgi_app(emu.app, FULL_KEY, rates=None) as counted:
+        lucas = [
+            r
+            async for r in counted.iterate("opportunities")
+            if r.related_ids("$owner") == ["mem_cmvwysoyh2nuc8j"]
+        ]
+    assert len(lucas) > 25
+    assert len(outcome.plan.records) == len(lucas)

@@ -296,3 +296,39 @@ def test_a_rule_scoped_by_name_takes_a_sets_records_which_carry_the_sets_name(
     ) in scoped.stdout.splitlines()
     settings("version: 1\npolicies:\n" + rule.format("acme"))
     assert lfr(["plan"], server).exit_code == 0  # acme alone: 1 record, at most 1
+
+
+def test_a_sets_change_on_a_record_another_manifest_names_is_in_the_sets_scope(
+    write: WriteManifest, settings: WriteSettings, server: str
+) -> None:
+    """opp_cmjftirrzryr3rj is the manifest `globex-deal`'s; the set changes its owner too."""
+    write("globex.yaml", GLOBEX_OWNER_SET)
+    write("deal.yaml", opportunity("globex-deal", "opp_cmjftirrzryr3rj", "fields:\n  priority: 2"))
+    settings(
+        "version: 1\npolicies:\n  - {rule: owner-reassignments, severity: error, "
+        "max_records: 1, names: [globex-owner]}\n"
+    )
+    result = lfr(["plan", "--no-color"], server)
+    assert result.exit_code == 1, result.output
+    assert (
+        "  error owner-reassignments  lfr.yaml:3  2 records change $owner (at most 1): "
+        "globex-deal, globex-owner (opp_cmr2snmcnldykx0)"
+    ) in result.stdout.splitlines()
+
+
+def test_a_saved_plan_cannot_rename_a_record_out_of_a_rules_scope(
+    write: WriteManifest, settings: WriteSettings, server: str, emu: Emulator, tmp_path: Path
+) -> None:
+    past_close_date(write)
+    settings(CLOSE_DATE_ERROR.replace("severity: error", "severity: error\n    names: [acme]"))
+    planned = lfr(
+        ["plan", "--allow", "close-date-in-past", "--out", str(tmp_path / "plan.json")], server
+    )
+    assert planned.exit_code == 0, planned.output
+    saved = json.loads((tmp_path / "plan.json").read_text())
+    saved["records"][0]["name"] = "renamed"  # a name the rule's scope does not take
+    (tmp_path / "plan.json").write_text(json.dumps(saved))
+    refused = lfr(["apply", str(tmp_path / "plan.json"), "--auto-approve", "--no-color"], server)
+    assert refused.exit_code == 1, refused.output
+    assert "error close-date-in-past" in refused.stdout
+    assert writes(emu) == []
