@@ -8,7 +8,8 @@ git). A file in the plain block style nearly every manifest is written in is fir
 declines anything else (including every hazard), which then takes ``yaml_events``: so every
 problem is still found and worded.
 
-Called by ``runs.validate.read_manifests`` and by export (the model layer then shape-checks the
+Called by ``runs.validate`` (``read_tree``: a file at a time, so that ``lfr validate`` holds
+one file's documents, not every file's) and by export (the model layer then shape-checks the
 documents); knows nothing of opportunities. Every problem in every
 file is collected (never just the first), so a user fixes a whole PR in one pass.
 """
