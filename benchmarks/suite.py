@@ -29,6 +29,9 @@ from .workload import (
     write_manifests,
 )
 
+# Issue 16's goal for the core row (session 3's was 2 s).
+CORE_GOAL_SECONDS = 1.0
+
 # id, measure, result, compared with, ratio, goal, met
 Row = tuple[str, str, str, str, str, str, str]
 HEADER: Row = ("#", "measure", "result", "compared with", "ratio", "goal", "met")
@@ -391,7 +394,6 @@ class Suite:
             raise measure.BenchmarkError("the second plan of the set is not empty")
         member_pages = math.ceil(len(seed.vocabulary.members) / bounds.PAGE)
         best = {"read": 1 + k, "search": member_pages + math.ceil(k / bounds.PAGE), "write": 0}
-        best_apply = {**best, "read": best["read"] + 1, "write": k}
         within = all(getattr(plan.requests, c) <= n for c, n in best.items())
         self.results["set_departure"] = {
             "records": k,
@@ -399,9 +401,15 @@ class Suite:
             "apply": {"wall": applied.wall, "requests": asdict(applied.requests)},
             "duplicates": int(applied.details["duplicates"]),
         }
-        plan_bound, apply_bound = bounds.seconds(best, RTT), bounds.seconds(best_apply, RTT)
+        plan_bound = bounds.seconds(best, RTT)
         plan_floor = bounds.floor(best, RTT, bounds.PLAN_SEQUENTIAL)
-        apply_floor = bounds.floor(best_apply, RTT, bounds.APPLY_STREAMING_SEQUENTIAL)
+        # Apply with sets waits for the whole plan (a conflict between documents is known only
+        # then): the plan's reads (and the scope check), then the writes, as row 3n.
+        writes = {"write": k}
+        apply_bound = bounds.seconds({**best, "read": best["read"] + 1}, RTT) + bounds.seconds(
+            writes, RTT
+        )
+        apply_floor = plan_floor + bounds.floor(writes, RTT, bounds.WRITES_SEQUENTIAL)
         self.rows += [
             (
                 "10",
@@ -413,7 +421,7 @@ class Suite:
             ),
             (
                 "10a",
-                f"  its apply --auto-approve --force, {k} writes",
+                f"  its apply --auto-approve --force, {k} writes (plan, then writes)",
                 _seconds(applied.wall),
                 *_yardsticks(applied.wall, apply_bound, apply_floor),
                 "<= 1.2x bound",
@@ -620,10 +628,10 @@ class Suite:
                 "4",
                 f"core: load+validate+diff+render, {count:,} records",
                 _seconds(ours.wall),
-                "goal 2 s",
-                f"{ours.wall / 2:.2f}x",
-                "<= 2 s",
-                _met(ours.wall <= 2),
+                f"goal {CORE_GOAL_SECONDS:.0f} s",
+                f"{ours.wall / CORE_GOAL_SECONDS:.2f}x",
+                f"<= {CORE_GOAL_SECONDS:.0f} s",
+                _met(ours.wall <= CORE_GOAL_SECONDS),
             ),
             (
                 "4m",
