@@ -13,7 +13,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -151,11 +151,14 @@ class SetManifest(_Strict):
     spec: SetSpec
 
 
-@dataclass(frozen=True)
-class LoadedManifest:
-    """A parsed manifest and where each of its parts came from."""
+ParsedT = TypeVar("ParsedT", "Manifest", "SetManifest")
 
-    manifest: Manifest
+
+@dataclass(frozen=True)
+class _Loaded(Generic[ParsedT]):
+    """A parsed document of either kind and where each of its parts came from."""
+
+    manifest: ParsedT
     document: Document
 
     @property
@@ -167,18 +170,13 @@ class LoadedManifest:
 
 
 @dataclass(frozen=True)
-class LoadedSet:
+class LoadedManifest(_Loaded[Manifest]):
+    """A parsed ``Opportunity`` manifest and where each of its parts came from."""
+
+
+@dataclass(frozen=True)
+class LoadedSet(_Loaded[SetManifest]):
     """A parsed ``OpportunitySet`` and where each of its parts came from."""
-
-    manifest: SetManifest
-    document: Document
-
-    @property
-    def origin(self) -> Origin:
-        return Origin(self.document.file, self.document.line)
-
-    def origin_of(self, *path: str | int) -> Origin:
-        return Origin(self.document.file, self.document.line_of(path))
 
 
 def is_set(document: Document) -> bool:

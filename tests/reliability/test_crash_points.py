@@ -16,24 +16,18 @@ boundaries run; ``pytest tests/reliability --slow`` runs all 60 (k = 1..20 × 3)
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
 from tests.support.cli import lfr
-from tests.support.demo import FULL_KEY, opportunity
+from tests.support.demo import opportunity
 from tests.support.emulator import demo_emulator
 
 from .conftest import is_slow
+from .gate import WriteGate, kill_at_the_gate
 from .harness import creates, duplicate_changes
 
 PHASES = ("before-send", "after-send", "after-response")
@@ -47,63 +41,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         every = [(k, phase) for k in range(1, RECORDS + 1) for phase in PHASES]
         chosen = every if is_slow(metafunc.config) else QUICK
         metafunc.parametrize("boundary", chosen, ids=[f"write{k}-{p}" for k, p in chosen])
-
-
-class WriteGate:
-    """ASGI layer in front of the emulator: passes writes until the k-th, stops there at the
-    chosen phase (``tripped`` is set) and holds every later write; once ``released`` is set the
-    held writes, and any the dead process still had in transit, are dropped unanswered."""
-
-    def __init__(self, inner: ASGIApp, k: int, phase: str) -> None:
-        self.inner, self.k, self.phase = inner, k, phase
-        self.seen = 0
-        self.tripped = threading.Event()
-        self.released = threading.Event()
-        self._lock = threading.Lock()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        is_write = scope["type"] == "http" and scope["method"] == "POST"
-        if not is_write or scope["path"].startswith("/_emulator/"):
-            await self.inner(scope, receive, send)
-            return
-        # A write counts once its whole body has arrived: one the dead process had not finished
-        # sending was never sent.
-        body, more = b"", True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body, more = body + message.get("body", b""), message.get("more_body", False)
-
-        pending: bytes | None = body
-
-        async def replay() -> Message:
-            nonlocal pending
-            if pending is None:
-                return await receive()
-            message, pending = {"type": "http.request", "body": pending, "more_body": False}, None
-            return message
-
-        with self._lock:
-            self.seen += 1
-            n = self.seen
-        if n < self.k and not self.tripped.is_set():
-            await self.inner(scope, replay, send)
-            return
-        if n == self.k and self.phase == "after-response":
-            await self.inner(scope, replay, send)
-            self.tripped.set()
-            return
-        if n == self.k and self.phase == "after-send":
-
-            async def swallow(message: Message) -> None:
-                pass  # the answer never leaves the server
-
-            await self.inner(scope, replay, swallow)
-        if n == self.k:
-            self.tripped.set()
-        await asyncio.to_thread(self.released.wait, 60)
-        # Held: the process that sent it is dead; nothing is answered.
 
 
 def manifests(directory: Path, ids: list[str]) -> None:
@@ -132,26 +69,7 @@ def test_a_killed_apply_converges_within_two_reruns_with_no_duplicate_write(
     assert len(ids) + len(ACCOUNTS) == RECORDS
     # The killed process talks to the emulator through the gate; the re-runs through a second
     # server on the same emulator, so nothing the dead process had in transit can land later.
-    plain = emu.app
-    emu.app = gate  # type: ignore[assignment]
-    with running_server(emu, host="127.0.0.1", port=0) as gated_url:
-        emu.app = plain
-        env = {**os.environ, "LIGHTFIELD_API_KEY": FULL_KEY, "LIGHTFIELD_BASE_URL": gated_url}
-        env.pop("CI", None)
-        command = [sys.executable, "-m", "reconciler.cli", "apply", "manifests"]
-        process = subprocess.Popen(
-            [*command, "--auto-approve", "--force"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            tripped = gate.tripped.wait(timeout=60)
-        finally:
-            process.send_signal(signal.SIGKILL)
-            _, stderr = process.communicate(timeout=30)
-            gate.released.set()
-        assert tripped, stderr.decode()
+    kill_at_the_gate(emu, gate, ["apply", "manifests", "--auto-approve", "--force"])
     # Leaving the gated server waited for every request it had taken: the count is final.
     expected = k if phase != "before-send" else k - 1
     assert len(emu.mutations()) == expected, f"the kill must land at write {k} ({phase})"

@@ -3,10 +3,6 @@ converges and no record is written twice. The gate and kill are ``test_crash_poi
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,11 +10,10 @@ import pytest
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
 from tests.support.cli import lfr
-from tests.support.demo import FULL_KEY
 from tests.support.emulator import demo_emulator
 
+from .gate import WriteGate, kill_at_the_gate
 from .harness import duplicate_changes
-from .test_crash_points import WriteGate
 
 APPROVED = ("--auto-approve", "--force")
 EVERY_DEAL = """\
@@ -47,26 +42,8 @@ def test_a_killed_set_apply_converges_with_no_duplicate_write(
     (tmp_path / "manifests").mkdir()
     (tmp_path / "manifests" / "every.yaml").write_text(EVERY_DEAL)
     gate = WriteGate(emu.app, k, phase)
-    plain = emu.app
-    emu.app = gate  # type: ignore[assignment]
-    with running_server(emu, host="127.0.0.1", port=0) as gated_url:
-        emu.app = plain
-        env = {**os.environ, "LIGHTFIELD_API_KEY": FULL_KEY, "LIGHTFIELD_BASE_URL": gated_url}
-        env.pop("CI", None)
-        process = subprocess.Popen(
-            # Every record changes: over the mass-change rail, as meant.
-            [sys.executable, "-m", "reconciler.cli", "apply", "manifests", *APPROVED],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            tripped = gate.tripped.wait(timeout=60)
-        finally:
-            process.send_signal(signal.SIGKILL)
-            _, stderr = process.communicate(timeout=30)
-            gate.released.set()
-        assert tripped, stderr.decode()
+    # Every record changes: over the mass-change rail, as meant.
+    kill_at_the_gate(emu, gate, ["apply", "manifests", *APPROVED])
     expected = k if phase != "before-send" else k - 1
     assert len(emu.mutations()) == expected
     with running_server(emu, host="127.0.0.1", port=0) as base_url:

@@ -1,6 +1,6 @@
 """Kill `lfr apply --stamp` at its note write, re-run: never a second note (issue 18).
 
-The killed process talks to the emulator through ``WriteGate`` (test_crash_points.py), which
+The killed process talks to the emulator through ``WriteGate`` (gate.py), which
 passes the record's update (write 1) and stops at the note (write 2) at the chosen phase, then
 the test SIGKILLs it. The re-run, through a second server on the same emulator, finds nothing
 left to apply and so writes no note: the note the dead process committed stays the only one,
@@ -10,10 +10,6 @@ notes").
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,10 +17,10 @@ import pytest
 from reconciler.emulator.ratelimit import RateLimitConfig
 from reconciler.emulator.server import running_server
 from tests.support.cli import lfr
-from tests.support.demo import ACME_RENEWAL, FULL_KEY, opportunity
+from tests.support.demo import ACME_RENEWAL, opportunity
 from tests.support.emulator import demo_emulator
 
-from .test_crash_points import WriteGate
+from .gate import WriteGate, kill_at_the_gate
 
 
 @pytest.mark.parametrize(
@@ -41,26 +37,7 @@ def test_a_killed_stamped_apply_reruns_without_a_second_note(
         opportunity("acme", ACME_RENEWAL, "fields:\n  $amount: 150000")
     )
     gate = WriteGate(emu.app, 2, phase)
-    plain = emu.app
-    emu.app = gate  # type: ignore[assignment]
-    with running_server(emu, host="127.0.0.1", port=0) as gated_url:
-        emu.app = plain
-        env = {**os.environ, "LIGHTFIELD_API_KEY": FULL_KEY, "LIGHTFIELD_BASE_URL": gated_url}
-        env.pop("CI", None)
-        command = [sys.executable, "-m", "reconciler.cli", "apply", "manifests"]
-        process = subprocess.Popen(
-            [*command, "--auto-approve", "--stamp"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            tripped = gate.tripped.wait(timeout=60)
-        finally:
-            process.send_signal(signal.SIGKILL)
-            _, stderr = process.communicate(timeout=30)
-            gate.released.set()
-        assert tripped, stderr.decode()
+    kill_at_the_gate(emu, gate, ["apply", "manifests", "--auto-approve", "--stamp"])
     notes = emu.records.list_records("org_demo", "note", [])["data"]
     assert len(notes) == notes_after
 
