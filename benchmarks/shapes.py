@@ -27,6 +27,8 @@ class Shape:
     apply_updates: int
     core_records: int
     core_differing: int
+    large_records: int  # rows 4L / 4v: the core and `lfr validate` at a large repository's size
+    local_records: int  # row 4w: `lfr plan --local` of the embedded workspace
     scaling: tuple[int, ...]  # T of the scaling rows, with N = T / 4
     skipped_scaling: tuple[int, ...]  # shown as skipped, so the table keeps its rows
     slow_rows: bool  # rows 7 and 7s (200 ms): the same code paths as rows 1 and 2, slower
@@ -44,6 +46,8 @@ FULL = Shape(
     apply_updates=200,
     core_records=10_000,
     core_differing=500,
+    large_records=100_000,
+    local_records=10_000,
     scaling=(500, 2000, 10_000),
     skipped_scaling=(),
     slow_rows=True,
@@ -61,6 +65,8 @@ SMOKE = Shape(
     apply_updates=10,
     core_records=500,
     core_differing=25,
+    large_records=1_000,
+    local_records=200,
     scaling=(40, 160),
     skipped_scaling=(10_000,),
     slow_rows=False,

@@ -27,7 +27,7 @@ PLAN_IMPORTS = (
     "import reconciler.cli, reconciler.runs.plan, reconciler.workspace, reconciler.render.formats"
 )
 ROWS = {
-    "python -c 'import typer' (baseline)": ["-c", "import typer"],
+    "python -c 'import typer' (baseline)": ["-c", "import typer"],  # BASELINE
     "lfr --help": ["-m", "reconciler.cli", "--help"],
     "lfr --version": ["-m", "reconciler.cli", "--version"],
     "lfr version": ["-m", "reconciler.cli", "version"],
@@ -46,8 +46,12 @@ def _once(args: list[str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def main(runs: int) -> None:
-    cache_bytecode()
+BASELINE = "python -c 'import typer' (baseline)"
+
+
+def measure(runs: int) -> dict[str, dict[str, float]]:
+    """Median wall and CPU seconds of each row over ``runs`` rounds (A B A B ...), and each
+    one's ratio to the baseline's in the same run."""
     for args in ROWS.values():
         _once(args)  # warm the file cache
     walls: dict[str, list[float]] = {name: [] for name in ROWS}
@@ -57,9 +61,8 @@ def main(runs: int) -> None:
             wall, cpu = _once(args)
             walls[name].append(wall)
             cpus[name].append(cpu)
-    baseline = "python -c 'import typer' (baseline)"
-    base_wall, base_cpu = statistics.median(walls[baseline]), statistics.median(cpus[baseline])
-    result = {
+    base_wall, base_cpu = statistics.median(walls[BASELINE]), statistics.median(cpus[BASELINE])
+    return {
         name: {
             "wall_s": round(statistics.median(walls[name]), 3),
             "cpu_s": round(statistics.median(cpus[name]), 3),
@@ -68,7 +71,11 @@ def main(runs: int) -> None:
         }
         for name in ROWS
     }
-    print(json.dumps(result, indent=2))
+
+
+def main(runs: int) -> None:
+    cache_bytecode()
+    print(json.dumps(measure(runs), indent=2))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from . import bounds, core, measure
+from . import bounds, core, measure, scale, startup
 from .emulator_process import EmulatorProcess
 from .shapes import CORE_RUNS, LATENCY_MS, RATE, RTT, SLOW_LATENCY_MS, SLOW_RTT, Shape
 from .workload import (
@@ -136,6 +136,7 @@ class Suite:
             self._applies(main, main_seed)  # they change live records: after the plan rows
             self._set_departure(main, main_seed)  # ... and so does this one
             self._core()
+            self._large()
             self._scaling(main_seed, plan_run, scaled, scale_seeds)
             self._throughput(open_emu, main_seed)
         finally:
@@ -150,6 +151,40 @@ class Suite:
         wall = walls[(len(walls) - 1) // 2]
         self.results["startup"] = wall
         self.rows.append(("0", "lfr startup (`lfr version`)", _seconds(wall), *("-",) * 4))
+        # CPU seconds, the steadier figure on a shared machine, in turn with the baseline.
+        rounds = max(5, 2 * self.runs + 1)
+        timed = startup.measure(rounds)
+        self.results["startup_rows"] = timed
+        base = timed[startup.BASELINE]["cpu_s"]
+        for row_id, name, label in (
+            ("0h", "lfr --help", "  `lfr --help`, CPU"),
+            ("0v", "lfr --version", "  `lfr --version`, CPU"),
+        ):
+            ratio = timed[name]["cpu_ratio_to_typer"]
+            self.rows.append(
+                (
+                    row_id,
+                    label,
+                    _seconds(timed[name]["cpu_s"]),
+                    f"`import typer` {_seconds(base)}",
+                    f"{ratio:.2f}x",
+                    "<= 3x",
+                    _met(ratio <= 3),
+                )
+            )
+        imports = timed["imports for lfr plan"]["cpu_s"]
+        self.rows.append(
+            (
+                "0i",
+                "  imports for `lfr plan`, CPU",
+                _seconds(imports),
+                "goal 0.45 s",
+                f"{imports / 0.45:.2f}x",
+                "<= 0.45 s",
+                _met(imports <= 0.45),
+            )
+        )
+        self.notes.append(f"0h-0i: median of {rounds} rounds, each row in turn with the baseline")
 
     def _plan_and_baseline(self, main: EmulatorProcess, seed: Seeded) -> measure.Run:
         shape = self.shape
@@ -432,6 +467,78 @@ class Suite:
         self.notes.append(
             f"10: plan requests {plan.requests.text()} (fewest {_counts(best)}); apply "
             f"{applied.requests.text()}; second plan {again.requests.text()}, empty"
+        )
+
+    def _large(self) -> None:
+        """Rows 4L, 4v, 4w: a large repository (one run each: they are long and CPU-bound)."""
+        n, d = self.shape.large_records, self.shape.core_differing
+        directory = self.work / "large"
+        self.log(f"4L: core, {n:,} manifests in-process, 1 run (and its input)")
+        big = scale.large_core(directory, n, d)
+        if (big.details["update"], big.details["noop"]) != (d, n - d):
+            raise measure.BenchmarkError(f"core at {n}: unexpected plan {big.details}")
+        peak = float(big.details["peak_rss_mb"])
+        self.log(f"4v: lfr validate --local, {n:,} manifests")
+        valid = scale.validate_large(directory, n)
+        local_n = self.shape.local_records
+        self.log(f"4w: lfr plan --local, {local_n:,} records")
+        local = scale.local_plan(self.work / "local", local_n, 25)
+        self.results["large"] = {
+            "core": big.details,
+            "validate": {"wall": valid.wall, "peak_mb": valid.peak_mb},
+            "local_plan": {"wall": local.wall, "peak_mb": local.peak_mb},
+        }
+        self.rows += [
+            (
+                "4L",
+                f"core at {n:,} records",
+                _seconds(big.wall),
+                "goal 10 s",
+                f"{big.wall / 10:.2f}x",
+                "<= 10 s",
+                _met(big.wall <= 10),
+            ),
+            (
+                "4Lm",
+                "  peak RSS",
+                f"{peak:.0f} MB",
+                "goal 1,200 MB",
+                f"{peak / 1200:.2f}x",
+                "<= 1,200 MB",
+                _met(peak <= 1200),
+            ),
+            (
+                "4v",
+                f"lfr validate --local, {n:,} manifests",
+                _seconds(valid.wall),
+                "goal 6 s",
+                f"{valid.wall / 6:.2f}x",
+                "<= 6 s",
+                _met(valid.wall <= 6),
+            ),
+            (
+                "4vm",
+                "  its peak RSS",
+                f"{valid.peak_mb:.0f} MB",
+                "goal 500 MB",
+                f"{valid.peak_mb / 500:.2f}x",
+                "<= 500 MB",
+                _met(valid.peak_mb <= 500),
+            ),
+            (
+                "4w",
+                f"lfr plan --local, {local_n:,} records, D=25",
+                _seconds(local.wall),
+                "goal 5 s",
+                f"{local.wall / 5:.2f}x",
+                "<= 5 s",
+                _met(local.wall <= 5),
+            ),
+        ]
+        stages = ", ".join(f"{k} {v:.2f} s" for k, v in big.details["stages"].items())
+        self.notes.append(
+            f"4L: {stages}; RSS {big.details['rss_before_mb']:.0f} MB before the clock; "
+            f"4w: peak RSS {local.peak_mb:.0f} MB"
         )
 
     def _apply_runs(

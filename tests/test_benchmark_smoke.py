@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # (row id, words of its measure, what its result cell looks like)
 EXPECTED_ROWS = [
     ("0", "lfr startup", r"\d+\.\d\d s"),
+    ("0h", "`lfr --help`, CPU", r"\d+\.\d\d s"),
+    ("0v", "`lfr --version`, CPU", r"\d+\.\d\d s"),
+    ("0i", "imports for `lfr plan`, CPU", r"\d+\.\d\d s"),
     ("1", "lfr plan", r"\d+\.\d\d s"),
     ("2", "SDK list-paging script, same manifests", r"\d+\.\d\d s"),
     ("2r", "SDK per-record loop, same manifests", r"\d+\.\d\d s"),
@@ -39,6 +42,11 @@ EXPECTED_ROWS = [
     ("10r", "429 responses, duplicate writes", r"\d+, 0"),
     ("4", "core: load+validate+diff+render", r"\d+\.\d\d s"),
     ("4m", "peak RSS", r"\d+ MB"),
+    ("4L", "core at 1,000 records", r"\d+\.\d\d s"),
+    ("4Lm", "peak RSS", r"\d+ MB"),
+    ("4v", "lfr validate --local, 1,000 manifests", r"\d+\.\d\d s"),
+    ("4vm", "its peak RSS", r"\d+ MB"),
+    ("4w", "lfr plan --local, 200 records", r"\d+\.\d\d s"),
     ("5", "scaling: lfr plan, T=40 N=10", r"\d+\.\d\d s"),
     ("5", "scaling: lfr plan, T=160 N=40", r"\d+\.\d\d s"),
     ("5", "scaling: lfr plan, T=10,000", r"skipped"),
