@@ -10,7 +10,7 @@ import typer
 from .app import app
 from .options import ApiKeyOption, BaseUrlOption, EnvOption
 from .output import echo, fail, report_problems
-from .shared import run_async, target_of
+from .shared import run_export, target_of
 
 if TYPE_CHECKING:
     from ..core.scaffold import ActionRef
@@ -167,10 +167,9 @@ def _export(
 ) -> None:
     """`lfr export --all` into the new repository's manifests/, refused without a key: the
     embedded workspace's demo data is nobody's org."""
-    from ..core.errors import LfrError
     from ..core.scaffold import SCHEMA_FILE
     from ..render.values import safe
-    from ..runs.export import ExportProblems, export_opportunities
+    from ..runs.export import export_opportunities
     from ..workspace import open_client
 
     target = target_of(api_key, base_url, False, settings)
@@ -182,13 +181,7 @@ def _export(
         async with open_client(target) as client:
             return await export_opportunities(client, manifests, ids=None, schema_ref=schema_ref)
 
-    try:
-        result = run_async(go())
-    except ExportProblems as exc:
-        report_problems(exc.problems)
-        raise fail(str(exc)) from None
-    except LfrError as exc:
-        raise fail(str(exc)) from None
+    result = run_export(go())
     for note in result.notes:
         echo(f"Note: {safe(note)}", err=True)
     records = sum(len(exported.records) for exported in result.files)

@@ -25,7 +25,7 @@ from .options import (
     selection_of,
 )
 from .output import echo, fail, report_problems, write_file
-from .shared import manifests_of, run_async, run_command, settings_file_of, settings_of, target_of
+from .shared import manifests_of, run_command, run_export, settings_file_of, settings_of, target_of
 
 if TYPE_CHECKING:
     from ..adapters.writer import ExportedFile
@@ -185,9 +185,8 @@ def export(
 
     Exit codes: 0 written (or, with --dry-run, shown), 1 error (nothing is written).
     """
-    from ..core.errors import LfrError
     from ..render.values import safe
-    from ..runs.export import ExportProblems, UncommittedFiles, export_opportunities
+    from ..runs.export import export_opportunities
     from ..workspace import open_client
 
     if bool(ids) == all_records:
@@ -213,15 +212,7 @@ def export(
                 force=force,
             )
 
-    try:
-        result = run_async(go())
-    except ExportProblems as exc:
-        report_problems(exc.problems)
-        raise fail(str(exc)) from None
-    except UncommittedFiles as exc:
-        raise fail(str(exc), *(f"  {safe(p.as_posix())}" for p in exc.paths)) from None
-    except LfrError as exc:
-        raise fail(str(exc)) from None
+    result = run_export(go())
     for note in result.notes:
         echo(f"Note: {safe(note)}", err=True)
     if dry_run:
@@ -283,9 +274,8 @@ def pin(
 
     Exit codes: 0 pinned (or nothing to pin), 1 error (nothing is written).
     """
-    from ..core.errors import LfrError
     from ..render.values import safe
-    from ..runs.export import ExportProblems, pin_manifests
+    from ..runs.export import pin_manifests
     from ..workspace import open_client
 
     settings = settings_of(env, config)
@@ -296,13 +286,7 @@ def pin(
         async with open_client(target) as client:
             return await pin_manifests(client, root, dry_run=dry_run)
 
-    try:
-        result = run_async(go())
-    except ExportProblems as exc:
-        report_problems(exc.problems)
-        raise fail(str(exc)) from None
-    except LfrError as exc:
-        raise fail(str(exc)) from None
+    result = run_export(go())
     for exported in result.files:
         if dry_run:
             echo(file_diff(exported), nl=False)

@@ -153,6 +153,21 @@ def run_command(work: Coroutine[Any, Any, T], progress: ProgressLine | None = No
             progress.close()
 
 
+def run_export(work: Coroutine[Any, Any, T]) -> T:
+    """``run_command`` for the runs that write manifests (export, pin, init --from-org): the
+    existing manifests they could not read are listed as problems (file:line) first."""
+    from ..core.errors import LfrError
+    from ..runs.export import ExportProblems
+
+    try:
+        return run_async(work)
+    except ExportProblems as exc:
+        report_problems(exc.problems)
+        raise fail(str(exc)) from None
+    except LfrError as exc:
+        raise fail(str(exc), *exc.details) from None
+
+
 # An lfr run builds large structures that live until it ends (documents, records, the plan)
 # and makes few reference cycles. At Python's defaults (a collection every 700 allocations, a
 # full one every 100 of those) the collector kept re-scanning them: a third of the CPU time of

@@ -100,6 +100,7 @@ class UncommittedFiles(LfrError):
 
     def __init__(self, paths: Sequence[Path]) -> None:
         self.paths = list(paths)
+        self.details = tuple(f"  {path.as_posix()}" for path in self.paths)
         super().__init__(
             f"{len(self.paths)} manifest file(s) the export would rewrite have uncommitted "
             "changes; nothing was written. Commit or stash them, look with --dry-run, or pass "
