@@ -12,7 +12,7 @@ Search and Write buckets used concurrently:
   the busiest category go out at once: ``(n - burst) / rate`` plus the round trips that must
   run one after the other (each row says which).
 
-Called by suite.py.
+Called by suite.py, reads.py and applies.py.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ as a user sees it), the emulator's logs are reset before and read after, and eac
 its own result (the plan's summary, the baseline's count of differing records, every write
 applied) so a figure is never reported for a run that did the wrong thing. Before every
 rate-limited run it waits until the emulator's token buckets are full again, so runs do not
-inherit each other's debt. Called by suite.py.
+inherit each other's debt. Called by reads.py, applies.py
+and cpu_bound.py.
 """
 
 from __future__ import annotations

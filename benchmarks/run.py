@@ -22,10 +22,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.cells import render_table
 from benchmarks.installed import cache_bytecode
 from benchmarks.measure import BenchmarkError
 from benchmarks.shapes import FULL, LATENCY_MS, RATE, SMOKE
-from benchmarks.suite import Suite, render_table
+from benchmarks.suite import Suite
 
 
 def machine() -> dict[str, str]:

@@ -5,7 +5,7 @@ Owns the measurements only: start-up against ``python -c "import typer"`` (start
 turn so the machine's drift touches both sides of a ratio); the core at a large N (core.py in a
 fresh process); ``lfr validate --local`` over that large N with the process's own peak RSS; and
 ``lfr plan --local`` of the embedded workspace (local_workspace.py's input). Called by
-suite.py, which turns them into rows.
+cpu_bound.py, whose rows table.py defines.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The two shapes of a benchmark run: the full one (the figures in BENCHMARKS.md) and the smoke
 one (~20 s, run by CI so the suite cannot rot; its figures mean nothing).
 
-Owns the sizes only; suite.py measures them. Called by run.py and suite.py.
+Owns the sizes only; the measurements (reads.py, applies.py, cpu_bound.py) use them. Called
+by run.py, suite.py and the measurements.
 """
 
 from __future__ import annotations

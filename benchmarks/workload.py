@@ -5,7 +5,8 @@ values of its opportunities; N id-addressed manifests of which D differ from liv
 fields of several value types ($amount CURRENCY, $stage dependent select, priority NUMBER,
 strategic CHECKBOX, region SINGLE_SELECT, products MULTI_SELECT) and both relationship kinds
 ($owner HAS_ONE by email reference or by id, $contact HAS_MANY by id); and, for the in-process
-core benchmark, synthetic opportunities with their wire form. Called by suite.py.
+core benchmark, synthetic opportunities with their wire form. Called by suite.py and
+the measurements.
 """
 
 from __future__ import annotations
@@ -137,6 +138,11 @@ def changed(opp: Opportunity, k: int, vocab: Vocabulary) -> Opportunity:
         strategic=not opp.strategic,
         region=regions[(regions.index(opp.region) + 1) % len(regions)],
     )
+
+
+def linking(differing: set[int]) -> int:
+    """Raw contact ids the changes ``changed`` makes at ``differing`` newly link (kind 2)."""
+    return sum(1 for index in differing if index % 4 == 2)
 
 
 def one_more_contact(opp: Opportunity, k: int, vocab: Vocabulary) -> Opportunity:
