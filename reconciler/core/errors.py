@@ -4,8 +4,8 @@
 error family that ``adapters.client`` raises: one ``ApiError`` subclass per documented HTTP status
 (lightfield-api.md §1.2), ``TransportError`` for everything that is not a well-formed API answer
 (connection problems, timeouts, redirects, malformed bodies), and ``RetryBudgetExhausted`` when the
-client gave up retrying. The CLI turns these into messages and exit codes; ``runs.writes`` reads
-``type`` / ``code`` / ``param`` to report partial failures.
+client gave up retrying. The CLI turns these into messages and exit codes; ``runs.write_results``
+reads ``type`` / ``code`` / ``param`` to report partial failures.
 
 Messages are meant for humans (RevOps engineers reading CI logs) and never contain the API key:
 the client redacts server-provided text before it reaches these constructors.
