@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from ..adapters.writer import ExportedFile
     from ..core.org import OrgSchema
     from ..core.vocabulary import Problem
-    from ..runs.export import ExportResult, PinResult
+    from ..runs.export import ExportResult
+    from ..runs.pin import PinResult
     from ..runs.validate import Selection
 
 
@@ -275,7 +276,7 @@ def pin(
     Exit codes: 0 pinned (or nothing to pin), 1 error (nothing is written).
     """
     from ..render.values import safe
-    from ..runs.export import pin_manifests
+    from ..runs.pin import pin_manifests
     from ..workspace import open_client
 
     settings = settings_of(env, config)

@@ -157,7 +157,7 @@ def run_export(work: Coroutine[Any, Any, T]) -> T:
     """``run_command`` for the runs that write manifests (export, pin, init --from-org): the
     existing manifests they could not read are listed as problems (file:line) first."""
     from ..core.errors import LfrError
-    from ..runs.export import ExportProblems
+    from ..runs.existing_manifests import ExportProblems
 
     try:
         return run_async(work)

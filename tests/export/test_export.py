@@ -16,7 +16,8 @@ from reconciler.core.plan import Plan as PlanData
 from reconciler.core.records import Definitions
 from reconciler.core.spelling import field_value, option_note
 from reconciler.emulator import Emulator
-from reconciler.runs.export import ExportError, ExportProblems, export_opportunities
+from reconciler.runs.existing_manifests import ExportError, ExportProblems
+from reconciler.runs.export import export_opportunities
 from tests.export.conftest import Export, Plan
 from tests.support.definitions import FROZEN
 from tests.support.demo import ACME_COM, ACME_RENEWAL, INITECH_ACCOUNT, NINA, READ_KEY
