@@ -81,6 +81,17 @@ def _result(ours: measure.Run, **figures: Any) -> dict[str, Any]:
     }
 
 
+def _bounded(
+    name: str, ours: measure.Run, best: dict[str, int], bound: float, floor: float, note: str
+) -> Measured:
+    """An apply row measured against its bound and floor, and its clean row."""
+    return Measured(
+        fields={"wall": ours.wall, "bound": bound, "floor": floor, **_clean(ours)},
+        results={name: _result(ours, bound=bound, floor=floor, best=best)},
+        notes=[note],
+    )
+
+
 def streaming(suite: Suite) -> Measured:
     """Rows 3, 3r, 3w, 3s: ``lfr apply --auto-approve --force``: each record's write starts
     once its confirming read is back, while the rest is read (the first third of the list)."""
@@ -130,14 +141,15 @@ def waiting(suite: Suite) -> Measured:
     floor = bounds.floor(reads, RTT, bounds.PLAN_SEQUENTIAL) + bounds.floor(
         {"write": w}, RTT, bounds.WRITES_SEQUENTIAL
     )
-    return Measured(
-        fields={"wall": ours.wall, "bound": bound, "floor": floor, **_clean(ours)},
-        results={"apply_waiting": _result(ours, bound=bound, floor=floor, best=best)},
-        notes=[
-            f"3n: requests {ours.requests.text()}; fewest possible {counts(best)}; reads, then "
-            "writes (--max-change 1 instead of --force: the plan is whole before any write); "
-            "bound and floor are the plan's plus the writes'"
-        ],
+    return _bounded(
+        "apply_waiting",
+        ours,
+        best,
+        bound,
+        floor,
+        f"3n: requests {ours.requests.text()}; fewest possible {counts(best)}; reads, then "
+        "writes (--max-change 1 instead of --force: the plan is whole before any write); "
+        "bound and floor are the plan's plus the writes'",
     )
 
 
@@ -151,13 +163,14 @@ def has_many(suite: Suite) -> Measured:
     best = _best(suite, linking=w)
     bound = bounds.seconds(best, RTT)
     floor = bounds.floor(best, RTT, bounds.APPLY_STREAMING_SEQUENTIAL)
-    return Measured(
-        fields={"wall": ours.wall, "bound": bound, "floor": floor, **_clean(ours)},
-        results={"apply_has_many": _result(ours, bound=bound, floor=floor, best=best)},
-        notes=[
-            f"3h: requests {ours.requests.text()}; fewest possible {counts(best)} (the new "
-            "contact ids confirmed by one scan of the contact list)"
-        ],
+    return _bounded(
+        "apply_has_many",
+        ours,
+        best,
+        bound,
+        floor,
+        f"3h: requests {ours.requests.text()}; fewest possible {counts(best)} (the new "
+        "contact ids confirmed by one scan of the contact list)",
     )
 
 
