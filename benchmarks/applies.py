@@ -5,7 +5,7 @@ Owns what each of them runs (disjoint records a run, so every run starts from th
 the fewest requests it could make and its bounds and floors (bounds.py), and what it reports:
 the fields its rows are spelled from (table.py), its JSON entry and its notes. They change
 live records, so table.py puts them after the rows that read. Called through table.py by
-suite.py.
+bench.py.
 """
 
 from __future__ import annotations
@@ -21,37 +21,37 @@ from .shapes import RTT
 from .workload import Opportunity, changed, linking, one_more_contact, spread, write_manifests
 
 if TYPE_CHECKING:
-    from .suite import Suite
+    from .bench import Bench
 
 
 def _runs(
-    suite: Suite,
+    bench: Bench,
     pool: Sequence[Opportunity],
     name: str,
     *,
     force: bool = True,
     edit: Any = changed,
 ) -> measure.Run:
-    """The median of ``suite.runs`` applies of ``apply_updates`` records each from ``pool``,
+    """The median of ``bench.runs`` applies of ``apply_updates`` records each from ``pool``,
     each run on records of its own."""
-    w = suite.shape.apply_updates
-    if suite.runs * w > len(pool):
+    w = bench.shape.apply_updates
+    if bench.runs * w > len(pool):
         raise measure.BenchmarkError("not enough opportunities for disjoint apply runs")
     # Spread over the list like the plan's differences.
-    picked = sorted(spread(len(pool), suite.runs * w))
+    picked = sorted(spread(len(pool), bench.runs * w))
     runs = []
-    for k in range(suite.runs):
-        chosen = [pool[i] for i in picked[k :: suite.runs]]
-        workdir = suite.work / f"{name}-{k}"
+    for k in range(bench.runs):
+        chosen = [pool[i] for i in picked[k :: bench.runs]]
+        workdir = bench.work / f"{name}-{k}"
         write_manifests(
-            workdir / "manifests", chosen, suite.main_seed.vocabulary, set(range(w)), edit=edit
+            workdir / "manifests", chosen, bench.main_seed.vocabulary, set(range(w)), edit=edit
         )
-        runs.append(measure.lfr_apply(suite.main, workdir, suite.pacer, updates=w, force=force))
+        runs.append(measure.lfr_apply(bench.main, workdir, bench.pacer, updates=w, force=force))
     return sorted(runs, key=lambda r: r.wall)[(len(runs) - 1) // 2]
 
 
-def _best(suite: Suite, *, linking: int) -> dict[str, int]:
-    w, seed = suite.shape.apply_updates, suite.main_seed
+def _best(bench: Bench, *, linking: int) -> dict[str, int]:
+    w, seed = bench.shape.apply_updates, bench.main_seed
     return bounds.apply_requests(
         listed=seed.listed,
         members=len(seed.vocabulary.members),
@@ -92,14 +92,14 @@ def _bounded(
     )
 
 
-def streaming(suite: Suite) -> Measured:
+def streaming(bench: Bench) -> Measured:
     """Rows 3, 3r, 3w, 3s: ``lfr apply --auto-approve --force``: each record's write starts
     once its confirming read is back, while the rest is read (the first third of the list)."""
-    w = suite.shape.apply_updates
-    suite.log(f"3: lfr apply --force of {w} updates")
-    ours = _runs(suite, suite.main_seed.opportunities[0::3], "apply")
+    w = bench.shape.apply_updates
+    bench.log(f"3: lfr apply --force of {w} updates")
+    ours = _runs(bench, bench.main_seed.opportunities[0::3], "apply")
     write_bound = bounds.seconds({"write": w}, RTT)
-    best = _best(suite, linking=linking(set(range(w))))
+    best = _best(bench, linking=linking(set(range(w))))
     floor = bounds.floor(best, RTT, bounds.APPLY_STREAMING_SEQUENTIAL)
     read_bound = bounds.seconds({k: v for k, v in best.items() if k != "write"}, RTT)
     write_phase = ours.requests.write_span + RTT
@@ -129,13 +129,13 @@ def streaming(suite: Suite) -> Measured:
     )
 
 
-def waiting(suite: Suite) -> Measured:
+def waiting(bench: Bench) -> Measured:
     """Rows 3n, 3nr: without --force the whole plan is made (and shown) before the first write
     (the second third of the list)."""
-    w = suite.shape.apply_updates
-    suite.log(f"3n: lfr apply of {w} updates without --force")
-    ours = _runs(suite, suite.main_seed.opportunities[1::3], "apply-waiting", force=False)
-    best = _best(suite, linking=linking(set(range(w))))
+    w = bench.shape.apply_updates
+    bench.log(f"3n: lfr apply of {w} updates without --force")
+    ours = _runs(bench, bench.main_seed.opportunities[1::3], "apply-waiting", force=False)
+    best = _best(bench, linking=linking(set(range(w))))
     reads = {k: v for k, v in best.items() if k != "write"}
     bound = bounds.seconds(reads, RTT) + bounds.seconds({"write": w}, RTT)
     floor = bounds.floor(reads, RTT, bounds.PLAN_SEQUENTIAL) + bounds.floor(
@@ -153,14 +153,14 @@ def waiting(suite: Suite) -> Measured:
     )
 
 
-def has_many(suite: Suite) -> Measured:
+def has_many(bench: Bench) -> Measured:
     """Rows 3h, 3hr: every change links one more contact by raw id, each new id confirmed
     first (the last third of the list)."""
-    w = suite.shape.apply_updates
-    suite.log(f"3h: lfr apply --force of {w} HAS_MANY edits")
-    pool = suite.main_seed.opportunities[2::3]
-    ours = _runs(suite, pool, "apply-links", edit=one_more_contact)
-    best = _best(suite, linking=w)
+    w = bench.shape.apply_updates
+    bench.log(f"3h: lfr apply --force of {w} HAS_MANY edits")
+    pool = bench.main_seed.opportunities[2::3]
+    ours = _runs(bench, pool, "apply-links", edit=one_more_contact)
+    best = _best(bench, linking=w)
     bound = bounds.seconds(best, RTT)
     floor = bounds.floor(best, RTT, bounds.APPLY_STREAMING_SEQUENTIAL)
     return _bounded(
@@ -174,14 +174,14 @@ def has_many(suite: Suite) -> Measured:
     )
 
 
-def departure(suite: Suite) -> Measured:
+def departure(bench: Bench) -> Measured:
     """Rows 10, 10a, 10r (issue 17): a rep leaves; one OpportunitySet moves every open deal the
     first member owns to the second. The plan costs the set's filtered pages and one
     confirming read a candidate; the apply one write a record; then a second plan must be
     empty."""
-    seed = suite.main_seed
+    seed = bench.main_seed
     leaver, heir = sorted(seed.vocabulary.members.values())[:2]
-    workdir = suite.work / "set"
+    workdir = bench.work / "set"
     (workdir / "manifests").mkdir(parents=True)
     (workdir / "manifests" / "departure.yaml").write_text(
         "apiVersion: lfr/v1\nkind: OpportunitySet\nmetadata:\n  name: departure\nspec:\n"
@@ -189,13 +189,13 @@ def departure(suite: Suite) -> Measured:
         f"  relationships:\n    $owner: {{email: {heir}}}\n",
         encoding="utf-8",
     )
-    suite.log("10: a rep leaves: one OpportunitySet, plan then apply")
-    plan = measure.lfr_set_plan(suite.main, workdir, suite.pacer)
+    bench.log("10: a rep leaves: one OpportunitySet, plan then apply")
+    plan = measure.lfr_set_plan(bench.main, workdir, bench.pacer)
     k = int(plan.details["updates"])
-    if k < 100 and suite.shape.opportunities >= 2000:
+    if k < 100 and bench.shape.opportunities >= 2000:
         raise measure.BenchmarkError(f"the departing rep owns {k} open deals, not >= 100")
-    applied = measure.lfr_apply(suite.main, workdir, suite.pacer, updates=k)
-    again = measure.lfr_set_plan(suite.main, workdir, suite.pacer)
+    applied = measure.lfr_apply(bench.main, workdir, bench.pacer, updates=k)
+    again = measure.lfr_set_plan(bench.main, workdir, bench.pacer)
     if again.details["updates"] != 0:
         raise measure.BenchmarkError("the second plan of the set is not empty")
     member_pages = math.ceil(len(seed.vocabulary.members) / bounds.PAGE)

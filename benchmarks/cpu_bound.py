@@ -4,7 +4,7 @@ throughput with its limits off (6, 6s).
 
 Owns what each of them runs and how often, the checks of its result, and what it reports: the
 fields its rows are spelled from (table.py), its JSON entry and its notes. Called through
-table.py by suite.py.
+table.py by bench.py.
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from .cells import Measured
 from .shapes import CORE_RUNS
 
 if TYPE_CHECKING:
-    from .suite import Suite
+    from .bench import Bench
 
 
-def starting(suite: Suite) -> Measured:
+def starting(bench: Bench) -> Measured:
     """Rows 0-0i: ``lfr version``'s wall time; then CPU seconds, the steadier figure on a
     shared machine, each row in turn with the baseline (startup.py)."""
-    suite.log("0: lfr startup")
-    walls = sorted(measure.lfr_startup(suite.work) for _ in range(suite.runs))
+    bench.log("0: lfr startup")
+    walls = sorted(measure.lfr_startup(bench.work) for _ in range(bench.runs))
     wall = walls[(len(walls) - 1) // 2]
-    rounds = max(5, 2 * suite.runs + 1)
+    rounds = max(5, 2 * bench.runs + 1)
     timed = startup.measure(rounds)
     return Measured(
         fields={
@@ -42,16 +42,16 @@ def starting(suite: Suite) -> Measured:
     )
 
 
-def in_process(suite: Suite) -> Measured:
+def in_process(bench: Bench) -> Measured:
     """Rows 4, 4m: load, validate, diff and render of ``core_records`` manifests in-process."""
-    count, d = suite.shape.core_records, suite.shape.core_differing
-    directory = suite.work / "core"
+    count, d = bench.shape.core_records, bench.shape.core_differing
+    directory = bench.work / "core"
     core.make(directory, count, d)
     # Five runs where the others take three: a run costs ~2.5 s, and this CPU-bound row is the
     # one the shared machine's noise moves most (single runs from 1.55 s to 2.1 s).
-    runs = 1 if suite.runs == 1 else max(suite.runs, CORE_RUNS)
-    suite.log(f"4: core, {count:,} manifests in-process, {runs} runs")
-    ours = suite.repeat(lambda: measure.core(directory), runs)
+    runs = 1 if bench.runs == 1 else max(bench.runs, CORE_RUNS)
+    bench.log(f"4: core, {count:,} manifests in-process, {runs} runs")
+    ours = bench.repeat(lambda: measure.core(directory), runs)
     details = ours.details
     if (details["update"], details["noop"]) != (d, count - d):
         raise measure.BenchmarkError(f"core: unexpected plan {details}")
@@ -67,19 +67,19 @@ def in_process(suite: Suite) -> Measured:
     )
 
 
-def large(suite: Suite) -> Measured:
+def large(bench: Bench) -> Measured:
     """Rows 4L-4w: a large repository (one run each: they are long and CPU-bound)."""
-    n, d = suite.shape.large_records, suite.shape.core_differing
-    directory = suite.work / "large"
-    suite.log(f"4L: core, {n:,} manifests in-process, 1 run (and its input)")
+    n, d = bench.shape.large_records, bench.shape.core_differing
+    directory = bench.work / "large"
+    bench.log(f"4L: core, {n:,} manifests in-process, 1 run (and its input)")
     big = scale.large_core(directory, n, d)
     if (big.details["update"], big.details["noop"]) != (d, n - d):
         raise measure.BenchmarkError(f"core at {n}: unexpected plan {big.details}")
-    suite.log(f"4v: lfr validate --local, {n:,} manifests")
+    bench.log(f"4v: lfr validate --local, {n:,} manifests")
     valid = scale.validate_large(directory, n)
-    local_n = suite.shape.local_records
-    suite.log(f"4w: lfr plan --local, {local_n:,} records")
-    local = scale.local_plan(suite.work / "local", local_n, 25)
+    local_n = bench.shape.local_records
+    bench.log(f"4w: lfr plan --local, {local_n:,} records")
+    local = scale.local_plan(bench.work / "local", local_n, 25)
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in big.details["stages"].items())
     return Measured(
         fields={
@@ -105,15 +105,15 @@ def large(suite: Suite) -> Measured:
     )
 
 
-def throughput(suite: Suite) -> Measured:
+def throughput(bench: Bench) -> Measured:
     """Rows 6, 6s: the emulator with its limits and latency off."""
-    suite.log("6: emulator throughput, limits and latency off")
-    seed = suite.main_seed
+    bench.log("6: emulator throughput, limits and latency off")
+    seed = bench.main_seed
     result = measure.throughput(
-        suite.open,
+        bench.open,
         [o.id for o in seed.opportunities],
-        reads=suite.shape.throughput_reads,
-        pages=suite.shape.throughput_pages,
+        reads=bench.shape.throughput_reads,
+        pages=bench.shape.throughput_pages,
     )
     return Measured(
         fields={"listed": seed.listed, "read": result["read"], "search": result["search"]},

@@ -3,7 +3,7 @@ baselines (2, 2r, 2b, 7s), ``lfr drift`` (8) and ``lfr export --all`` (9).
 
 Owns what each of them runs (the manifests, how many runs), the fewest requests it could make
 and its bound and floor (bounds.py), and what it reports: the fields its rows are spelled from
-(table.py), its JSON entry and its notes. Called through table.py by suite.py.
+(table.py), its JSON entry and its notes. Called through table.py by bench.py.
 """
 
 from __future__ import annotations
@@ -17,19 +17,19 @@ from .shapes import RATE, RTT, SLOW_LATENCY_MS, SLOW_RTT
 from .workload import spread
 
 if TYPE_CHECKING:
-    from .suite import Suite
+    from .bench import Bench
 
 
-def plan(suite: Suite) -> Measured:
+def plan(bench: Bench) -> Measured:
     """Row 1: ``lfr plan`` of N manifests, D of them differing, at T opportunities."""
-    shape, seed = suite.shape, suite.main_seed
+    shape, seed = bench.shape, bench.main_seed
     n, d = shape.managed, shape.differing
-    workdir = suite.manifests("plan", seed.opportunities[:n], seed, spread(n, d))
-    suite.log(f"1: lfr plan, T={shape.opportunities} N={n} D={d}")
-    ours = suite.repeat(
-        lambda: measure.lfr_plan(suite.main, workdir, suite.pacer, managed=n, differing=d)
+    workdir = bench.manifests("plan", seed.opportunities[:n], seed, spread(n, d))
+    bench.log(f"1: lfr plan, T={shape.opportunities} N={n} D={d}")
+    ours = bench.repeat(
+        lambda: measure.lfr_plan(bench.main, workdir, bench.pacer, managed=n, differing=d)
     )
-    best = suite.best(seed, n, d)
+    best = bench.best(seed, n, d)
     bound = bounds.seconds(best, RTT)
     floor = bounds.floor(best, RTT, bounds.PLAN_SEQUENTIAL)
     return Measured(
@@ -51,23 +51,23 @@ def plan(suite: Suite) -> Measured:
     )
 
 
-def baselines(suite: Suite) -> Measured:
+def baselines(bench: Bench) -> Measured:
     """Rows 2 and 2r: the SDK scripts (list paging, a read a record) on row 1's manifests."""
-    n, d = suite.shape.managed, suite.shape.differing
-    workdir = suite.work / "plan"
-    measured = Measured(fields={"plan_wall": suite.figures["plan"]["wall"]})
+    n, d = bench.shape.managed, bench.shape.differing
+    workdir = bench.work / "plan"
+    measured = Measured(fields={"plan_wall": bench.figures["plan"]["wall"]})
     for row_id, mode, script in (
         ("2", "list", "SDK list-paging script"),
         ("2r", "per-record", "SDK per-record loop"),
     ):
-        suite.log(f"{row_id}: {script}, same manifests")
+        bench.log(f"{row_id}: {script}, same manifests")
 
         def once(mode: str = mode) -> measure.Run:
             return measure.sdk_baseline(
-                suite.main, workdir, suite.pacer, managed=n, differing=d, mode=mode
+                bench.main, workdir, bench.pacer, managed=n, differing=d, mode=mode
             )
 
-        base = suite.repeat(once)
+        base = bench.repeat(once)
         measured.fields[mode] = base.wall
         measured.results[f"baseline_{mode}"] = {
             "wall": base.wall,
@@ -77,20 +77,20 @@ def baselines(suite: Suite) -> Measured:
     return measured
 
 
-def all_managed(suite: Suite) -> Measured:
+def all_managed(bench: Bench) -> Measured:
     """Row 2b: every live bulk opportunity managed (N = T), lfr plan against the list script."""
-    seed = suite.main_seed
-    t, d = len(seed.opportunities), suite.shape.differing
-    workdir = suite.manifests("all", seed.opportunities, seed, spread(t, d))
-    suite.log(f"2b: N = T = {t}: lfr plan and the list-paging script")
-    ours = suite.repeat(
-        lambda: measure.lfr_plan(suite.main, workdir, suite.pacer, managed=t, differing=d)
+    seed = bench.main_seed
+    t, d = len(seed.opportunities), bench.shape.differing
+    workdir = bench.manifests("all", seed.opportunities, seed, spread(t, d))
+    bench.log(f"2b: N = T = {t}: lfr plan and the list-paging script")
+    ours = bench.repeat(
+        lambda: measure.lfr_plan(bench.main, workdir, bench.pacer, managed=t, differing=d)
     )
     # One request after the other, latency-bound and steady: one run is enough. The list
     # script reads the same pages whatever N is; the per-record loop (row 2r) would make
     # 2,001 requests, one after the other (~2 minutes).
-    base = measure.sdk_baseline(suite.main, workdir, suite.pacer, managed=t, differing=d)
-    best = suite.best(seed, t, d)
+    base = measure.sdk_baseline(bench.main, workdir, bench.pacer, managed=t, differing=d)
+    best = bench.best(seed, t, d)
     return Measured(
         fields={"T": t, "wall": base.wall, "plan_wall": ours.wall},
         results={
@@ -108,19 +108,19 @@ def all_managed(suite: Suite) -> Measured:
     )
 
 
-def slow(suite: Suite) -> Measured:
+def slow(bench: Bench) -> Measured:
     """Rows 7 and 7s: row 1 and the list-paging script at 200 ms a round trip (a real
     network); skipped where the shape has no slow emulator."""
-    if suite.slow is None:
+    if bench.slow is None:
         return Measured(skipped=True)
-    emu = suite.slow
-    n, d = suite.shape.managed, suite.shape.differing
-    workdir = suite.work / "plan"  # row 1's manifests; `slow` holds the same records
-    suite.log(f"7: lfr plan and the list-paging script at {SLOW_LATENCY_MS:.0f} ms")
-    ours = suite.repeat(lambda: measure.lfr_plan(emu, workdir, suite.pacer, managed=n, differing=d))
+    emu = bench.slow
+    n, d = bench.shape.managed, bench.shape.differing
+    workdir = bench.work / "plan"  # row 1's manifests; `slow` holds the same records
+    bench.log(f"7: lfr plan and the list-paging script at {SLOW_LATENCY_MS:.0f} ms")
+    ours = bench.repeat(lambda: measure.lfr_plan(emu, workdir, bench.pacer, managed=n, differing=d))
     # One request after the other, latency-bound and steady: one run is enough.
-    base = measure.sdk_baseline(emu, workdir, suite.pacer, managed=n, differing=d)
-    best = suite.best(suite.main_seed, n, d)
+    base = measure.sdk_baseline(emu, workdir, bench.pacer, managed=n, differing=d)
+    best = bench.best(bench.main_seed, n, d)
     bound = bounds.seconds(best, SLOW_RTT)
     floor = bounds.floor(best, SLOW_RTT, bounds.PLAN_SEQUENTIAL)
     return Measured(
@@ -132,7 +132,7 @@ def slow(suite: Suite) -> Measured:
                 "bound": bound,
                 "floor": floor,
                 "baseline_list_wall": base.wall,
-                "at_50ms": suite.figures["plan"]["wall"],
+                "at_50ms": bench.figures["plan"]["wall"],
             }
         },
         notes=[
@@ -142,17 +142,17 @@ def slow(suite: Suite) -> Measured:
     )
 
 
-def drift(suite: Suite) -> Measured:
+def drift(bench: Bench) -> Measured:
     """Row 8: ``lfr drift`` of row 1's manifests (D records drifted), with its history reads."""
-    shape = suite.shape
+    shape = bench.shape
     n, d = shape.managed, shape.differing
-    workdir = suite.work / "plan"  # row 1's manifests: D records drifted
-    suite.log(f"8: lfr drift, T={shape.opportunities} N={n} D={d}")
-    ours = suite.repeat(
-        lambda: measure.lfr_drift(suite.main, workdir, suite.pacer, managed=n, differing=d)
+    workdir = bench.work / "plan"  # row 1's manifests: D records drifted
+    bench.log(f"8: lfr drift, T={shape.opportunities} N={n} D={d}")
+    ours = bench.repeat(
+        lambda: measure.lfr_drift(bench.main, workdir, bench.pacer, managed=n, differing=d)
     )
     history = int(ours.details["history"])
-    planned = suite.best(suite.main_seed, n, d)
+    planned = bench.best(bench.main_seed, n, d)
     best = {**planned, "read": planned["read"] + history}
     bound = bounds.seconds(best, RTT)
     floor = bounds.floor(best, RTT, bounds.DRIFT_SEQUENTIAL)
@@ -175,16 +175,16 @@ def drift(suite: Suite) -> Measured:
     )
 
 
-def export(suite: Suite) -> Measured:
+def export(bench: Bench) -> Measured:
     """Row 9: every live opportunity exported into an empty directory (issue 16). One run: it
     is rate-bound and steady, and at T=2,000 a run took ~95 s when each record was read on its
     own."""
-    seed = suite.main_seed
+    seed = bench.main_seed
     t, records = len(seed.opportunities), seed.listed
-    suite.log(f"9: lfr export --all, T={t:,} ({records:,} live opportunities), 1 run")
-    workdir = suite.work / "export"
+    bench.log(f"9: lfr export --all, T={t:,} ({records:,} live opportunities), 1 run")
+    workdir = bench.work / "export"
     workdir.mkdir(parents=True, exist_ok=True)
-    ours = measure.lfr_export(suite.main, workdir, suite.pacer, records=records)
+    ours = measure.lfr_export(bench.main, workdir, bench.pacer, records=records)
     return Measured(
         fields={"T": t, "wall": ours.wall},
         results={"export_all": {"wall": ours.wall, "requests": asdict(ours.requests)}},
@@ -192,21 +192,21 @@ def export(suite: Suite) -> Measured:
     )
 
 
-def scaling(suite: Suite, t: int) -> Measured:
+def scaling(bench: Bench, t: int) -> Measured:
     """A row 5: ``lfr plan`` of N = T/4 manifests at T opportunities (row 1's own run where
     the sizes are row 1's)."""
-    shape = suite.shape
+    shape = bench.shape
     n, d = t // 4, shape.differing
-    seed = suite.scale_seeds.get(t, suite.main_seed)
-    bound = bounds.seconds(suite.best(seed, n, d), RTT)
+    seed = bench.scale_seeds.get(t, bench.main_seed)
+    bound = bounds.seconds(bench.best(seed, n, d), RTT)
     if t == shape.opportunities and n == shape.managed:
-        ours: measure.Run = suite.figures["plan"]["run"]  # the same measurement as row 1
+        ours: measure.Run = bench.figures["plan"]["run"]  # the same measurement as row 1
     else:
-        suite.log(f"5: scaling, T={t} N={n}")
-        emu = suite.scaled[t]
-        workdir = suite.manifests(f"scale-{t}", seed.opportunities[:n], seed, spread(n, d))
-        ours = suite.repeat(
-            lambda: measure.lfr_plan(emu, workdir, suite.pacer, managed=n, differing=d)
+        bench.log(f"5: scaling, T={t} N={n}")
+        emu = bench.scaled[t]
+        workdir = bench.manifests(f"scale-{t}", seed.opportunities[:n], seed, spread(n, d))
+        ours = bench.repeat(
+            lambda: measure.lfr_plan(emu, workdir, bench.pacer, managed=n, differing=d)
         )
     entry: dict[str, Any] = {"wall": ours.wall, "requests": asdict(ours.requests), "bound": bound}
     return Measured(

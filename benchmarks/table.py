@@ -4,7 +4,7 @@ Owns the rows' definitions: which measurement each comes from (reads.py, applies
 cpu_bound.py), its id and label, the figure it shows, what that figure is compared with and
 its goal (cells.py spells them; BENCHMARKS.md says what each row measures). A label's words in
 braces are fields: the measurement's, or the shape's (``T``, ``N``, ``D``, ``W``: the apply
-rows' updates, ``latency_ms``, ``slow_ms``). Called by suite.py.
+rows' updates, ``latency_ms``, ``slow_ms``). Called by bench.py.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from .cells import (
 from .shapes import Shape
 
 if TYPE_CHECKING:
-    from .suite import Suite
+    from .bench import Bench
 
 # Issue 16's goal for the core row (session 3's was 2 s).
 CORE_GOAL_SECONDS = 1.0
@@ -45,7 +45,7 @@ class Entry:
     """One measurement and the rows it gives; ``name`` keys its fields for later rows."""
 
     name: str
-    measure: Callable[[Suite], Measured]
+    measure: Callable[[Bench], Measured]
     rows: tuple[RowDef, ...]
 
 
@@ -168,7 +168,7 @@ THROUGHPUT = (
 )
 
 
-def _skipped(suite: Suite, t: int) -> Measured:
+def _skipped(bench: Bench, t: int) -> Measured:
     """A size this shape leaves out (the smoke run's largest scaling row)."""
     return Measured(fields={"T": t}, skipped=True)
 
