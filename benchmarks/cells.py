@@ -3,8 +3,8 @@
 Owns the columns, the spelling of a figure (seconds, MB, requests a second), the yardsticks a
 figure is compared with (its goal, a bound and a floor, another run), the goals (a limit, a
 multiple of a bound, a ratio, a check the measurement made) and ``row``: a row's definition
-and its measurement's fields (``Measured``) in, the seven cells out. The definitions themselves are
-table.py's. Called by table.py, suite.py and run.py.
+and its measurement's fields (``Measured``) in, the seven cells out. The definitions themselves
+are table.py's. Called by table.py, suite.py, the measurements and run.py.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ def goal(row_id: str, label: str, figure: str, limit: Limit, unit: Callable[...,
 
 
 def seconds_goal(row_id: str, label: str, figure: str, at_most: float) -> RowDef:
+    """A row of seconds compared with its goal of at most ``at_most`` whole seconds."""
     return RowDef(row_id, label, figure, GOAL, Limit("<=", at_most, f"{at_most:.0f} s"))
 
 
