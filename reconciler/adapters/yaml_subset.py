@@ -80,13 +80,15 @@ class _Declined(Exception):
 
 
 def parse(
-    text: str, resolve: Resolve, max_depth: int
+    text: str, resolve: Resolve, max_depth: int, *, printable: bool = False
 ) -> tuple[dict[str, Any], dict[Path_, int]] | None:
     """``(data, lines)`` of a one-document manifest in the subset, or None to decline.
 
     ``max_depth`` is the caller's nesting limit (collections on one path, the root included):
-    a document that nears it is declined, so that the caller refuses it in its own words."""
-    if _OUTSIDE.search(text):
+    a document that nears it is declined, so that the caller refuses it in its own words.
+    ``printable``: the caller has found ``text`` to be printable ASCII and line feeds only,
+    so no character needs looking for here."""
+    if not printable and _OUTSIDE.search(text):
         return None
     try:
         return _Reader(resolve, max_depth).read(text)

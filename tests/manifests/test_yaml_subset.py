@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from benchmarks.workload import spread, synthetic, write_manifests
 from reconciler.adapters import yaml_subset
-from reconciler.adapters.loader import find_manifest_files, load_events, load_simple
+from reconciler.adapters.loader import (
+    find_manifest_files,
+    load_bytes,
+    load_events,
+    load_simple,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,6 +36,8 @@ def _agrees(text: str) -> bool:
     simple = load_simple(text, "m.yaml")
     again = load_simple(text, "m.yaml")
     assert _shape(again) == _shape(simple)
+    # As a manifest file is read: the fast path (when it reads it) or the event path's words.
+    assert _shape(load_bytes(text.encode(), "m.yaml")) == _shape(load_events(text, "m.yaml"))
     if simple is None:
         return False
     full = load_events(text, "m.yaml")
@@ -168,6 +175,33 @@ def test_remembered_lists_are_new_lists_and_the_memory_is_bounded(
     assert first.documents[0].data["e"] == ["x", "y"]
     assert sum(map(len, yaml_subset._line_caches.values())) == 3
     assert _agrees(text)
+
+
+def test_a_printable_ascii_file_is_not_searched_for_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nearly every manifest is printable ASCII: found so with two C loops, it is not searched
+    for refused characters nor for those outside the subset; any other file still is."""
+    searched: list[str] = []
+    search = yaml_subset._OUTSIDE.search
+
+    class Spy:
+        def search(self, text: str) -> object:
+            searched.append(text)
+            return search(text)
+
+    monkeypatch.setattr(yaml_subset, "_OUTSIDE", Spy())
+    plain = "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: a\n"
+    read = load_bytes(plain.encode(), "a.yaml")
+    assert searched == [] and read.documents[0].data["metadata"] == {"name": "a"}
+    accented = plain.replace("name: a", "name: \u00e9")
+    assert load_bytes(accented.encode(), "b.yaml").documents[0].data["metadata"]["name"] == "\u00e9"
+    assert searched == [accented]
+    bell = plain.replace("name: a", "name: a\x07")
+    (problem,) = load_bytes(bell.encode(), "c.yaml").problems
+    assert str(problem).startswith("c.yaml:4: ")
+    tab = plain.replace("  name", "\tname")
+    assert load_bytes(tab.encode(), "d.yaml").problems  # the event path's words
 
 
 # --- what it must decline (the event path then reads or refuses it) --------------------------
