@@ -233,10 +233,19 @@ def load_bytes(raw: bytes, file: str) -> LoadResult:
         line = raw.count(b"\n", 0, exc.start) + 1
         return _failed(file, line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save as UTF-8")
     text = text.removeprefix("\ufeff")
+    if _printable_ascii(text):
+        # Nearly every manifest: no character to refuse, none outside the subset's set.
+        return _simple(text, file, printable=True) or _events_of(text, file)
     refused = refused_character(text)  # once, for both paths
     if refused is not None:
         return _failed(file, *refused)
     return _simple(text, file) or _events_of(text, file)
+
+
+def _printable_ascii(text: str) -> bool:
+    """Only printable ASCII and line feeds: two C loops over the text, a third of the cost of
+    the two character-class searches (refused characters; the subset's) it spares."""
+    return text.isascii() and text.replace("\n", "").isprintable()
 
 
 def load_simple(text: str, file: str) -> LoadResult | None:
@@ -247,8 +256,8 @@ def load_simple(text: str, file: str) -> LoadResult | None:
     return None if refused_character(text) is not None else _simple(text, file)
 
 
-def _simple(text: str, file: str) -> LoadResult | None:
-    simple = yaml_subset.parse(text, plain_or_value_error, MAX_DEPTH)
+def _simple(text: str, file: str, *, printable: bool = False) -> LoadResult | None:
+    simple = yaml_subset.parse(text, plain_or_value_error, MAX_DEPTH, printable=printable)
     if simple is None:
         return None
     data, lines = simple

@@ -9,7 +9,9 @@ libyaml. So the subset never decides that a file is invalid, and never words a p
 reads, about 3x faster, the files that are certainly plain. Whatever it is unsure of (tabs,
 anchors, tags, block scalars, multi-line values, escapes, duplicate keys, odd indentation) it
 declines. ``tests/manifests/test_yaml_subset.py`` checks it against libyaml on generated
-documents.
+documents, each read twice: once line by line, and once from the lines it remembers (what a
+line says, apart from where it sits, is worked out once a run: the same lines come back in
+every file of a tree).
 
 How a plain scalar's text becomes a value (``123``, ``true``, a date) is not decided here: the
 caller passes its own resolver, the one the event path uses, so both paths agree by
@@ -52,6 +54,25 @@ _PLAIN_LIST = re.compile(r"\[([^\[\]{}:#']*)\]")
 # Legal in a block plain scalar, but close enough to structure that libyaml should judge.
 _UNSURE_PLAIN = re.compile(r": |:$|[\[\]{}]")
 _EMPTY = object()
+# What ``_Reader._scan`` says of a line (see there).
+_SKIP, _SCALAR, _LIST, _NONE, _TEXT = (object() for _ in range(5))
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+# Lines remembered per resolver: the common lines of a tree (each key, `kind: Opportunity`,
+# the usual select labels) are read once a run, not once a file; the first lines seen fill it.
+LINE_CACHE_SIZE = 8192
+_line_caches: dict[Resolve, dict[str, Any]] = {}
+
+
+def forget_lines() -> None:
+    """Empty the remembered lines (the next file is read as if it were the first)."""
+    _line_caches.clear()
+
+
+def _line_cache(resolve: Resolve) -> dict[str, Any]:
+    cache = _line_caches.get(resolve)
+    if cache is None:
+        cache = _line_caches[resolve] = {}
+    return cache
 
 
 class _Declined(Exception):
@@ -59,13 +80,15 @@ class _Declined(Exception):
 
 
 def parse(
-    text: str, resolve: Resolve, max_depth: int
+    text: str, resolve: Resolve, max_depth: int, *, printable: bool = False
 ) -> tuple[dict[str, Any], dict[Path_, int]] | None:
     """``(data, lines)`` of a one-document manifest in the subset, or None to decline.
 
     ``max_depth`` is the caller's nesting limit (collections on one path, the root included):
-    a document that nears it is declined, so that the caller refuses it in its own words."""
-    if _OUTSIDE.search(text):
+    a document that nears it is declined, so that the caller refuses it in its own words.
+    ``printable``: the caller has found ``text`` to be printable ASCII and line feeds only,
+    so no character needs looking for here."""
+    if not printable and _OUTSIDE.search(text):
         return None
     try:
         return _Reader(resolve, max_depth).read(text)
@@ -84,25 +107,28 @@ class _Reader:
     def read(self, text: str) -> tuple[dict[str, Any], dict[Path_, int]]:
         root: dict[str, Any] = {}
         lines = self.lines
-        resolve, value_of, key_match = self.resolve, self._value, _KEY.match
+        value_of, cache = self._value, _line_cache(self.resolve)
         # Open blocks, innermost last: (column, container, path, is_sequence). The innermost
         # one is also kept unpacked in locals, as almost every line belongs to it.
         stack: list[tuple[int, Any, Path_, bool]] = [(0, root, (), False)]
         column, container, path, is_sequence = stack[-1]
         pending: tuple[int, dict[str, Any], str, Path_] | None = None  # `key:` awaiting its block
         for number, line in enumerate(text.split("\n"), 1):
-            body = line.lstrip(" ")
-            if not body or body[0] == "#":
+            entry = cache.get(line)
+            if entry is None:
+                entry = self._scan(line)
+                if len(cache) < LINE_CACHE_SIZE:
+                    cache[line] = entry
+            if entry is _SKIP:
                 continue
-            indent = len(line) - len(body)
-            dash = body[:2] == "- " or body == "-"
+            indent, dash, key, kind, payload = entry
             if pending is not None:
-                key_column, parent, key, key_path = pending
+                key_column, parent, parent_key, key_path = pending
                 pending = None
                 # A sequence may sit in its key's column; a mapping must be indented.
                 if (dash and indent >= key_column) or (not dash and indent > key_column):
-                    parent[key] = [] if dash else {}
-                    stack.append((indent, parent[key], key_path, dash))
+                    parent[parent_key] = [] if dash else {}
+                    stack.append((indent, parent[parent_key], key_path, dash))
                     column, container, path, is_sequence = stack[-1]
                     if len(stack) > self.max_depth:
                         raise _Declined
@@ -116,20 +142,29 @@ class _Reader:
                 stack.pop()
                 column, container, path, is_sequence = stack[-1]
             if is_sequence:
-                value = value_of(body[2:].lstrip(" "), (*path, len(container)), number)
+                child: Path_ = (*path, len(container))
+            elif key in container:
+                raise _Declined  # a duplicate key: the event path reports it
+            else:
+                child = (*path, key)
+            lines[child] = number
+            if kind is _SCALAR:
+                value = payload
+            elif kind is _LIST:
+                if len(child) + 1 + _MAX_FLOW_DEPTH >= self.max_depth:
+                    raise _Declined  # as ``_value`` declines a flow too deep
+                value = list(payload)
+                for index in range(len(payload)):
+                    lines[(*child, index)] = number
+            elif kind is _NONE:
+                value = _EMPTY
+            else:
+                value = value_of(payload, child, number)
+            if is_sequence:
                 if value is _EMPTY:
                     raise _Declined
                 container.append(value)
-                continue
-            match = key_match(body)
-            if match is None:
-                raise _Declined
-            key = resolve(match.group(1))
-            if key.__class__ is not str or key in container:
-                raise _Declined  # a non-text or duplicate key: the event path reports it
-            child = (*path, key)
-            value = value_of(body[match.end() :], child, number)
-            if value is _EMPTY:
+            elif value is _EMPTY:
                 container[key] = None  # stays None unless an indented block follows
                 pending = (indent, container, key, child)
             else:
@@ -138,51 +173,71 @@ class _Reader:
             raise _Declined  # no content: the event path says the file is empty
         return root, lines
 
+    def _scan(self, line: str) -> Any:
+        """What one line says, apart from where it sits: ``_SKIP`` (blank or a comment), or
+        (indent, dash, key, kind, payload), where ``key`` is the mapping key (None on a
+        ``- `` line) and the value is ``payload`` itself (``_SCALAR``), a simple flow list of
+        the items in ``payload`` (``_LIST``), none (``_NONE``: a block may follow), or the text
+        ``payload`` that ``_value`` reads in place (``_TEXT``). A pure function of the line's
+        text, so that ``read`` may remember it: the same lines come back in every file."""
+        body = line.lstrip(" ")
+        if not body or body[0] == "#":
+            return _SKIP
+        indent = len(line) - len(body)
+        dash = body[:2] == "- " or body == "-"
+        key: str | None = None
+        if dash:
+            text = body[2:].lstrip(" ")
+        else:
+            match = _KEY.match(body)
+            if match is None:
+                raise _Declined
+            key = self.resolve(match.group(1))
+            if key.__class__ is not str:
+                raise _Declined  # a non-text key: the event path reports it
+            text = body[match.end() :]
+        if not text or text[0] == "#":
+            return indent, dash, key, _NONE, None
+        first = text[0]
+        # A scalar or a simple list: its value depends on the text alone, not on its path.
+        if first not in _INDICATORS or first in "\"'":
+            value = self._scalar(text)
+            if value.__class__ in _IMMUTABLE:
+                return indent, dash, key, _SCALAR, value
+        elif first == "[" and len(text) <= _MAX_KEY:
+            items = self._items(text)
+            if items is not None and all(item.__class__ in _IMMUTABLE for item in items):
+                return indent, dash, key, _LIST, tuple(items)
+        return indent, dash, key, _TEXT, text
+
     def _value(self, text: str, path: Path_, number: int) -> Any:
         """The value written after `key: ` or `- `, or ``_EMPTY`` when there is none."""
         self.lines[path] = number
         if not text:
             return _EMPTY
         first = text[0]
-        if first not in _INDICATORS:  # plain: the common case, so the first tested
-            comment = text.find(" #")
-            if comment >= 0:
-                text = text[:comment]
-            if text[-1] == " ":
-                text = text.rstrip(" ")
-            if _UNSURE_PLAIN.search(text):
-                raise _Declined
-            return self.resolve(text)
+        if first not in _INDICATORS or first in "\"'":  # a scalar: the common case
+            return self._scalar(text)
         if first == "#":
             return _EMPTY
         if first in "[{" and (
             len(text) > _MAX_KEY or len(path) + 1 + _MAX_FLOW_DEPTH >= self.max_depth
         ):
             raise _Declined  # a flow's keys could be too long, or its levels too deep
-        if first == "[" and (simple := _PLAIN_LIST.match(text)):
-            # `[a, "b c", 3]`: plain or double-quoted items, split without the tokenizer (a
-            # comma inside quotes leaves an unbalanced item, which is declined).
-            inner = simple.group(1)
-            items = [item.strip(" ") for item in inner.split(",")] if inner.strip(" ") else []
-            values = []
-            for index, item in enumerate(items):
-                if not item:
-                    raise _Declined
-                if item[0] == '"':
-                    if len(item) < 2 or item[-1] != '"' or '"' in item[1:-1] or "\\" in item:
-                        raise _Declined
-                    values.append(item[1:-1])
-                elif item[0] in _INDICATORS or '"' in item:
-                    raise _Declined
-                else:
-                    values.append(self.resolve(item))
+        if first == "[" and (items := self._items(text)) is not None:
+            for index in range(len(items)):
                 self.lines[(*path, index)] = number
-            _comment_only(text, simple.end())
-            return values
+            return items
         if first in "[{":
             value, end = self._flow(text, 0, path, number, 0)
             _comment_only(text, end)
             return value
+        raise _Declined
+
+    def _scalar(self, text: str) -> Any:
+        """A plain, double- or single-quoted scalar (``text`` starts with one), with what may
+        follow it on its line."""
+        first = text[0]
         if first == '"':
             end = text.find('"', 1)
             if end < 0 or "\\" in text[1:end]:
@@ -195,7 +250,37 @@ class _Reader:
                 raise _Declined
             _comment_only(text, end + 1)
             return text[1:end]
-        raise _Declined
+        comment = text.find(" #")
+        if comment >= 0:
+            text = text[:comment]
+        if text[-1] == " ":
+            text = text.rstrip(" ")
+        if _UNSURE_PLAIN.search(text):
+            raise _Declined
+        return self.resolve(text)
+
+    def _items(self, text: str) -> list[Any] | None:
+        """`[a, "b c", 3]`: plain or double-quoted items, split without the tokenizer (a comma
+        inside quotes leaves an unbalanced item, which is declined); None for another flow."""
+        simple = _PLAIN_LIST.match(text)
+        if simple is None:
+            return None
+        inner = simple.group(1)
+        items = [item.strip(" ") for item in inner.split(",")] if inner.strip(" ") else []
+        values = []
+        for item in items:
+            if not item:
+                raise _Declined
+            if item[0] == '"':
+                if len(item) < 2 or item[-1] != '"' or '"' in item[1:-1] or "\\" in item:
+                    raise _Declined
+                values.append(item[1:-1])
+            elif item[0] in _INDICATORS or '"' in item:
+                raise _Declined
+            else:
+                values.append(self.resolve(item))
+        _comment_only(text, simple.end())
+        return values
 
     def _flow(self, text: str, pos: int, path: Path_, number: int, depth: int) -> tuple[Any, int]:
         """One flow node starting at ``pos``: its value and the position after it."""

@@ -110,7 +110,7 @@ def _build_one(
     fields = _fields(
         loaded, schema, manifest.spec.fields, ("spec", "fields"), report, normalize=normalized
     )
-    fields = _with_implied_pipeline(schema, fields)
+    fields = _with_implied_pipeline(schema, fields, normalized)
     relationships = _relationships(
         loaded, schema, manifest.spec.relationships, ("spec", "relationships"), report
     )
@@ -146,9 +146,9 @@ def _build_one(
     may_create = manifest.metadata.match is not None and manifest.metadata.on_missing == "create"
     if may_create:
         sent = [f for f in match_fields if not is_empty(f.value)]
-        _check_written_fields(schema, [*sent, *fields], report)
+        _check_written_fields(schema, [*sent, *fields], report, normalized)
     else:
-        _check_written_fields(schema, fields, report)
+        _check_written_fields(schema, fields, report, normalized)
     if problems:
         return None, problems
     return (
@@ -179,15 +179,19 @@ def _fields(
     normalize: _Normalized | None = None,
 ) -> tuple[DesiredField, ...]:
     result: list[DesiredField] = []
-    known = schema.definitions.field_definitions
     normalize = normalize or _Normalized(schema)
+    writable = normalize.writable
     values = _stage_in_its_pipeline(schema, values)
+    file, lines = loaded.document.file, loaded.document.lines
     for key, value in values.items():
-        origin = loaded.origin_of(*at, key)
-        if key not in known:
+        # Nearly every key is written on its own line: its origin straight from the map.
+        line = lines.get((*at, key))
+        origin = loaded.origin_of(*at, key) if line is None else Origin(file, line)
+        may_write = writable.get(key)
+        if may_write is None:
             report(origin, _unknown(schema, key, "field"))
             continue
-        if not in_match and schema.field_read_only(key):
+        if not may_write and not in_match:
             report(origin, f"field {key!r} is read-only: Lightfield sets it; remove it")
             continue
         try:
@@ -221,6 +225,20 @@ class _Normalized:
     def __init__(self, schema: OrgSchema) -> None:
         self.schema = schema
         self.known: dict[tuple[Any, ...], Any] = {}
+        # Each known field: whether a manifest may write it (False: read-only); unknown: absent.
+        self.writable: dict[str, bool] = {
+            key: not schema.field_read_only(key) for key in schema.definitions.field_definitions
+        }
+        self.parents: dict[str, str | None] | None = None  # stage id → its pipeline's
+
+    def stage_parent(self, stage: Any) -> str | None:
+        """The pipeline of the stage option ``stage`` (an id), or None: looked up in a map
+        built once, not by going through every stage option for every manifest."""
+        if self.parents is None:
+            self.parents = {}
+            for option in _options(self.schema, "$stage"):
+                self.parents.setdefault(option.id, option.parent_id)  # the first, as before
+        return self.parents.get(stage) if stage.__class__ is str else None
 
     def __call__(self, key: str, value: Any) -> Any:
         kind = value.__class__
@@ -253,13 +271,16 @@ def set_keys(
     """An ``OpportunitySet``'s ``spec.fields`` / ``spec.relationships``, checked and normalised by
     the rules of a record manifest's spec."""
     spec = loaded.manifest.spec
+    normalized = _Normalized(schema)
     fields = _with_implied_pipeline(
-        schema, _fields(loaded, schema, spec.fields, ("spec", "fields"), report)
+        schema,
+        _fields(loaded, schema, spec.fields, ("spec", "fields"), report, normalize=normalized),
+        normalized,
     )
     relationships = _relationships(
         loaded, schema, spec.relationships, ("spec", "relationships"), report
     )
-    _check_written_fields(schema, fields, report)
+    _check_written_fields(schema, fields, report, normalized)
     return fields, relationships
 
 
@@ -296,7 +317,7 @@ def _stage_in_its_pipeline(schema: OrgSchema, values: dict[str, Any]) -> dict[st
 
 
 def _with_implied_pipeline(
-    schema: OrgSchema, fields: tuple[DesiredField, ...]
+    schema: OrgSchema, fields: tuple[DesiredField, ...], normalized: _Normalized | None = None
 ) -> tuple[DesiredField, ...]:
     """A ``$stage`` without ``$pipeline`` also manages the pipeline it implies, at the line of
     the stage: a stage change that moves the record to another pipeline then shows (and is
@@ -305,7 +326,7 @@ def _with_implied_pipeline(
     stage = by_key.get("$stage")
     if stage is None or "$pipeline" in by_key or schema.field("$pipeline") is None:
         return fields
-    parent = next((o.parent_id for o in _options(schema, "$stage") if o.id == stage.value), None)
+    parent = (normalized or _Normalized(schema)).stage_parent(stage.value)
     if parent is None:
         return fields
     return (*fields, DesiredField("$pipeline", parent, stage.origin))
@@ -320,8 +341,10 @@ def _relationships(
     in_match: bool = False,
 ) -> tuple[DesiredRelationship, ...]:
     result: list[DesiredRelationship] = []
+    file, lines = loaded.document.file, loaded.document.lines
     for key, spec in values.items():
-        origin = loaded.origin_of(*at, key)
+        line = lines.get((*at, key))  # (as in ``_fields``)
+        origin = loaded.origin_of(*at, key) if line is None else Origin(file, line)
         definition = schema.relationship(key)
         if definition is None:
             report(origin, _unknown(schema, key, "relationship"))
@@ -465,7 +488,12 @@ def _check_create_requirements(
         )
 
 
-def _check_written_fields(schema: OrgSchema, fields: Sequence[DesiredField], report: Any) -> None:
+def _check_written_fields(
+    schema: OrgSchema,
+    fields: Sequence[DesiredField],
+    report: Any,
+    normalized: _Normalized | None = None,
+) -> None:
     """Rules across fields that the API applies to a write: required fields stay set, and
     ``$pipeline`` is only a hint that comes with its ``$stage`` (lightfield-api.md §2.6)."""
     # (spec after match: spec wins, as in the create body)
@@ -486,9 +514,8 @@ def _check_written_fields(schema: OrgSchema, fields: Sequence[DesiredField], rep
             "or both together",
         )
         return
-    stages = _options(schema, "$stage")
-    owner = next((o.parent_id for o in stages if o.id == stage.value), None)
-    if owner != pipeline.value:
+    if (normalized or _Normalized(schema)).stage_parent(stage.value) != pipeline.value:
+        stages = _options(schema, "$stage")
         label = next((o.label for o in stages if o.id == stage.value), stage.value)
         report(
             pipeline.origin,

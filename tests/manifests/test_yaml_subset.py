@@ -11,7 +11,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.workload import spread, synthetic, write_manifests
-from reconciler.adapters.loader import find_manifest_files, load_events, load_simple
+from reconciler.adapters import yaml_subset
+from reconciler.adapters.loader import (
+    find_manifest_files,
+    load_bytes,
+    load_events,
+    load_simple,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,8 +30,14 @@ def _shape(result: object) -> object:
 
 
 def _agrees(text: str) -> bool:
-    """Assert the fast path agrees with libyaml on ``text``; True when it read it at all."""
+    """Assert the fast path agrees with libyaml on ``text``, read afresh and again from the
+    lines it remembers; True when it read it at all."""
+    yaml_subset.forget_lines()
     simple = load_simple(text, "m.yaml")
+    again = load_simple(text, "m.yaml")
+    assert _shape(again) == _shape(simple)
+    # As a manifest file is read: the fast path (when it reads it) or the event path's words.
+    assert _shape(load_bytes(text.encode(), "m.yaml")) == _shape(load_events(text, "m.yaml"))
     if simple is None:
         return False
     full = load_events(text, "m.yaml")
@@ -117,6 +129,79 @@ def test_values_types_and_lines_of_a_typical_manifest() -> None:
     assert document.lines[("spec", "relationships", "$contact", 1)] == 22
     assert document.lines[("spec", "relationships", "$owner", "email")] == 23
     assert _agrees(text)
+
+
+def _count_scans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The lines the reader works out from their text from now on (not from memory)."""
+    scanned: list[str] = []
+    scan = yaml_subset._Reader._scan
+
+    def counting(reader: yaml_subset._Reader, line: str) -> object:
+        scanned.append(line)
+        return scan(reader, line)
+
+    monkeypatch.setattr(yaml_subset._Reader, "_scan", counting)
+    return scanned
+
+
+def test_a_line_read_before_is_not_worked_out_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    yaml_subset.forget_lines()
+    scanned = _count_scans(monkeypatch)
+    first = "kind: Opportunity\nspec:\n  fields:\n    region: EMEA\n    products: [a, b]\n"
+    second = "kind: Opportunity\nspec:\n  fields:\n    region: APAC\n    products: [a, b]\n"
+    assert load_simple(first, "1.yaml") is not None
+    assert len(scanned) == 6  # the five, and the empty text after the last line end
+    read = load_simple(second, "2.yaml")
+    assert scanned[6:] == ["    region: APAC"]  # the only line not seen before
+    assert read is not None
+    (document,) = read.documents
+    assert document.data == {
+        "kind": "Opportunity",
+        "spec": {"fields": {"region": "APAC", "products": ["a", "b"]}},
+    }
+    assert document.lines[("spec", "fields", "products", 1)] == 5
+
+
+def test_remembered_lists_are_new_lists_and_the_memory_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    yaml_subset.forget_lines()
+    monkeypatch.setattr(yaml_subset, "LINE_CACHE_SIZE", 3)
+    text = "a: [x, y]\nb: 1\nc: 2\nd: 3\ne: [x, y]\n"
+    first, second = load_simple(text, "m.yaml"), load_simple(text, "m.yaml")
+    assert first is not None and second is not None
+    first.documents[0].data["a"].append("z")  # a consumer may alter what it was given
+    assert second.documents[0].data == {"a": ["x", "y"], "b": 1, "c": 2, "d": 3, "e": ["x", "y"]}
+    assert first.documents[0].data["e"] == ["x", "y"]
+    assert sum(map(len, yaml_subset._line_caches.values())) == 3
+    assert _agrees(text)
+
+
+def test_a_printable_ascii_file_is_not_searched_for_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nearly every manifest is printable ASCII: found so with two C loops, it is not searched
+    for refused characters nor for those outside the subset; any other file still is."""
+    searched: list[str] = []
+    search = yaml_subset._OUTSIDE.search
+
+    class Spy:
+        def search(self, text: str) -> object:
+            searched.append(text)
+            return search(text)
+
+    monkeypatch.setattr(yaml_subset, "_OUTSIDE", Spy())
+    plain = "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: a\n"
+    read = load_bytes(plain.encode(), "a.yaml")
+    assert searched == [] and read.documents[0].data["metadata"] == {"name": "a"}
+    accented = plain.replace("name: a", "name: \u00e9")
+    assert load_bytes(accented.encode(), "b.yaml").documents[0].data["metadata"]["name"] == "\u00e9"
+    assert searched == [accented]
+    bell = plain.replace("name: a", "name: a\x07")
+    (problem,) = load_bytes(bell.encode(), "c.yaml").problems
+    assert str(problem).startswith("c.yaml:4: ")
+    tab = plain.replace("  name", "\tname")
+    assert load_bytes(tab.encode(), "d.yaml").problems  # the event path's words
 
 
 # --- what it must decline (the event path then reads or refuses it) --------------------------

@@ -10,15 +10,24 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.adapters.loader import load_bytes
 from reconciler.core.desired import build_desired
 from reconciler.core.diff import diff_record, plan_of, rebuilt
 from reconciler.core.model import DesiredRecord, parse_manifests
 from reconciler.core.org import OrgSchema
-from reconciler.core.plan import DiffOptions, RecordChange, plan_from_dict, plan_to_dict
+from reconciler.core.plan import (
+    DiffOptions,
+    FieldChange,
+    RecordChange,
+    plan_from_dict,
+    plan_to_dict,
+)
 from reconciler.core.records import Record
 from reconciler.core.requests import without_array_replace
+from reconciler.core.vocabulary import Origin
 from tests.support.demo import ACME_COM, ALEX, JANE, NINA, PRIYA, SAM, opportunity
 
 OPTIONS = DiffOptions(revision="git:abc", target="https://api.example")
@@ -393,9 +402,10 @@ async def test_scalar_change_has_no_detail(schema: OrgSchema) -> None:
     assert (field.parts, field.added, field.removed) == ((), (), ())
 
 
-def test_deepdiff_runs_only_on_values_that_differ() -> None:
-    # `==` on canonical values decides; deepdiff (imported on first use) only details what
-    # differs. In a fresh interpreter: a plan of equal values never loads it, one change does.
+def test_deepdiff_runs_only_on_objects_that_differ() -> None:
+    # `==` on canonical values decides; a list of texts (option ids, e-mails) is detailed by
+    # set difference, and deepdiff (imported on first use) only details an object's parts. In
+    # a fresh interpreter: equal values and a changed list never load it, a changed object does.
     script = """
 import sys
 from reconciler.core.plan import DiffOptions
@@ -404,17 +414,62 @@ from reconciler.core.plan import FieldChange, RecordChange
 from reconciler.core.vocabulary import Origin
 
 at = Origin("t.yaml", 1)
-def planned(after):
-    shown = (FieldChange("products", ("opt_a",), after, at),)
-    return RecordChange("update", "t", "opp_1", at, fields=shown,
-                        planned_from={"products": ("opt_a",)})
+def planned(key, before, after):
+    shown = (FieldChange(key, before, after, at),)
+    return RecordChange("update", "t", "opp_1", at, fields=shown, planned_from={key: before})
 options = DiffOptions("git:abc", "https://api.example")
-same = rebuilt(planned(("opt_a",)), options)
+same = rebuilt(planned("products", ("opt_a",), ("opt_a",)), options)
 print(same.action, "deepdiff" in sys.modules)
-other = rebuilt(planned(("opt_b",)), options)
-print(other.fields[0].added, "deepdiff" in sys.modules)
+other = rebuilt(planned("products", ("opt_a",), ("opt_b",)), options)
+print(other.fields[0].added, other.fields[0].removed, "deepdiff" in sys.modules)
+name = rebuilt(planned("signatory", {"firstName": "Ann"}, {"firstName": "Anne"}), options)
+print(name.fields[0].parts, "deepdiff" in sys.modules)
 """
     run = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
-    assert run.stdout.split("\n")[:2] == ["noop False", "('opt_b',) True"]
+    assert run.stdout.split("\n")[:3] == [
+        "noop False",
+        "('opt_b',) ('opt_a',) False",
+        "('firstName',) True",
+    ]
+
+
+def _items_changed_by_deepdiff(
+    before: tuple[str, ...], after: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What the diff showed of a list of texts when deepdiff detailed it (until session 6)."""
+    from deepdiff import DeepDiff
+    from deepdiff.helper import notpresent
+
+    added: list[str] = []
+    removed: list[str] = []
+    difference = DeepDiff(
+        dict.fromkeys(before), dict.fromkeys(after), threshold_to_diff_deeper=0, view="tree"
+    )
+    for report in difference.values():
+        for level in report:
+            item = level.path(output_format="list")[0]
+            (removed if level.t2 is notpresent else added).append(item)
+    return tuple(sorted(set(added))), tuple(sorted(set(removed)))
+
+
+_TEXTS = st.lists(st.sampled_from(["opt_a", "opt_b", "a@x.io", "A@x.io", "__x", "_y", "", " "]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS, _TEXTS)
+def test_a_list_of_texts_is_detailed_as_deepdiff_detailed_it(
+    before: list[str], after: list[str]
+) -> None:
+    at = Origin("t.yaml", 1)
+    old, new = tuple(sorted(set(before))), tuple(sorted(set(after)))
+    shown = FieldChange("products", old, new, at)
+    change = RecordChange(
+        "update", "t", "opp_1", at, fields=(shown,), planned_from={"products": old}
+    )
+    detail = rebuilt(change, DiffOptions("git:abc", "https://api.example")).fields
+    if old == new:
+        assert detail == ()
+    else:
+        assert (detail[0].added, detail[0].removed) == _items_changed_by_deepdiff(old, new)
