@@ -10,9 +10,11 @@ again from its planned-from values and targets, and anything else in the file is
 plan cannot show ``$amount: 1 → 2`` and send an ``$owner`` change, nor carry a key forged to
 collide with another record's replay).
 
-Any problem is one ``SavedPlanError`` naming the file and the JSON path. Pure: it is handed the
-file's bytes (``adapters.plan_file`` reads them, capped); the checks against the CRM (stale
-values, create re-match) are ``runs.saved_plan``'s.
+The guardrails' review saved with a plan (``policy``, ``impact``) is checked by
+``core.saved_review`` (its shape, and that it fits the plan) and handed back with the plan
+(``parse_saved``) for ``lfr show`` only. Any problem is one ``SavedPlanError`` naming the file
+and the JSON path. Pure: it is handed the file's bytes (``adapters.plan_file`` reads them,
+capped); the checks against the CRM (stale values, create re-match) are ``runs.saved_plan``'s.
 """
 
 from __future__ import annotations
