@@ -6,7 +6,9 @@ each stage's outcome, the currency: from the definitions and ``lfr.yaml``'s ``pi
 ``impact_of``, computed from each record's planned-from live values (before) and the manifest's
 values (after). A key the manifest does not manage is unknown to the plan (lfr never reads it
 into the diff): a record whose amount or stage is unknown is counted where it can be and listed
-as not counted where it cannot, never guessed. Also owns ``group_records`` (``--group-by``).
+as not counted where it cannot, never guessed. Also owns ``group_records`` (``--group-by``) and
+the names a stage or owner is shown by (``stage_label``, ``owner_label``: the renderers show
+them, ``core.saved_review`` checks a saved plan's review against them).
 Pure: the renderers show it, ``core.policies`` judges the total.
 """
 
