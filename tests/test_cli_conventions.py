@@ -18,6 +18,7 @@ from rich.console import Console
 from reconciler.cli.output import ProgressLine
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import FaultConfig
+from reconciler.render.review import SAVED
 from tests.support.cli import lfr
 from tests.support.demo import ACME_RENEWAL, FULL_KEY, READ_KEY, WriteManifest, opportunity
 
@@ -115,16 +116,13 @@ def test_show_renders_a_saved_plan_in_every_format_without_a_target(
     # No key, no server: show reads the file only, whatever target it was planned against.
     text = lfr(["show", str(saved)], NO_SERVER, key=None)
     assert text.exit_code == 0, text.output
-    # The plan as planned, without the pipeline impact: show has no org definitions to judge by.
+    # The plan as planned, with the review saved with it under the line saying so.
     records, review = planned.stdout.split("Pipeline impact:\n", 1)
-    assert text.stdout == records + review.split("\n\n", 1)[1]
+    assert text.stdout == f"{records}{SAVED}\nPipeline impact:\n{review}"
     assert f"planned against {server}" in text.stderr
     as_json = lfr(["show", str(saved), "-f", "json"], NO_SERVER, key=None)
-    # The plan as saved, without the guardrails' review (policy, impact): show does not judge.
-    with_review = json.loads(saved.read_text())
-    assert json.loads(as_json.stdout) == {
-        key: value for key, value in with_review.items() if key not in ("policy", "impact")
-    }
+    # The plan as saved, its guardrails' review (policy, impact) included.
+    assert json.loads(as_json.stdout) == json.loads(saved.read_text())
     markdown = lfr(["show", str(saved), "-f", "markdown"], NO_SERVER, key=None)
     assert "<!-- lfr-plan -->" in markdown.stdout
 

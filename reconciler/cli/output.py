@@ -64,10 +64,12 @@ def show_result(
     show_unchanged: bool = False,
     review: Review | None = None,
     group_by: str | None = None,
+    saved_review: bool = False,
 ) -> None:
     """A plan or report on stdout in ``output`` (and in ``report``, a file): colour on a TTY
     unless ``--color/--no-color`` says otherwise, never in a file; a plan with the guardrails'
-    ``review`` and its records grouped ``group_by``."""
+    ``review`` (``saved_review``: a saved plan's, marked so) and its records grouped
+    ``group_by``."""
     from ..render.formats import Style, render_chunks
 
     use_color = (color_default(sys.stdout.isatty()) if color is None else color) and report is None
@@ -77,6 +79,7 @@ def show_result(
         show_unchanged=show_unchanged,
         review=review,
         group_by=group_by,
+        saved_review=saved_review,
     )
     emit(render_chunks(subject, output.value, style), report)
 

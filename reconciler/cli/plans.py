@@ -465,26 +465,39 @@ def show(
     shows), whatever target it was planned against. Its labels are shown as saved; apply shows
     them from the org and refuses the plan if the CRM moved since.
 
-    Exit codes: 0 shown, 1 not a valid saved plan.
+    The guardrails' review saved with the plan (policy violations, pipeline impact and, in
+    markdown, its chart) is shown as `lfr plan` showed it, marked as what lfr.yaml's policies
+    said when the plan was made: show judges nothing, and `lfr apply PLAN.json` judges the
+    plan again by the current lfr.yaml. A plan saved without a review is shown without one.
+
+    Exit codes: 0 shown (whatever its review says), 1 not a valid saved plan.
     """
-    from ..adapters.plan_file import read_saved_plan
+    from ..adapters.plan_file import read_saved
     from ..core.errors import LfrError
+    from ..core.saved_review import review_of
     from ..render.values import safe
     from .guard import grouping_only
 
     try:
-        saved = read_saved_plan(plan_file, target=None)
+        saved = read_saved(plan_file, target=None)
     except LfrError as exc:
         raise fail(str(exc)) from None
+    plan = saved.plan
     echo(
-        f"Saved plan {safe(plan_file.as_posix())}: planned against {safe(saved.target)} at "
-        f"{safe(saved.revision)}.",
+        f"Saved plan {safe(plan_file.as_posix())}: planned against {safe(plan.target)} at "
+        f"{safe(plan.revision)}.",
         err=True,
     )
     # --group-by reads the pipeline keys of lfr.yaml; no policy is judged offline (apply does).
-    review = grouping_only(settings_file_of(None).loaded) if group_by else None
+    grouping = grouping_only(settings_file_of(None).loaded) if group_by else None
+    review: Review | None = None
+    if saved.policy is not None:
+        facts = grouping.facts if grouping is not None else None
+        review = review_of(saved.policy, saved.impact, facts)
+    elif output is not OutputFormat.json:  # JSON does not group: no review it never had
+        review = grouping
     show_result(
-        saved,
+        plan,
         output,
         color,
         report,
@@ -492,6 +505,7 @@ def show(
         show_unchanged=show_unchanged,
         review=review,
         group_by=group_by.value if group_by else None,
+        saved_review=saved.policy is not None,
     )
 
 

@@ -6,7 +6,9 @@ each stage's outcome, the currency: from the definitions and ``lfr.yaml``'s ``pi
 ``impact_of``, computed from each record's planned-from live values (before) and the manifest's
 values (after). A key the manifest does not manage is unknown to the plan (lfr never reads it
 into the diff): a record whose amount or stage is unknown is counted where it can be and listed
-as not counted where it cannot, never guessed. Also owns ``group_records`` (``--group-by``).
+as not counted where it cannot, never guessed. Also owns ``group_records`` (``--group-by``) and
+the names a stage or owner is shown by (``stage_label``, ``owner_label``: the renderers show
+them, ``core.saved_review`` checks a saved plan's review against them).
 Pure: the renderers show it, ``core.policies`` judges the total.
 """
 
@@ -27,6 +29,9 @@ _WON, _LOST = re.compile(r"\bwon\b", re.IGNORECASE), re.compile(r"\blost\b", re.
 # What a group is called when the manifest does not manage its key.
 UNMANAGED = "(not in the manifest)"
 NONE = "(none)"
+# What the renderers call an owner the manifest does not manage, and none.
+OWNER_UNMANAGED = "(owner not in the manifest)"
+NO_OWNER = "(no owner)"
 
 
 @dataclass(frozen=True)
@@ -311,6 +316,18 @@ def group_records(
             name = NONE if value is None else labels.get(str(value), str(value))
         groups.setdefault(name, []).append(record)
     return sorted(groups.items(), key=lambda item: (item[0] in (UNMANAGED, NONE), item[0]))
+
+
+def stage_label(stage: str | None, labels: dict[str, str]) -> str:
+    """A stage option id by its label (``new``: none, a created deal's source)."""
+    return "new" if stage is None else labels.get(stage, stage)
+
+
+def owner_label(owner: str | None, managed: bool, labels: dict[str, str]) -> str:
+    """An owner (member id) by its label, or what stands for one not managed or none."""
+    if not managed:
+        return OWNER_UNMANAGED
+    return NO_OWNER if owner is None else labels.get(owner, owner)
 
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}

@@ -10,9 +10,11 @@ again from its planned-from values and targets, and anything else in the file is
 plan cannot show ``$amount: 1 → 2`` and send an ``$owner`` change, nor carry a key forged to
 collide with another record's replay).
 
-Any problem is one ``SavedPlanError`` naming the file and the JSON path. Pure: it is handed the
-file's bytes (``adapters.plan_file`` reads them, capped); the checks against the CRM (stale
-values, create re-match) are ``runs.saved_plan``'s.
+The guardrails' review saved with a plan (``policy``, ``impact``) is checked by
+``core.saved_review`` (its shape, and that it fits the plan) and handed back with the plan
+(``parse_saved``) for ``lfr show`` only. Any problem is one ``SavedPlanError`` naming the file
+and the JSON path. Pure: it is handed the file's bytes (``adapters.plan_file`` reads them,
+capped); the checks against the CRM (stale values, create re-match) are ``runs.saved_plan``'s.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, ValidationError
@@ -39,7 +42,7 @@ from .plan import (
     RelationshipChange,
     plan_from_dict,
 )
-from .saved_review import ImpactReview, PolicyReview
+from .saved_review import ImpactReview, PolicyReview, mismatch
 from .vocabulary import MAX_DEPTH as MANIFEST_DEPTH
 
 # A 10,000-record plan is ~15 MiB; the cap stops a file from exhausting memory before a check.
@@ -153,11 +156,26 @@ class _Plan(_Strict):
     impact: ImpactReview | None = None
 
 
+@dataclass(frozen=True)
+class SavedPlan:
+    """A checked saved plan and the guardrails' review saved with it (None: not saved, by an
+    lfr before the review existed), as its file says it, for ``lfr show``."""
+
+    plan: Plan
+    policy: PolicyReview | None
+    impact: ImpactReview | None
+
+
 def parse_saved_plan(raw: bytes, file: str, *, target: str | None) -> Plan:
     """The plan in ``raw`` (the bytes of ``file``, read under ``MAX_FILE_BYTES`` + 1) for
     ``target`` (the API it will be applied to; None to only show it), every rule above
     checked; else a ``SavedPlanError``. The target is checked before the requests, whose keys
     it is part of: a plan for another org is refused as that, not as a forgery."""
+    return _Reader(file).read(raw, target).plan
+
+
+def parse_saved(raw: bytes, file: str, *, target: str | None) -> SavedPlan:
+    """``parse_saved_plan``, with the review saved with the plan (checked as strictly)."""
     return _Reader(file).read(raw, target)
 
 
@@ -174,7 +192,7 @@ class _Reader:
         place = f"{self.file}: {where}: " if where else f"{self.file}: "
         return SavedPlanError(f"{place}{message} (not a plan as `lfr plan --out` writes it)")
 
-    def read(self, raw: bytes, target: str | None) -> Plan:
+    def read(self, raw: bytes, target: str | None) -> SavedPlan:
         data = self.load(raw)
         if not isinstance(data, dict):
             raise self.fail("", f"a JSON {type(data).__name__}, not an object")
@@ -204,7 +222,10 @@ class _Reader:
                 "run lfr plan against this target."
             )
         self.check(plan, shaped)
-        return plan
+        wrong = mismatch(shaped.policy, shaped.impact, plan)
+        if wrong is not None:
+            raise self.fail(*wrong)
+        return SavedPlan(plan, shaped.policy, shaped.impact)
 
     def load(self, raw: bytes) -> Any:
         if len(raw) > MAX_FILE_BYTES:

@@ -26,6 +26,7 @@ class Style:
     # Plans only: the guardrails' review (violations, pipeline impact) and --group-by.
     review: Review | None = None
     group_by: str | None = None
+    saved_review: bool = False  # the review is a saved plan's (lfr show): marked as such
 
 
 _Renderer = Callable[[Any, Style], str]
@@ -36,9 +37,14 @@ _TABLE: dict[tuple[type, str], _Renderer] = {
         show_unchanged=style.show_unchanged,
         review=style.review,
         group_by=style.group_by,
+        saved_review=style.saved_review,
     ),
     (Plan, "markdown"): lambda plan, style: markdown.render_plan(
-        plan, title=style.title or "lfr plan", review=style.review, group_by=style.group_by
+        plan,
+        title=style.title or "lfr plan",
+        review=style.review,
+        group_by=style.group_by,
+        saved_review=style.saved_review,
     ),
     (Plan, "json"): lambda plan, style: json.render_plan(plan, style.review),
     (ApplyReport, "text"): lambda report, style: text.render_report(report, color=style.color),

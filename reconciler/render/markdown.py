@@ -76,6 +76,7 @@ def render_plan(
     limit: int = COMMENT_LIMIT,
     review: Review | None = None,
     group_by: str | None = None,
+    saved_review: bool = False,
 ) -> str:
     head = [
         MARKER,
@@ -91,7 +92,7 @@ def render_plan(
         "",
     ]
     if review is not None:  # before the record sections: never dropped to fit the limit
-        head += markdown_lines(review, plan, escape, code)
+        head += markdown_lines(review, plan, escape, code, saved=saved_review)
     if group_by is not None and review is not None:  # --group-by owner|stage|account
         sections = []
         changed = [r for r in plan.records if r.action != "noop"]

@@ -13,11 +13,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..core.impact import Deal, Impact, OwnerMove, StageMove, group_records, money
+from ..core.impact import (
+    Deal,
+    Impact,
+    OwnerMove,
+    StageMove,
+    group_records,
+    money,
+    owner_label,
+    stage_label,
+)
 from ..core.plan import Plan, RecordChange
 from ..core.policies import Review, Violation
 from .values import safe
 
+# The one line over a review read from a saved plan (``lfr show``): not judged now.
+SAVED = (
+    "Review saved when the plan was made, by lfr.yaml's policies then; "
+    "`lfr apply PLAN.json` judges the plan again by the current lfr.yaml."
+)
 _MERMAID_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,+-$")
 
 
@@ -29,15 +43,11 @@ def mermaid(text: str) -> str:
 
 def stage_name(stage: str | None, plan: Plan) -> str:
     """A stage option id by its label (unsafe: the caller makes it safe for its format)."""
-    if stage is None:
-        return "new"
-    return plan.labels.get(stage, stage)
+    return stage_label(stage, plan.labels)
 
 
 def owner_name(owner: str | None, managed: bool, plan: Plan) -> str:
-    if not managed:
-        return "(owner not in the manifest)"
-    return "(no owner)" if owner is None else plan.labels.get(owner, owner)
+    return owner_label(owner, managed, plan.labels)
 
 
 def stages_by_name(impact: Impact, plan: Plan) -> list[StageMove]:
@@ -64,8 +74,11 @@ def grouped(
 # --- text ----------------------------------------------------------------------------------------
 
 
-def text_lines(review: Review, plan: Plan, paint: Callable[[str, str], str]) -> list[str]:
-    lines: list[str] = []
+def text_lines(
+    review: Review, plan: Plan, paint: Callable[[str, str], str], *, saved: bool = False
+) -> list[str]:
+    """The impact, then the violations; ``saved``: read from a saved plan, so said first."""
+    lines: list[str] = [SAVED] if saved else []
     if review.impact is not None:
         lines += _impact_text(review.impact, plan)
         lines.append("")
@@ -74,7 +87,7 @@ def text_lines(review: Review, plan: Plan, paint: Callable[[str, str], str]) -> 
         for violation in review.violations:
             lines.append(paint(_color(violation), "  " + _violation_line(violation)))
         lines.append("")
-    return lines
+    return lines if lines != [SAVED] else []
 
 
 def _color(violation: Violation) -> str:
@@ -150,11 +163,14 @@ def markdown_lines(
     plan: Plan,
     markdown_escape: Callable[[str], str],
     code: Callable[..., str],
+    *,
+    saved: bool = False,
 ) -> list[str]:
     """The violations and the impact (``markdown_escape`` escapes ``$`` too: GitHub reads text
-    between two dollar signs, ``$120,000 → $135,000``, as a math formula)."""
+    between two dollar signs, ``$120,000 → $135,000``, as a math formula); ``saved``: read from
+    a saved plan, so said first, as a quote the next heading ends."""
     escape = markdown_escape
-    lines: list[str] = []
+    lines: list[str] = [f"> {SAVED}"] if saved else []
     if review.violations:
         lines += ["#### Policies", "", "| | rule | where | violation |", "|---|---|---|---|"]
         for v in review.violations:
@@ -166,7 +182,7 @@ def markdown_lines(
         lines.append("")
     if review.impact is not None:
         lines += _impact_markdown(review.impact, plan, escape)
-    return lines
+    return lines if len(lines) > saved else []
 
 
 def _impact_markdown(impact: Impact, plan: Plan, escape: Callable[[str], str]) -> list[str]:
@@ -289,5 +305,10 @@ def review_data(review: Review, plan: Plan) -> dict[str, Any]:
                 for o in owners_by_name(impact, plan)
             ],
             "uncounted": list(impact.uncounted),
+            # The chart's edges (lfr show draws it from a saved plan): from null is a create.
+            "flows": [
+                {"from": source, "to": target, "amount": amount}
+                for source, target, amount in impact.flows
+            ],
         }
     return data

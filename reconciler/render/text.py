@@ -28,8 +28,10 @@ def render_plan(
     show_unchanged: bool = False,
     review: Review | None = None,
     group_by: str | None = None,
+    saved_review: bool = False,
 ) -> str:
-    """The records (in ``group_by`` groups), the guardrails' ``review``, the summary."""
+    """The records (in ``group_by`` groups), the guardrails' ``review`` (``saved_review``: as a
+    saved plan holds it, marked so), the summary."""
     paint = _painter(color)
     lines: list[str] = []
     if group_by is not None and review is not None:  # --group-by owner|stage|account
@@ -50,7 +52,7 @@ def render_plan(
             lines.extend(_record(record, plan, paint))
             lines.append("")
     if review is not None:
-        lines.extend(text_lines(review, plan, paint))
+        lines.extend(text_lines(review, plan, paint, saved=saved_review))
     if not plan.has_changes:
         lines.append("No changes. The CRM matches the manifests.")
     lines.append(paint("bold", plan.summary()))
