@@ -51,6 +51,7 @@ MAX_TEXT = 1024 * 1024  # no manifest (1 MiB) can give a longer string
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _FROM_CRM = frozenset({"planned_from", "before", "body", "removed"})
 _SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(NAME_PATTERN)
 
 
 class SavedPlanError(LfrError):
@@ -132,6 +133,8 @@ class _Record(_Strict):
     match: dict[Key, JsonValue]
     # The set(s) a record is grouped under: names, comma-separated.
     group: Annotated[str, Field(max_length=2000)] = ""
+    # planned_from's keys read only by a set's selector → the set(s), comma-separated.
+    selected_by: dict[Key, Annotated[str, Field(max_length=2000)]] = {}
 
 
 class _Summary(_Strict):
@@ -285,6 +288,7 @@ class _Reader:
         for kind, key in zip(kinds, keys, strict=True):
             if key not in change.planned_from:
                 raise self.fail(f"{where}.{kind}", f"{key} is not in planned_from")
+        self.check_selected_by(change, set(keys), where)
         for field in change.fields:
             live = change.planned_from[field.key]
             if isinstance(field.after, dict) and not isinstance(live, dict | None):
@@ -299,9 +303,25 @@ class _Reader:
                 )
             self.check_link(link, f"{where}.relationships[{index}]")
 
+    def check_selected_by(self, change: RecordChange, changed: set[str], where: str) -> None:
+        """A selector-only key is a planned-from value the record does not change, named after
+        sets. It only adds a value the stale check compares and keeps out of the keys: the
+        rebuild (``managed_from``) holds the bodies and keys to what the changes show
+        whatever it names, and a key the record changes cannot be called one."""
+        for key, names in change.selected_by.items():
+            at = _join(f"{where}.selected_by", key)
+            if key not in change.planned_from:
+                raise self.fail(at, f"{key} is not in planned_from")
+            if key in changed:
+                raise self.fail(at, f"{key} is changed by this record, not only selected by")
+            if not all(_NAME.match(name) for name in names.split(", ")):
+                raise self.fail(at, "not the names of sets")
+
     def check_create(self, change: RecordChange, where: str) -> None:
         if change.id is not None or change.http_link is not None:
             raise self.fail(f"{where}.id", "a create has no id yet")
+        if change.selected_by:
+            raise self.fail(f"{where}.selected_by", "a set never creates a record")
         if change.planned_from or change.live_updated_at is not None:
             raise self.fail(f"{where}.planned_from", "a create is planned from no live record")
         # Apply looks for the record again before creating it, by this match: it must be the
@@ -369,6 +389,21 @@ def check_against_org(file: str, plan: Plan, schema: OrgSchema) -> None:
                     f"{where}.fields",
                     f"this org requires {', '.join(missing)} on create; the planned create of "
                     f"{change.name!r} does not set it (plan again against this org)",
+                )
+        for key in change.selected_by:
+            # Read again by the stale check: a key of this org, a relationship's as ids.
+            relationship = schema.relationship(key)
+            if relationship is None and schema.field(key) is None:
+                raise reader.fail(
+                    _join(f"{where}.selected_by", key),
+                    f"{key} is not a field or relationship of this org",
+                )
+            live = change.planned_from[key]
+            if relationship is not None and not (
+                isinstance(live, tuple) and all(_is_record_id(i) for i in live)
+            ):
+                raise reader.fail(
+                    _join(f"{where}.planned_from", key), "a relationship's value is a list of ids"
                 )
         for number, field in enumerate(change.fields):
             if schema.field(field.key) is None:
