@@ -304,10 +304,11 @@ class _Reader:
             self.check_link(link, f"{where}.relationships[{index}]")
 
     def check_selected_by(self, change: RecordChange, changed: set[str], where: str) -> None:
-        """A selector-only key is a planned-from value the record does not change, named after
-        sets. It only adds a value the stale check compares and keeps out of the keys: the
-        rebuild (``managed_from``) holds the bodies and keys to what the changes show
-        whatever it names, and a key the record changes cannot be called one."""
+        """A selector-only key names a planned-from value the record does not change, and the
+        sets whose selector read it. Forged, it can do no more than add a value the stale check
+        compares, or take one out of the fingerprint and keys, which the rebuild recomputes
+        (``managed_from``): what is sent is still what the changes show. A key the record
+        changes is managed, never only selected."""
         for key, names in change.selected_by.items():
             at = _join(f"{where}.selected_by", key)
             if key not in change.planned_from:
@@ -374,10 +375,11 @@ class _Reader:
 
 def check_against_org(file: str, plan: Plan, schema: OrgSchema) -> None:
     """What only the org's definitions can say, before any write: every key a record changes
-    is one of the org's, a relationship's cardinality is the org's, and its ids are of the
-    object type it links (a ``con_`` id is no ``$owner``), and a create sets every field the
-    org's definitions mark required (docs/api-contract.md §4: a plan made against another org
-    may not). A ``SavedPlanError`` by JSON path."""
+    or was selected by (``selected_by``) is one of the org's, a relationship's cardinality is
+    the org's, and its ids are of the object type it links (a ``con_`` id is no ``$owner``;
+    a selector's planned-from links are ids), and a create sets every field the org's
+    definitions mark required (docs/api-contract.md §4: a plan made against another org may
+    not). A ``SavedPlanError`` by JSON path."""
     reader = _Reader(file)
     required = schema.required_fields()
     for index, change in enumerate(plan.records):
