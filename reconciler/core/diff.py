@@ -69,7 +69,11 @@ def diff_record(
 ) -> RecordChange:
     if live is None:
         return _create(desired, options)
-    planned_from = live_values(desired, live, schema)
+    managed = live_values(desired, live, schema)
+    # The selector keys a set matched the record by, which it does not manage: planned from
+    # too (a saved plan is refused when they moved), out of the keys (RecordChange.managed_from).
+    selected = dict(desired.selected_by)
+    planned_from = {**managed, **observed(live, list(selected), schema)} if selected else managed
     fields = tuple(
         change
         for f in desired.fields
@@ -81,7 +85,7 @@ def diff_record(
         if (link := _relationship_change(r, planned_from[r.key])) is not None
     )
     body = _field_body(fields, planned_from)
-    requests = update_requests(live.id, body, relationships, planned_from, options)
+    requests = update_requests(live.id, body, relationships, managed, options)
     return RecordChange(
         action="update" if requests else "noop",
         name=desired.name,
@@ -92,9 +96,10 @@ def diff_record(
         relationships=relationships,
         requests=requests,
         planned_from=planned_from,
-        fingerprint=fingerprint(planned_from),
+        fingerprint=fingerprint(managed),
         live_updated_at=live.updated_at,
         group=desired.group,
+        selected_by=selected,
     )
 
 
@@ -144,14 +149,15 @@ def rebuilt(change: RecordChange, options: DiffOptions) -> RecordChange:
     # A key shown as changing whose target equals its live value rebuilds to no change.
     fields = tuple(c for c in field_changes if c is not None)
     links = tuple(c for c in link_changes if c is not None)
-    requests = update_requests(change.id, _field_body(fields, live), links, live, options)
+    managed = change.managed_from
+    requests = update_requests(change.id, _field_body(fields, live), links, managed, options)
     return replace(
         change,
         action="update" if requests else "noop",
         fields=fields,
         relationships=links,
         requests=requests,
-        fingerprint=fingerprint(live),
+        fingerprint=fingerprint(managed),
         match={},
     )
 

@@ -5,10 +5,11 @@ Owns ``PipelineFacts`` (which of the org's keys hold a deal's amount, stage, own
 each stage's outcome, the currency: from the definitions and ``lfr.yaml``'s ``pipeline``) and
 ``impact_of``, computed from each record's planned-from live values (before) and the manifest's
 values (after). A key the manifest does not manage is unknown to the plan (lfr never reads it
-into the diff): a record whose amount or stage is unknown is counted where it can be and listed
-as not counted where it cannot, never guessed. Also owns ``group_records`` (``--group-by``) and
-the names a stage or owner is shown by (``stage_label``, ``owner_label``: the renderers show
-them, ``core.saved_review`` checks a saved plan's review against them).
+into the diff; a set's selector keys, planned from for the stale check only, are not counted):
+a record whose amount or stage is unknown is counted where it can be and listed as not counted
+where it cannot, never guessed. Also owns ``group_records`` (``--group-by``) and the names a
+stage or owner is shown by (``stage_label``, ``owner_label``: the renderers show them,
+``core.saved_review`` checks a saved plan's review against them).
 Pure: the renderers show it, ``core.policies`` judges the total.
 """
 
@@ -92,8 +93,11 @@ class Side:
 
 
 def sides(record: RecordChange, facts: PipelineFacts) -> tuple[Side, Side]:
-    """The record before (the planned-from live values) and after (the manifest's values)."""
-    live = record.planned_from
+    """The record before (the planned-from live values of the keys it manages) and after (the
+    manifest's values). A set's selector-only keys are left out: the impact of one selection
+    does not depend on how the selector spells it (``status: open`` and the list of open
+    stages choose the same deals; only the latter would name their stage)."""
+    live = record.managed_from
     after: dict[str, Any] = dict(live)
     for change in record.fields:
         after[change.key] = change.after
@@ -304,7 +308,7 @@ def group_records(
     key = {"owner": facts.owner, "stage": facts.stage, "account": facts.account}[by]
     groups: dict[str, list[RecordChange]] = {}
     for record in records:
-        values: dict[str, Any] = dict(record.planned_from)
+        values: dict[str, Any] = dict(record.managed_from)
         values.update({c.key: c.after for c in record.fields})
         values.update({r.key: r.after for r in record.relationships})
         if key not in values:

@@ -381,6 +381,10 @@ class DesiredRecord:
     # The sets (``core.sets``) that manage this record when no record manifest does: the plan
     # groups its change under them.
     group: str = ""
+    # Selector keys of the sets that matched this record which it does not manage, each with
+    # the set(s) whose selector holds it: their live values are planned from too, so a saved
+    # plan whose record stopped matching is refused as stale (``core.sets.merge_into``).
+    selected_by: tuple[tuple[str, str], ...] = ()
 
     @property
     def identity_at(self) -> Origin:

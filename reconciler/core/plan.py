@@ -117,6 +117,28 @@ class RecordChange:
     # The ``OpportunitySet``(s) whose keys alone change this record (``core.sets``): renderers
     # group such records under them. Empty for a record manifest's record.
     group: str = ""
+    # The keys of ``planned_from`` that are there only because a set's selector read them (the
+    # record does not manage them; never written), each with the set(s) whose selector it is:
+    # a saved plan whose record moved out of the selection is refused as stale. Not in the
+    # fingerprint nor the idempotency keys (``managed_from``), nor the pipeline impact.
+    selected_by: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def managed_from(self) -> dict[str, Any]:
+        """``planned_from`` without the selector-only keys: the live values of the keys this
+        change manages, what its write is computed from.
+
+        The fingerprint and the idempotency keys are made of these alone. A key identifies a
+        write (what it sends to which record, computed from which managed values); a selector
+        value decides only whether the write is made, which the stale check of a saved plan
+        and a fresh plan's selection guard. With them in, the same write would get another key
+        when only an unmanaged value moved (or a set that also selects a record manifest's
+        record came or went), which can turn a replay into a second application but never the
+        reverse; without them, a re-plan after a crash yields the keys of the writes not yet
+        landed exactly as before (tests/reliability/test_set_crash.py)."""
+        if not self.selected_by:
+            return self.planned_from
+        return {k: v for k, v in self.planned_from.items() if k not in self.selected_by}
 
     @property
     def called(self) -> str:
@@ -269,6 +291,7 @@ def _record_to_dict(record: RecordChange) -> dict[str, Any]:
         "live_updated_at": record.live_updated_at,
         "match": plain(record.match),
         **({"group": record.group} if record.group else {}),
+        **({"selected_by": dict(record.selected_by)} if record.selected_by else {}),
     }
 
 
@@ -313,6 +336,7 @@ def _record_from_dict(data: dict[str, Any]) -> RecordChange:
         live_updated_at=data.get("live_updated_at"),
         match={k: _tupled(v) for k, v in data.get("match", {}).items()},
         group=data.get("group", ""),
+        selected_by=dict(data.get("selected_by", {})),
     )
 
 

@@ -54,6 +54,7 @@ MAX_TEXT = 1024 * 1024  # no manifest (1 MiB) can give a longer string
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _FROM_CRM = frozenset({"planned_from", "before", "body", "removed"})
 _SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(NAME_PATTERN)
 
 
 class SavedPlanError(LfrError):
@@ -135,6 +136,8 @@ class _Record(_Strict):
     match: dict[Key, JsonValue]
     # The set(s) a record is grouped under: names, comma-separated.
     group: Annotated[str, Field(max_length=2000)] = ""
+    # planned_from's keys read only by a set's selector → the set(s), comma-separated.
+    selected_by: dict[Key, Annotated[str, Field(max_length=2000)]] = {}
 
 
 class _Summary(_Strict):
@@ -306,6 +309,7 @@ class _Reader:
         for kind, key in zip(kinds, keys, strict=True):
             if key not in change.planned_from:
                 raise self.fail(f"{where}.{kind}", f"{key} is not in planned_from")
+        self.check_selected_by(change, set(keys), where)
         for field in change.fields:
             live = change.planned_from[field.key]
             if isinstance(field.after, dict) and not isinstance(live, dict | None):
@@ -320,9 +324,26 @@ class _Reader:
                 )
             self.check_link(link, f"{where}.relationships[{index}]")
 
+    def check_selected_by(self, change: RecordChange, changed: set[str], where: str) -> None:
+        """A selector-only key names a planned-from value the record does not change, and the
+        sets whose selector read it. Forged, it can do no more than add a value the stale check
+        compares, or take one out of the fingerprint and keys, which the rebuild recomputes
+        (``managed_from``): what is sent is still what the changes show. A key the record
+        changes is managed, never only selected."""
+        for key, names in change.selected_by.items():
+            at = _join(f"{where}.selected_by", key)
+            if key not in change.planned_from:
+                raise self.fail(at, f"{key} is not in planned_from")
+            if key in changed:
+                raise self.fail(at, f"{key} is changed by this record, not only selected by")
+            if not all(_NAME.match(name) for name in names.split(", ")):
+                raise self.fail(at, "not the names of sets")
+
     def check_create(self, change: RecordChange, where: str) -> None:
         if change.id is not None or change.http_link is not None:
             raise self.fail(f"{where}.id", "a create has no id yet")
+        if change.selected_by:
+            raise self.fail(f"{where}.selected_by", "a set never creates a record")
         if change.planned_from or change.live_updated_at is not None:
             raise self.fail(f"{where}.planned_from", "a create is planned from no live record")
         # Apply looks for the record again before creating it, by this match: it must be the
@@ -375,10 +396,11 @@ class _Reader:
 
 def check_against_org(file: str, plan: Plan, schema: OrgSchema) -> None:
     """What only the org's definitions can say, before any write: every key a record changes
-    is one of the org's, a relationship's cardinality is the org's, and its ids are of the
-    object type it links (a ``con_`` id is no ``$owner``), and a create sets every field the
-    org's definitions mark required (docs/api-contract.md §4: a plan made against another org
-    may not). A ``SavedPlanError`` by JSON path."""
+    or was selected by (``selected_by``) is one of the org's, a relationship's cardinality is
+    the org's, and its ids are of the object type it links (a ``con_`` id is no ``$owner``;
+    a selector's planned-from links are ids), and a create sets every field the org's
+    definitions mark required (docs/api-contract.md §4: a plan made against another org may
+    not). A ``SavedPlanError`` by JSON path."""
     reader = _Reader(file)
     required = schema.required_fields()
     for index, change in enumerate(plan.records):
@@ -390,6 +412,21 @@ def check_against_org(file: str, plan: Plan, schema: OrgSchema) -> None:
                     f"{where}.fields",
                     f"this org requires {', '.join(missing)} on create; the planned create of "
                     f"{change.name!r} does not set it (plan again against this org)",
+                )
+        for key in change.selected_by:
+            # Read again by the stale check: a key of this org, a relationship's as ids.
+            relationship = schema.relationship(key)
+            if relationship is None and schema.field(key) is None:
+                raise reader.fail(
+                    _join(f"{where}.selected_by", key),
+                    f"{key} is not a field or relationship of this org",
+                )
+            live = change.planned_from[key]
+            if relationship is not None and not (
+                isinstance(live, tuple) and all(_is_record_id(i) for i in live)
+            ):
+                raise reader.fail(
+                    _join(f"{where}.planned_from", key), "a relationship's value is a list of ids"
                 )
         for number, field in enumerate(change.fields):
             if schema.field(field.key) is None:

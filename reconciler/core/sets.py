@@ -4,7 +4,9 @@ Owns the selector's grammar and its meaning, pure (no I/O): ``build_sets`` check
 the org (every problem at ``file:line``) into a ``DesiredSet``; ``selects`` says whether a record
 (a fresh read) is matched; ``merge_into`` folds a set's keys into the desired state of one matched
 record, where a key another document manages with a different value is a conflict (a problem
-naming both origins and the record). Finding the matched records is ``runs.sets``'s.
+naming both origins and the record), noting the selector keys it reads but does not manage (the
+plan records their live values: a saved plan is refused when its record stopped matching).
+Finding the matched records is ``runs.sets``'s.
 
 The selector (``spec.selector``), a mapping:
 
@@ -69,6 +71,11 @@ class DesiredSet:
             fields=self.fields,
             relationships=self.relationships,
         )
+
+    def selector_keys(self) -> tuple[str, ...]:
+        """The record's keys the selector reads (``$opportunityStatus`` for ``status``)."""
+        status = (STATUS_KEY,) if self.status is not None else ()
+        return (*(t.key for t in self.terms), *(link.key for link in self.links), *status)
 
     def resolved(self, template: DesiredRecord) -> DesiredSet:
         return replace(
@@ -186,7 +193,7 @@ def merge_into(
     """``base`` (a record manifest's desired state, or an empty one) with the keys of every set
     that matched ``record``. A key two documents manage with different values is a problem at
     the later one's line naming the earlier one's; equal values are kept once (the first
-    origin)."""
+    origin). The sets' selector keys the record does not manage become its ``selected_by``."""
     fields = {f.key: f for f in base.fields}
     links = {r.key: r for r in base.relationships}
     owner = dict.fromkeys((*fields, *links), base.name)
@@ -205,10 +212,19 @@ def merge_into(
                 links[r.key], owner[r.key] = r, s.name
             elif _link_value(had) != _link_value(r):
                 problems.append(_conflict(r.key, label, s.name, r.origin, owner[r.key], had))
+    # The selector keys the record does not manage: planned from too, so a saved plan of a
+    # record that no longer matches is refused as stale (runs.saved_plan) rather than written.
+    selected: dict[str, list[str]] = {}
+    for s in sets:
+        for key in s.selector_keys():
+            if key not in owner:
+                names = selected.setdefault(key, [])
+                names.extend([s.name] if s.name not in names else [])
     merged = replace(
         base,
         fields=tuple(fields.values()),
         relationships=tuple(links.values()),
+        selected_by=tuple((key, ", ".join(names)) for key, names in selected.items()),
     )
     return merged, problems
 

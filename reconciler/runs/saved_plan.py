@@ -3,8 +3,9 @@
 Owns the gate a saved plan passes before any write: the file read and checked whole
 (``adapters.plan_file`` reads it, ``core.saved_plan`` owns its strict shape and that it sends only
 what it shows), checked against the org's definitions, shown with the org's labels (not the
-file's), and refused as stale when any planned-from live value moved or a planned create's
-``metadata.match`` now selects a record. Never prints; a refusal is a ``StalePlan``.
+file's), and refused as stale when any planned-from live value moved (a set's selector keys
+among them: the record may have left the selection) or a planned create's ``metadata.match``
+now selects a record. Never prints; a refusal is a ``StalePlan``.
 """
 
 from __future__ import annotations
@@ -94,13 +95,22 @@ async def check_stale(client: LightfieldClient, plan: Plan, schema: OrgSchema) -
         now = observed(live, list(change.planned_from), schema)
         return [
             f"{change.name} ({change.id}) {key}: planned from {_short(change.planned_from[key])}, "
-            f"now {_short(now[key])}"
+            f"now {_short(now[key])}{_selector_of(change, key)}"
             for key in change.planned_from
             if now[key] != change.planned_from[key]
         ]
 
     found = await asyncio.gather(*(moved(change) for change in touched))
     return [line for lines in found for line in lines]
+
+
+def _selector_of(change: RecordChange, key: str) -> str:
+    """For a key only a set's selector read: the record may no longer be the set's."""
+    names = change.selected_by.get(key)
+    if names is None:
+        return ""
+    sets = f"the selectors of sets {names}" if ", " in names else f"set {names}'s selector"
+    return f" ({sets}: the record may no longer match)"
 
 
 def _short(value: object) -> str:
