@@ -7,14 +7,21 @@ mirrors the server's ``Remaining`` count, and stays closed until ``Reset`` when 
 bucket is empty. It also owns the ``Clock`` protocol through which the client reads time and
 sleeps, so tests drive everything with a manual clock and never wait for real.
 
-Buckets are shared by all coroutines of one client; an ``asyncio.Lock`` makes waiters queue in
-FIFO order, each sleeping only for its own token.
+Buckets are shared by all coroutines of one client. Waiters queue in FIFO order, each sleeping
+only for its own token, except that requests made under ``ahead_of_queue()`` go before every
+request queued without it: a run that queued a hundred list pages can still confirm, at once,
+the few ids a write is waiting for (``runs.resolve.LinkCheck``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -24,6 +31,23 @@ CATEGORIES: tuple[Category, ...] = ("read", "search", "write")
 # Rounding of float clocks (a unix-epoch ManualClock has ~2e-7 s resolution) must never let us
 # send a hair early and meet a 429 from a server bucket computed with the same numbers.
 _SAFETY_SECONDS = 1e-4
+
+
+# 0: an ordinary request; 1: one under ``ahead_of_queue``. A context variable, so the tasks a
+# request spawns (a list's other pages) inherit it from the task that created them.
+_PRIORITY: ContextVar[int] = ContextVar("lfr_bucket_priority", default=0)
+
+
+@contextmanager
+def ahead_of_queue() -> Iterator[None]:
+    """Requests made, and tasks created, in this block take their tokens before every request
+    queued outside one (in FIFO order among themselves). For the few requests something
+    already waiting depends on; never for bulk reads, which would only reorder the queue."""
+    token = _PRIORITY.set(1)
+    try:
+        yield
+    finally:
+        _PRIORITY.reset(token)
 
 
 class Clock(Protocol):
@@ -106,7 +130,11 @@ class TokenBucket:
         self._tokens = self._capacity
         self._updated = clock.monotonic()
         self._closed_until = float("-inf")
-        self._lock = asyncio.Lock()
+        # The waiters for the turn: (-priority, arrival, future); one coroutine at a time holds
+        # the turn (``_busy``) and hands it to the first waiter when it has its token.
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+        self._busy = False
 
     @property
     def rate(self) -> float:
@@ -130,7 +158,8 @@ class TokenBucket:
         """Take one token, sleeping as long as needed; returns the seconds waited (queueing
         behind other coroutines included)."""
         started = self._clock.monotonic()
-        async with self._lock:
+        await self._turn()
+        try:
             while True:
                 now = self._clock.monotonic()
                 self._refill(now)
@@ -142,6 +171,31 @@ class TokenBucket:
                 else:
                     delay = (1.0 - self._tokens) / self._rate + _SAFETY_SECONDS
                 await self._clock.sleep(delay)
+        finally:
+            self._hand_over()
+
+    async def _turn(self) -> None:
+        """Wait until this coroutine holds the turn: at once when nobody does, else when handed
+        it (the first waiter by priority, then arrival)."""
+        if not self._busy:
+            self._busy = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (-_PRIORITY.get(), next(self._arrivals), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._hand_over()  # handed the turn, then cancelled: pass it on
+            raise
+
+    def _hand_over(self) -> None:
+        while self._waiters:
+            turn = heapq.heappop(self._waiters)[2]
+            if not turn.done():  # (a cancelled waiter's future is done)
+                turn.set_result(None)
+                return
+        self._busy = False
 
     def hold(self, seconds: float) -> None:
         """Keep the bucket closed for ``seconds`` from now, and empty it."""

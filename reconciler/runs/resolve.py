@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlsplit
 
+from ..adapters.buckets import ahead_of_queue
 from ..adapters.client import LIST_OF, MAX_PAGE_SIZE, LightfieldClient, ObjectType
 from ..core.desired import cap_problems
 from ..core.errors import NotFound
@@ -362,7 +363,10 @@ class LinkCheck:
                 continue
             check = self._checks.get(pair)
             if check is None:
-                check = self._checks[pair] = asyncio.create_task(self._check(*pair))
+                # A change is waiting for this: its reads and list pages go ahead of the bulk
+                # reads queued before them (a plan's list scan), so its write can start.
+                with ahead_of_queue():
+                    check = self._checks[pair] = asyncio.create_task(self._check(*pair))
             checks.append(check)
         if checks:
             await asyncio.gather(*checks)
