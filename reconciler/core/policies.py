@@ -5,7 +5,9 @@ policy that need no org (``check_policies``, called by ``core.settings``: each p
 ``file:line`` of the key) and of one that does (``Guardrails.problems``: a key or stage label
 the org does not have, with a suggestion), and the judgement itself (``Guardrails.review``):
 every ``Violation`` at the ``file:line`` of the manifest key concerned (a plan-wide one at the
-rule's line in ``lfr.yaml``), with the rule and the numbers. An error-level violation not
+rule's line in ``lfr.yaml``), with the rule and the numbers. A policy's scope: every record,
+``names`` globs, a ``selector`` (read by ``core.sets.read_selector``, its meaning is
+``core.scope``'s), or both (a record in both). An error-level violation not
 allowed for this run (``--allow RULE``) blocks: ``lfr plan`` exits 1 and ``lfr apply`` refuses
 before any write; the same review is made of a saved plan applied later, from the current
 ``lfr.yaml``, so no file can carry its own exemption. Pure: ``today`` is given.

@@ -237,3 +237,51 @@ def test_every_problem_of_a_selector_at_its_line_with_a_suggestion(
     result = lfr(["plan"], server)
     assert result.exit_code == 1
     assert "lfr.yaml:6: " in result.stderr and "jane@acme-sales.example" in result.stderr
+
+
+def test_apply_refuses_an_in_scope_record_before_any_write_and_applies_out_of_scope(
+    write: WriteManifest, settings: WriteSettings, server: str, emu: Emulator
+) -> None:
+    write("acme.yaml", opportunity("acme", ACME_RENEWAL, "fields:\n  $amount: 150000"))
+    amount_rule(settings, "{$owner: {email: jane@acme-sales.example}}")
+    refused = lfr(["apply", "--auto-approve", "--force", "--no-color"], server)
+    assert refused.exit_code == 1, refused.output
+    assert "error amount-change  manifests/acme.yaml:8" in refused.stdout
+    assert "nothing was sent" in refused.stderr
+    assert writes(emu) == []
+    amount_rule(settings, "{$owner: {email: omar@acme-sales.example}}")
+    applied = lfr(["apply", "--auto-approve", "--no-color"], server)
+    assert applied.exit_code == 0, applied.output
+    assert len(writes(emu)) == 1
+
+
+GLOBEX_OWNER_SET = """\
+apiVersion: lfr/v1
+kind: OpportunitySet
+metadata:
+  name: globex-owner
+spec:
+  selector:
+    $account: {name: Globex}
+  relationships:
+    $owner: {email: mei@acme-sales.example}
+"""
+
+
+def test_a_sets_records_are_judged_by_their_own_live_state(
+    write: WriteManifest, settings: WriteSettings, server: str
+) -> None:
+    """The set gives two Globex deals a new owner: Globex analytics (Closed Won) and Globex
+    training (Closed Lost); a scope on the won stage takes one of them."""
+    write("globex.yaml", GLOBEX_OWNER_SET)
+    won = record_id(server, "Globex analytics")
+    settings(
+        "version: 1\npolicies:\n  - {rule: owner-reassignments, severity: error, "
+        "max_records: 0, selector: {$stage: Closed Won}}\n"
+    )
+    result = lfr(["plan", "--no-color"], server)
+    assert result.exit_code == 1, result.output
+    assert (
+        f"  error owner-reassignments  lfr.yaml:3  1 record changes $owner (at most 0): "
+        f"globex-owner ({won})"
+    ) in result.stdout.splitlines()
