@@ -28,7 +28,7 @@ from .plan import Plan, RecordChange
 from .policy_settings import RULE_PATTERN, RULES, PipelineSettings, PolicySettings
 from .records import Record
 from .scope import in_scope
-from .sets import DesiredSet, read_selector
+from .sets import EMPTY_SCOPE, DesiredSet, read_selector
 from .vocabulary import Origin, Problem
 
 # Each rule's own parameters; ``rule``, ``severity``, ``names`` and ``selector`` are every rule's.
@@ -63,6 +63,9 @@ def check_policies(policies: Any, origin_of: OriginOf) -> list[Problem]:
     ``rule`` are left to the shape's check."""
     problems = []
     for index, policy in enumerate(policies if isinstance(policies, list) else []):
+        if isinstance(policy, dict) and "selector" in policy and policy["selector"] is None:
+            # ``selector:`` with nothing under it reads as no scope: said, not guessed.
+            problems.append(Problem(origin_of("policies", index, "selector"), EMPTY_SCOPE))
         rule = policy.get("rule") if isinstance(policy, dict) else None
         if not isinstance(rule, str):
             continue

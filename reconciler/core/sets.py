@@ -35,6 +35,8 @@ from .vocabulary import Origin, Problem
 Status = Literal["open", "closed"]
 STATUS_KEY = "$opportunityStatus"
 _WORDS = ("all", "status")
+# A policy's selector that says nothing (``selector: {}``, ``selector:``).
+EMPTY_SCOPE = "an empty selector would match every record: omit selector to judge every record"
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def read_selector(
     if not selector:
         report(
             where,
-            "an empty selector would match every record: omit selector to judge every record"
+            EMPTY_SCOPE
             if scope
             else "an empty selector would match every opportunity: write {all: true} to mean it",
         )

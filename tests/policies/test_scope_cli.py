@@ -214,7 +214,9 @@ def test_every_problem_of_a_selector_at_its_line_with_a_suggestion(
     assert result.exit_code == 1
     problems = result.stderr
     assert "lfr.yaml:6: unknown field '$stag' (did you mean '$stage'" in problems
-    assert "lfr.yaml:7: $stage: " in problems and "'Proposal'" in problems
+    assert (
+        "lfr.yaml:7: $stage: 'Proposl' is not an option of $stage (did you mean 'Proposal'?)"
+    ) in problems
     assert (
         "lfr.yaml:10: selector 'all' is no scope: omit selector to judge every record"
     ) in problems
@@ -223,6 +225,27 @@ def test_every_problem_of_a_selector_at_its_line_with_a_suggestion(
         "every record"
     ) in problems
     assert writes(emu) == []
+    # Before any request, with the file's shape: a selector with nothing under it, or no mapping.
+    settings(
+        """
+        version: 1
+        policies:
+          - rule: reopen-closed
+            severity: warn
+            selector:
+          - rule: reopen-closed
+            severity: warn
+            selector: Proposal
+        """
+    )
+    result = lfr(["plan"], server)
+    assert result.exit_code == 1
+    assert (
+        "lfr.yaml:5: an empty selector would match every record: omit selector to judge "
+        "every record"
+    ) in result.stderr
+    assert "lfr.yaml:8: policies.1.selector must be a mapping, not text" in result.stderr
+    assert "Error: lfr.yaml is not valid (2 problems); nothing was run" in result.stderr
     # The org's keys checked, the references are resolved (then the member's typo is seen).
     settings(
         """
@@ -236,7 +259,10 @@ def test_every_problem_of_a_selector_at_its_line_with_a_suggestion(
     )
     result = lfr(["plan"], server)
     assert result.exit_code == 1
-    assert "lfr.yaml:6: " in result.stderr and "jane@acme-sales.example" in result.stderr
+    assert (
+        "lfr.yaml:6: $owner: no member with email 'jnae@acme-sales.example' (did you mean "
+        "'jane@acme-sales.example'?)"
+    ) in result.stderr
 
 
 def test_apply_refuses_an_in_scope_record_before_any_write_and_applies_out_of_scope(
