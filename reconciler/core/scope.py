@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import JsonValue
-
 from .impact import PipelineFacts
 from .org import OrgSchema, fold
 from .plan import RecordChange
@@ -76,7 +74,7 @@ def _status_of(stage: Any, schema: OrgSchema, facts: PipelineFacts) -> str | Non
     return next((o.id for o in options if fold(o.label) == outcome), None)
 
 
-def _wire(value: Any) -> JsonValue:
+def _wire(value: Any) -> Any:
     """A canonical value (``core.org``) as the API would return it: lists, not tuples."""
     if isinstance(value, tuple | list):
         return [_wire(item) for item in value]
