@@ -106,6 +106,7 @@ def plan(
     """
     from ..render.formats import Style, render_chunks
     from ..runs.plan import run_plan
+    from ..runs.review import review_plan
     from ..workspace import open_client
     from .guard import guardrails_of, refuse_if_blocking
 
@@ -114,9 +115,9 @@ def plan(
     target = target_of(api_key, base_url, local, settings)
     progress = ProgressLine(stderr_is_tty())
 
-    async def go() -> Outcome:
+    async def go() -> tuple[Outcome, Review | None, list[Problem]]:
         async with open_client(target) as client:
-            return await run_plan(
+            outcome = await run_plan(
                 client,
                 manifests_of(settings, paths),
                 target=target.identity,
@@ -124,15 +125,25 @@ def plan(
                 progress=progress,
                 selection=selection_of(targets, excludes),
             )
+            if outcome.plan is None or outcome.schema is None:
+                return outcome, None, []
+            # The policies' selectors name members and accounts: resolved with this client.
+            review, problems = await review_plan(
+                client,
+                guardrails,
+                outcome.plan,
+                outcome.schema,
+                live=outcome.live,
+                set_files=outcome.set_files,
+            )
+            return outcome, review, problems
 
-    outcome = run_command(go(), progress)
+    outcome, review, policy_problems = run_command(go(), progress)
     result = plan_of(outcome)
-    assert outcome.schema is not None, "a plan is always checked against the org"
-    policy_problems = guardrails.problems(outcome.schema)
     if policy_problems:
         report_problems(policy_problems)
         raise typer.Exit(1)
-    review = guardrails.review(result, outcome.schema, set_files=outcome.set_files)
+    assert review is not None, "a plan made is always judged"
     if out is not None:
         # With the review, as on stdout: for reading; apply judges the plan again.
         write_chunks(out, render_chunks(result, "json", Style(review=review)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from .model import (
     LOOKUP_WORDS,
@@ -50,6 +50,13 @@ REFERENCE_KINDS: dict[str, tuple[type[Lookup], ...]] = {
     "contact": (ByEmail,),
     "account": (ByName, ByDomain),
 }
+
+
+class Located(Protocol):
+    """A document whose keys have lines: a manifest, a set, or lfr.yaml (a policy's selector
+    is read by the same rules as a set's)."""
+
+    def origin_of(self, *path: str | int) -> Origin: ...
 
 
 def build_desired(
@@ -170,10 +177,10 @@ def _build_one(
 
 
 def _fields(
-    loaded: LoadedManifest | LoadedSet,
+    loaded: Located,
     schema: OrgSchema,
     values: dict[str, Any],
-    at: tuple[str, ...],
+    at: tuple[str | int, ...],
     report: Any,
     in_match: bool = False,
     normalize: _Normalized | None = None,
@@ -285,11 +292,16 @@ def set_keys(
 
 
 def selector_value(
-    loaded: LoadedSet, schema: OrgSchema, key: str, value: Any, report: Any
+    loaded: Located,
+    at: tuple[str | int, ...],
+    schema: OrgSchema,
+    key: str,
+    value: Any,
+    report: Any,
 ) -> DesiredField | DesiredRelationship | None:
-    """One alternative of a set's selector key, read as ``metadata.match`` reads its value:
-    a field's canonical value, or a relationship's reference (None: reported)."""
-    at = ("spec", "selector")
+    """One alternative of a selector's key (a set's ``spec.selector``, a policy's ``selector``
+    at ``at``), read as ``metadata.match`` reads its value: a field's canonical value, or a
+    relationship's reference (None: reported)."""
     if schema.relationship(key) is None:
         found = _fields(loaded, schema, {key: value}, at, report, True)
         return found[0] if found else None
@@ -333,10 +345,10 @@ def _with_implied_pipeline(
 
 
 def _relationships(
-    loaded: LoadedManifest | LoadedSet,
+    loaded: Located,
     schema: OrgSchema,
     values: dict[str, RelationshipSpec],
-    at: tuple[str, ...],
+    at: tuple[str | int, ...],
     report: Any,
     in_match: bool = False,
 ) -> tuple[DesiredRelationship, ...]:
@@ -393,7 +405,7 @@ def _relationships(
 
 
 def _item_origins(
-    loaded: LoadedManifest | LoadedSet, at: tuple[str, ...], spec: list[Reference] | Partial
+    loaded: Located, at: tuple[str | int, ...], spec: list[Reference] | Partial
 ) -> dict[str, Origin]:
     """The line of each reference of a relationship value, by reference (first one wins)."""
     paths: list[tuple[tuple[str | int, ...], Reference]]
@@ -402,12 +414,10 @@ def _item_origins(
     else:
         paths = [((*at, "include", i), ref) for i, ref in enumerate(spec.include)]
         paths += [((*at, "exclude", i), ref) for i, ref in enumerate(spec.exclude)]
-    # Every item has its own line in a loaded document; the key's line is the fallback.
-    document, fallback = loaded.document, loaded.origin_of(*at)
+    # Every item has its own line in a loaded document (else the nearest key's line is given).
     origins: dict[str, Origin] = {}
     for path, ref in paths:
-        line = document.lines.get(path)
-        origins.setdefault(_ref_key(ref), fallback if line is None else Origin(document.file, line))
+        origins.setdefault(_ref_key(ref), loaded.origin_of(*path))
     return origins
 
 

@@ -5,7 +5,9 @@ policy that need no org (``check_policies``, called by ``core.settings``: each p
 ``file:line`` of the key) and of one that does (``Guardrails.problems``: a key or stage label
 the org does not have, with a suggestion), and the judgement itself (``Guardrails.review``):
 every ``Violation`` at the ``file:line`` of the manifest key concerned (a plan-wide one at the
-rule's line in ``lfr.yaml``), with the rule and the numbers. An error-level violation not
+rule's line in ``lfr.yaml``), with the rule and the numbers. A policy's scope: every record,
+``names`` globs, a ``selector`` (read by ``core.sets.read_selector``, its meaning is
+``core.scope``'s), or both (a record in both). An error-level violation not
 allowed for this run (``--allow RULE``) blocks: ``lfr plan`` exits 1 and ``lfr apply`` refuses
 before any write; the same review is made of a saved plan applied later, from the current
 ``lfr.yaml``, so no file can carry its own exemption. Pure: ``today`` is given.
@@ -24,9 +26,12 @@ from .impact import Impact, PipelineFacts, impact_of, money, pipeline_facts, tou
 from .org import OrgSchema, fold
 from .plan import Plan, RecordChange
 from .policy_settings import RULE_PATTERN, RULES, PipelineSettings, PolicySettings
+from .records import Record
+from .scope import in_scope
+from .sets import EMPTY_SCOPE, DesiredSet, read_selector
 from .vocabulary import Origin, Problem
 
-# Each rule's own parameters; ``rule``, ``severity`` and ``names`` are every rule's.
+# Each rule's own parameters; ``rule``, ``severity``, ``names`` and ``selector`` are every rule's.
 PARAMETERS: dict[str, tuple[str, ...]] = {
     "close-date-in-past": ("field",),
     "reopen-closed": (),
@@ -58,6 +63,9 @@ def check_policies(policies: Any, origin_of: OriginOf) -> list[Problem]:
     ``rule`` are left to the shape's check."""
     problems = []
     for index, policy in enumerate(policies if isinstance(policies, list) else []):
+        if isinstance(policy, dict) and "selector" in policy and policy["selector"] is None:
+            # ``selector:`` with nothing under it reads as no scope: said, not guessed.
+            problems.append(Problem(origin_of("policies", index, "selector"), EMPTY_SCOPE))
         rule = policy.get("rule") if isinstance(policy, dict) else None
         if not isinstance(rule, str):
             continue
@@ -149,13 +157,39 @@ class Guardrails:
     origin_of: OriginOf | None = None
     allow: frozenset[str] = frozenset()
     today: str = ""
+    # Each policy's selector with its references resolved to ids (``runs.review``), in the
+    # order of ``policies`` (None: no selector); ``selectors`` gives them unresolved.
+    scopes: tuple[DesiredSet | None, ...] = ()
 
     def _origin(self, *path: str | int) -> Origin:
         return self.origin_of(*path) if self.origin_of is not None else Origin("lfr.yaml", 0)
 
-    def problems(self, schema: OrgSchema) -> list[Problem]:
-        """Keys and stage labels the org does not have (or has with another type)."""
+    def selectors(self, schema: OrgSchema) -> tuple[tuple[DesiredSet | None, ...], list[Problem]]:
+        """Each policy's ``selector`` read against the org by the grammar of a set's
+        (``core.sets.read_selector``), references not yet resolved; every problem at the
+        ``lfr.yaml:line`` of its key."""
         problems: list[Problem] = []
+
+        def report(origin: Origin, message: str) -> None:
+            problems.append(Problem(origin, message))
+
+        found: list[DesiredSet | None] = []
+        for index, policy in enumerate(self.policies):
+            if policy.selector is None:
+                found.append(None)
+                continue
+            at = ("policies", index, "selector")
+            _, status, terms, links = read_selector(
+                policy.selector, _Lines(self), at, schema, report, scope=True
+            )
+            origin = self._origin(*at)
+            found.append(DesiredSet(policy.rule, origin, False, status, terms, links, (), ()))
+        return tuple(found), problems
+
+    def problems(self, schema: OrgSchema) -> list[Problem]:
+        """Keys and stage labels the org does not have (or has with another type), and what
+        is wrong with a policy's selector."""
+        problems: list[Problem] = list(self.selectors(schema)[1])
         used = {
             name for name in PipelineSettings.model_fields if name in self.pipeline.model_fields_set
         }
@@ -213,6 +247,7 @@ class Guardrails:
         *,
         set_files: Mapping[str, str] | None = None,
         saved: bool = False,
+        live: Mapping[str, Record] | None = None,
     ) -> Review:
         """The plan judged by every policy, and its impact; ``facts`` (else from ``schema``
         and the pipeline section) say which stages are closed and the currency.
@@ -220,16 +255,25 @@ class Guardrails:
         A rule scoped by ``names`` judges a record whose name, set (``group``) or the set one
         of its changes came from (``set_files``: set name → file) matches; a ``saved`` plan's
         names are the file's word, not the manifests', so there such a rule judges every
-        record: no edited file can take a record out of a rule's scope."""
+        record: no edited file can take a record out of a rule's scope. A rule scoped by
+        ``selector`` (resolved: ``scopes``) judges a record the selector matches before the
+        plan (``live``: record id → its live record) or after it (``core.scope``); with
+        ``names`` too, a record must be in both. An update whose live record is not given, or
+        a selector not resolved, leaves the record judged: a scope never lets a record out
+        for want of facts."""
         facts = facts or pipeline_facts(schema, self.pipeline)
         impact = impact_of(plan, facts) if touches_pipeline(plan, facts) else None
         violations: list[Violation] = []
         files = set_files or {}
+        reads = live or {}
         for index, policy in enumerate(self.policies):
+            scope = self.scopes[index] if index < len(self.scopes) else None
             records = [
                 r
                 for r in plan.records
-                if r.action != "noop" and (saved or _in_scope(r, policy, files))
+                if r.action != "noop"
+                and (saved or _in_scope(r, policy, files))
+                and _selected(r, scope, reads, schema, facts)
             ]
             judge = _JUDGES[policy.rule]
             found = judge(policy, records, plan, facts, self)
@@ -264,6 +308,33 @@ def _in_scope(record: RecordChange, policy: PolicySettings, set_files: Mapping[s
         *(name for name, file in set_files.items() if file in changed_in),
     }
     return any(fnmatchcase(name, glob) for name in names for glob in policy.names)
+
+
+def _selected(
+    record: RecordChange,
+    scope: DesiredSet | None,
+    live: Mapping[str, Record],
+    schema: OrgSchema | None,
+    facts: PipelineFacts,
+) -> bool:
+    """Whether the policy's (resolved) selector keeps ``record`` in its scope: no selector,
+    an update whose live state is unknown, and no org to read values by, all judge it."""
+    if scope is None or schema is None:
+        return True
+    before = live.get(record.id) if record.id else None
+    if record.action == "update" and before is None:
+        return True
+    return in_scope(scope, record, before, schema, facts)
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """lfr.yaml's lines as ``core.desired.Located`` (what a selector is read from)."""
+
+    rails: Guardrails
+
+    def origin_of(self, *path: str | int) -> Origin:
+        return self.rails._origin(*path)
 
 
 def _did_you_mean(hint: Sequence[str]) -> str:

@@ -7,7 +7,7 @@ means, which parameters it takes and how a plan is judged by it is ``core.polici
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -46,6 +46,14 @@ class PolicySettings(_Strict):
         default=None,
         min_length=1,
         description="Scope: the records (metadata.name globs, as --target) the rule judges; "
+        "default: all.",
+    )
+    # The grammar of a selector is ``core.sets.read_selector``'s (it needs the org's definitions).
+    selector: dict[str, Any] | None = Field(
+        default=None,
+        description="Scope: the records whose live state before the plan or state after it "
+        "this selector matches (the grammar of an OpportunitySet's spec.selector: a key with a "
+        "value or a list of values, status: open|closed); with names, a record must match both; "
         "default: all.",
     )
     # Not ``key``: lfr.yaml refuses a key named like a credential (core.settings).

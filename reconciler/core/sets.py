@@ -16,6 +16,10 @@ The selector (``spec.selector``), a mapping:
 - ``status: open`` (``$opportunityStatus`` Open) or ``status: closed`` (Won or Lost);
 - ``all: true``, alone: every opportunity. An empty selector is refused: matching everything
   must be said.
+
+``read_selector`` is the one reading of this grammar: a policy's ``selector`` in ``lfr.yaml``
+(``core.policies``, ``core.scope``) is read by it too, where ``all: true`` is refused (no
+selector already means every record).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from .desired import selector_value, set_keys
+from .desired import Located, selector_value, set_keys
 from .model import DesiredField, DesiredRecord, DesiredRelationship, LoadedSet
 from .org import OrgSchema, fold, normalize_live, same_value
 from .records import Record
@@ -33,6 +37,8 @@ from .vocabulary import Origin, Problem
 Status = Literal["open", "closed"]
 STATUS_KEY = "$opportunityStatus"
 _WORDS = ("all", "status")
+# A policy's selector that says nothing (``selector: {}``, ``selector:``).
+EMPTY_SCOPE = "an empty selector would match every record: omit selector to judge every record"
 
 
 @dataclass(frozen=True)
@@ -108,20 +114,47 @@ def build_sets(
     return sets, sorted(set(problems))
 
 
+# A selector as read: (everything, status, field terms, relationship links).
+Selector = tuple[bool, Status | None, tuple[FieldTerm, ...], tuple[DesiredRelationship, ...]]
+
+
 def _selector(
     loaded: LoadedSet, schema: OrgSchema, report: Callable[[Origin, str], None]
-) -> tuple[bool, Status | None, tuple[FieldTerm, ...], tuple[DesiredRelationship, ...]]:
+) -> Selector:
     selector = loaded.manifest.spec.selector
-    at = loaded.origin_of("spec", "selector")
+    return read_selector(selector, loaded, ("spec", "selector"), schema, report)
+
+
+def read_selector(
+    selector: Mapping[str, Any],
+    located: Located,
+    at: tuple[str | int, ...],
+    schema: OrgSchema,
+    report: Callable[[Origin, str], None],
+    *,
+    scope: bool = False,
+) -> Selector:
+    """A selector (at path ``at`` of ``located``) read by the grammar above: (everything,
+    status, field terms, links), each problem reported at its key's line. ``scope``: the
+    selector is a policy's scope in lfr.yaml, where ``all: true`` means nothing (a policy
+    without a selector judges every record) and is refused like an empty selector."""
+    where = located.origin_of(*at)
     everything, status = False, None
     terms: list[FieldTerm] = []
     links: list[DesiredRelationship] = []
     if not selector:
-        report(at, "an empty selector would match every opportunity: write {all: true} to mean it")
+        report(
+            where,
+            EMPTY_SCOPE
+            if scope
+            else "an empty selector would match every opportunity: write {all: true} to mean it",
+        )
     for key, value in selector.items():
-        origin = loaded.origin_of("spec", "selector", key)
+        origin = located.origin_of(*at, key)
         if key == "all":
-            if value is not True:
+            if scope:
+                report(origin, "selector 'all' is no scope: omit selector to judge every record")
+            elif value is not True:
                 report(origin, "selector 'all' can only be true (every opportunity)")
             elif len(selector) > 1:
                 report(origin, "selector 'all: true' matches everything: give it alone")
@@ -137,7 +170,7 @@ def _selector(
         if not alternatives:
             report(origin, f"selector {key!r}: an empty list matches nothing")
             continue
-        read = [selector_value(loaded, schema, key, v, report) for v in alternatives]
+        read = [selector_value(located, at, schema, key, v, report) for v in alternatives]
         if any(r is None for r in read):
             continue
         if isinstance(read[0], DesiredField):

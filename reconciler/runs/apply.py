@@ -20,10 +20,12 @@ from ..core.errors import ApplyRefused, LfrError
 from ..core.org import OrgSchema
 from ..core.plan import Plan, SafetyRails, check_rails
 from ..core.policies import Guardrails, Review
+from ..core.records import Record
 from ..core.reports import ApplyReport
 from ..core.vocabulary import Problem
 from .fetch import Progress
 from .plan import Planning
+from .review import review_plan
 from .saved_plan import is_saved_plan, open_saved_plan
 from .validate import ManifestSource, Selection
 from .writes import ApplyRun, Interrupt, OnResult
@@ -78,11 +80,12 @@ async def run_apply(
     judged = guardrails is not None and bool(guardrails.policies)
     streaming = approved and rails.force and not saved and not judged
     review: Review | None = None
+    live: dict[str, Record] = {}  # each changed record's live record: a selector's scope
 
     try:
         if saved:
             assert isinstance(source, Path)
-            plan, schema = await open_saved_plan(client, source, target=target)
+            plan, schema = await open_saved_plan(client, source, target=target, reads=live)
         else:
             planning = Planning(
                 client,
@@ -115,13 +118,16 @@ async def run_apply(
             assert outcome.schema is not None, "a plan is always checked against the org"
             plan, schema = outcome.plan, outcome.schema
             warnings, sets, set_files = outcome.warnings, outcome.sets, outcome.set_files
+            live = outcome.live
         if guardrails is not None:
-            problems = guardrails.problems(schema)
-            if problems:
+            # A saved plan's names are the file's word: a rule scoped by names judges it whole;
+            # one scoped by selector judges it by the records' fresh reads and the plan's writes.
+            review, problems = await review_plan(
+                client, guardrails, plan, schema, live=live, set_files=set_files, saved=saved
+            )
+            if review is None:
                 partial = await early.abandon() if early is not None else None
                 return ApplyOutcome(report=partial, problems=problems)
-            # A saved plan's names are the file's word: a rule scoped by names judges it whole.
-            review = guardrails.review(plan, schema, set_files=set_files, saved=saved)
             if on_review is not None:
                 on_review(review)
         if plan.records or not sets:

@@ -58,6 +58,10 @@ class Outcome:
     # Each set's name and the file it is in: a policy scoped by names judges the changes a
     # set makes on a record another document names (``core.policies``).
     set_files: dict[str, str] = field(default_factory=dict)
+    # The live record of each record the plan changes, by id (creates have none; unchanged
+    # records are not kept): a policy scoped by selector judges a record by its state before
+    # the plan as well as after it (``core.scope``).
+    live: dict[str, Record] = field(default_factory=dict)
 
 
 async def run_plan(
@@ -214,7 +218,19 @@ class Planning:
             warnings=sorted([*fetched.warnings, *members.warnings]),
             sets=bool(resolution.sets),
             set_files={one.name: one.origin.file for one in resolution.sets},
+            live=_changed_live(plan, fetched.settled, members.records),
         )
+
+
+def _changed_live(
+    plan: Plan, settled: list[Settled], fresh: dict[str, Record]
+) -> dict[str, Record]:
+    """The live record of each record ``plan`` changes, by id: its settled read, or for a
+    record only sets manage, the fresh read that confirmed it matched."""
+    changed = {r.id for r in plan.records if r.action != "noop" and r.id}
+    live = {s.live.id: s.live for s in settled if s.live is not None and s.live.id in changed}
+    live.update((i, fresh[i]) for i in changed - live.keys() if i in fresh)
+    return live
 
 
 def _with_sets(

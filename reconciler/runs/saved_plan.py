@@ -20,6 +20,7 @@ from ..core.diff import observed
 from ..core.errors import LfrError, NotFound
 from ..core.org import OrgSchema, option_labels
 from ..core.plan import Plan, RecordChange
+from ..core.records import Record
 from ..core.saved_plan import check_against_org
 from .fetch import find_matching
 
@@ -34,15 +35,20 @@ def is_saved_plan(source: Path) -> bool:
 
 
 async def open_saved_plan(
-    client: LightfieldClient, source: Path, *, target: str
+    client: LightfieldClient,
+    source: Path,
+    *,
+    target: str,
+    reads: dict[str, Record] | None = None,
 ) -> tuple[Plan, OrgSchema]:
     """The saved plan at ``source``, checked whole before any request that could write, and the
-    org's definitions it was checked against."""
+    org's definitions it was checked against; ``reads`` (given) gets each updated record's
+    fresh read by id (the guardrails judge a selector's scope by it)."""
     plan = read_saved_plan(source, target=target)
     schema = OrgSchema(await client.definitions("opportunities"))
     check_against_org(str(source), plan, schema)
     plan = with_org_labels(plan, schema)
-    moved = await check_saved_plan(client, plan, schema)
+    moved = await check_saved_plan(client, plan, schema, reads)
     if moved:
         stale = StalePlan(f"the saved plan {source} is stale; the CRM changed since it was made:")
         stale.details = (
@@ -60,7 +66,9 @@ def with_org_labels(plan: Plan, schema: OrgSchema) -> Plan:
     return replace(plan, labels=option_labels(schema))
 
 
-async def check_saved_plan(client: LightfieldClient, plan: Plan, schema: OrgSchema) -> list[str]:
+async def check_saved_plan(
+    client: LightfieldClient, plan: Plan, schema: OrgSchema, reads: dict[str, Record] | None = None
+) -> list[str]:
     """What changed in the CRM since a saved plan was made, one line each: every planned-from
     live value that moved (``check_stale``), and every create whose ``metadata.match``
     now selects a record (someone made it since: creating it again would be a duplicate)."""
@@ -77,13 +85,16 @@ async def check_saved_plan(client: LightfieldClient, plan: Plan, schema: OrgSche
 
     creates = [r for r in plan.records if r.action == "create" and r.match]
     moved, *matched = await asyncio.gather(
-        check_stale(client, plan, schema), *(taken(change) for change in creates)
+        check_stale(client, plan, schema, reads), *(taken(change) for change in creates)
     )
     return moved + [line for lines in matched for line in lines]
 
 
-async def check_stale(client: LightfieldClient, plan: Plan, schema: OrgSchema) -> list[str]:
-    """For a saved plan: every record it touches re-read; each moved value described."""
+async def check_stale(
+    client: LightfieldClient, plan: Plan, schema: OrgSchema, reads: dict[str, Record] | None = None
+) -> list[str]:
+    """For a saved plan: every record it touches re-read; each moved value described. Each
+    read goes into ``reads`` (when given), by id."""
     touched = [r for r in plan.records if r.action == "update" and r.id]
 
     async def moved(change: RecordChange) -> list[str]:
@@ -92,6 +103,8 @@ async def check_stale(client: LightfieldClient, plan: Plan, schema: OrgSchema) -
             live = await client.retrieve("opportunities", change.id)
         except NotFound:
             return [f"{change.name} ({change.id}): the record no longer exists"]
+        if reads is not None:
+            reads[change.id] = live
         now = observed(live, list(change.planned_from), schema)
         return [
             f"{change.name} ({change.id}) {key}: planned from {_short(change.planned_from[key])}, "
