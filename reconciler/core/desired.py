@@ -10,7 +10,7 @@ references into ids.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, Protocol
 
 from .model import (
@@ -189,11 +189,9 @@ def _fields(
     normalize = normalize or _Normalized(schema)
     writable = normalize.writable
     values = _stage_in_its_pipeline(schema, values)
-    file, lines = loaded.document.file, loaded.document.lines
+    origin_at = _key_origins(loaded, at)
     for key, value in values.items():
-        # Nearly every key is written on its own line: its origin straight from the map.
-        line = lines.get((*at, key))
-        origin = loaded.origin_of(*at, key) if line is None else Origin(file, line)
+        origin = origin_at(key)
         may_write = writable.get(key)
         if may_write is None:
             report(origin, _unknown(schema, key, "field"))
@@ -344,6 +342,21 @@ def _with_implied_pipeline(
     return (*fields, DesiredField("$pipeline", parent, stage.origin))
 
 
+def _key_origins(loaded: Located, at: tuple[str | int, ...]) -> Callable[[str], Origin]:
+    """Where each key under ``at`` was written. A manifest's keys are nearly all on their own
+    line: read straight from its line map (the hot path of a large plan); anything else (a
+    key the map lacks, lfr.yaml's selector) through ``origin_of``."""
+    if not isinstance(loaded, LoadedManifest | LoadedSet):
+        return lambda key: loaded.origin_of(*at, key)
+    file, lines = loaded.document.file, loaded.document.lines
+
+    def origin(key: str) -> Origin:
+        line = lines.get((*at, key))
+        return loaded.origin_of(*at, key) if line is None else Origin(file, line)
+
+    return origin
+
+
 def _relationships(
     loaded: Located,
     schema: OrgSchema,
@@ -353,10 +366,9 @@ def _relationships(
     in_match: bool = False,
 ) -> tuple[DesiredRelationship, ...]:
     result: list[DesiredRelationship] = []
-    file, lines = loaded.document.file, loaded.document.lines
+    origin_at = _key_origins(loaded, at)
     for key, spec in values.items():
-        line = lines.get((*at, key))  # (as in ``_fields``)
-        origin = loaded.origin_of(*at, key) if line is None else Origin(file, line)
+        origin = origin_at(key)
         definition = schema.relationship(key)
         if definition is None:
             report(origin, _unknown(schema, key, "relationship"))
