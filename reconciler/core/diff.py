@@ -258,12 +258,9 @@ def _items_changed(
         # difference is two set differences, ~100x cheaper than deepdiff on them as a mapping's
         # keys, which this replaces and must read alike. As plain text: an address whose letter
         # case changes is sent as written, so the plan shows it, and a saved plan (where no
-        # value is an EmailAddress) rebuilds to the same detail. deepdiff leaves out a key
-        # starting with `__` (its private-variables rule), and so does this, so that no plan
-        # reads differently.
-        old, new = (
-            {text for text in map(str, items) if text[:2] != "__"} for items in (before, after)
-        )
+        # value is an EmailAddress) rebuilds to the same detail. (deepdiff left out a key
+        # starting with `__`, its private-variables rule: such an e-mail was sent unshown.)
+        old, new = (set(map(str, items)) for items in (before, after))
         return tuple(sorted(new - old)), tuple(sorted(old - new))
     from deepdiff.helper import notpresent
 
