@@ -477,8 +477,11 @@ def test_a_list_of_texts_is_detailed_as_deepdiff_detailed_it(
     hidden = {text for text in (*old, *new) if text[:2] == "__"}
     assert set(added) & hidden == (set(new) - set(old)) & hidden
     assert set(removed) & hidden == (set(old) - set(new)) & hidden
-    shown = tuple(t for t in added if t not in hidden), tuple(t for t in removed if t not in hidden)
-    assert shown == _items_changed_by_deepdiff(old, new)
+    visible = (
+        tuple(t for t in added if t not in hidden),
+        tuple(t for t in removed if t not in hidden),
+    )
+    assert visible == _items_changed_by_deepdiff(old, new)
 
 
 def test_an_item_starting_with_two_underscores_is_shown() -> None:
