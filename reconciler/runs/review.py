@@ -49,13 +49,21 @@ async def resolve_scopes(
 ) -> tuple[Guardrails, list[Problem]]:
     """``guardrails`` with each policy's selector read and its references resolved to ids."""
     selectors, problems = guardrails.selectors(schema)
-    wanted = [s for s in selectors if s is not None]
-    if problems or not wanted:
+    if problems or all(s is None for s in selectors):
         return guardrails, problems
-    resolution = await resolve_references(client, [s.template() for s in wanted])
+    # Each template is named by its policy's index: two policies may share a line of lfr.yaml
+    # (`policies: [{...}, {...}]`), so neither a rule's name nor an origin tells them apart.
+    templates = [
+        replace(s.template(), name=f"policies[{index}]")
+        for index, s in enumerate(selectors)
+        if s is not None
+    ]
+    resolution = await resolve_references(client, templates)
     if resolution.problems:
         return guardrails, sorted(resolution.problems)
-    # Each selector is at its own line of lfr.yaml: its origin finds its resolved template.
-    by_origin = {t.origin: t for t in resolution.records}
-    scopes = tuple(None if s is None else s.resolved(by_origin[s.origin]) for s in selectors)
+    by_policy = {t.name: t for t in resolution.records}
+    scopes = tuple(
+        None if s is None else s.resolved(by_policy[f"policies[{index}]"])
+        for index, s in enumerate(selectors)
+    )
     return replace(guardrails, scopes=scopes), []
