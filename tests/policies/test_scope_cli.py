@@ -311,3 +311,37 @@ def test_a_sets_records_are_judged_by_their_own_live_state(
         f"  error owner-reassignments  lfr.yaml:3  1 record changes $owner (at most 0): "
         f"globex-owner ({won})"
     ) in result.stdout.splitlines()
+
+
+def test_two_policies_on_one_line_keep_their_own_selectors(
+    write: WriteManifest, settings: WriteSettings, server: str
+) -> None:
+    """A review finding: selectors were matched to their policies by line, so the second of two
+    flow-style policies lent the first its members and the error rule judged nobody."""
+    write("acme.yaml", opportunity("acme", ACME_RENEWAL, "fields:\n  $amount: 150000"))
+    policy = "{{rule: amount-change, severity: {}, max_change: 1000, selector: {{$owner: {}}}}}"
+    jane = policy.format("error", "{email: jane@acme-sales.example}")
+    omar = policy.format("warn", "{email: omar@acme-sales.example}")
+    settings(f"version: 1\npolicies: [{jane}, {omar}]\n")
+    result = lfr(["plan", "--no-color"], server)
+    assert result.exit_code == 1, result.output
+    assert "error amount-change" in result.stdout
+    assert "warn amount-change" not in result.stdout  # acme is Jane's, not Omar's
+
+
+def test_a_stage_change_is_judged_by_a_status_rule_whatever_lfr_reads_the_stage_as(
+    write: WriteManifest, settings: WriteSettings, server: str
+) -> None:
+    """Renewed is Won in the demo org, though its label has no 'won': lfr cannot know the status
+    Lightfield derives from a stage, so a status rule judges every stage change (a review
+    finding: the move escaped a `status: closed` rule)."""
+    uk = record_id(server, "Acme UK renewal")  # Renewals / Renewal Review, open
+    spec = "fields:\n  $stage: Renewals / Renewed\n  $amount: 90000"
+    write("uk.yaml", opportunity("uk", uk, spec))
+    settings(
+        "version: 1\npolicies:\n  - rule: amount-change\n    severity: error\n"
+        "    max_change: 1000\n    selector: {status: closed}\n"
+    )
+    result = lfr(["plan", "--no-color"], server)
+    assert result.exit_code == 1, result.output
+    assert "error amount-change" in result.stdout and "uk: $amount" in result.stdout
