@@ -238,7 +238,12 @@ class _Reader:
         except UnicodeDecodeError as exc:
             raise self.fail("", f"not UTF-8 (byte {exc.start})") from None
         try:
-            return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
+            return json.loads(
+                text,
+                parse_constant=_no_constant,
+                parse_float=_finite,
+                object_pairs_hook=_no_duplicates,
+            )
         except RecursionError:
             raise self.fail("", f"nested deeper than {MAX_DEPTH} levels") from None
         except ValueError as exc:  # JSONDecodeError, a duplicate key, NaN, a 5,000-digit number
@@ -326,10 +331,14 @@ class _Reader:
 
     def check_selected_by(self, change: RecordChange, changed: set[str], where: str) -> None:
         """A selector-only key names a planned-from value the record does not change, and the
-        sets whose selector read it. Forged, it can do no more than add a value the stale check
-        compares, or take one out of the fingerprint and keys, which the rebuild recomputes
-        (``managed_from``): what is sent is still what the changes show. A key the record
-        changes is managed, never only selected."""
+        sets whose selector read it. Forged, it can add a value the stale check compares, or
+        take an unchanged one out of ``managed_from``: out of the fingerprint and keys (which
+        the rebuild recomputes: what is sent is still what the changes show) and out of the
+        pipeline impact, as leaving the key out of ``planned_from`` could before ``selected_by``
+        existed. So the impact (and ``amount-change``'s ``max_total_change``) of a forged plan
+        is that of a plan whose manifests did not manage that key: what the guarantee covers
+        is what is sent, not which unchanged keys the impact counts. A key the record changes
+        is managed, never only selected."""
         for key, names in change.selected_by.items():
             at = _join(f"{where}.selected_by", key)
             if key not in change.planned_from:
@@ -514,6 +523,15 @@ def _join(where: str, key: str) -> str:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    """A JSON number too large for a float (``1e400``) is refused, not read as infinity: no
+    amount or value of a plan is infinite, and rendering one would fail (``money``)."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:40]} is too large a number")
+    return value
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
