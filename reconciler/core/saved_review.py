@@ -162,6 +162,11 @@ def mismatch(
     for index, move in enumerate(impact.stages):
         if move.label != stage_label(move.stage, plan.labels):
             return f"impact.stages[{index}].label", "not the plan's label of its stage (labels)"
+    stages = {move.stage for move in impact.stages}
+    for index, flow in enumerate(impact.flows or ()):
+        # Every edge of the chart joins stages of the table (a created deal's from is null).
+        if flow.to not in stages or (flow.from_stage is not None and flow.from_stage not in stages):
+            return f"impact.flows[{index}]", "a stage the impact's stages do not list"
     for index, owner in enumerate(impact.owners):
         expected = owner_label(owner.owner, owner.managed, plan.labels)
         if owner.label != expected or (not owner.managed and owner.owner is not None):

@@ -183,6 +183,8 @@ FORGED = [
      "impact.owners[0].label", "not the plan's label of its owner (labels)"),
     ("a flow of the wrong shape", (("impact", "flows", 0), {"from": None, "amount": 1.0}),
      "impact.flows[0].to", "Field required"),
+    ("a flow to a stage the table lacks", (("impact", "flows", 0, "to"), "opt_forged"),
+     "impact.flows[0]", "a stage the impact's stages do not list"),
     ("an impact without its policy", (("policy",), None), "policy",
      "missing (a plan saved with its impact has its policy too)"),
 ]  # fmt: skip
