@@ -186,4 +186,28 @@ async def test_a_cancelled_waiter_does_not_stall_the_queue() -> None:
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert isinstance(results[2], asyncio.CancelledError)
     assert done == [0, 1, 3]
-    assert bucket.tokens < 1.0  # three tokens taken, none lost to the cancelled one
+    await asyncio.wait_for(bucket.acquire(), 5)  # the turn is free again
+
+
+@pytest.mark.anyio
+async def test_a_waiter_cancelled_once_handed_the_turn_passes_it_on() -> None:
+    """A waiter may be cancelled after the turn was handed to it and before it ran: it must
+    hand it on, or every later request waits for ever."""
+    clock = FakeClock(ManualClock())
+    bucket = TokenBucket(10.0, clock, capacity=1.0)
+    done: list[str] = []
+    tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def one(name: str, then_cancel: str = "") -> None:
+        await bucket.acquire()  # b's hands the turn to c as it returns ...
+        done.append(name)
+        if then_cancel:
+            tasks[then_cancel].cancel()  # ... and c is cancelled before it runs
+
+    # a takes the only token; b holds the turn waiting for the next; c and d queue.
+    for name, cancel in (("a", ""), ("b", "c"), ("c", ""), ("d", "")):
+        tasks[name] = asyncio.create_task(one(name, cancel))
+    results = await asyncio.wait_for(asyncio.gather(*tasks.values(), return_exceptions=True), 5)
+    assert isinstance(results[2], asyncio.CancelledError)
+    assert done == ["a", "b", "d"]
+    await asyncio.wait_for(bucket.acquire(), 5)
