@@ -3,26 +3,34 @@ out of each stage, the deals won, lost and reopened, and the change by owner.
 
 Owns ``PipelineFacts`` (which of the org's keys hold a deal's amount, stage, owner and account,
 each stage's outcome, the currency: from the definitions and ``lfr.yaml``'s ``pipeline``) and
-``impact_of``, computed from each record's planned-from live values (before) and the manifest's
-values (after). A key the manifest does not manage is unknown to the plan (lfr never reads it
-into the diff; a set's selector keys, planned from for the stale check only, are not counted):
-a record whose amount or stage is unknown is counted where it can be and listed as not counted
-where it cannot, never guessed. Also owns ``group_records`` (``--group-by``) and the names a
-stage or owner is shown by (``stage_label``, ``owner_label``: the renderers show them,
-``core.saved_review`` checks a saved plan's review against them).
+``impact_of``. Every record the plan changes is counted from its live read (``live_values``: the
+read the plan was made from, ``runs.plan.Outcome.live``; for a saved plan applied, the fresh
+read that refuses it when stale): before is the live record's pipeline keys, after is the same
+with the plan's changes. So a stage-only move to a lost stage counts the deal's live amount,
+and neither a manifest that leaves the amount out nor a saved plan whose ``planned_from`` (or
+``selected_by``) leaves a key out hides a change from the impact or ``amount-change``'s total.
+A changed record whose live amount is empty (and whose manifest sets none) is listed as not
+counted, ``NO_AMOUNT``. Without a live read (a create; an unchanged record; a plan judged with
+no reads) a key the manifest does not manage is unknown, and such a record is listed as not
+counted, ``NOT_IN_MANIFEST``, never guessed. Also owns ``group_records`` (``--group-by``, by
+the manifests' and planned-from values) and the names a stage or owner is shown by
+(``stage_label``, ``owner_label``: the renderers show them, ``core.saved_review`` checks a saved
+plan's review against them).
 Pure: the renderers show it, ``core.policies`` judges the total.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .diff import observed
 from .org import OrgSchema, fold
 from .plan import Plan, RecordChange
 from .policy_settings import PipelineSettings
+from .records import Record
 
 Outcome = Literal["open", "won", "lost"]
 GroupBy = Literal["owner", "stage", "account"]
@@ -33,6 +41,11 @@ NONE = "(none)"
 # What the renderers call an owner the manifest does not manage, and none.
 OWNER_UNMANAGED = "(owner not in the manifest)"
 NO_OWNER = "(no owner)"
+# Why a changed record is not counted (``Impact.uncounted_reasons``), in the order shown.
+Reason = Literal["amount or stage not in the manifest", "no amount in the manifest or the CRM"]
+NOT_IN_MANIFEST: Reason = "amount or stage not in the manifest"  # no live read: keys unknown
+NO_AMOUNT: Reason = "no amount in the manifest or the CRM"  # read live, and empty
+REASONS: tuple[Reason, ...] = (NOT_IN_MANIFEST, NO_AMOUNT)
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,11 @@ class PipelineFacts:
     account: str = "$account"
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     currency: str | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The keys a deal's pipeline is read by."""
+        return (self.amount, self.stage, self.close_date, self.owner, self.account)
 
 
 def pipeline_facts(schema: OrgSchema | None, settings: PipelineSettings) -> PipelineFacts:
@@ -78,10 +96,19 @@ def pipeline_facts(schema: OrgSchema | None, settings: PipelineSettings) -> Pipe
     )
 
 
+def live_values(
+    live: Mapping[str, Record], schema: OrgSchema, facts: PipelineFacts
+) -> dict[str, dict[str, Any]]:
+    """Each live record's pipeline keys (``facts.keys``) by record id, as canonical as the
+    planned-from values (``core.diff.observed``: option ids, numbers, sorted id tuples)."""
+    return {record_id: observed(record, facts.keys, schema) for record_id, record in live.items()}
+
+
 @dataclass(frozen=True)
 class Side:
     """One record before or after the plan: its stage (option id), amount and owner (id);
-    ``known``: which of them the manifest manages."""
+    ``known``: which of them the live read or the manifest holds; ``amount_empty``: the
+    amount is known to be empty, read live and not set by the manifest."""
 
     stage: str | None
     amount: float
@@ -90,24 +117,36 @@ class Side:
     amount_known: bool
     owner_known: bool
     exists: bool = True
+    amount_empty: bool = False
 
 
-def sides(record: RecordChange, facts: PipelineFacts) -> tuple[Side, Side]:
-    """The record before (the planned-from live values of the keys it manages) and after (the
-    manifest's values). A set's selector-only keys are left out: the impact of one selection
-    does not depend on how the selector spells it (``status: open`` and the list of open
-    stages choose the same deals; only the latter would name their stage)."""
-    live = record.managed_from
-    after: dict[str, Any] = dict(live)
+def sides(
+    record: RecordChange, facts: PipelineFacts, live: Mapping[str, Any] | None = None
+) -> tuple[Side, Side]:
+    """The record before and after the plan. Before: ``live`` (the pipeline keys of the
+    record's live read, ``live_values``) when given, else the planned-from values of the keys
+    its manifest manages; after: before with the plan's changes. The live read wins over
+    ``planned_from``: a saved plan's word is taken for nothing it does not change (its
+    changed keys were planned from the live values, or it was refused as stale). Without a
+    live read, a set's selector-only keys are left out: the impact of one selection does not
+    depend on how the selector spells it (``status: open`` and the list of open stages choose
+    the same deals; only the latter would name their stage)."""
+    values: dict[str, Any] = dict(record.managed_from)
+    if live is not None and record.action != "create":
+        values.update(live)
+    after: dict[str, Any] = dict(values)
     for change in record.fields:
         after[change.key] = change.after
     for link in record.relationships:
         after[link.key] = link.after
-    before = _side(live, facts, exists=record.action != "create")
-    return before, _side(after, facts, exists=True)
+    set_amount = any(change.key == facts.amount for change in record.fields)
+    empty = live is not None and facts.amount not in record.managed_from and not set_amount
+    before = _side(values, facts, exists=record.action != "create", read=empty)
+    return before, _side(after, facts, exists=True, read=empty)
 
 
-def _side(values: dict[str, Any], facts: PipelineFacts, *, exists: bool) -> Side:
+def _side(values: dict[str, Any], facts: PipelineFacts, *, exists: bool, read: bool) -> Side:
+    """``read``: the amount came from the live read (empty there is known to be empty)."""
     stage = values.get(facts.stage)
     amount = values.get(facts.amount)
     owner = values.get(facts.owner)
@@ -120,6 +159,7 @@ def _side(values: dict[str, Any], facts: PipelineFacts, *, exists: bool) -> Side
         amount_known=facts.amount in values,
         owner_known=facts.owner in values,
         exists=exists,
+        amount_empty=read and not isinstance(amount, int | float),
     )
 
 
@@ -143,7 +183,7 @@ class OwnerMove:
 @dataclass(frozen=True)
 class Deal:
     name: str
-    amount: float | None  # None: the manifest does not manage the amount
+    amount: float | None  # None: not known (not in the manifest, not read), or empty
     from_stage: str | None
     to_stage: str | None
 
@@ -160,12 +200,28 @@ class Impact:
     reopened: tuple[Deal, ...]
     # (from stage, to stage, amount) per stage-to-stage move; from None: a create.
     flows: tuple[tuple[str | None, str, float], ...]
-    # Records whose change the totals cannot count: the amount or stage is not managed.
+    # Records whose change the totals cannot count, and why (``REASONS``; the same order; none
+    # given: a review saved before the reasons were, every one ``NOT_IN_MANIFEST``).
     uncounted: tuple[str, ...]
-    counted: int = 0  # records whose amount and stage the manifests hold (the totals' records)
-    # The amount changes of records whose amount is managed and stage is not (open or not:
+    counted: int = 0  # records whose amount and stage are known (the totals' records)
+    # The amount changes of records whose amount is managed and stage is not known (open or not:
     # unknown); ``core.policies`` adds them to the plan's total, a guardrail errs on the safe side.
     uncounted_delta: float = 0.0
+    uncounted_reasons: tuple[Reason, ...] = ()
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """Why each of ``uncounted`` is not counted (the same order)."""
+        return self.uncounted_reasons or (NOT_IN_MANIFEST,) * len(self.uncounted)
+
+    def not_counted(self) -> list[tuple[Reason, list[str]]]:
+        """The uncounted records by reason, in ``REASONS``' order."""
+        pairs = list(zip(self.uncounted, self.reasons, strict=True))
+        return [
+            (reason, names)
+            for reason in REASONS
+            if (names := [name for name, why in pairs if why == reason])
+        ]
 
     @property
     def delta(self) -> float:
@@ -181,9 +237,13 @@ def touches_pipeline(plan: Plan, facts: PipelineFacts) -> bool:
     )  # fmt: skip
 
 
-def impact_of(plan: Plan, facts: PipelineFacts) -> Impact:
+def impact_of(
+    plan: Plan, facts: PipelineFacts, live: Mapping[str, Mapping[str, Any]] | None = None
+) -> Impact:
     """The plan's effect on the open pipeline of its records (noop ones included, so the
-    totals are of every managed record whose stage and amount the manifests hold)."""
+    totals are of every record whose stage and amount are known); ``live``: the pipeline keys
+    of each changed record's live read, by id (``live_values``)."""
+    reads = live or {}
     outcome = facts.outcomes.get
     open_before = open_after = 0.0
     stage_rows: dict[str, list[float]] = {}  # stage → [before, after, in, out]
@@ -193,14 +253,18 @@ def impact_of(plan: Plan, facts: PipelineFacts) -> Impact:
     reopened: list[Deal] = []
     flows: dict[tuple[str | None, str], float] = {}
     uncounted: list[str] = []
+    reasons: list[Reason] = []
     counted = 0
     uncounted_delta = 0.0
     for record in plan.records:
-        before, after = sides(record, facts)
         changes = record.action != "noop"
-        if not (after.stage_known and after.amount_known):
+        read = reads.get(record.id) if record.id and changes else None
+        before, after = sides(record, facts, read)
+        known = after.stage_known and after.amount_known
+        if not known or after.amount_empty:
             if changes and _pipeline_change(record, facts):
                 uncounted.append(record.called)
+                reasons.append(NOT_IN_MANIFEST if not known else NO_AMOUNT)
             if changes and after.amount_known:
                 uncounted_delta += after.amount - (before.amount if before.exists else 0.0)
             after_outcome = outcome(after.stage or "", "open")
@@ -262,6 +326,7 @@ def impact_of(plan: Plan, facts: PipelineFacts) -> Impact:
         uncounted=tuple(uncounted),
         counted=counted,
         uncounted_delta=uncounted_delta,
+        uncounted_reasons=tuple(reasons),
     )
 
 
@@ -287,7 +352,7 @@ def _deal_outcome(
         return
     deal = Deal(
         record.called,
-        after.amount if after.amount_known else None,
+        after.amount if after.amount_known and not after.amount_empty else None,
         before.stage if before.exists else None,
         after.stage,
     )

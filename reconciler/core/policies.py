@@ -22,7 +22,15 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
-from .impact import Impact, PipelineFacts, impact_of, money, pipeline_facts, touches_pipeline
+from .impact import (
+    Impact,
+    PipelineFacts,
+    impact_of,
+    live_values,
+    money,
+    pipeline_facts,
+    touches_pipeline,
+)
 from .org import OrgSchema, fold
 from .plan import Plan, RecordChange
 from .policy_settings import RULE_PATTERN, RULES, PipelineSettings, PolicySettings
@@ -260,12 +268,17 @@ class Guardrails:
         plan (``live``: record id → its live record) or after it (``core.scope``); with
         ``names`` too, a record must be in both. An update whose live record is not given, or
         a selector not resolved, leaves the record judged: a scope never lets a record out
-        for want of facts."""
+        for want of facts.
+
+        The impact and ``amount-change``'s total count each changed record by its live read
+        (``core.impact``): a key its manifest (or a saved plan's ``planned_from``) leaves out
+        is read there, never taken as unchanged or left out of the total."""
         facts = facts or pipeline_facts(schema, self.pipeline)
-        impact = impact_of(plan, facts) if touches_pipeline(plan, facts) else None
+        reads = live or {}
+        known = live_values(reads, schema, facts) if schema is not None else {}
+        impact = impact_of(plan, facts, known) if touches_pipeline(plan, facts) else None
         violations: list[Violation] = []
         files = set_files or {}
-        reads = live or {}
         for index, policy in enumerate(self.policies):
             scope = self.scopes[index] if index < len(self.scopes) else None
             records = [
@@ -276,7 +289,7 @@ class Guardrails:
                 and _selected(r, scope, reads, schema, facts)
             ]
             judge = _JUDGES[policy.rule]
-            found = judge(policy, records, plan, facts, self)
+            found = judge(policy, records, plan, facts, self, known)
             origin = self._origin("policies", index)
             violations += [
                 Violation(
@@ -363,12 +376,16 @@ def _field_problem(
 # --- the rules: each gives (origin or None for the rule's line, record or None, message) ---------
 
 Found = list[tuple[Origin | None, str | None, str]]
-Judge = Callable[[PolicySettings, list[RecordChange], Plan, PipelineFacts, Guardrails], Found]
+# ``known``: each changed record's pipeline keys as read live (``core.impact.live_values``).
+Known = Mapping[str, Mapping[str, Any]]
+Judge = Callable[
+    [PolicySettings, list[RecordChange], Plan, PipelineFacts, Guardrails, Known], Found
+]
 
 
 def _close_date_in_past(
     policy: PolicySettings, records: list[RecordChange], plan: Plan, facts: PipelineFacts,
-    rails: Guardrails,
+    rails: Guardrails, known: Known,
 ) -> Found:  # fmt: skip
     key = policy.field or facts.close_date
     found: Found = []
@@ -388,7 +405,7 @@ def _close_date_in_past(
 
 def _reopen_closed(
     policy: PolicySettings, records: list[RecordChange], plan: Plan, facts: PipelineFacts,
-    rails: Guardrails,
+    rails: Guardrails, known: Known,
 ) -> Found:  # fmt: skip
     found: Found = []
     for record in records:
@@ -413,7 +430,7 @@ def _reopen_closed(
 
 def _amount_change(
     policy: PolicySettings, records: list[RecordChange], plan: Plan, facts: PipelineFacts,
-    rails: Guardrails,
+    rails: Guardrails, known: Known,
 ) -> Found:  # fmt: skip
     found: Found = []
     amount = _money(facts)
@@ -444,7 +461,7 @@ def _amount_change(
                 )
     if policy.max_total_change is not None:
         scoped = replace(plan, records=tuple(records))  # the records in the rule's scope
-        impact = impact_of(scoped, facts)
+        impact = impact_of(scoped, facts, known)
         total = impact.delta + impact.uncounted_delta
         if abs(total) > policy.max_total_change:
             open_deals = (
@@ -471,7 +488,7 @@ def _amount_change(
 
 def _owner_reassignments(
     policy: PolicySettings, records: list[RecordChange], plan: Plan, facts: PipelineFacts,
-    rails: Guardrails,
+    rails: Guardrails, known: Known,
 ) -> Found:  # fmt: skip
     moved = [
         record.called
@@ -491,7 +508,7 @@ def _owner_reassignments(
 
 def _required_on_create(
     policy: PolicySettings, records: list[RecordChange], plan: Plan, facts: PipelineFacts,
-    rails: Guardrails,
+    rails: Guardrails, known: Known,
 ) -> Found:  # fmt: skip
     found: Found = []
     for record in records:

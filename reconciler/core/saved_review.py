@@ -20,7 +20,7 @@ from pydantic import model_validator as checked
 from pydantic_core import PydanticCustomError
 
 from .impact import Deal as CoreDeal
-from .impact import Impact, PipelineFacts, owner_label, stage_label
+from .impact import Impact, PipelineFacts, Reason, owner_label, stage_label
 from .impact import OwnerMove as CoreOwnerMove
 from .impact import StageMove as CoreStageMove
 from .plan import Plan
@@ -141,11 +141,22 @@ class ImpactReview(_Strict):
     uncounted: list[Text]
     # The chart's stage-to-stage moves; a plan saved before they were is shown without it.
     flows: list[Flow] | None = None
+    # Why each of ``uncounted`` is not counted; a plan saved before the reasons were: all
+    # NOT_IN_MANIFEST (then the only one).
+    uncounted_reasons: list[Reason] | None = None
 
     @checked(mode="after")
     def _open_change_adds_up(self) -> Self:
         if self.open_change != self.open_after - self.open_before:
             raise _refused("open_change", "open_change is not open_after - open_before")
+        return self
+
+    @checked(mode="after")
+    def _a_reason_for_each_uncounted(self) -> Self:
+        if self.uncounted_reasons is not None and len(self.uncounted_reasons) != len(
+            self.uncounted
+        ):
+            raise _refused("uncounted_reasons", "not one reason for each of uncounted")
         return self
 
 
@@ -214,4 +225,5 @@ def _impact(saved: ImpactReview) -> Impact:
         flows=tuple((f.from_stage, f.to, f.amount) for f in saved.flows or ()),
         uncounted=tuple(saved.uncounted),
         counted=saved.counted,
+        uncounted_reasons=tuple(saved.uncounted_reasons or ()),
     )

@@ -125,11 +125,8 @@ def _impact_text(impact: Impact, plan: Plan) -> list[str]:
             f"  owner {safe(owner_name(owner.owner, owner.managed, plan))}: "
             f"{cash(owner.before)} → {cash(owner.after)} ({cash(owner.after - owner.before, True)})"
         )
-    if impact.uncounted:
-        lines.append(
-            "  not counted (amount or stage not in the manifest): "
-            + ", ".join(safe(name) for name in impact.uncounted)
-        )
+    for reason, uncounted in impact.not_counted():
+        lines.append(f"  not counted ({reason}): " + ", ".join(safe(name) for name in uncounted))
     return lines
 
 
@@ -215,9 +212,9 @@ def _impact_markdown(impact: Impact, plan: Plan, escape: Callable[[str], str]) -
                 f"{escape(cash(owner.after - owner.before, True))} |"
             )
         lines.append("")
-    if impact.uncounted:
-        names = ", ".join(escape(name) for name in impact.uncounted)
-        lines += [f"Not counted (amount or stage not in the manifest): {names}", ""]
+    for reason, uncounted in impact.not_counted():
+        names = ", ".join(escape(name) for name in uncounted)
+        lines += [f"Not counted ({reason}): {names}", ""]
     return lines + chart(impact, plan)
 
 
@@ -305,6 +302,8 @@ def review_data(review: Review, plan: Plan) -> dict[str, Any]:
                 for o in owners_by_name(impact, plan)
             ],
             "uncounted": list(impact.uncounted),
+            # Why each is not counted (the same order), added after ``uncounted``.
+            "uncounted_reasons": list(impact.reasons),
             # The chart's edges (lfr show draws it from a saved plan): from null is a create.
             "flows": [
                 {"from": source, "to": target, "amount": amount}

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import Result
 
 from reconciler.emulator import Emulator
 from tests.support.cli import api
@@ -43,6 +44,12 @@ def record_id(server: str, name: str) -> str:
     matches = [r["id"] for r in page["data"] if r["fields"]["$name"]["value"] == name]
     assert len(matches) == 1, name
     return str(matches[0])
+
+
+def impact_lines(plan: Result) -> list[str]:
+    """The lines of the text impact ``lfr plan`` printed (after its heading), having exited 0."""
+    assert plan.exit_code == 0, plan.output
+    return plan.stdout.split("Pipeline impact:\n", 1)[1].split("\n\n", 1)[0].splitlines()
 
 
 def writes(emu: Emulator) -> list[dict[str, Any]]:

@@ -153,10 +153,9 @@ def test_reopening_a_won_deal_is_refused_and_a_scope_that_misses_it_is_not(
         "  error reopen-closed  manifests/globex.yaml:8  globex-analytics: stage Closed Won "
         "(won) → Proposal (open) reopens a closed deal"
     ) in result.stdout.splitlines()
-    assert (
-        "  reopened: 1 deal (amount not in the manifest): globex-analytics"
-        in result.stdout.splitlines()
-    )
+    # The amount is not in the manifest: the deal is reopened with its live amount.
+    assert "  reopened: 1 deal ($250,000): globex-analytics" in result.stdout.splitlines()
+    assert "  open pipeline: $0 → $250,000 (+$250,000)" in result.stdout.splitlines()
     settings(
         """
         version: 1
@@ -204,10 +203,10 @@ def test_amount_change_per_record_and_for_the_plan(
     acme = "manifests/acme.yaml:8  acme: $amount $120,000 → $150,000 (+$30,000, +25%)"
     assert f"  warn amount-change  {acme}: more than 20%" in lines
     assert f"  error amount-change  {acme}: more than $25,000" in lines
+    # The stages are not in the manifests: read live, both deals are open and counted.
     assert (
-        "  warn amount-change  lfr.yaml:5  the plan changes amounts by +$35,000 (no deal with "
-        "both amount and stage in a manifest, +$35,000 on deals whose stage is not in a "
-        "manifest): more than $30,000"
+        "  warn amount-change  lfr.yaml:5  the plan changes amounts by +$35,000 (open pipeline "
+        "$195,000 → $230,000): more than $30,000"
     ) in lines
     assert not any("initech:" in line for line in lines if "amount-change" in line)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.core.impact import NO_AMOUNT
 from reconciler.render.review import SAVED
 from tests.policies.conftest import WriteSettings, days_from_today
 from tests.support.cli import lfr
@@ -187,6 +188,10 @@ FORGED = [
      "impact.flows[0]", "a stage the impact's stages do not list"),
     ("an impact without its policy", (("policy",), None), "policy",
      "missing (a plan saved with its impact has its policy too)"),
+    ("a reason for no uncounted record", (("impact", "uncounted_reasons"), [NO_AMOUNT]),
+     "impact", "not one reason for each of uncounted"),
+    ("a reason this lfr does not give", (("impact", "uncounted_reasons"), ["guessed"]),
+     "impact.uncounted_reasons[0]", "Input should be 'amount or stage not in the manifest' or"),
 ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+from reconciler.core.impact import NO_AMOUNT, NOT_IN_MANIFEST
 from tests.security import hostile
 from tests.security.hostile import HOSTILE_TEXT, assert_log_safe, assert_markdown_quiet
 from tests.support.cli import lfr
@@ -47,6 +48,7 @@ def a_hostile_saved_review(manifest_dir: Path, write: WriteManifest, server: str
     for deal in impact["won"]:
         deal["name"] = EVIL
     impact["uncounted"] = [EVIL, "`x` @octocat"]
+    impact["uncounted_reasons"] = [NOT_IN_MANIFEST, NO_AMOUNT]  # a line of each
     impact["currency"] = EVIL
     saved.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return saved
