@@ -12,7 +12,10 @@ collide with another record's replay).
 
 The guardrails' review saved with a plan (``policy``, ``impact``) is checked by
 ``core.saved_review`` (its shape, and that it fits the plan) and handed back with the plan
-(``parse_saved``) for ``lfr show`` only. Any problem is one ``SavedPlanError`` naming the file
+(``parse_saved``) for ``lfr show`` only. Nor does apply trust ``planned_from`` for what it
+leaves out: apply compares each key it holds with the CRM (stale), but nothing here can tell
+that an unchanged key was left out, so the guardrails read every pipeline key from the
+record's fresh read (``core.impact``). Any problem is one ``SavedPlanError`` naming the file
 and the JSON path. Pure: it is handed the file's bytes (``adapters.plan_file`` reads them,
 capped); the checks against the CRM (stale values, create re-match) are ``runs.saved_plan``'s.
 """
@@ -333,12 +336,12 @@ class _Reader:
         """A selector-only key names a planned-from value the record does not change, and the
         sets whose selector read it. Forged, it can add a value the stale check compares, or
         take an unchanged one out of ``managed_from``: out of the fingerprint and keys (which
-        the rebuild recomputes: what is sent is still what the changes show) and out of the
-        pipeline impact, as leaving the key out of ``planned_from`` could before ``selected_by``
-        existed. So the impact (and ``amount-change``'s ``max_total_change``) of a forged plan
-        is that of a plan whose manifests did not manage that key: what the guarantee covers
-        is what is sent, not which unchanged keys the impact counts. A key the record changes
-        is managed, never only selected."""
+        the rebuild recomputes: what is sent is still what the changes show), as leaving the
+        key out of ``planned_from`` can. Neither hides anything from the guardrails: apply
+        judges the plan with each record's fresh read (``runs.saved_plan``), and the pipeline
+        impact and ``amount-change``'s ``max_total_change`` take every pipeline key from that
+        read (``core.impact``), never from what this file says it was planned from. A key the
+        record changes is managed, never only selected."""
         for key, names in change.selected_by.items():
             at = _join(f"{where}.selected_by", key)
             if key not in change.planned_from:

@@ -3,9 +3,9 @@ their selectors' references resolved, then the plan judged (``core.policies``).
 
 Owns the I/O the review needs: a policy's ``selector`` names members by email and accounts by
 name as a set's does, resolved the same way (``runs.resolve.resolve_references`` on the
-selector's template); the core then decides which records each rule judges, from the live
-records the run handed over (``runs.plan.Outcome.live``, a saved plan's fresh reads). Never
-prints.
+selector's template); the core then decides which records each rule judges, and counts the
+pipeline impact and ``amount-change``'s total, from the live records the run handed over
+(``runs.plan.Outcome.live``, a saved plan's fresh reads). Never prints.
 """
 
 from __future__ import annotations
