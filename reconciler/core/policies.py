@@ -275,8 +275,12 @@ class Guardrails:
         is read there, never taken as unchanged or left out of the total."""
         facts = facts or pipeline_facts(schema, self.pipeline)
         reads = live or {}
-        known = live_values(reads, schema, facts) if schema is not None else {}
-        impact = impact_of(plan, facts, known) if touches_pipeline(plan, facts) else None
+        touches = touches_pipeline(plan, facts)
+        totals = any(p.max_total_change is not None for p in self.policies)
+        known = (
+            live_values(reads, schema, facts) if schema is not None and (touches or totals) else {}
+        )
+        impact = impact_of(plan, facts, known) if touches else None
         violations: list[Violation] = []
         files = set_files or {}
         for index, policy in enumerate(self.policies):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.impact import NO_AMOUNT
+from reconciler.core.impact import NO_AMOUNT, NOT_IN_MANIFEST
 from reconciler.render.review import SAVED
 from tests.policies.conftest import WriteSettings, days_from_today
 from tests.support.cli import lfr
@@ -220,3 +220,35 @@ def test_a_forged_review_is_refused_by_its_path_by_show_and_apply(
         error = result.stderr.split("Error: ", 1)[1]
         assert error.startswith(f"{saved}: {where}: {says}"), (case, error)
         assert len(error.splitlines()) == 1 and "::x" not in error, error
+
+
+def test_a_plan_saved_before_the_reasons_shows_its_uncounted_as_not_in_the_manifest(
+    write: WriteManifest, server: str, tmp_path: Path
+) -> None:
+    """A create that sets no stage cannot be counted (nothing was read, nothing says where it
+    goes); a plan saved before ``uncounted_reasons`` gave that one reason only."""
+    write(
+        "new.yaml",
+        """
+        apiVersion: lfr/v1
+        kind: Opportunity
+        metadata:
+          name: umbrella-new
+          match: {$name: Umbrella new deal, $account: {domain: umbrella.example}}
+        spec:
+          fields:
+            $amount: 10000
+        """,
+    )
+    saved = tmp_path / "plan.json"
+    planned = lfr(["plan", "--out", str(saved), "--no-color"], server)
+    assert planned.exit_code == 0, planned.output
+    line = f"  not counted ({NOT_IN_MANIFEST}): umbrella-new"
+    assert line in planned.stdout.splitlines()
+    old = json.loads(saved.read_text(encoding="utf-8"))
+    assert old["impact"]["uncounted_reasons"] == [NOT_IN_MANIFEST]
+    del old["impact"]["uncounted_reasons"]
+    saved.write_text(json.dumps(old), encoding="utf-8")
+    shown = lfr(["show", str(saved), "--no-color"], server)
+    assert shown.exit_code == 0, shown.output
+    assert line in shown.stdout.splitlines()

@@ -156,8 +156,8 @@ def structural(plan: dict[str, Any]) -> list[tuple[str, Mutate, str]]:
         # Keys inside a free value (a CRM value, a body) or of labels are data, not the format.
         # The guardrails' review (policy, impact) is optional as a whole (a plan saved without
         # it is still a plan), strict in every part when present; so are the impact's flows
-        # (the chart's edges), which a plan saved before they were does not have.
-        optional = path in ("policy", "impact", "impact.flows")
+        # (the chart's edges) and uncounted_reasons, which a plan saved before them lacks.
+        optional = path in ("policy", "impact", "impact.flows", "impact.uncounted_reasons")
         if (
             isinstance(trail[-1], str)
             and trail[0] != "labels"
