@@ -30,6 +30,16 @@ def settings(manifest_dir: Path) -> WriteSettings:
     return write
 
 
+def umbrella_create(fields: str) -> str:
+    """A manifest that creates `umbrella-new` (matched by name and account) with ``fields``
+    (YAML lines under spec.fields)."""
+    return (
+        "apiVersion: lfr/v1\nkind: Opportunity\nmetadata:\n  name: umbrella-new\n"
+        "  match: {$name: Umbrella new deal, $account: {domain: umbrella.example}}\n"
+        "spec:\n  fields:\n" + textwrap.indent(fields, "    ")
+    )
+
+
 def days_from_today(days: int) -> str:
     return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
 

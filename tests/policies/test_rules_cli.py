@@ -9,7 +9,14 @@ import json
 from pathlib import Path
 
 from reconciler.emulator import Emulator
-from tests.policies.conftest import WriteSettings, days_from_today, record_id, today, writes
+from tests.policies.conftest import (
+    WriteSettings,
+    days_from_today,
+    record_id,
+    today,
+    umbrella_create,
+    writes,
+)
 from tests.support.cli import api, lfr
 from tests.support.demo import ACME_RENEWAL, INITECH, PRIYA, WriteManifest, opportunity
 
@@ -235,20 +242,7 @@ def test_owner_reassignments_over_the_limit(
 def test_required_on_create_names_the_missing_keys_at_the_record(
     write: WriteManifest, settings: WriteSettings, server: str
 ) -> None:
-    write(
-        "new.yaml",
-        """
-        apiVersion: lfr/v1
-        kind: Opportunity
-        metadata:
-          name: umbrella-new
-          match: {$name: Umbrella new deal, $account: {domain: umbrella.example}}
-        spec:
-          fields:
-            $stage: Discovery
-            $amount: 10000
-        """,
-    )
+    write("new.yaml", umbrella_create("$stage: Discovery\n$amount: 10000\n"))
     settings(
         """
         version: 1

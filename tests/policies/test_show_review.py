@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.core.impact import NO_AMOUNT, NOT_IN_MANIFEST
 from reconciler.render.review import SAVED
-from tests.policies.conftest import WriteSettings, days_from_today
+from tests.policies.conftest import WriteSettings, days_from_today, umbrella_create
 from tests.support.cli import lfr
 from tests.support.demo import ACME_RENEWAL, INITECH, PRIYA, WriteManifest, opportunity
 
@@ -227,19 +227,7 @@ def test_a_plan_saved_before_the_reasons_shows_its_uncounted_as_not_in_the_manif
 ) -> None:
     """A create that sets no stage cannot be counted (nothing was read, nothing says where it
     goes); a plan saved before ``uncounted_reasons`` gave that one reason only."""
-    write(
-        "new.yaml",
-        """
-        apiVersion: lfr/v1
-        kind: Opportunity
-        metadata:
-          name: umbrella-new
-          match: {$name: Umbrella new deal, $account: {domain: umbrella.example}}
-        spec:
-          fields:
-            $amount: 10000
-        """,
-    )
+    write("new.yaml", umbrella_create("$amount: 10000\n"))
     saved = tmp_path / "plan.json"
     planned = lfr(["plan", "--out", str(saved), "--no-color"], server)
     assert planned.exit_code == 0, planned.output
