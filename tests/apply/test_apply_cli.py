@@ -403,6 +403,10 @@ def test_a_saved_plan_is_shown_with_the_orgs_labels_not_the_files(
     # A select value is shown by its label alone: a forged one would show a stage not sent.
     planned["labels"][stage["after"]] = "Closed Won"
     planned["labels"][PRIYA] = "Trusted Reviewer"
+    # The saved review (the deal is counted: its amount is read live) forged to agree.
+    for row in (*planned["impact"]["stages"], *planned["impact"]["owners"]):
+        key = row.get("stage") or row.get("owner")
+        row["label"] = planned["labels"].get(key, row["label"])
     saved.write_text(json.dumps(planned))
     result = lfr(["apply", str(saved), "--auto-approve"], server)
     assert result.exit_code == 0, result.output
