@@ -280,7 +280,8 @@ class _Resolver:
 
 
 def _match_keys(record: Record, kind: LookupKind) -> set[str]:
-    """The values an email or name lookup finds ``record`` by (``_matches``, as keys)."""
+    """The values an email or name lookup finds ``record`` by: the one rule of ``_matches`` and
+    of the index a scan builds, so that a reference resolves alike either way."""
     if kind == "email":
         return {e.strip().casefold() for e in texts(record.value("$email"))}
     name = record.value("$name")
@@ -288,11 +289,8 @@ def _match_keys(record: Record, kind: LookupKind) -> set[str]:
 
 
 def _matches(record: Record, kind: LookupKind, value: str) -> bool:
-    if kind == "email":
-        return value in {e.strip().casefold() for e in texts(record.value("$email"))}
-    if kind == "name":
-        name = record.value("$name")
-        return isinstance(name, str) and " ".join(name.split()) == value
+    if kind != "domain":
+        return value in _match_keys(record, kind)
     hosts = {bare_domain(url) for url in texts(record.value("$website"))}
     return any(host == value or host.endswith("." + value) for host in hosts)
 
