@@ -7,8 +7,8 @@ returns values or raises ``LfrError``. Exit codes: 0 success, 1 error (a usage e
 ``output``: what reaches the terminal and files; ``shared``: settings, target and async runs.
 A module a command or two: ``about`` (version, whoami), ``doctor``, ``envs``, ``init``,
 ``manifests`` (validate, export, pin, schema), ``plan``, ``apply`` (with ``stamping``: its
-notes), ``drift``, ``show`` (``guard``: the policies' options for plan, apply and show),
-``emulator`` (emulator serve).
+notes), ``drift``, ``show``, ``emulator`` (emulator serve); ``guard`` turns the policies'
+options of plan, apply and show into the run's guardrails.
 """
 
 from __future__ import annotations
