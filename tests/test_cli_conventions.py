@@ -1,6 +1,6 @@
 """The conventions a Terraform or kubectl user takes for granted (issue 13, item 7): usage errors
-exit 1 (2 is "changes present"), NO_COLOR on a terminal, whoami on the local workspace, `lfr show`
-of a saved plan, and the progress display naming its phase."""
+exit 1 (2 is "changes present"), the commands listed as a run goes, NO_COLOR on a terminal, whoami
+on the local workspace, `lfr show` of a saved plan, and the progress display naming its phase."""
 
 from __future__ import annotations
 
@@ -39,6 +39,21 @@ NO_SERVER = "http://127.0.0.1:9"
 def test_usage_errors_exit_1_never_the_changes_code(args: list[str]) -> None:
     result = lfr(args, NO_SERVER)
     assert result.exit_code == 1, result.output
+
+
+def test_help_lists_the_commands_in_the_order_a_user_meets_them() -> None:
+    """`lfr --help` lists the commands in the order their modules are imported
+    (``cli/__init__.py``): the plan commands as a run goes, not in the alphabetical order of
+    their module names (apply, drift, plan, show)."""
+    result = lfr(["--help"], NO_SERVER)
+    assert result.exit_code == 0, result.output
+    listed = result.output.split("Commands:\n", 1)[1].splitlines()
+    assert [line.split()[0] for line in listed if line.strip()] == [
+        *("version", "whoami", "doctor", "envs", "init"),
+        *("validate", "export", "pin", "schema"),
+        *("plan", "apply", "drift", "show"),
+        "emulator",
+    ]
 
 
 def test_changes_still_exit_2(server: str, write: WriteManifest, manifest_dir: Path) -> None:

@@ -10,7 +10,7 @@ sleeps, so tests drive everything with a manual clock and never wait for real.
 Buckets are shared by all coroutines of one client. Waiters queue in FIFO order, each sleeping
 only for its own token, except that requests made under ``ahead_of_queue()`` go before every
 request queued without it: a run that queued a hundred list pages can still confirm, at once,
-the few ids a write is waiting for (``runs.resolve.LinkCheck``).
+the few ids a write is waiting for (``runs.link_check.LinkCheck``).
 """
 
 from __future__ import annotations

@@ -2,11 +2,13 @@
 
 The only package that reads the environment, prints, and chooses exit codes: everything below it
 returns values or raises ``LfrError``. Exit codes: 0 success, 1 error (a usage error too:
-``shared.Commands``), 2 reserved for "changes present" (plan --detailed-exitcode, drift).
-``shared``: the app, its options, the output; ``plans``: plan, apply, drift, show;
-``manifests``: validate, export, schema; ``about``: version, whoami; ``doctor``: the read-only
-probe of an org's API; ``envs``: the environments of lfr.yaml; ``init``: init; ``emulator``:
-emulator serve.
+``app.Commands``), 2 reserved for "changes present" (plan --detailed-exitcode, drift).
+``app``: the typer app and ``--version``; ``options``: the options several commands share;
+``output``: what reaches the terminal and files; ``shared``: settings, target and async runs.
+A module a command or two: ``about`` (version, whoami), ``doctor``, ``envs``, ``init``,
+``manifests`` (validate, export, pin, schema), ``plan``, ``apply`` (with ``stamping``: its
+notes), ``drift``, ``show``, ``emulator`` (emulator serve); ``guard`` turns the policies'
+options of plan, apply and show into the run's guardrails.
 """
 
 from __future__ import annotations
@@ -14,9 +16,15 @@ from __future__ import annotations
 import gc
 import sys
 
-from . import about, doctor, emulator, envs, init, manifests, plans  # noqa: F401  (each registers its commands)
 from .app import app
 from .shared import GC_DEFAULTS, GC_THRESHOLD
+
+# Each module registers its commands as it is imported, and `lfr --help` lists them in that
+# order: plan, apply, drift, show, as the run goes, not as import sorting would have them.
+# isort: off
+from . import about, doctor, emulator, envs, init, manifests  # noqa: F401
+from . import plan, apply, drift, show  # noqa: F401
+# isort: on
 
 __all__ = ["GC_DEFAULTS", "GC_THRESHOLD", "app", "main"]
 

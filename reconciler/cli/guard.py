@@ -1,5 +1,6 @@
-"""The guardrails' options (``--allow RULE``, ``--group-by``) and what the CLI does with them:
-the run's ``Guardrails`` from lfr.yaml, and the exit when a plan breaks an error-level policy.
+"""What the CLI does with the guardrails' options (``--allow RULE``, ``--group-by``, declared in
+``cli/options.py``): the run's ``Guardrails`` from lfr.yaml, and the exit when a plan breaks an
+error-level policy.
 
 The rules and their judgement are ``core.policies``'s; this module only turns the command line
 and the settings into them (``today`` is the UTC date, as the API's dates are).
@@ -7,45 +8,13 @@ and the settings into them (``today`` is the UTC date, as the API's dates are).
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 from .output import fail
 
 if TYPE_CHECKING:  # the core is imported when a command runs, not at startup
     from ..core.policies import Guardrails, Review
     from ..core.settings import LoadedSettings
-
-AllowOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--allow",
-        metavar="RULE",
-        help="Override an error-level policy of lfr.yaml for this run (its violations are "
-        "still shown, marked allowed); repeatable. In CI, the pull-request label "
-        "lfr-allow:RULE passes it.",
-        show_default=False,
-    ),
-]
-
-
-class GroupBy(StrEnum):
-    owner = "owner"
-    stage = "stage"
-    account = "account"
-
-
-GroupByOption = Annotated[
-    GroupBy | None,
-    typer.Option(
-        "--group-by",
-        help="Group the record sections by the owner, stage or account the plan leaves them "
-        "with (the keys of lfr.yaml's pipeline section; default $owner, $stage, $account).",
-        show_default=False,
-    ),
-]
 
 
 def guardrails_of(loaded: LoadedSettings | None, allow: list[str] | None) -> Guardrails:

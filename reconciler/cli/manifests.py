@@ -19,8 +19,10 @@ from .options import (
     DirArgument,
     EnvOption,
     ExcludeOption,
+    ExportDryRunOption,
     LocalOption,
     PathsArgument,
+    PinDryRunOption,
     TargetOption,
     selection_of,
 )
@@ -146,10 +148,7 @@ def export(
             show_default=False,
         ),
     ] = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Write nothing: show each file's diff (new files in full)."),
-    ] = False,
+    dry_run: ExportDryRunOption = False,
     only_new: Annotated[
         bool,
         typer.Option(
@@ -257,9 +256,7 @@ def file_diff(exported: ExportedFile) -> str:
 @app.command()
 def pin(
     directory: DirArgument = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Write nothing: show each file's diff.")
-    ] = False,
+    dry_run: PinDryRunOption = False,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     local: LocalOption = False,

@@ -1,5 +1,6 @@
 """The options and arguments several commands share (``Annotated`` aliases for typer), and the
-selection they make (``--target`` / ``--exclude``).
+selection they make (``--target`` / ``--exclude``). An option only one command takes is
+declared at that command.
 
 Imports only typer and the standard library, as every ``cli`` module does (architecture.md §8).
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -98,6 +99,56 @@ class OutputFormat(StrEnum):
     text = "text"
     markdown = "markdown"
     json = "json"
+
+
+def _format_option(shown: str) -> Any:
+    return typer.Option("--format", "-f", help=f"How to print {shown}.")
+
+
+PlanFormatOption = Annotated[OutputFormat, _format_option("the plan")]
+ApplyFormatOption = Annotated[OutputFormat, _format_option("the apply report")]
+DriftFormatOption = Annotated[OutputFormat, _format_option("the drift report")]
+ShowUnchangedOption = Annotated[
+    bool, typer.Option(help="List unchanged records too (text format).")
+]
+
+
+def _dry_run_option(shown: str) -> Any:
+    return typer.Option("--dry-run", help=f"Write nothing: show each file's diff{shown}.")
+
+
+# export writes new files too (shown whole); pin only ever rewrites manifests that exist.
+ExportDryRunOption = Annotated[bool, _dry_run_option(" (new files in full)")]
+PinDryRunOption = Annotated[bool, _dry_run_option("")]
+
+AllowOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow",
+        metavar="RULE",
+        help="Override an error-level policy of lfr.yaml for this run (its violations are "
+        "still shown, marked allowed); repeatable. In CI, the pull-request label "
+        "lfr-allow:RULE passes it.",
+        show_default=False,
+    ),
+]
+
+
+class GroupBy(StrEnum):
+    owner = "owner"
+    stage = "stage"
+    account = "account"
+
+
+GroupByOption = Annotated[
+    GroupBy | None,
+    typer.Option(
+        "--group-by",
+        help="Group the record sections by the owner, stage or account the plan leaves them "
+        "with (the keys of lfr.yaml's pipeline section; default $owner, $stage, $account).",
+        show_default=False,
+    ),
+]
 
 
 PathsArgument = Annotated[

@@ -206,6 +206,15 @@ class ProgressLine:
             self._display = None
 
 
+def warn(warnings: Iterable[Problem]) -> None:
+    """What a plan does that may not be meant (``plan``, ``apply``): on stderr, after the plan,
+    before any question."""
+    from ..render.values import safe
+
+    for warning in warnings:
+        echo(f"Warning: {safe(str(warning))}", err=True)
+
+
 def fail(message: str, *more: str) -> typer.Exit:
     """``Error: message`` and any ``more`` lines on stderr, each shown as one line: errors quote
     data (API messages, file names, values), which must not break or start a line."""

@@ -7,18 +7,17 @@ is the entry point: a loaded YAML document in, ``LoadedSettings`` or every ``Pro
 the ``file:line`` of the key concerned. ``choose_environment`` applies the selection rules
 (``--env`` / ``$LFR_ENV``, ``default_environment``, the only one) and says why it chose.
 
-A key written into the file is refused, with the file's other problems, and no message here
-ever quotes a value the user wrote (only key names and types): a refused value may be a secret.
-Pure: no I/O; the file is found and read by ``adapters.settings_file``.
+A key written into the file is refused, with the file's other problems, and no message ever
+quotes a value the user wrote: ``core.settings_problems`` says what is wrong. ``glob_pattern``
+is the manifests' ignore globs' rule. Pure: no I/O; the file is found and read by
+``adapters.settings_file``.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -32,8 +31,8 @@ from pydantic import (
 from .errors import LfrError
 from .policies import check_policies
 from .policy_settings import PipelineSettings, PolicySettings
-from .redact import redact
-from .vocabulary import Document, Origin, Path_, Problem
+from .settings_problems import find_secrets, shape_problems, suggest
+from .vocabulary import Document, Origin, Problem
 
 FILE_NAME = "lfr.yaml"
 SCHEMA_VERSION = 1
@@ -163,6 +162,18 @@ class Settings(_Strict):
     )
 
 
+# The keys each mapping of the file allows, by the section names of ``core.settings_problems``
+# (an unknown key's message lists them).
+KNOWN_KEYS: dict[str, list[str]] = {
+    "": list(Settings.model_fields),
+    "manifests": list(ManifestSettings.model_fields),
+    "rails": list(RailSettings.model_fields),
+    "environment": list(Environment.model_fields),
+    "policy": list(PolicySettings.model_fields),
+    "pipeline": list(PipelineSettings.model_fields),
+}
+
+
 @dataclass(frozen=True)
 class LoadedSettings:
     """Valid settings and the document they came from (for the line of every key)."""
@@ -193,8 +204,7 @@ class Selection:
 def parse_settings(document: Document) -> tuple[LoadedSettings | None, list[Problem]]:
     """``document`` as settings, or every problem with it: a key written into it (never
     quoted), and the shape's problems elsewhere."""
-    secrets: dict[Path_, str] = {}
-    _find_secrets(document.data, (), secrets)
+    secrets = find_secrets(document.data)
     problems = [
         Problem(Origin(document.file, document.line_of(path)), message)
         for path, message in secrets.items()
@@ -209,14 +219,20 @@ def parse_settings(document: Document) -> tuple[LoadedSettings | None, list[Prob
         settings = Settings.model_validate(document.data)
     except ValidationError as exc:
         # What pydantic says of a secret's own key (unknown, not a variable name) is said above.
-        shape = _problems_from(exc, document, skip=tuple(secrets))
+        shape = shape_problems(
+            exc.errors(include_url=False),
+            document,
+            skip=tuple(secrets),
+            known_keys=KNOWN_KEYS,
+            version=SCHEMA_VERSION,
+        )
         return None, sorted(problems + shape)
     if problems:
         return None, sorted(problems)
     loaded = LoadedSettings(settings, document)
     default = settings.default_environment
     if default is not None and default not in settings.environments:
-        message = f"default_environment {default!r} is not an environment" + _suggest(
+        message = f"default_environment {default!r} is not an environment" + suggest(
             default, list(settings.environments)
         )
         return None, [Problem(loaded.origin_of("default_environment"), message)]
@@ -236,7 +252,7 @@ def choose_environment(loaded: LoadedSettings, requested: str | None, source: st
                 if names
                 else (f"; {loaded.document.file} defines no environments")
             )
-            raise SettingsError(f"no environment {name!r} ({source}){_suggest(name, names)}{known}")
+            raise SettingsError(f"no environment {name!r} ({source}){suggest(name, names)}{known}")
     elif settings.default_environment is not None:
         name, reason = settings.default_environment, "default_environment"
     elif len(names) == 1:
@@ -318,171 +334,3 @@ def glob_pattern(glob: str) -> re.Pattern[str]:
             out.append(re.escape(glob[i]))
             i += 1
     return re.compile("".join(out) + r"\Z")
-
-
-# --- secrets: a key in the file is refused, never quoted ---------------------------------------
-
-# Key names that hold a credential (``api_key_env`` names a variable and is not one of them).
-_SECRET_NAME = re.compile(
-    r"(^|[_-])(api[_-]?key|apikey|key|token|secret|password|passwd|bearer|auth|authorization)$",
-    re.IGNORECASE,
-)
-_KEY_ADVICE = (
-    "put the key in a secret or an environment variable and give that variable's NAME as "
-    "api_key_env (e.g. api_key_env: LIGHTFIELD_PRODUCTION_API_KEY)"
-)
-
-
-def _find_secrets(value: Any, path: Path_, found: dict[Path_, str]) -> None:
-    if isinstance(value, str):
-        if _looks_like_key(value):
-            found[path] = (
-                f"{_where(path)} holds what looks like an API key (not shown): {_KEY_ADVICE}"
-            )
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _find_secrets(item, (*path, index), found)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            here = (*path, key)
-            if isinstance(key, str) and _looks_like_key(key):
-                found[here] = (
-                    f"a key name in {_where(path)} looks like an API key (not shown): {_KEY_ADVICE}"
-                )
-            elif isinstance(key, str) and _SECRET_NAME.search(key) and item not in (None, ""):
-                found[here] = (
-                    f"{_where(here)}: lfr.yaml must not hold an API key or other secret "
-                    f"(not shown): {_KEY_ADVICE}"
-                )
-            else:
-                _find_secrets(item, here, found)
-
-
-def _looks_like_key(text: str) -> bool:
-    """Lightfield's key prefix (``sk_lf_``) in any spelling ``core.redact`` recognises."""
-    return redact(text, "") != text
-
-
-# --- pydantic's errors as messages that never quote a value ------------------------------------
-
-_KNOWN_KEYS: dict[str, list[str]] = {
-    "": list(Settings.model_fields),
-    "manifests": list(ManifestSettings.model_fields),
-    "rails": list(RailSettings.model_fields),
-    "environment": list(Environment.model_fields),
-    "policy": list(PolicySettings.model_fields),
-    "pipeline": list(PipelineSettings.model_fields),
-}
-
-
-def _problems_from(
-    exc: ValidationError, document: Document, skip: tuple[Path_, ...]
-) -> list[Problem]:
-    seen: dict[Path_, Problem] = {}
-    for error in exc.errors(include_url=False):
-        loc = tuple(error["loc"])
-        is_key = bool(loc) and loc[-1] == "[key]"
-        path: Path_ = tuple(part for part in loc if part != "[key]")
-        if any(path[: len(secret)] == secret for secret in skip):
-            continue
-        message = _message(error, path, is_key)
-        seen.setdefault(path, Problem(Origin(document.file, document.line_of(path)), message))
-    return sorted(seen.values())
-
-
-def _where(path: Sequence[str | int]) -> str:
-    return ".".join(str(part) for part in path) or "the file"
-
-
-def _section(path: Path_) -> str:
-    """Which mapping ``path`` (a key) is in, as ``_KNOWN_KEYS`` names it."""
-    parent = path[:-1]
-    if len(parent) == 2 and parent[0] == "environments":
-        return "environment"
-    if len(parent) == 2 and parent[0] == "policies":
-        return "policy"
-    if parent and parent[-1] == "manifests":
-        return "manifests"
-    return _where(parent) if parent else ""
-
-
-def _message(error: Any, path: Path_, is_key: bool) -> str:
-    where = _where(path)
-    kind = error["type"]
-    if is_key and kind == "string_pattern_mismatch":
-        return (
-            f"environment name {path[-1]!r} must be lowercase letters, digits, '_' or '-', "
-            "starting with a letter or digit (at most 63): it becomes part of CI job names"
-        )
-    if kind == "extra_forbidden":
-        known = _KNOWN_KEYS.get(_section(path), [])
-        key = str(path[-1])
-        return f"unknown key {where!r}{_suggest(key, known)}" + (
-            f"; allowed here: {', '.join(known)}" if known else ""
-        )
-    if kind == "missing":
-        return f"missing required key {where!r}"
-    if kind == "literal_error" and path == ("version",):
-        return f"version must be {SCHEMA_VERSION} (the only format of lfr.yaml)"
-    if kind == "literal_error" and path[-1] == "severity":
-        return f"{where} must be error or warn"
-    if kind == "string_pattern_mismatch":
-        if path[-1] == "api_key_env":
-            return (
-                f"{where} must be the NAME of an environment variable (letters, digits and "
-                "'_', not starting with a digit), e.g. LIGHTFIELD_PRODUCTION_API_KEY"
-            )
-        if path[-1] == "base_url":
-            return f"{where} must be an http(s) URL without credentials, query or fragment"
-        if path[-1] == "rule":
-            return f"{where} must be a rule name (lowercase letters and '-'), e.g. amount-change"
-        if path[-1] == "default_environment":
-            return f"{where} must be an environment name (lowercase letters, digits, '_', '-')"
-        return f"{where} must be a path relative to lfr.yaml (not absolute)"
-    if kind == "value_error":
-        return f"{where} {str(error['msg']).removeprefix('Value error, ')}"
-    if kind == "string_too_short":
-        return f"{where} must not be empty"
-    if kind == "too_short":
-        return f"{where} must list at least one entry"
-    if kind in ("greater_than", "greater_than_equal", "less_than_equal", "less_than"):
-        bound = {"greater_than": "greater than", "greater_than_equal": "at least",
-                 "less_than_equal": "at most", "less_than": "less than"}[kind]  # fmt: skip
-        limit = next(iter(error.get("ctx", {}).values()), "")
-        return f"{where} must be {bound} {limit}"
-    expected = {
-        "dict_type": "a mapping",
-        "model_type": "a mapping",
-        "list_type": "a list",
-        "string_type": "text",
-        "float_type": "a number",
-        "int_type": "a whole number",
-        "int_from_float": "a whole number",
-    }.get(kind)
-    if expected is not None:
-        return f"{where} must be {expected}, not {_describe(error.get('input'))}"
-    return f"{where}: {kind.replace('_', ' ')}"
-
-
-def _describe(value: Any) -> str:
-    """The type of a value, never the value (it may be a secret)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-def _suggest(word: str, known: Sequence[str]) -> str:
-    hint = difflib.get_close_matches(word, list(known), n=2, cutoff=0.6)
-    if not hint and word:  # `prod` for `production`: too short for a close match
-        hint = [name for name in known if name.startswith(word)][:2]
-    return f" (did you mean {' or '.join(repr(h) for h in hint)}?)" if hint else ""

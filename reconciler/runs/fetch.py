@@ -6,29 +6,28 @@ the list (Search bucket, 25 per page, pages fetched concurrently) and ``GET`` by
 records whose listed values differ from the manifest or that the scan did not show, because
 the list index lags writes and a difference is confirmed on a fresh read before it is
 reported. The confirming reads start while the scan is still running, so Read and Search
-buckets work at the same time. ``match`` manifests are found with list filters and confirmed by
-id (``find_matching``, also used to re-check a saved plan's creates). ``LiveFetch.settled()``
-yields each id-addressed record as soon as its live state is final, with its change; the result
-holds every ``Settled`` record and ``Problem``. Never prints.
+buckets work at the same time. ``match`` manifests are found beside them (``runs.match``: list
+filters, confirmed by id), and a planned create gets a warning when its name is close to a
+record on the same account. ``LiveFetch.settled()`` yields each id-addressed record as soon as
+its live state is final, with its change; the result holds every ``Settled`` record and
+``Problem``. Never prints.
 """
 
 from __future__ import annotations
 
 import asyncio
-import difflib
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
 from ..adapters.client import MAX_PAGE_SIZE, LightfieldClient
 from ..core.diff import diff_record
-from ..core.errors import NotFound
 from ..core.model import DesiredRecord
-from ..core.org import OrgSchema, fold, normalize_live, same_value
+from ..core.org import OrgSchema
 from ..core.plan import DiffOptions, RecordChange
 from ..core.records import ListPage, Record
 from ..core.vocabulary import Problem
+from .match import find_matching, get_active, near_records
 
 PAGE = MAX_PAGE_SIZE
 # Hears (phase, done, total) as a run goes: "reading" manifests, "fetching" live state,
@@ -151,7 +150,7 @@ class LiveFetch:
             if record is None and problem is None
         ]
         if self.options is not None and creates:
-            near = await asyncio.gather(*(_near_records(client, d) for d in creates))
+            near = await asyncio.gather(*(near_records(client, d) for d in creates))
             result.warnings.extend(w for w in near if w is not None)
         for d in by_id:
             found = live.get(d.id or "")
@@ -191,16 +190,6 @@ class _Tracker:
         if settled.live is not None:
             self.queue.put_nowait(settled)
         return settled
-
-
-async def get_active(client: LightfieldClient, record_id: str) -> Record | None:
-    """The record, or None when it is gone: not found, or returned with a trash marker (never
-    a record to update: docs/api-contract.md §4)."""
-    try:
-        record = await client.retrieve("opportunities", record_id)
-    except NotFound:
-        return None
-    return None if record.trashed else record
 
 
 async def _get_each(
@@ -258,31 +247,6 @@ async def _scan_then_confirm(
     return live
 
 
-async def find_matching(
-    client: LightfieldClient, selector: dict[str, Any], schema: OrgSchema
-) -> list[Record]:
-    """Every opportunity ``selector`` (``DesiredRecord.selector``) picks, on fresh reads."""
-    filters = match_filters(selector, schema)
-    found = await _confirmed(client, await client.list_all("opportunities", filters=filters))
-    found = [r for r in found if _selected(selector, r, schema)]
-    others = match_filters(selector, schema, text="loose")
-    if found or others == filters:
-        return found
-    # The selector compares text case-insensitively with whitespace collapsed, which a server's
-    # text `equal` may not do ("Globex  renewal" typed in a manifest or in the CRM): before a
-    # create is planned, look again with looser filters (those on other values alone, or the
-    # text's first word as a prefix), reading afresh only what the list shows as selected.
-    listed = await client.list_all("opportunities", filters=others)
-    candidates = [r for r in listed if _selected(selector, r, schema)]
-    return [r for r in await _confirmed(client, candidates) if _selected(selector, r, schema)]
-
-
-async def _confirmed(client: LightfieldClient, listed: Sequence[Record]) -> list[Record]:
-    """Fresh reads of listed records (the list lags writes); those gone since are dropped."""
-    fresh = await asyncio.gather(*(get_active(client, record.id) for record in listed))
-    return [record for record in fresh if record is not None]
-
-
 async def _find_match(
     client: LightfieldClient, desired: DesiredRecord, schema: OrgSchema, tracker: _Tracker
 ) -> tuple[Record | None, Problem | None]:
@@ -302,107 +266,6 @@ async def _find_match(
         "narrow the selector or use metadata.id"
     )
     return None, Problem(origin, message)
-
-
-# How alike two names must be (difflib's ratio, folded) for a planned create to be flagged as
-# perhaps a record that exists under a slightly different name.
-NEAR_RATIO = 0.75
-
-
-async def _near_records(client: LightfieldClient, desired: DesiredRecord) -> Problem | None:
-    """A warning when a planned create's name is close to an opportunity on the same account
-    (``Globex renewal 2027`` beside ``Globex renewal``, a renamed record): the user may mean
-    that record, which ``metadata.id`` (``lfr pin``) would manage instead."""
-    fields = {f.key: f.value for f in (*desired.match_fields, *desired.fields)}
-    links = {r.key: r.include for r in (*desired.match_relationships, *desired.relationships)}
-    name, accounts = fields.get("$name"), links.get("$account", ())
-    if not isinstance(name, str) or len(accounts) != 1:
-        return None
-    listed = await client.list_all("opportunities", filters=[("$account", str(accounts[0]))])
-    wanted = fold(name)
-    near = [
-        r
-        for r in listed
-        if isinstance(r.value("$name"), str)
-        and difflib.SequenceMatcher(None, wanted, fold(str(r.value("$name")))).ratio() >= NEAR_RATIO
-    ]
-    if not near:
-        return None
-    names = ", ".join(f"{r.id} ({r.value('$name')!r})" for r in near[:5])
-    return Problem(
-        desired.origin,
-        f"{desired.name}: creates {name!r}, but the same account has {names}; if that is the "
-        "record meant, set metadata.id to it (or fix the match) instead of creating another",
-    )
-
-
-# The list filter operator each value type supports for a match (lightfield-api.md §1.4); types with
-# none (multi-select, address, ...) are not filtered, and the fresh read decides.
-_FILTER_OPERATOR = {
-    "TEXT": "equal",
-    "NUMBER": "equal",
-    "CURRENCY": "equal",
-    "DATETIME": "equal",
-    "CHECKBOX": "equal",
-    "SINGLE_SELECT": "equal",
-    "SOCIAL_HANDLE": "equal",
-    "EMAIL": "contains",
-    "URL": "contains",
-    "TELEPHONE": "contains",
-}
-
-
-# Text types whose list filter is `equal`: a server may compare them exactly, while
-# ``_selected`` folds case and whitespace (as it does every text value).
-_TEXT_TYPES = frozenset({"TEXT", "SOCIAL_HANDLE"})
-
-
-def match_filters(
-    selector: dict[str, Any], schema: OrgSchema, *, text: Literal["equal", "loose"] = "equal"
-) -> list[tuple[str, str]]:
-    """List filters narrowing the candidates; the selector itself is checked on fresh reads.
-
-    ``text="loose"`` drops the `equal` filters on text values when another filter narrows the
-    list, else spells each as `startsWith` its first word: both find a value written with other
-    whitespace or case, which `equal` may miss."""
-    filters: list[tuple[str, str]] = []
-    texts: list[tuple[str, str]] = []
-    for key, value in selector.items():
-        if schema.relationship(key) is not None:
-            filters.extend((key, record_id) for record_id in value)
-            continue
-        definition = schema.field(key)
-        kind = definition.value_type if definition else ""
-        operator = _FILTER_OPERATOR.get(kind)
-        if isinstance(value, tuple) and len(value) == 1:
-            value = value[0]
-        if operator is None or not isinstance(value, str | int | float | bool):
-            continue
-        if text == "loose" and kind in _TEXT_TYPES and isinstance(value, str):
-            words = value.split()
-            if words:
-                texts.append((f"{key}[startsWith]", words[0]))
-            continue
-        spelled = str(value).lower() if isinstance(value, bool) else str(value)
-        filters.append((f"{key}[{operator}]", spelled))
-    return filters if filters or text == "equal" else texts
-
-
-def _selected(selector: dict[str, Any], record: Record, schema: OrgSchema) -> bool:
-    """Whether a fresh record satisfies the selector, compared as the diff compares values
-    (canonical forms; text case-insensitively with whitespace collapsed)."""
-    for key, wanted in selector.items():
-        if schema.relationship(key) is not None:
-            if not set(wanted) <= set(record.related_ids(key)):
-                return False
-            continue
-        value = normalize_live(schema.field(key), record.value(key))
-        if isinstance(value, str) and isinstance(wanted, str):
-            if fold(value) != fold(wanted):
-                return False
-        elif not same_value(wanted, value):
-            return False
-    return True
 
 
 def _same_record_twice(pairs: Sequence[tuple[DesiredRecord, Record | None]]) -> list[Problem]:

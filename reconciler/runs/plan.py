@@ -3,7 +3,7 @@
 Owns the order of the stages and the rule that a run with any problem stops before it could
 write: load and shape-check every file (no network), fetch the org's definitions, check values
 and build desired state, resolve references, fetch live state, diff, confirm the raw ids a change
-would newly link (``resolve.LinkCheck``), and refuse a change that would link an id with no active
+would newly link (``runs.link_check``), and refuse a change that would link an id with no active
 record. Each stage reports every problem it finds, and every manifest goes as far through the
 stages before the live read as it can on its own (a broken file does not stop the others' checks);
 the run returns them all together. ``--target`` / ``--exclude`` choose the manifests
@@ -30,7 +30,7 @@ from ..core.requests import oversized_bodies
 from ..core.sets import DesiredSet, merge_into, set_record, sets_by_record
 from ..core.vocabulary import Problem
 from .fetch import LiveFetch, Progress, Settled
-from .resolve import LinkCheck
+from .link_check import LinkCheck
 from .sets import Members, find_members
 from .validate import (
     ManifestSet,

@@ -22,7 +22,7 @@ from ..core.org import OrgSchema, option_labels
 from ..core.plan import Plan, RecordChange
 from ..core.records import Record
 from ..core.saved_plan import check_against_org
-from .fetch import find_matching
+from .match import find_matching
 
 
 class StalePlan(LfrError):

@@ -2,7 +2,7 @@
 
 Owns how a set's records are found (``core.sets`` owns what matching means). Each set's selector
 becomes list filters where the API can express it (lightfield-api.md §1.4, spelled as ``match``
-spells them: ``runs.fetch.match_filters``); a key with several values is one filtered list per
+spells them: ``runs.match.match_filters``); a key with several values is one filtered list per
 value; ``status`` is ``$opportunityStatus`` equal (open) or not equal (closed, the documented
 negation) to the Open option. A set whose selector no filter expresses (``all: true``, a
 multi-select alone) needs the whole list. The first page of every query comes first, and its
@@ -26,7 +26,7 @@ from ..core.org import OrgSchema, fold
 from ..core.records import ListPage, Record
 from ..core.sets import STATUS_KEY, DesiredSet, build_sets, selects
 from ..core.vocabulary import Document, Problem
-from .fetch import get_active, match_filters
+from .match import get_active, match_filters
 from .resolve import resolve_references
 
 Query = tuple[tuple[str, str], ...]

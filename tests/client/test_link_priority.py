@@ -1,5 +1,5 @@
 """The confirmation of an id a write waits for goes ahead of the bulk reads queued before it
-(``runs.resolve.LinkCheck`` under ``adapters.buckets.ahead_of_queue``): on the emulator, with
+(``runs.link_check.LinkCheck`` under ``adapters.buckets.ahead_of_queue``): on the emulator, with
 simulated time, the order the requests reach the wire."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from reconciler.adapters.buckets import RateConfig
 from reconciler.core.model import DesiredRecord, DesiredRelationship
 from reconciler.core.plan import RecordChange, RelationshipChange
 from reconciler.core.vocabulary import Origin
-from reconciler.runs.resolve import LinkCheck, Resolution
+from reconciler.runs.link_check import LinkCheck
+from reconciler.runs.resolve import Resolution
 from tests.support.client import RecordingTransport
 
 from .conftest import ClientFactory

@@ -1,24 +1,26 @@
-"""``lfr plan``, ``lfr apply``, ``lfr drift`` and ``lfr show``: a run called, its plan or
-report rendered.
+"""``lfr apply``: plan (or read a saved plan), show the plan to the person approving, ask, then
+write; the report, streamed record by record in text, and what to do next.
 
-The apply use case is ``runs.apply``'s; this module shows the plan to the person approving and
-asks the question (only ``yes`` applies; never under ``CI=true``).
+The apply use case is ``runs.apply``'s; this module shows the plan and asks the question (only
+``yes`` applies; never under ``CI=true``), handles Ctrl-C (the first lets writes in flight
+finish, the second exits at once) and, with ``--stamp``, has ``cli/stamping.py`` write the notes
+once the report is on screen.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .app import app
-from .guard import AllowOption, GroupByOption
 from .options import (
+    AllowOption,
     ApiKeyOption,
+    ApplyFormatOption,
     ArrayReplaceOption,
     BaseUrlOption,
     ColorOption,
@@ -27,7 +29,6 @@ from .options import (
     ExcludeOption,
     LocalOption,
     OutputFormat,
-    PathsArgument,
     ReportOption,
     TargetOption,
     TitleOption,
@@ -41,126 +42,19 @@ from .output import (
     report_problems,
     show_result,
     stderr_is_tty,
-    write_chunks,
+    warn,
     write_file,
 )
-from .shared import manifests_of, plan_of, run_command, settings_file_of, settings_of, target_of
+from .shared import manifests_of, run_command, settings_of, target_of
 from .stamping import PrOption, StampOption, check_pr, stamp_notes
 
 if TYPE_CHECKING:
     from ..core.plan import Plan
     from ..core.policies import Review
-    from ..core.reports import ApplyReport, DriftReport, RecordResult
-    from ..core.vocabulary import Problem
+    from ..core.reports import ApplyReport, RecordResult
     from ..runs.apply import ApplyOutcome
-    from ..runs.plan import Outcome
     from ..runs.validate import ManifestSource
     from ..workspace import RunSettings
-
-
-@app.command()
-def plan(
-    paths: PathsArgument = None,
-    targets: TargetOption = None,
-    excludes: ExcludeOption = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="How to print the plan.")
-    ] = OutputFormat.text,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Also save the plan as JSON (format_version 1) at this path."),
-    ] = None,
-    detailed_exitcode: Annotated[
-        bool,
-        typer.Option(
-            "--detailed-exitcode",
-            help="Exit 2 when the plan has changes, 0 when it has none (1 is always an error).",
-        ),
-    ] = False,
-    show_unchanged: Annotated[
-        bool, typer.Option(help="List unchanged records too (text format).")
-    ] = False,
-    allow: AllowOption = None,
-    group_by: GroupByOption = None,
-    color: ColorOption = None,
-    array_replace: ArrayReplaceOption = False,
-    report: ReportOption = None,
-    title: TitleOption = None,
-    api_key: ApiKeyOption = None,
-    base_url: BaseUrlOption = None,
-    local: LocalOption = False,
-    env: EnvOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Show what would change: the manifests against live Lightfield opportunities.
-
-    Reads every manifest, checks it against the org's definitions (every problem is listed
-    with file:line and nothing is sent), resolves references, fetches the live records and
-    prints the difference. Only keys a manifest declares are compared.
-
-    The plan is judged by the policies of lfr.yaml (violations at the file:line of the key)
-    and, when it changes amounts or stages, shows its pipeline impact.
-
-    Exit codes: 0 success, 1 error, invalid manifests or an error-level policy broken (without
-    --allow RULE), 2 changes present (with --detailed-exitcode).
-    """
-    from ..render.formats import Style, render_chunks
-    from ..runs.plan import run_plan
-    from ..runs.review import review_plan
-    from ..workspace import open_client
-    from .guard import guardrails_of, refuse_if_blocking
-
-    settings = settings_of(env, config)
-    guardrails = guardrails_of(settings.loaded, allow)
-    target = target_of(api_key, base_url, local, settings)
-    progress = ProgressLine(stderr_is_tty())
-
-    async def go() -> tuple[Outcome, Review | None, list[Problem]]:
-        async with open_client(target) as client:
-            outcome = await run_plan(
-                client,
-                manifests_of(settings, paths),
-                target=target.identity,
-                array_replace=array_replace,
-                progress=progress,
-                selection=selection_of(targets, excludes),
-            )
-            if outcome.plan is None or outcome.schema is None:
-                return outcome, None, []
-            # The policies' selectors name members and accounts: resolved with this client.
-            review, problems = await review_plan(
-                client,
-                guardrails,
-                outcome.plan,
-                outcome.schema,
-                live=outcome.live,
-                set_files=outcome.set_files,
-            )
-            return outcome, review, problems
-
-    outcome, review, policy_problems = run_command(go(), progress)
-    result = plan_of(outcome)
-    if policy_problems:
-        report_problems(policy_problems)
-        raise typer.Exit(1)
-    assert review is not None, "a plan made is always judged"
-    if out is not None:
-        # With the review, as on stdout: for reading; apply judges the plan again.
-        write_chunks(out, render_chunks(result, "json", Style(review=review)))
-    show_result(
-        result,
-        output,
-        color,
-        report,
-        title,
-        show_unchanged=show_unchanged,
-        review=review,
-        group_by=group_by.value if group_by else None,
-    )
-    _warn(outcome.warnings)
-    refuse_if_blocking(review)
-    if detailed_exitcode and result.has_changes:
-        raise typer.Exit(2)
 
 
 @app.command()
@@ -208,9 +102,7 @@ def apply(
             show_default=False,
         ),
     ] = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="How to print the apply report.")
-    ] = OutputFormat.text,
+    output: ApplyFormatOption = OutputFormat.text,
     allow: AllowOption = None,
     array_replace: ArrayReplaceOption = False,
     color: ColorOption = None,
@@ -350,7 +242,7 @@ def apply(
                     selection=selection_of(targets, excludes),
                     on_result=on_result,
                     interrupt=interrupt,
-                    warn=_warn,
+                    warn=warn,
                     guardrails=guardrails,
                     on_review=reviewed.append,
                 )
@@ -396,136 +288,6 @@ def _show_apply_report(
         write_file(report_file, render(report, output.value, Style(color=False, title=title)))
     use_color = color_default(sys.stdout.isatty()) if color is None else color
     echo(text_render.render_report(report, color=use_color, streamed=True), nl=False)
-
-
-@app.command()
-def drift(
-    paths: PathsArgument = None,
-    targets: TargetOption = None,
-    excludes: ExcludeOption = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="How to print the drift report.")
-    ] = OutputFormat.text,
-    report_file: ReportOption = None,
-    title: TitleOption = None,
-    color: ColorOption = None,
-    api_key: ApiKeyOption = None,
-    base_url: BaseUrlOption = None,
-    local: LocalOption = False,
-    env: EnvOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Report managed values that differ in the CRM from the manifests (drift).
-
-    A plan of the manifests as they are, read the other way round: for each drifted key, the
-    manifest value, the live value and, for fields with history, when the live value was
-    recorded and what it replaced. Values the CRM only formats differently (labels vs ids,
-    number and date formats, list order) are never drift. A read-only key is enough.
-
-    Exit codes: 0 no drift, 2 drift, 1 error.
-    """
-    from ..runs.drift import run_drift
-    from ..workspace import open_client
-
-    settings = settings_of(env, config)
-    target = target_of(api_key, base_url, local, settings)
-    progress = ProgressLine(stderr_is_tty())
-    manifests = manifests_of(settings, paths)
-
-    async def go() -> DriftReport:
-        async with open_client(target) as client:
-            run = await run_drift(
-                client,
-                manifests,
-                target=target.identity,
-                progress=progress,
-                selection=selection_of(targets, excludes),
-            )
-            progress.close()
-            if run.report is None:  # no plan: its problems, and exit 1
-                report_problems(run.outcome.problems)
-                raise typer.Exit(1)
-            return run.report
-
-    report = run_command(go(), progress)
-    show_result(report, output, color, report_file, title)
-    if report.drifted:
-        raise typer.Exit(2)
-
-
-@app.command()
-def show(
-    plan_file: Annotated[
-        Path, typer.Argument(metavar="PLAN.json", help="A plan saved by `lfr plan --out`.")
-    ],
-    output: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="How to print the plan.")
-    ] = OutputFormat.text,
-    show_unchanged: Annotated[
-        bool, typer.Option(help="List unchanged records too (text format).")
-    ] = False,
-    group_by: GroupByOption = None,
-    color: ColorOption = None,
-    report: ReportOption = None,
-    title: TitleOption = None,
-) -> None:
-    """Render a saved plan (a CI artifact, say) as text, markdown or JSON, with no network.
-
-    The file is hostile input until checked: it is read under the same size cap and strict
-    checks as `lfr apply PLAN.json` (its shape, and that every request sends exactly what it
-    shows), whatever target it was planned against. Its labels are shown as saved; apply shows
-    them from the org and refuses the plan if the CRM moved since.
-
-    The guardrails' review saved with the plan (policy violations, pipeline impact and, in
-    markdown, its chart) is shown as `lfr plan` showed it, marked as what lfr.yaml's policies
-    said when the plan was made: show judges nothing, and `lfr apply PLAN.json` judges the
-    plan again by the current lfr.yaml. A plan saved without a review is shown without one.
-
-    Exit codes: 0 shown (whatever its review says), 1 not a valid saved plan.
-    """
-    from ..adapters.plan_file import read_saved
-    from ..core.errors import LfrError
-    from ..core.saved_review import review_of
-    from ..render.values import safe
-    from .guard import grouping_only
-
-    try:
-        saved = read_saved(plan_file, target=None)
-    except LfrError as exc:
-        raise fail(str(exc)) from None
-    plan = saved.plan
-    echo(
-        f"Saved plan {safe(plan_file.as_posix())}: planned against {safe(plan.target)} at "
-        f"{safe(plan.revision)}.",
-        err=True,
-    )
-    # --group-by reads the pipeline keys of lfr.yaml; no policy is judged offline (apply does).
-    grouping = grouping_only(settings_file_of(None).loaded) if group_by else None
-    review: Review | None = None
-    if saved.policy is not None:
-        facts = grouping.facts if grouping is not None else None
-        review = review_of(saved.policy, saved.impact, facts)
-    elif output is not OutputFormat.json:  # JSON does not group: no review it never had
-        review = grouping
-    show_result(
-        plan,
-        output,
-        color,
-        report,
-        title,
-        show_unchanged=show_unchanged,
-        review=review,
-        group_by=group_by.value if group_by else None,
-        saved_review=saved.policy is not None,
-    )
-
-
-def _warn(warnings: Sequence[Problem]) -> None:
-    """What the plan does that may not be meant: on stderr, after the plan, before any question."""
-    from ..render.values import safe
-
-    for warning in warnings:
-        echo(f"Warning: {safe(str(warning))}", err=True)
 
 
 def _suggest_pin(report: ApplyReport, source: Path) -> None:
