@@ -172,9 +172,7 @@ class Plan:
 
 def canonical_json(value: Any) -> str:
     """One spelling per value: sorted keys, no spaces, tuples as lists, UTF-8 kept."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
-    )
+    return _CANONICAL.encode(value)
 
 
 def fingerprint(live_values: dict[str, Any]) -> str:
@@ -344,6 +342,13 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | frozenset | set):
         return list(value)
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+# One encoder for every canonical spelling: ``json.dumps`` with options builds a new one each
+# call, a fifth of a fingerprint (every record of a plan has one, and each write a key).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
+)
 
 
 def plain(value: Any) -> Any:
