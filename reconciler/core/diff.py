@@ -171,14 +171,18 @@ def live_values(desired: DesiredRecord, live: Record, schema: OrgSchema) -> dict
 def observed(live: Record, keys: Sequence[str], schema: OrgSchema) -> dict[str, Any]:
     """Canonical values of ``keys`` on a live record (relationships as sorted id tuples)."""
     values: dict[str, Any] = {}
-    # Plain dict lookups: this runs for every managed key of every record planned.
+    # Plain dict lookups, ``Record.value`` and ``related_ids`` inlined (without the copy of
+    # the ids): this runs for every managed key of every record planned.
     relationships = schema.definitions.relationship_definitions
     fields = schema.definitions.field_definitions
+    live_fields, live_links = live.fields, live.relationships
     for key in keys:
         if key in relationships:
-            values[key] = tuple(sorted(live.related_ids(key)))
+            link = live_links.get(key)
+            values[key] = () if link is None else tuple(sorted(link.values))
         else:
-            values[key] = normalize_live(fields.get(key), live.value(key))
+            entry = live_fields.get(key)
+            values[key] = normalize_live(fields.get(key), None if entry is None else entry.value)
     return values
 
 

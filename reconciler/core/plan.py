@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -172,9 +173,7 @@ class Plan:
 
 def canonical_json(value: Any) -> str:
     """One spelling per value: sorted keys, no spaces, tuples as lists, UTF-8 kept."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
-    )
+    return _CANONICAL.encode(value)
 
 
 def fingerprint(live_values: dict[str, Any]) -> str:
@@ -212,17 +211,30 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     return {key: list(value) if key == "records" else value for key, value in plan_items(plan)}
 
 
-def plan_items(plan: Plan) -> list[tuple[str, Any]]:
+def plan_items(plan: Plan, *, for_encoder: bool = False) -> list[tuple[str, Any]]:
     """``plan_to_dict``'s entries in order, the records as a lazy iterator of their dicts:
-    ``render.json`` writes a large plan a record at a time instead of holding it twice."""
+    ``render.json`` writes a large plan a record at a time instead of holding it twice.
+
+    ``for_encoder``: the dicts only go to a JSON encoder, which writes a tuple as the list it
+    stands for, so the records' values are given as they are, not copied into lists first
+    (a quarter of writing a 10,000-record plan). The text is the same."""
+    records = (
+        (_record_to_dict(record, _as_given) for record in plan.records)
+        if for_encoder
+        else map(_record_to_dict, plan.records)
+    )
     return [
         ("format_version", plan.format_version),
         ("revision", plan.revision),
         ("target", plan.target),
         ("summary", {action: plan.count(action) for action in ("create", "update", "noop")}),
-        ("records", map(_record_to_dict, plan.records)),
+        ("records", records),
         ("labels", dict(sorted(plan.labels.items()))),
     ]
+
+
+def _as_given(value: Any) -> Any:
+    return value
 
 
 def plan_from_dict(data: dict[str, Any]) -> Plan:
@@ -245,7 +257,11 @@ def _origin(data: dict[str, Any]) -> Origin:
     return Origin(data["file"], data["line"])
 
 
-def _record_to_dict(record: RecordChange) -> dict[str, Any]:
+def _record_to_dict(
+    record: RecordChange, spell: Callable[[Any], Any] | None = None
+) -> dict[str, Any]:
+    """``record`` as its JSON object; its values through ``spell`` (default ``plain``)."""
+    spell = plain if spell is None else spell
     return {
         "action": record.action,
         "name": record.name,
@@ -255,11 +271,11 @@ def _record_to_dict(record: RecordChange) -> dict[str, Any]:
         "fields": [
             {
                 "key": c.key,
-                "before": plain(c.before),
-                "after": plain(c.after),
+                "before": spell(c.before),
+                "after": spell(c.after),
                 "parts": list(c.parts),
-                "added": plain(c.added),
-                "removed": plain(c.removed),
+                "added": spell(c.added),
+                "removed": spell(c.removed),
                 "origin": {"file": c.origin.file, "line": c.origin.line},
             }
             for c in record.fields
@@ -286,10 +302,10 @@ def _record_to_dict(record: RecordChange) -> dict[str, Any]:
             }
             for r in record.requests
         ],
-        "planned_from": plain(record.planned_from),
+        "planned_from": spell(record.planned_from),
         "fingerprint": record.fingerprint,
         "live_updated_at": record.live_updated_at,
-        "match": plain(record.match),
+        "match": spell(record.match),
         **({"group": record.group} if record.group else {}),
         **({"selected_by": dict(record.selected_by)} if record.selected_by else {}),
     }
@@ -344,6 +360,13 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | frozenset | set):
         return list(value)
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+# One encoder for every canonical spelling: ``json.dumps`` with options builds a new one each
+# call, a fifth of a fingerprint (every record of a plan has one, and each write a key).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
+)
 
 
 def plain(value: Any) -> Any:

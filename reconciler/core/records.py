@@ -17,10 +17,12 @@ object models would guess.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import field
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -44,8 +46,16 @@ def _none_to_false(value: Any) -> Any:
     return False if value is None else value
 
 
+def _shared(text: str) -> str:
+    return sys.intern(text) if text.__class__ is str else text
+
+
 IdList = Annotated[list[str], BeforeValidator(_none_to_list)]
 Flag = Annotated[bool, BeforeValidator(_none_to_false)]
+# The texts every record repeats (field and relationship keys, value types, cardinalities,
+# object types): one shared string each instead of one per record. They were ~45 % of a held
+# record (9.8 KB -> 5.5 KB; 100,000 records ~1.06 GB), and parsing allocates less too.
+Shared = Annotated[str, AfterValidator(_shared)]
 
 
 class WireModel(BaseModel):
@@ -72,7 +82,7 @@ class FieldValue:
     """``fields[key]`` of a record: a wrapped value (reads wrap, writes take bare values)."""
 
     value: JsonValue = None
-    value_type: str = ""
+    value_type: Shared = ""
 
 
 class DirectionValues(WireModel):
@@ -91,8 +101,8 @@ class RelationshipDirections(WireModel):
 class RelationshipValue:
     """``relationships[key]`` of a record; ``values`` is the merged set of related ids."""
 
-    cardinality: str = ""
-    object_type: str = ""
+    cardinality: Shared = ""
+    object_type: Shared = ""
     values: IdList = field(default_factory=list)
     directions: RelationshipDirections | None = None
 
@@ -110,8 +120,8 @@ class Record(WireModel):
     updated_at: str | None = None
     http_link: str | None = None
     external_id: str | None = None
-    fields: Annotated[dict[str, _FieldEntry], BeforeValidator(_none_to_dict)] = {}
-    relationships: Annotated[dict[str, _RelationshipEntry], BeforeValidator(_none_to_dict)] = {}
+    fields: Annotated[dict[Shared, _FieldEntry], BeforeValidator(_none_to_dict)] = {}
+    relationships: Annotated[dict[Shared, _RelationshipEntry], BeforeValidator(_none_to_dict)] = {}
     # The API answers 404 for a trashed record (the emulator's reading, lightfield-api.md §2.7,
     # open question 13); a deployment that returns it instead may mark it in any of these ways,
     # and lfr then treats it as gone, never as a record to update (docs/api-contract.md §4).
@@ -240,7 +250,7 @@ class Definitions(WireModel):
 
 class FieldHistoryEntry(WireModel):
     value: JsonValue = None
-    value_type: str = ""
+    value_type: Shared = ""
     display_value: str | None = None
     recorded_at: str | None = None
     is_create: Flag = False

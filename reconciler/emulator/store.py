@@ -5,10 +5,12 @@ record versions (every state a record had, with the time it started: the lagging
 them), field history, the stored answers of Idempotency-Keys (so a restart on the same file still
 replays them), the mutation log and the request log (their columns and reads: logs.py). The
 types it stores are stored.py's. SQLite (stdlib ``sqlite3``, a file or ``":memory:"``) is the
-durable copy; current records and their versions are mirrored in memory and reloaded from the
-file on start, so list scans never decode JSON. One re-entrant lock guards everything: the app
-runs on one event loop, but tests read the logs from other threads. Called by the record
-operations (operations.py and its helpers), the seeds, app.py (keys, the request log), emulator.py.
+durable copy; current records are mirrored in memory and reloaded from the file on start, so
+list scans never decode JSON; their versions are read from the file only once something needs
+them (a lagging list, a write), which most runs on a workspace file (``lfr plan --local``)
+never do. One re-entrant lock guards everything: the app runs on one event loop, but tests read
+the logs from other threads. Called by the record operations (operations.py and its helpers),
+the seeds, app.py (keys, the request log), emulator.py.
 """
 
 from __future__ import annotations
@@ -95,8 +97,9 @@ class Store:
         # (org, object_type) → ids in insertion order; _order keeps them newest first.
         self._by_type: dict[tuple[str, str], list[str]] = {}
         self._order = ListOrder()
-        # id → [(at, snapshot)] in time order: the lagging list index reads these.
-        self._versions: dict[str, list[tuple[float, Record]]] = {}
+        # id → [(at, snapshot)] in time order: the lagging list index reads these. None: not
+        # read from the file yet (``_all_versions``).
+        self._versions: dict[str, list[tuple[float, Record]]] | None = None
         self._seq = 0
         self._depth = 0
         self._logs = Logs(self._db, self._lock, self.transaction)
@@ -133,40 +136,31 @@ class Store:
         self._records.clear()
         self._by_type.clear()
         self._order.clear()
-        self._versions.clear()
+        self._versions = None
         rows = self._db.execute("SELECT * FROM records ORDER BY seq").fetchall()
         for rid, org, kind, seq, created, updated, trashed, fields_json, rels_json in rows:
-            record = Record(
-                rid,
-                org,
-                kind,
-                seq,
-                created,
-                updated,
-                bool(trashed),
-                json.loads(fields_json),
-                json.loads(rels_json),
-            )
-            self._records[rid] = record
+            state = (bool(trashed), json.loads(fields_json), json.loads(rels_json))
+            self._records[rid] = Record(rid, org, kind, seq, created, updated, *state)
             self._by_type.setdefault((org, kind), []).append(rid)
             self._seq = max(self._seq, seq)
+
+    def _all_versions(self) -> dict[str, list[tuple[float, Record]]]:
+        """Every record's versions, read from the file on first use (under the lock): decoding
+        them doubled the start of a workspace of 10,000 records, and only a lagging list and the
+        writes (which add one) need them."""
+        if self._versions is not None:
+            return self._versions
+        versions: dict[str, list[tuple[float, Record]]] = {}
         for rid, at, updated, trashed, fields_json, rels_json in self._db.execute(
             "SELECT id, at, updated_at, trashed, fields, relationships FROM record_versions "
             "ORDER BY vseq"
         ):
-            base = self._records[rid]
-            version = Record(
-                rid,
-                base.org,
-                base.object_type,
-                base.seq,
-                base.created_at,
-                updated,
-                bool(trashed),
-                json.loads(fields_json),
-                json.loads(rels_json),
-            )
-            self._versions.setdefault(rid, []).append((at, version))
+            b = self._records[rid]
+            state = (bool(trashed), json.loads(fields_json), json.loads(rels_json))
+            version = Record(rid, b.org, b.object_type, b.seq, b.created_at, updated, *state)
+            versions.setdefault(rid, []).append((at, version))
+        self._versions = versions
+        return versions
 
     # ---- orgs and keys ------------------------------------------------------------------
     def add_org(self, settings: OrgSettings) -> None:
@@ -249,18 +243,19 @@ class Store:
     def insert_many(self, records: list[Record]) -> None:
         """Bulk insert (benchmark seeding): each record's only version starts at its createdAt."""
         with self.transaction():
+            versions = self._all_versions()  # those in the file before these rows are added
             self._db.executemany(_INSERT_RECORD, [_record_row(r) for r in records])
             self._db.executemany(_INSERT_VERSION, [_version_row(r, r.created_at) for r in records])
             for r in records:
                 self._records[r.id] = r
                 self._by_type.setdefault((r.org, r.object_type), []).append(r.id)
                 self._order.added(r.org, r.object_type)
-                self._versions[r.id] = [(r.created_at, r.snapshot())]
+                versions[r.id] = [(r.created_at, r.snapshot())]
 
     def _add_version(self, record: Record, at: float) -> None:
         snapshot = record.snapshot()
+        versions = self._all_versions().setdefault(record.id, [])  # before this row is added
         self._db.execute(_INSERT_VERSION, _version_row(record, at))
-        versions = self._versions.setdefault(record.id, [])
         # Versions stay in time order even if a caller back-dates one (the seed does).
         times = [t for t, _ in versions]
         versions.insert(bisect.bisect_right(times, at), (at, snapshot))
@@ -276,8 +271,9 @@ class Store:
                 return [self._records[rid] for rid in ids]
             # A version keeps its record's createdAt and seq, so the order holds for versions.
             found = []
+            every = self._all_versions()
             for rid in ids:
-                versions = self._versions.get(rid, [])
+                versions = every.get(rid, [])
                 index = bisect.bisect_right([t for t, _ in versions], as_of)
                 if index:
                     found.append(versions[index - 1][1])

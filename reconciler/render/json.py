@@ -41,7 +41,7 @@ def stream_plan(plan: Plan, review: Review | None = None) -> Iterator[str]:
     """``render_plan``'s text a line at a time, each record's dict built only as its line is
     written (``core.plan.plan_items``); with ``review``, its ``policy`` and ``impact`` too
     (apply accepts such a plan, ignores them and judges it again: ``core.policies``)."""
-    items = plan_items(plan)
+    items = plan_items(plan, for_encoder=True)
     if review is not None:
         items += list(review_data(review, plan).items())
     return _lines(items)

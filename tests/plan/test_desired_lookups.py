@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler.adapters.loader import load_bytes
-from reconciler.core import desired
+from reconciler.core import desired_fields
 from reconciler.core.desired import build_desired
 from reconciler.core.model import LoadedManifest, parse_manifests
 from reconciler.core.org import OrgSchema
@@ -61,7 +61,7 @@ async def test_the_stage_options_are_gone_through_once_a_run(
     schema: OrgSchema, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     manifests = _manifests(30, "fields:\n  $stage: Proposal")
-    listed = _count_calls(monkeypatch, desired, "_options")
+    listed = _count_calls(monkeypatch, desired_fields, "options")
 
     records, problems = build_desired(manifests, schema)
 
